@@ -1,0 +1,77 @@
+# annals: build, test and run everything from a machine that has only Go,
+# Python 3, Node and Java. Every tool is installed at a pinned version into a
+# cache folder outside the repository, keyed by those versions, so a fresh
+# clone on the same machine reuses it and a version bump installs anew.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+GO ?= go
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/annals
+
+# Pins. The Python tools' whole dependency trees are pinned in
+# tools/*-requirements.txt; the cache folder names carry a hash of those files.
+MOTO_VERSION := 5.2.5
+SAM_VERSION := 1.170.0
+RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+
+PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
+hash = $(shell sha256sum $(1) | cut -c1-12)
+MOTO_VENV := $(CACHE)/moto-$(MOTO_VERSION)-$(PY_TAG)-$(call hash,tools/moto-requirements.txt)
+SAM_VENV := $(CACHE)/sam-$(SAM_VERSION)-$(PY_TAG)-$(call hash,tools/sam-requirements.txt)
+RIE_DIR := $(CACHE)/rie-$(RIE_VERSION)
+
+MOTO_PYTHON := $(MOTO_VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+RIE := $(RIE_DIR)/aws-lambda-rie
+
+export SAM_CLI_TELEMETRY := 0
+# Long randomized runs: make test LONG=1.
+export LONG
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: tools
+tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) ## install the pinned tools (idempotent)
+
+# A venv is only used once its stamp exists, so an interrupted install is
+# redone rather than half reused.
+$(MOTO_VENV)/.installed: tools/moto-requirements.txt
+	rm -rf $(MOTO_VENV)
+	$(PYTHON) -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
+	$(MOTO_PYTHON) -c 'import moto; assert moto.__version__ == "$(MOTO_VERSION)", moto.__version__'
+	touch $@
+
+$(SAM_VENV)/.installed: tools/sam-requirements.txt
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
+	$(SAM) --version | grep -qF '$(SAM_VERSION)'
+	touch $@
+
+$(RIE):
+	GOBIN=$(RIE_DIR) GOFLAGS=-mod=mod $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
+
+.PHONY: test
+test: tools lint ## run every check and test (the CI command)
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -race -count=1 ./...
+
+.PHONY: lint
+lint: tools ## gofmt, go vet, sam validate --lint
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') ); \
+	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(SAM) validate --lint --region us-east-1 --template template.yaml
+
+.PHONY: moto
+moto: tools ## serve moto on 127.0.0.1:$(MOTO_PORT) for go test by hand
+	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=annals-local AWS_SECRET_ACCESS_KEY=annals-local"
+	$(MOTO_PYTHON) tools/moto_launcher.py --port $(MOTO_PORT)
+
+MOTO_PORT ?= 4566

@@ -1,0 +1,85 @@
+"""Serve moto's AWS endpoints on loopback, one request at a time.
+
+moto's own server is threaded, and its conditional writes are not atomic under
+concurrent requests: two racing PutItem calls with attribute_not_exists can
+both succeed. DynamoDB never allows that, so the tests would prove nothing.
+This launcher serves the same WSGI application from a single thread, which
+makes every request atomic with respect to every other one.
+
+It binds the requested port (0 picks a free one), writes the bound port to
+--port-file once it accepts connections, and exits when told to (SIGINT,
+SIGTERM) or when the process named by --parent-pid is gone, so an interrupted
+test run never leaves a server behind.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+
+from werkzeug.serving import make_server
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+
+def watch_parent(parent_pid: int, server) -> None:
+    while True:
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            server.shutdown()
+            return
+        time.sleep(0.5)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", help="write the bound port here once serving")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    args = parser.parse_args()
+
+    app = DomainDispatcherApplication(create_backend_app)
+    # threaded=False and processes=1: werkzeug's BaseWSGIServer handles one
+    # connection at a time and, not being multithreaded, speaks HTTP/1.0, so a
+    # client's idle keep-alive connection can never hold the only thread.
+    server = make_server(
+        args.host,
+        args.port,
+        app,
+        threaded=False,
+        processes=1,
+        request_handler=MotoRequestHandler,
+    )
+    port = server.server_port
+    # moto builds some URLs (SQS queue URLs) from MOTO_PORT.
+    os.environ["MOTO_PORT"] = str(port)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever to return, so it must not run on
+        # the serving thread itself.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    if args.parent_pid:
+        threading.Thread(target=watch_parent, args=(args.parent_pid, server), daemon=True).start()
+
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(f"{port}\n")
+        os.replace(tmp, args.port_file)
+    print(f"moto serving on http://{args.host}:{port} (one request at a time)", file=sys.stderr, flush=True)
+    server.serve_forever(poll_interval=0.2)
+
+
+if __name__ == "__main__":
+    main()
