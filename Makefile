@@ -40,18 +40,20 @@ help: ## list the targets
 tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) ## install the pinned tools (idempotent)
 
 # A venv is only used once its stamp exists, so an interrupted install is
-# redone rather than half reused.
-$(MOTO_VENV)/.installed: tools/moto-requirements.txt
+# redone rather than half reused. The stamps do not depend on the
+# requirements files' timestamps (a fresh clone would look newer than the
+# cache): the folder names already carry a hash of their contents.
+$(MOTO_VENV)/.installed:
 	rm -rf $(MOTO_VENV)
 	$(PYTHON) -m venv $(MOTO_VENV)
-	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/moto-requirements.txt
 	$(MOTO_PYTHON) -c 'import moto; assert moto.__version__ == "$(MOTO_VERSION)", moto.__version__'
 	touch $@
 
-$(SAM_VENV)/.installed: tools/sam-requirements.txt
+$(SAM_VENV)/.installed:
 	rm -rf $(SAM_VENV)
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r $<
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/sam-requirements.txt
 	$(SAM) --version | grep -qF '$(SAM_VERSION)'
 	touch $@
 
