@@ -1,0 +1,60 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+)
+
+// Backend stores items. It is deliberately small: the store's semantics
+// (heads, guards, sizes, folds) live in this package, above it, so that every
+// backend gets them identically.
+type Backend interface {
+	// Write applies every write or none. A write with MustNotExist fails the
+	// whole call if an item with its key exists; the error is then a
+	// *ConditionFailedError holding, for each failed write, the item that
+	// was there. One write is one PutItem; several are one transaction
+	// (token makes a resent transaction idempotent where supported).
+	// Errors that leave the outcome unknown wrap ErrUnknownOutcome.
+	Write(ctx context.Context, writes []Write, token string) error
+	// Query returns one page of a partition's items in sort key order.
+	Query(ctx context.Context, q Query) (Page, error)
+	// Get returns the item with the given keys, or nil. Always consistent.
+	Get(ctx context.Context, pk string, sk SortKey) (Item, error)
+}
+
+// Write is one item to put.
+type Write struct {
+	Item         Item
+	MustNotExist bool
+}
+
+// Query selects a range of one partition.
+type Query struct {
+	PK         string
+	From, To   *SortKey // inclusive bounds; nil is open
+	Descending bool
+	Limit      int32 // items evaluated per page; 0 means the backend's own page size
+	Start      Item  // exclusive start key from a previous Page.Next
+	Consistent bool
+}
+
+// Page is one page of items and the key to continue after, nil at the end.
+type Page struct {
+	Items []Item
+	Next  Item
+}
+
+// ConditionFailedError reports the writes whose MustNotExist failed.
+type ConditionFailedError struct {
+	Failed []FailedWrite
+}
+
+// FailedWrite is one write of a Write call that found an item in its place.
+type FailedWrite struct {
+	Index    int  // into the writes given to Write
+	Existing Item // what was there (DynamoDB's ALL_OLD)
+}
+
+func (e *ConditionFailedError) Error() string {
+	return fmt.Sprintf("conditional write failed for %d item(s)", len(e.Failed))
+}

@@ -1,0 +1,72 @@
+package eventstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinels for what callers branch on. Typed errors below wrap them and add
+// the context that matters.
+var (
+	// ErrConflict: the expected head is no longer the head; reload and
+	// decide again.
+	ErrConflict = errors.New("conflict: the stream moved past the expected head")
+	// ErrNotFound: the stream has no commits.
+	ErrNotFound = errors.New("stream not found")
+	// ErrVersionNotFound: the stream exists but not at that version or time.
+	ErrVersionNotFound = errors.New("version not found")
+	// ErrTooLarge: a commit or transaction is over DynamoDB's size limits; it
+	// was refused before anything was written.
+	ErrTooLarge = errors.New("too large")
+	// ErrAlreadyApplied: a guarded command ran before; see AlreadyAppliedError
+	// for its recorded outcome.
+	ErrAlreadyApplied = errors.New("command already applied")
+	// ErrInvalid: the request is malformed (bad id, empty commit, bad head).
+	ErrInvalid = errors.New("invalid")
+	// ErrUnknownOutcome: the write was sent but no definite answer came back
+	// before the deadline. It may or may not have been applied; it must be
+	// resent identically, never decided again.
+	ErrUnknownOutcome = errors.New("write outcome unknown")
+	// ErrThrottled: the backend refused for capacity; retry later.
+	ErrThrottled = errors.New("throttled")
+)
+
+// ConflictError names the stream and the version that was taken.
+type ConflictError struct {
+	Stream  StreamID
+	Version int64 // the version the commit wanted to start at
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("append %s at %d: %v", e.Stream, e.Version, ErrConflict)
+}
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// AlreadyAppliedError carries what a guarded command recorded the first
+// time it ran.
+type AlreadyAppliedError struct {
+	CommandID string
+	Stream    StreamID
+	Version   int64 // version of the first event of the commit it guarded
+	Outcome   []byte
+}
+
+func (e *AlreadyAppliedError) Error() string {
+	return fmt.Sprintf("command %s: %v at %s version %d", e.CommandID, ErrAlreadyApplied, e.Stream, e.Version)
+}
+
+func (e *AlreadyAppliedError) Unwrap() error { return ErrAlreadyApplied }
+
+// TooLargeError says by how much a write is over a limit.
+type TooLargeError struct {
+	What  string // "commit of <stream> at <version>", "transaction"
+	Size  int
+	Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is %d bytes, over the limit of %d: %v", e.What, e.Size, e.Limit, ErrTooLarge)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrTooLarge }

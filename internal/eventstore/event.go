@@ -1,0 +1,44 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Metadata is shared by every event of a commit.
+type Metadata struct {
+	CommandID     string
+	CorrelationID string
+	CausationID   string
+	Actor         string
+}
+
+// NewEvent is an event about to be appended.
+type NewEvent struct {
+	Type          string
+	SchemaVersion int
+	// OccurredAt is when the fact happened in the domain; zero means now.
+	OccurredAt time.Time
+	Data       json.RawMessage
+}
+
+// Event is a recorded, immutable event.
+type Event struct {
+	ID            string
+	Stream        StreamID
+	Version       int64
+	Type          string
+	SchemaVersion int
+	OccurredAt    time.Time
+	// RecordedAt is when the store accepted the commit. It never goes
+	// backwards within a stream, so "state at time T" is the fold of the
+	// events with RecordedAt <= T.
+	RecordedAt time.Time
+	Data       json.RawMessage
+	CommitID   string
+	Metadata
+}
+
+// Upcaster turns an event of an old schema version into the current one on
+// read. Stored bytes are never rewritten.
+type Upcaster func(Event) (Event, error)

@@ -1,0 +1,401 @@
+package eventstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Item is one DynamoDB item. Both backends store exactly these, so the
+// in-memory one keys and sizes commits as DynamoDB does.
+type Item = map[string]types.AttributeValue
+
+// Attribute names are short because DynamoDB counts them in every item's
+// size, and a commit's events repeat theirs.
+const (
+	attrPK   = "pk"
+	attrSK   = "sk"
+	attrKind = "kind"
+
+	// commits
+	attrCommitID    = "cid"
+	attrLast        = "last"
+	attrRecordedAt  = "ra"
+	attrTenant      = "ten"
+	attrActor       = "act"
+	attrCommand     = "cmd"
+	attrCorrelation = "cor"
+	attrCausation   = "cau"
+	attrEvents      = "ev"
+	evID            = "id"
+	evType          = "t"
+	evSchema        = "sv"
+	evOccurredAt    = "oa"
+	evData          = "d"
+
+	// snapshots
+	attrFoldKey = "fk"
+	attrVersion = "ver"
+	attrState   = "st"
+
+	// guards
+	attrGuardStream  = "gs"
+	attrGuardVersion = "gv"
+	attrOutcome      = "out"
+)
+
+// Item kinds. Every item carries one so that filters and scans never mistake
+// one for another; the fan-out forwards only commits.
+const (
+	KindCommit   = "commit"
+	KindSnapshot = "snapshot"
+	KindGuard    = "guard"
+)
+
+const timeLayout = time.RFC3339Nano
+
+// SortKey orders a partition: commits at the version of their first event,
+// a snapshot of the state at version v at v+0.5, between the commit that
+// ends at v and the next one.
+type SortKey struct {
+	Version int64
+	Half    bool
+}
+
+func commitKey(v int64) SortKey   { return SortKey{Version: v} }
+func snapshotKey(v int64) SortKey { return SortKey{Version: v, Half: true} }
+
+// String is the key as a DynamoDB number.
+func (k SortKey) String() string {
+	if k.Half {
+		return strconv.FormatInt(k.Version, 10) + ".5"
+	}
+	return strconv.FormatInt(k.Version, 10)
+}
+
+// Less orders sort keys as DynamoDB orders the numbers.
+func (k SortKey) Less(o SortKey) bool {
+	if k.Version != o.Version {
+		return k.Version < o.Version
+	}
+	return !k.Half && o.Half
+}
+
+// ParseSortKey reads a sort key written by SortKey.String.
+func ParseSortKey(s string) (SortKey, error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return SortKey{Version: n}, nil
+	}
+	if len(s) > 2 && s[len(s)-2:] == ".5" {
+		if n, err := strconv.ParseInt(s[:len(s)-2], 10, 64); err == nil {
+			return SortKey{Version: n, Half: true}, nil
+		}
+	}
+	return SortKey{}, fmt.Errorf("sort key %q is not a version or a version and a half", s)
+}
+
+// ItemKey returns an item's partition and sort keys.
+func ItemKey(it Item) (string, SortKey, error) {
+	pk, err := str(it, attrPK)
+	if err != nil {
+		return "", SortKey{}, err
+	}
+	n, ok := it[attrSK].(*types.AttributeValueMemberN)
+	if !ok {
+		return "", SortKey{}, fmt.Errorf("item %s has no numeric sort key", pk)
+	}
+	sk, err := ParseSortKey(n.Value)
+	return pk, sk, err
+}
+
+// KeyOf returns the key attributes of an item, as DynamoDB's Key maps.
+func KeyOf(it Item) Item {
+	return Item{attrPK: it[attrPK], attrSK: it[attrSK]}
+}
+
+// KeyNames are the events table's key attribute names.
+func KeyNames() (partition, sort string) { return attrPK, attrSK }
+
+// KindOf returns an item's kind attribute.
+func KindOf(it Item) string {
+	s, _ := it[attrKind].(*types.AttributeValueMemberS)
+	if s == nil {
+		return ""
+	}
+	return s.Value
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+
+func putOptional(it Item, name, v string) {
+	if v != "" {
+		it[name] = s(v)
+	}
+}
+
+func str(it Item, name string) (string, error) {
+	v, ok := it[name].(*types.AttributeValueMemberS)
+	if !ok {
+		return "", fmt.Errorf("attribute %s is missing or not a string", name)
+	}
+	return v.Value, nil
+}
+
+func optStr(it Item, name string) string {
+	v, _ := it[name].(*types.AttributeValueMemberS)
+	if v == nil {
+		return ""
+	}
+	return v.Value
+}
+
+func num(it Item, name string) (int64, error) {
+	v, ok := it[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, fmt.Errorf("attribute %s is missing or not a number", name)
+	}
+	return strconv.ParseInt(v.Value, 10, 64)
+}
+
+func timeAttr(it Item, name string) (time.Time, error) {
+	v, err := str(it, name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(timeLayout, v)
+}
+
+// commit is a commit as the store builds and reads it.
+type commit struct {
+	id         string
+	stream     StreamID
+	first      int64
+	recordedAt time.Time
+	meta       Metadata
+	events     []Event
+}
+
+func (c commit) last() int64 { return c.first + int64(len(c.events)) - 1 }
+
+func (c commit) item() Item {
+	evs := make([]types.AttributeValue, len(c.events))
+	for i, e := range c.events {
+		m := Item{
+			evID:         s(e.ID),
+			evType:       s(e.Type),
+			evSchema:     n(int64(e.SchemaVersion)),
+			evOccurredAt: s(e.OccurredAt.UTC().Format(timeLayout)),
+			evData:       s(string(e.Data)),
+		}
+		evs[i] = &types.AttributeValueMemberM{Value: m}
+	}
+	it := Item{
+		attrPK:         s(c.stream.Key()),
+		attrSK:         n(c.first),
+		attrKind:       s(KindCommit),
+		attrCommitID:   s(c.id),
+		attrLast:       n(c.last()),
+		attrRecordedAt: s(c.recordedAt.UTC().Format(timeLayout)),
+		attrTenant:     s(c.stream.Tenant),
+		attrEvents:     &types.AttributeValueMemberL{Value: evs},
+	}
+	putOptional(it, attrActor, c.meta.Actor)
+	putOptional(it, attrCommand, c.meta.CommandID)
+	putOptional(it, attrCorrelation, c.meta.CorrelationID)
+	putOptional(it, attrCausation, c.meta.CausationID)
+	return it
+}
+
+// DecodeCommit reads a commit item into its events, in version order. The
+// fan-out and the projectors use it on stream records.
+func DecodeCommit(it Item) ([]Event, error) {
+	c, err := decodeCommit(it)
+	if err != nil {
+		return nil, err
+	}
+	return c.events, nil
+}
+
+func decodeCommit(it Item) (commit, error) {
+	var c commit
+	if k := KindOf(it); k != KindCommit {
+		return c, fmt.Errorf("item of kind %q is not a commit", k)
+	}
+	pk, sk, err := ItemKey(it)
+	if err != nil {
+		return c, err
+	}
+	if sk.Half || sk.Version < 1 {
+		return c, fmt.Errorf("commit %s has sort key %s", pk, sk)
+	}
+	if c.stream, err = ParseStreamKey(pk); err != nil {
+		return c, err
+	}
+	c.first = sk.Version
+	if c.id, err = str(it, attrCommitID); err != nil {
+		return c, fmt.Errorf("commit %s at %d: %w", pk, c.first, err)
+	}
+	if c.recordedAt, err = timeAttr(it, attrRecordedAt); err != nil {
+		return c, fmt.Errorf("commit %s at %d: %w", pk, c.first, err)
+	}
+	c.meta = Metadata{
+		CommandID:     optStr(it, attrCommand),
+		CorrelationID: optStr(it, attrCorrelation),
+		CausationID:   optStr(it, attrCausation),
+		Actor:         optStr(it, attrActor),
+	}
+	list, ok := it[attrEvents].(*types.AttributeValueMemberL)
+	if !ok || len(list.Value) == 0 {
+		return c, fmt.Errorf("commit %s at %d has no events", pk, c.first)
+	}
+	last, err := num(it, attrLast)
+	if err != nil || last != c.first+int64(len(list.Value))-1 {
+		return c, fmt.Errorf("commit %s at %d: last version %d does not match %d events", pk, c.first, last, len(list.Value))
+	}
+	c.events = make([]Event, len(list.Value))
+	for i, av := range list.Value {
+		m, ok := av.(*types.AttributeValueMemberM)
+		if !ok {
+			return c, fmt.Errorf("commit %s at %d: event %d is not a map", pk, c.first, i)
+		}
+		e := Event{
+			Stream:     c.stream,
+			Version:    c.first + int64(i),
+			RecordedAt: c.recordedAt,
+			CommitID:   c.id,
+			Metadata:   c.meta,
+		}
+		var sv int64
+		var data string
+		var errs [5]error
+		e.ID, errs[0] = str(m.Value, evID)
+		e.Type, errs[1] = str(m.Value, evType)
+		sv, errs[2] = num(m.Value, evSchema)
+		e.OccurredAt, errs[3] = timeAttr(m.Value, evOccurredAt)
+		data, errs[4] = str(m.Value, evData)
+		for _, err := range errs {
+			if err != nil {
+				return c, fmt.Errorf("commit %s at %d: event %d: %w", pk, c.first, i, err)
+			}
+		}
+		e.SchemaVersion = int(sv)
+		if !json.Valid([]byte(data)) {
+			return c, fmt.Errorf("commit %s at %d: event %d: data is not JSON", pk, c.first, i)
+		}
+		e.Data = json.RawMessage(data)
+		c.events[i] = e
+	}
+	return c, nil
+}
+
+// snapshot is a fold's state at a version, stored in the stream's partition.
+type snapshot struct {
+	stream     StreamID
+	version    int64
+	recordedAt time.Time
+	foldKey    string
+	state      []byte
+}
+
+func (sn snapshot) item() Item {
+	return Item{
+		attrPK:         s(sn.stream.Key()),
+		attrSK:         &types.AttributeValueMemberN{Value: snapshotKey(sn.version).String()},
+		attrKind:       s(KindSnapshot),
+		attrFoldKey:    s(sn.foldKey),
+		attrVersion:    n(sn.version),
+		attrRecordedAt: s(sn.recordedAt.UTC().Format(timeLayout)),
+		attrState:      s(string(sn.state)),
+	}
+}
+
+func decodeSnapshot(it Item) (snapshot, error) {
+	var sn snapshot
+	pk, sk, err := ItemKey(it)
+	if err != nil {
+		return sn, err
+	}
+	if sn.stream, err = ParseStreamKey(pk); err != nil {
+		return sn, err
+	}
+	if sn.foldKey, err = str(it, attrFoldKey); err != nil {
+		return sn, err
+	}
+	if sn.version, err = num(it, attrVersion); err != nil {
+		return sn, err
+	}
+	if !sk.Half || sk.Version != sn.version {
+		return sn, fmt.Errorf("snapshot %s at %s claims version %d", pk, sk, sn.version)
+	}
+	if sn.recordedAt, err = timeAttr(it, attrRecordedAt); err != nil {
+		return sn, err
+	}
+	st, err := str(it, attrState)
+	sn.state = []byte(st)
+	return sn, err
+}
+
+// guard records that a command with an outside identity was applied.
+type guardRecord struct {
+	tenant     string
+	commandID  string
+	stream     StreamID
+	version    int64
+	commitID   string
+	recordedAt time.Time
+	outcome    []byte
+}
+
+func guardPartition(tenant, commandID string) string {
+	return KindGuard + keySeparator + tenant + keySeparator + commandID
+}
+
+func (g guardRecord) item() Item {
+	it := Item{
+		attrPK:           s(guardPartition(g.tenant, g.commandID)),
+		attrSK:           n(0),
+		attrKind:         s(KindGuard),
+		attrTenant:       s(g.tenant),
+		attrCommand:      s(g.commandID),
+		attrGuardStream:  s(g.stream.Key()),
+		attrGuardVersion: n(g.version),
+		attrCommitID:     s(g.commitID),
+		attrRecordedAt:   s(g.recordedAt.UTC().Format(timeLayout)),
+	}
+	if len(g.outcome) > 0 {
+		it[attrOutcome] = &types.AttributeValueMemberB{Value: g.outcome}
+	}
+	return it
+}
+
+func decodeGuard(it Item) (guardRecord, error) {
+	var g guardRecord
+	var err error
+	if g.tenant, err = str(it, attrTenant); err != nil {
+		return g, err
+	}
+	if g.commandID, err = str(it, attrCommand); err != nil {
+		return g, err
+	}
+	key, err := str(it, attrGuardStream)
+	if err != nil {
+		return g, err
+	}
+	if g.stream, err = ParseStreamKey(key); err != nil {
+		return g, err
+	}
+	if g.version, err = num(it, attrGuardVersion); err != nil {
+		return g, err
+	}
+	if g.commitID, err = str(it, attrCommitID); err != nil {
+		return g, err
+	}
+	if out, ok := it[attrOutcome].(*types.AttributeValueMemberB); ok {
+		g.outcome = out.Value
+	}
+	return g, nil
+}

@@ -1,0 +1,225 @@
+package eventstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// MemoryBackend keeps items in memory, for fast unit tests. It is no more
+// forgiving than DynamoDB: the same keys, the same all-or-nothing writes, a
+// transaction may not touch one item twice, pages stop at 1 MB, and the
+// contract suite runs against both.
+type MemoryBackend struct {
+	mu         sync.Mutex
+	partitions map[string][]Item // sorted by sort key
+}
+
+// NewMemoryBackend returns an empty in-memory backend.
+func NewMemoryBackend() *MemoryBackend {
+	return &MemoryBackend{partitions: map[string][]Item{}}
+}
+
+const maxPageBytes = 1 << 20
+
+func (m *MemoryBackend) Write(ctx context.Context, writes []Write, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(writes) == 0 {
+		return fmt.Errorf("%w: no writes", ErrInvalid)
+	}
+	if len(writes) > MaxTransactionOps {
+		return fmt.Errorf("%w: %d writes in one transaction, the limit is %d", ErrInvalid, len(writes), MaxTransactionOps)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	items := make([]Item, len(writes))
+	for i, w := range writes {
+		items[i] = w.Item
+	}
+	if len(writes) == 1 {
+		Record(ctx, "PutItem", 0, WriteUnits(items, false))
+	} else {
+		Record(ctx, "TransactWriteItems", 0, WriteUnits(items, true))
+	}
+
+	type key struct {
+		pk string
+		sk SortKey
+	}
+	seen := map[key]bool{}
+	var failed []FailedWrite
+	for i, w := range writes {
+		pk, sk, err := ItemKey(w.Item)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if seen[key{pk, sk}] {
+			return fmt.Errorf("%w: transaction writes %s %s twice", ErrInvalid, pk, sk)
+		}
+		seen[key{pk, sk}] = true
+		if size := ItemSize(w.Item); size > MaxItemSize {
+			return &TooLargeError{What: "item " + pk, Size: size, Limit: MaxItemSize}
+		}
+		if _, old := m.find(pk, sk); old != nil && w.MustNotExist {
+			failed = append(failed, FailedWrite{Index: i, Existing: copyItem(old)})
+		}
+	}
+	if len(failed) > 0 {
+		return &ConditionFailedError{Failed: failed}
+	}
+	for _, w := range writes {
+		pk, sk, _ := ItemKey(w.Item)
+		m.put(pk, sk, copyItem(w.Item))
+	}
+	return nil
+}
+
+func (m *MemoryBackend) find(pk string, sk SortKey) (int, Item) {
+	items := m.partitions[pk]
+	i, found := slices.BinarySearchFunc(items, sk, compareKey)
+	if !found {
+		return i, nil
+	}
+	return i, items[i]
+}
+
+func (m *MemoryBackend) put(pk string, sk SortKey, it Item) {
+	i, old := m.find(pk, sk)
+	if old != nil {
+		m.partitions[pk][i] = it
+		return
+	}
+	m.partitions[pk] = slices.Insert(m.partitions[pk], i, it)
+}
+
+func compareKey(it Item, sk SortKey) int {
+	_, k, _ := ItemKey(it)
+	switch {
+	case k.Less(sk):
+		return -1
+	case sk.Less(k):
+		return 1
+	}
+	return 0
+}
+
+func (m *MemoryBackend) Query(ctx context.Context, q Query) (Page, error) {
+	if err := ctx.Err(); err != nil {
+		return Page{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	items := m.partitions[q.PK]
+	var start *SortKey
+	if q.Start != nil {
+		_, sk, err := ItemKey(q.Start)
+		if err != nil {
+			return Page{}, fmt.Errorf("%w: start key: %v", ErrInvalid, err)
+		}
+		start = &sk
+	}
+	in := func(k SortKey) bool {
+		if q.From != nil && k.Less(*q.From) || q.To != nil && q.To.Less(k) {
+			return false
+		}
+		if start != nil {
+			if q.Descending {
+				return k.Less(*start)
+			}
+			return start.Less(k)
+		}
+		return true
+	}
+	order := make([]Item, 0, len(items))
+	for _, it := range items {
+		_, k, _ := ItemKey(it)
+		if in(k) {
+			order = append(order, it)
+		}
+	}
+	if q.Descending {
+		slices.Reverse(order)
+	}
+	var page Page
+	bytes := 0
+	for _, it := range order {
+		if q.Limit > 0 && len(page.Items) == int(q.Limit) {
+			break
+		}
+		size := ItemSize(it)
+		if bytes+size > maxPageBytes && len(page.Items) > 0 {
+			break
+		}
+		bytes += size
+		page.Items = append(page.Items, copyItem(it))
+	}
+	// Like DynamoDB, a page cut by its limit carries a key to go on from,
+	// even when nothing follows it.
+	if len(page.Items) > 0 && len(page.Items) < len(order) || q.Limit > 0 && len(page.Items) == int(q.Limit) {
+		page.Next = KeyOf(page.Items[len(page.Items)-1])
+	}
+	Record(ctx, "Query", ReadUnits(bytes, q.Consistent), 0)
+	return page, nil
+}
+
+func (m *MemoryBackend) Get(ctx context.Context, pk string, sk SortKey) (Item, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, it := m.find(pk, sk)
+	Record(ctx, "GetItem", ReadUnits(ItemSize(it), true), 0)
+	return copyItem(it), nil
+}
+
+func copyItem(it Item) Item {
+	if it == nil {
+		return nil
+	}
+	out := make(Item, len(it))
+	for k, v := range it {
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func copyValue(v types.AttributeValue) types.AttributeValue {
+	switch v := v.(type) {
+	case *types.AttributeValueMemberS:
+		return &types.AttributeValueMemberS{Value: v.Value}
+	case *types.AttributeValueMemberN:
+		return &types.AttributeValueMemberN{Value: v.Value}
+	case *types.AttributeValueMemberB:
+		return &types.AttributeValueMemberB{Value: slices.Clone(v.Value)}
+	case *types.AttributeValueMemberBOOL:
+		return &types.AttributeValueMemberBOOL{Value: v.Value}
+	case *types.AttributeValueMemberNULL:
+		return &types.AttributeValueMemberNULL{Value: v.Value}
+	case *types.AttributeValueMemberL:
+		l := make([]types.AttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = copyValue(e)
+		}
+		return &types.AttributeValueMemberL{Value: l}
+	case *types.AttributeValueMemberM:
+		return &types.AttributeValueMemberM{Value: copyItem(v.Value)}
+	case *types.AttributeValueMemberSS:
+		return &types.AttributeValueMemberSS{Value: slices.Clone(v.Value)}
+	case *types.AttributeValueMemberNS:
+		return &types.AttributeValueMemberNS{Value: slices.Clone(v.Value)}
+	case *types.AttributeValueMemberBS:
+		bs := make([][]byte, len(v.Value))
+		for i, b := range v.Value {
+			bs[i] = slices.Clone(b)
+		}
+		return &types.AttributeValueMemberBS{Value: bs}
+	}
+	return v
+}
