@@ -186,7 +186,9 @@ func classify(op string, err error) error {
 	if errors.As(err, &api) && throttles[api.ErrorCode()] {
 		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrThrottled, err)
 	}
-	if retryables.IsErrorRetryable(err) == aws.TrueTernary {
+	// A request cut off by its deadline may still have been applied.
+	if retryables.IsErrorRetryable(err) == aws.TrueTernary ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrUnknownOutcome, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
