@@ -1,0 +1,80 @@
+// Package awsconfig builds the SDK configuration every function shares and
+// reads the function's environment, failing fast at start-up rather than on
+// the first request.
+package awsconfig
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Load returns the SDK configuration. Endpoints and region come from the
+// standard AWS variables (AWS_ENDPOINT_URL, AWS_REGION, ...), as for any SDK
+// program: there is no setting of our own for local runs. Retries are the
+// standard ones with a short ceiling, since a function's caller is waiting.
+func Load(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 4
+			o.MaxBackoff = 500 * time.Millisecond
+		})
+	}))
+}
+
+// Env reads the function's environment variables, collecting every problem
+// so that a misconfigured function reports all of them at once.
+type Env struct {
+	missing []string
+	bad     []string
+}
+
+// Required returns a variable that must be set.
+func (e *Env) Required(name string) string {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		e.missing = append(e.missing, name)
+	}
+	return v
+}
+
+// Optional returns a variable or its default.
+func (e *Env) Optional(name, def string) string {
+	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+// Int returns a positive integer variable or its default.
+func (e *Env) Int(name string, def int) int {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		e.bad = append(e.bad, fmt.Sprintf("%s=%q is not a positive integer", name, v))
+	}
+	return n
+}
+
+// Err reports every missing or malformed variable.
+func (e *Env) Err() error {
+	var parts []string
+	if len(e.missing) > 0 {
+		parts = append(parts, "missing environment variables: "+strings.Join(e.missing, ", "))
+	}
+	parts = append(parts, e.bad...)
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("configuration: %s", strings.Join(parts, "; "))
+}

@@ -1,0 +1,298 @@
+// Package commandapi serves the ledger's command routes (API Gateway HTTP
+// API, payload 2.0): decode, validate, load, decide, append, respond. It
+// owns the retry policy for lost races, If-Match preconditions and the
+// Idempotency-Key protocol, on top of the event store's guards.
+package commandapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/idempotency"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+)
+
+// Config wires a Handler.
+type Config struct {
+	Store       *eventstore.Store
+	Idempotency idempotency.Store
+	Auth        httpapi.Auth
+	Now         func() time.Time
+	NewID       func() string
+	Log         *slog.Logger
+	// MaxAttempts bounds how often a command without If-Match is decided
+	// again after losing a race for the head (default 5).
+	MaxAttempts int
+	// Lease is how long an Idempotency-Key stays in flight before another
+	// request may take it over: longer than the function's timeout.
+	Lease time.Duration
+	// KeyTTL is how long a final response is kept for replay.
+	KeyTTL time.Duration
+}
+
+// Handler serves the command routes.
+type Handler struct {
+	cfg      Config
+	accounts *ledgerstore.Accounts
+}
+
+// New returns a handler; unset durations and counts take their defaults.
+func New(cfg Config) *Handler {
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 60 * time.Second
+	}
+	if cfg.KeyTTL <= 0 {
+		cfg.KeyTTL = 24 * time.Hour
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Handler{cfg: cfg, accounts: ledgerstore.NewAccounts(cfg.Store)}
+}
+
+// Handle serves one request. It never returns an error: every outcome,
+// including an internal failure, is a problem+json response, so API Gateway
+// never answers with a bare 500.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	meter := &eventstore.Meter{}
+	ctx = eventstore.WithMeter(ctx, meter)
+	corr := httpapi.CorrelationID(&req, h.cfg.NewID)
+	l := &logLine{route: req.RouteKey}
+	resp := h.serve(ctx, &req, corr, l)
+
+	u := meter.Usage()
+	attrs := []any{
+		"correlationId", corr, "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
+		"status", resp.StatusCode, "latencyMs", float64(time.Since(start).Microseconds()) / 1000,
+		"ddbRequests", u.Total(), "rcu", u.ReadUnits, "wcu", u.WriteUnits,
+	}
+	if l.stream != "" {
+		attrs = append(attrs, "stream", l.stream, "version", l.version)
+	}
+	if l.problem != "" {
+		attrs = append(attrs, "problem", l.problem)
+	}
+	if l.err != nil {
+		attrs = append(attrs, "error", l.err.Error())
+	}
+	level := slog.LevelInfo
+	if resp.StatusCode >= 500 {
+		level = slog.LevelError
+	}
+	h.cfg.Log.Log(ctx, level, "command", attrs...)
+	return resp, nil
+}
+
+// logLine collects what the request's one log line reports.
+type logLine struct {
+	route   string
+	stream  string
+	version int64
+	problem string
+	err     error
+}
+
+func (h *Handler) fail(p *httpapi.Problem, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	l.problem = p.Kind
+	return p.Response(corr)
+}
+
+// failErr maps an error through the one mapping, keeping internal detail
+// in the log only.
+func (h *Handler) failErr(err error, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	p := httpapi.ProblemFor(err)
+	if p.Kind == httpapi.KindInternal || p.Kind == httpapi.KindOutcomeUnknown || p.Kind == httpapi.KindThrottled {
+		l.err = err
+	}
+	return h.fail(p, corr, l)
+}
+
+func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	r, p := match(req.RequestContext.HTTP.Method, req.RawPath)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeWrite)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	body, p := httpapi.Body(req)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	c, p := h.decode(r, req, body)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	stream, err := ledgerstore.AccountStream(id.Tenant, c.accountID)
+	if err != nil {
+		// No account can have this id.
+		return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr, l)
+	}
+	l.stream = stream.String()
+	commandID := h.cfg.NewID()
+	meta := eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
+
+	key := httpapi.Header(req, "Idempotency-Key")
+	if key == "" {
+		return h.run(ctx, stream, c, meta, nil, corr, l)
+	}
+	if !httpapi.ValidKey(key) {
+		return h.fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr, l)
+	}
+	fp := fingerprint(id.Tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
+	return h.idempotent(ctx, id.Tenant, key, fp, corr, l, func(guard *eventstore.Guard) events.APIGatewayV2HTTPResponse {
+		return h.run(ctx, stream, c, meta, guard, corr, l)
+	})
+}
+
+// command is a decoded request.
+type command struct {
+	route     route
+	accountID string
+	cmd       ledger.Command
+	ifMatch   *int64
+}
+
+// run loads, decides and appends, deciding again after a lost race unless
+// the client pinned the version with If-Match.
+func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	for attempt := 1; ; attempt++ {
+		cur := eventstore.Current[ledger.Account]{Head: eventstore.NewStream(stream)}
+		if c.route != routeOpen {
+			var err error
+			if cur, err = h.accounts.Load(ctx, stream); err != nil {
+				return h.failErr(err, corr, l)
+			}
+		}
+		if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {
+			p := httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account is at version "+strconv.FormatInt(cur.Head.Version(), 10))
+			return h.fail(p, corr, l)
+		}
+		decided, err := ledger.Decide(cur.State, c.cmd)
+		if err != nil {
+			return h.failErr(err, corr, l)
+		}
+		next := cur.State
+		for _, e := range decided {
+			next = ledger.Evolve(next, e)
+		}
+		version := cur.Head.Version() + int64(len(decided))
+		resp := h.success(c, next, version, corr)
+		l.version = version
+		if len(decided) == 0 {
+			return resp
+		}
+		evs, err := ledgerstore.Encode(decided)
+		if err != nil {
+			return h.failErr(err, corr, l)
+		}
+		var g *eventstore.Guard
+		if guard != nil {
+			outcome, err := json.Marshal(storable(resp))
+			if err != nil {
+				return h.failErr(err, corr, l)
+			}
+			g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
+		}
+		_, _, err = h.accounts.Append(ctx, cur, evs, meta, g)
+		var applied *eventstore.AlreadyAppliedError
+		switch {
+		case err == nil:
+			return resp
+		case errors.As(err, &applied):
+			return replayOutcome(applied.Outcome, corr)
+		case errors.Is(err, eventstore.ErrConflict):
+			switch {
+			case c.route == routeOpen:
+				return h.failErr(ledger.ErrAccountExists, corr, l)
+			case c.ifMatch != nil:
+				return h.fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr, l)
+			case attempt >= h.cfg.MaxAttempts:
+				return h.failErr(err, corr, l)
+			}
+			// Full jitter keeps racing writers from colliding again in step.
+			select {
+			case <-ctx.Done():
+				return h.failErr(err, corr, l)
+			case <-time.After(rand.N(time.Duration(attempt) * 10 * time.Millisecond)):
+			}
+		default:
+			return h.failErr(err, corr, l)
+		}
+	}
+}
+
+func (h *Handler) success(c command, a ledger.Account, version int64, corr string) events.APIGatewayV2HTTPResponse {
+	headers := map[string]string{"ETag": httpapi.ETag(version)}
+	switch c.route {
+	case routeOpen:
+		headers["Location"] = "/accounts/" + c.accountID
+		return httpapi.JSON(http.StatusCreated, opened{AccountID: c.accountID, Version: version}, headers, corr)
+	case routeClose:
+		return httpapi.JSON(http.StatusOK, closed{AccountID: c.accountID, Version: version, Status: string(a.Status)}, headers, corr)
+	}
+	return httpapi.JSON(http.StatusOK, moved{AccountID: c.accountID, Version: version, Balance: a.Balance}, headers, corr)
+}
+
+type opened struct {
+	AccountID string `json:"accountId"`
+	Version   int64  `json:"version"`
+}
+
+type moved struct {
+	AccountID string `json:"accountId"`
+	Version   int64  `json:"version"`
+	Balance   int64  `json:"balance"`
+}
+
+type closed struct {
+	AccountID string `json:"accountId"`
+	Version   int64  `json:"version"`
+	Status    string `json:"status"`
+}
+
+// storable is a response as kept for replay: without the correlation id,
+// which belongs to each request.
+func storable(r events.APIGatewayV2HTTPResponse) idempotency.Response {
+	headers := map[string]string{}
+	for k, v := range r.Headers {
+		if !strings.EqualFold(k, httpapi.CorrelationHeader) {
+			headers[k] = v
+		}
+	}
+	return idempotency.Response{Status: r.StatusCode, Headers: headers, Body: r.Body}
+}
+
+// replay returns a kept response to a repeat of its request.
+func replay(r idempotency.Response, corr string) events.APIGatewayV2HTTPResponse {
+	headers := map[string]string{httpapi.CorrelationHeader: corr, "Idempotent-Replayed": "true"}
+	for k, v := range r.Headers {
+		headers[k] = v
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: headers, Body: r.Body}
+}
+
+func replayOutcome(outcome []byte, corr string) events.APIGatewayV2HTTPResponse {
+	var r idempotency.Response
+	if err := json.Unmarshal(outcome, &r); err != nil || r.Status == 0 {
+		return httpapi.NewProblem(httpapi.KindInternal, "").Response(corr)
+	}
+	return replay(r, corr)
+}

@@ -1,0 +1,121 @@
+package commandapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/idempotency"
+)
+
+// idempotent runs a request under its Idempotency-Key. The first request
+// with a key takes a lease on it; a repeat with the same fingerprint gets
+// the first final response, one with another fingerprint a 422, one while
+// the first is still running a 409. The command itself carries a guard in
+// its commit, so even a request that outlived its lease cannot apply twice.
+func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *logLine, run func(*eventstore.Guard) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+	now := h.cfg.Now()
+	rec := idempotency.Record{
+		Key: tenant + "#" + key, Fingerprint: fp, Owner: h.cfg.NewID(),
+		LeaseUntil: now.Add(h.cfg.Lease), ExpiresAt: now.Add(h.cfg.KeyTTL),
+	}
+	old, err := h.cfg.Idempotency.Acquire(ctx, rec, now)
+	switch {
+	case errors.Is(err, idempotency.ErrTaken):
+		if old.Fingerprint != fp {
+			return h.fail(httpapi.NewProblem(httpapi.KindIdempotencyReused, "this key was first used with another request"), corr, l)
+		}
+		if old.State == idempotency.Done && old.Response != nil {
+			return replay(*old.Response, corr)
+		}
+		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
+		p.RetryAfter = max(1, int(math.Ceil(old.LeaseUntil.Sub(now).Seconds())))
+		return h.fail(p, corr, l)
+	case err != nil:
+		return h.failErr(err, corr, l)
+	}
+
+	guard := &eventstore.Guard{Tenant: tenant, CommandID: "idempotency-key:" + key}
+	var resp events.APIGatewayV2HTTPResponse
+	var applied *eventstore.AlreadyAppliedError
+	if old != nil && old.State == idempotency.InFlight {
+		// An earlier attempt died holding the key: it may have applied
+		// the command. Its guard, written with its commit, says.
+		err := h.cfg.Store.CheckGuard(ctx, tenant, guard.CommandID)
+		switch {
+		case errors.As(err, &applied):
+			resp = replayOutcome(applied.Outcome, corr)
+		case err != nil:
+			h.release(ctx, rec, l)
+			return h.failErr(err, corr, l)
+		}
+	}
+	if resp.StatusCode == 0 {
+		resp = run(guard)
+	}
+	if final(resp) {
+		kept := storable(resp)
+		delete(kept.Headers, "Idempotent-Replayed")
+		if err := h.cfg.Idempotency.Complete(ctx, rec.Key, rec.Owner, kept, h.cfg.Now().Add(h.cfg.KeyTTL)); err != nil {
+			h.cfg.Log.WarnContext(ctx, "idempotent response not kept", "correlationId", corr, "error", err)
+		}
+	} else {
+		h.release(ctx, rec, l)
+	}
+	return resp
+}
+
+func (h *Handler) release(ctx context.Context, rec idempotency.Record, l *logLine) {
+	if err := h.cfg.Idempotency.Release(ctx, rec.Key, rec.Owner); err != nil {
+		h.cfg.Log.WarnContext(ctx, "idempotency key not released", "stream", l.stream, "error", err)
+	}
+}
+
+// final responses are kept for replay: 2xx and 4xx, except a 409 conflict
+// after retries, which a retry may well get past.
+func final(r events.APIGatewayV2HTTPResponse) bool {
+	if r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests {
+		return false
+	}
+	if r.StatusCode == http.StatusConflict {
+		var p httpapi.Problem
+		return json.Unmarshal([]byte(r.Body), &p) == nil && p.Type != httpapi.ProblemTypePrefix+httpapi.KindConflict
+	}
+	return true
+}
+
+// fingerprint identifies a request for its key: tenant, method, path and
+// the body in canonical form (object keys sorted, insignificant white space
+// dropped), so that a re-serialised retry of the same request matches.
+func fingerprint(tenant, method, path string, body []byte) string {
+	h := sha256.New()
+	for _, part := range []string{tenant, method, path} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	h.Write(canonical(body))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func canonical(body []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return body
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return body
+	}
+	return out
+}

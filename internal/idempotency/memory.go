@@ -1,0 +1,63 @@
+package idempotency
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Memory is an in-memory Store for unit tests, held to the same contract as
+// the DynamoDB one.
+type Memory struct {
+	mu      sync.Mutex
+	records map[string]Record
+}
+
+// NewMemory returns an empty in-memory store.
+func NewMemory() *Memory { return &Memory{records: map[string]Record{}} }
+
+func live(r Record, now time.Time) bool {
+	if !now.Before(r.ExpiresAt) {
+		return false
+	}
+	return r.State == Done || now.Before(r.LeaseUntil)
+}
+
+func (m *Memory) Acquire(ctx context.Context, r Record, now time.Time) (*Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.records[r.Key]
+	if ok && live(old, now) {
+		return &old, ErrTaken
+	}
+	r.State, r.Response = InFlight, nil
+	m.records[r.Key] = r
+	if ok {
+		return &old, nil
+	}
+	return nil, nil
+}
+
+func (m *Memory) Complete(ctx context.Context, key, owner string, resp Response, expiresAt time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[key]
+	if !ok || r.Owner != owner {
+		return fmt.Errorf("complete %s: %w", key, ErrLeaseLost)
+	}
+	r.State, r.Response, r.ExpiresAt = Done, &resp, expiresAt
+	m.records[key] = r
+	return nil
+}
+
+func (m *Memory) Release(ctx context.Context, key, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[key]
+	if !ok || r.Owner != owner {
+		return fmt.Errorf("release %s: %w", key, ErrLeaseLost)
+	}
+	delete(m.records, key)
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package lambdatest runs built function binaries the way Lambda (and `sam
+// local invoke`) does, under the AWS Lambda Runtime Interface Emulator, with
+// no container: build a host-architecture copy with the Makefile's own
+// recipe (the same flags as the deployed arm64 binary), start the emulator on
+// loopback ports of its own, and invoke it with a payload.
+package lambdatest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"annals/internal/samtemplate"
+)
+
+// ErrNoEmulator explains how to provide the emulator.
+var ErrNoEmulator = errors.New("ANNALS_RIE does not name the aws-lambda-rie binary: run the tests with `make test`, " +
+	"or `make tools` and export ANNALS_RIE=$(make -s rie-path)")
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// Build compiles the function with the given logical id (from template.yaml)
+// for the host architecture through `make build-<LogicalId>`, once per test
+// binary, and returns the path of its bootstrap.
+func Build(t testing.TB, logicalID string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[logicalID]; ok {
+		return p
+	}
+	wd, _ := os.Getwd()
+	root, err := samtemplate.ProjectRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "annals-"+logicalID+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", "--no-print-directory", "-C", root, "build-"+logicalID,
+		"ARTIFACTS_DIR="+dir, "LAMBDA_ARCH="+runtime.GOARCH)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", logicalID, err, out)
+	}
+	p := filepath.Join(dir, "bootstrap")
+	built[logicalID] = p
+	return p
+}
+
+// Emulator is one running Runtime Interface Emulator with one function.
+type Emulator struct {
+	URL  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+}
+
+// Start runs bootstrap under the emulator with env added to the test's
+// environment (which carries the AWS endpoint variables), and stops it when
+// the test ends.
+func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
+	t.Helper()
+	rie := os.Getenv("ANNALS_RIE")
+	if rie == "" {
+		t.Fatal(ErrNoEmulator)
+	}
+	api, rieAddr := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(rie, "--log-level", "error",
+		"--runtime-interface-emulator-address", rieAddr,
+		"--runtime-api-address", api, bootstrap)
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the emulator: %v", err)
+	}
+	e := &Emulator{URL: "http://" + rieAddr, cmd: cmd, logs: logs}
+	t.Cleanup(func() {
+		// The emulator and the function it started share a process group.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("emulator output:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return e
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator did not listen on %s: %v\n%s", rieAddr, err, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Invoke sends one event and returns the function's response payload.
+func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK || strings.Contains(resp.Header.Get("Lambda-Runtime-Function-Error-Type"), "") && resp.Header.Get("X-Amz-Function-Error") != "" {
+		return body, fmt.Errorf("invoke: status %d, function error %q: %s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), body)
+	}
+	return body, nil
+}
+
+// Logs returns what the function and the emulator printed so far.
+func (e *Emulator) Logs() string { return e.logs.String() }
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
