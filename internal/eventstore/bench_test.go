@@ -2,13 +2,11 @@ package eventstore_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"log/slog"
-	"maps"
 	"testing"
 
 	"annals/internal/eventstore"
+	"annals/internal/eventstore/storetest"
 )
 
 // These benchmarks measure, on the in-memory backend, what the design
@@ -26,92 +24,20 @@ const (
 	benchRotateEvery = 1 << 14
 )
 
-// benchAccount is a ledger-like state: deposits carry the balance after
-// them, as the ledger's do, so a fold decodes every event's JSON.
-type benchAccount struct {
-	Balance  int64 `json:"balance"`
-	Deposits int64 `json:"deposits"`
-}
+// The fixtures are shared with the other backends' benchmarks.
+type benchAccount = storetest.BenchAccount
 
-type benchDeposited struct {
-	Amount       int64  `json:"amount"`
-	Reference    string `json:"reference"`
-	BalanceAfter int64  `json:"balanceAfter"`
-}
-
-// benchFold folds deposits; folded, if not nil, counts the events it saw.
-// logic keys the snapshots: a fold of another logic version must ignore them.
-func benchFold(logic int, folded *int64) eventstore.Fold[benchAccount] {
-	return eventstore.Fold[benchAccount]{
-		Name:         "account",
-		LogicVersion: logic,
-		StateSchema:  1,
-		Evolve: func(s benchAccount, e eventstore.Event) (benchAccount, error) {
-			if folded != nil {
-				*folded++
-			}
-			var d benchDeposited
-			if err := json.Unmarshal(e.Data, &d); err != nil {
-				return s, err
-			}
-			s.Balance = d.BalanceAfter
-			s.Deposits++
-			return s, nil
-		},
-	}
-}
-
-// benchDeposit is the event at version v; the balance after it is 1250*v,
-// which lets a load check the state it rebuilt.
-func benchDeposit(v int64) eventstore.NewEvent {
-	return eventstore.NewEvent{
-		Type:          "MoneyDeposited",
-		SchemaVersion: 1,
-		Data:          json.RawMessage(fmt.Sprintf(`{"amount":1250,"reference":"invoice %06d","balanceAfter":%d}`, v, 1250*v)),
-	}
-}
-
-// benchMeta is what an HTTP command carries: ids are UUID-sized.
-var benchMeta = eventstore.Metadata{
-	CommandID:     "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f",
-	CorrelationID: "0190f5c2-6b1e-7c3a-9d4f-6f5e4d3c2b1a",
-	Actor:         "user-0042",
-}
-
-var benchQuiet = eventstore.WithLogger(slog.New(slog.DiscardHandler))
-
-func benchStore(b eventstore.Backend, opts ...eventstore.Option) *eventstore.Store {
-	return eventstore.New(b, append([]eventstore.Option{benchQuiet}, opts...)...)
-}
-
-func benchStream(b *testing.B, id string) eventstore.StreamID {
-	s, err := eventstore.NewStreamID("tenant-1", "account", id)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return s
-}
-
-// benchExtend appends commits of size deposits each, through the aggregate,
-// so that snapshots fall where real commands would put them.
-func benchExtend(ctx context.Context, b *testing.B, agg *eventstore.Aggregate[benchAccount], cur eventstore.Current[benchAccount], commits, size int) eventstore.Current[benchAccount] {
-	for range commits {
-		evs := make([]eventstore.NewEvent, size)
-		for j := range evs {
-			evs[j] = benchDeposit(cur.Head.Version() + int64(j) + 1)
-		}
-		next, _, err := agg.Append(ctx, cur, evs, benchMeta, nil)
-		if err != nil {
-			b.Fatalf("build %s at %d: %v", cur.Head.Stream(), cur.Head.Version(), err)
-		}
-		cur = next
-	}
-	return cur
-}
-
-func benchNew(s eventstore.StreamID) eventstore.Current[benchAccount] {
-	return eventstore.Current[benchAccount]{Head: eventstore.NewStream(s)}
-}
+var (
+	benchFold            = storetest.BenchFold
+	benchDeposit         = storetest.BenchDeposit
+	benchMeta            = storetest.BenchMeta
+	benchStore           = storetest.BenchStore
+	benchStream          = storetest.BenchStream
+	benchNew             = storetest.BenchNew
+	benchExtend          = storetest.BenchExtend
+	benchExpect          = storetest.BenchExpect
+	benchEventsPerSecond = storetest.BenchEventsPerSecond
+)
 
 // benchStreams are the long streams the load benchmarks read.
 type benchStreams struct {
@@ -153,24 +79,6 @@ func benchMeasure(b *testing.B, per int, unit string, op func(context.Context)) 
 		b.ReportMetric(u.ReadUnits/n, "RCU/"+unit)
 	}
 	return u
-}
-
-// benchExpect stops the benchmark unless every op sent exactly these
-// requests: the figures would then describe another store than the design.
-func benchExpect(b *testing.B, u eventstore.Usage, perOp map[string]int) {
-	want := map[string]int{}
-	for op, c := range perOp {
-		want[op] = c * b.N
-	}
-	if !maps.Equal(u.Requests, want) {
-		b.Fatalf("%d ops sent %v in all, want %v per op", b.N, u.Requests, perOp)
-	}
-}
-
-func benchEventsPerSecond(b *testing.B, events int64) {
-	if s := b.Elapsed().Seconds(); s > 0 && events > 0 {
-		b.ReportMetric(float64(events)/s, "events/s")
-	}
 }
 
 // A plain command's write: one event, one conditional PutItem.
