@@ -167,7 +167,7 @@ func BenchmarkLoad(b *testing.B) {
 		{"no-snapshots", s.plain, benchK, 1, benchStreamLength, false},
 		// A fold of another logic version ignores every snapshot there is.
 		{"stale-snapshots", s.atHead, benchK, 2, benchStreamLength, false},
-		// A store with snapshots off pages by K+2 = 2 items.
+		// A store with snapshots off pages by DynamoDB's 1 MB.
 		{"no-snapshots-loader-k0", s.plain, 0, 1, benchStreamLength, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {

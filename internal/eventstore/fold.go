@@ -159,7 +159,11 @@ func (a *Aggregate[S]) replay(ctx context.Context, stream StreamID, b bound) (re
 	if err := stream.Validate(); err != nil {
 		return r, err
 	}
-	q := Query{PK: stream.Key(), Descending: true, Consistent: true, Limit: int32(a.store.snapshotEvery) + 2}
+	q := Query{PK: stream.Key(), Descending: true, Consistent: true}
+	if k := a.store.snapshotEvery; k > 0 {
+		// The latest snapshot is at most K commits back: K+2 items reach it.
+		q.Limit = int32(k) + 2
+	}
 	if b.version > 0 {
 		to := snapshotKey(b.version)
 		q.To = &to
