@@ -84,6 +84,10 @@ lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags 
 build-CommandFunction:
 	$(call lambda_build,command)
 
+.PHONY: build-FanoutFunction
+build-FanoutFunction:
+	$(call lambda_build,fanout)
+
 .PHONY: build
 build: tools ## sam build: every function for Lambda (linux/arm64) into .aws-sam/
 	$(SAM) build --template template.yaml

@@ -24,6 +24,11 @@ type Fault struct {
 	Forward bool
 	Status  int
 	Code    string // the AWS error code, e.g. "ThrottlingException"
+	// Body, if set, is the response body instead of an error naming Code:
+	// with Status 200 and Forward, a success the client reads differently
+	// from what the server did (e.g. a PutRecords answer that reports
+	// records as failed although the server stored them).
+	Body string
 }
 
 // Wire is an HTTP transport between an SDK client and the local server
@@ -87,18 +92,24 @@ func (w *Wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body.Close()
 	}
 	body := fmt.Sprintf(`{"__type":"com.amazonaws#%s","message":"injected by the test"}`, f.Code)
+	if f.Body != "" {
+		body = f.Body
+	}
+	header := http.Header{
+		"Content-Type": {"application/x-amz-json-1.0"},
+		// DynamoDB clients check the body against it.
+		"X-Amz-Crc32": {strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10)},
+	}
+	if f.Code != "" {
+		header.Set("X-Amzn-Errortype", f.Code)
+	}
 	return &http.Response{
-		StatusCode: f.Status,
-		Status:     fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status)),
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header: http.Header{
-			"Content-Type":     {"application/x-amz-json-1.0"},
-			"X-Amzn-Errortype": {f.Code},
-			// DynamoDB clients check the body against it.
-			"X-Amz-Crc32": {strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10)},
-		},
+		StatusCode:    f.Status,
+		Status:        fmt.Sprintf("%d %s", f.Status, http.StatusText(f.Status)),
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        header,
 		Body:          io.NopCloser(bytes.NewReader([]byte(body))),
 		ContentLength: int64(len(body)),
 		Request:       req,
