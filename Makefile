@@ -67,6 +67,7 @@ test: tools lint ## run every check and test (the CI command)
 .PHONY: bench
 bench: tools ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/commandapi/
 
 .PHONY: rie-path
 rie-path: ## print the Lambda emulator's path (for ANNALS_RIE)

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"annals/internal/eventstore"
 )
 
 // Memory is an in-memory Store for unit tests, held to the same contract as
-// the DynamoDB one.
+// the DynamoDB one. It meters each call as the DynamoDB request it stands
+// for (records here are small: one write unit).
 type Memory struct {
 	mu      sync.Mutex
 	records map[string]Record
@@ -27,6 +30,7 @@ func live(r Record, now time.Time) bool {
 func (m *Memory) Acquire(ctx context.Context, r Record, now time.Time) (*Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	eventstore.Record(ctx, "PutItem", 0, 1)
 	old, ok := m.records[r.Key]
 	if ok && live(old, now) {
 		return &old, ErrTaken
@@ -42,6 +46,7 @@ func (m *Memory) Acquire(ctx context.Context, r Record, now time.Time) (*Record,
 func (m *Memory) Complete(ctx context.Context, key, owner string, resp Response, expiresAt time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	eventstore.Record(ctx, "UpdateItem", 0, 1)
 	r, ok := m.records[key]
 	if !ok || r.Owner != owner {
 		return fmt.Errorf("complete %s: %w", key, ErrLeaseLost)
@@ -54,6 +59,7 @@ func (m *Memory) Complete(ctx context.Context, key, owner string, resp Response,
 func (m *Memory) Release(ctx context.Context, key, owner string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	eventstore.Record(ctx, "DeleteItem", 0, 1)
 	r, ok := m.records[key]
 	if !ok || r.Owner != owner {
 		return fmt.Errorf("release %s: %w", key, ErrLeaseLost)
