@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -46,6 +46,10 @@ def main() -> None:
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     args = parser.parse_args()
 
+    # Many clients wait on the one thread at busy moments (parallel test
+    # packages, pollers): a long listen queue keeps their connections from
+    # being refused or reset before they are served.
+    BaseWSGIServer.request_queue_size = 1024
     app = DomainDispatcherApplication(create_backend_app)
     # threaded=False and processes=1: werkzeug's BaseWSGIServer handles one
     # connection at a time and, not being multithreaded, speaks HTTP/1.0, so a

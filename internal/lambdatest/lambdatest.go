@@ -80,6 +80,22 @@ func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
 	if rie == "" {
 		t.Fatal(ErrNoEmulator)
 	}
+	// A port found free can be taken by another process before the
+	// emulator binds it; the emulator then dies at once, and is started
+	// again on other ports.
+	var last string
+	for range 5 {
+		e, err := start(t, rie, bootstrap, env)
+		if err == nil {
+			return e
+		}
+		last = err.Error()
+	}
+	t.Fatalf("the emulator did not start: %s", last)
+	return nil
+}
+
+func start(t testing.TB, rie, bootstrap string, env map[string]string) (*Emulator, error) {
 	api, rieAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--log-level", "error",
 		"--runtime-interface-emulator-address", rieAddr,
@@ -94,27 +110,38 @@ func Start(t testing.TB, bootstrap string, env map[string]string) *Emulator {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the emulator: %v", err)
 	}
-	e := &Emulator{URL: "http://" + rieAddr, cmd: cmd, logs: logs}
-	t.Cleanup(func() {
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
 		// The emulator and the function it started share a process group.
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		<-exited
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("it exited: %s", logs.String())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("it did not listen on %s: %v\n%s", rieAddr, err, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("emulator output:\n%s", logs.String())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", rieAddr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not listen on %s: %v\n%s", rieAddr, err, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return &Emulator{URL: "http://" + rieAddr, cmd: cmd, logs: logs}, nil
 }
 
 // Invoke sends one event and returns the function's response payload.
@@ -141,14 +168,29 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // Logs returns what the function and the emulator printed so far.
 func (e *Emulator) Logs() string { return e.logs.String() }
 
+var (
+	portsMu sync.Mutex
+	given   = map[string]bool{}
+)
+
+// freeAddr returns a loopback address no other emulator of this process
+// was given: the kernel may hand a just-released port out again.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !given[addr] {
+			given[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 type syncBuffer struct {
