@@ -89,6 +89,10 @@ build-CommandFunction:
 build-FanoutFunction:
 	$(call lambda_build,fanout)
 
+.PHONY: build-ProjectorFunction
+build-ProjectorFunction:
+	$(call lambda_build,projector)
+
 .PHONY: build
 build: tools ## sam build: every function for Lambda (linux/arm64) into .aws-sam/
 	$(SAM) build --template template.yaml

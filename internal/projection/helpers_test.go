@@ -1,0 +1,273 @@
+package projection_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"annals/internal/eventstore"
+	"annals/internal/fanout"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+)
+
+const tenant = "acme"
+
+// newEvents is an event store in memory with a deterministic clock and ids.
+func newEvents() *eventstore.Store {
+	n := 0
+	clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	return eventstore.New(eventstore.NewMemoryBackend(),
+		eventstore.WithIDs(func() string { n++; return fmt.Sprintf("id-%06d", n) }),
+		eventstore.WithClock(func() time.Time { clock = clock.Add(time.Second); return clock }))
+}
+
+// account appends ledger events to one account stream.
+type account struct {
+	stream  eventstore.StreamID
+	head    eventstore.Head
+	commits []eventstore.Committed
+	balance int64
+}
+
+func newAccount(t testing.TB, id string) *account {
+	t.Helper()
+	s, err := ledgerstore.AccountStream(tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &account{stream: s, head: eventstore.NewStream(s)}
+}
+
+// commit appends one commit of the given ledger events.
+func (a *account) commit(t testing.TB, store *eventstore.Store, evs ...ledger.Event) eventstore.Committed {
+	t.Helper()
+	news, err := ledgerstore.Encode(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.raw(t, store, news...)
+}
+
+// raw appends one commit of events as given, decodable or not.
+func (a *account) raw(t testing.TB, store *eventstore.Store, evs ...eventstore.NewEvent) eventstore.Committed {
+	t.Helper()
+	c, err := store.Append(context.Background(), a.head, evs, eventstore.Metadata{CommandID: fmt.Sprint("cmd-", len(a.commits)), Actor: "alice"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.head = c.Head
+	a.commits = append(a.commits, c)
+	return c
+}
+
+func (a *account) open(t testing.TB, store *eventstore.Store, owner string) eventstore.Committed {
+	return a.commit(t, store, ledger.AccountOpened{AccountID: a.stream.ID, Owner: owner, Currency: "EUR"})
+}
+
+func (a *account) deposit(t testing.TB, store *eventstore.Store, amount int64) eventstore.Committed {
+	a.balance += amount
+	return a.commit(t, store, ledger.MoneyDeposited{Amount: amount, Reference: "r", BalanceAfter: a.balance})
+}
+
+func (a *account) withdraw(t testing.TB, store *eventstore.Store, amount int64) eventstore.Committed {
+	a.balance -= amount
+	return a.commit(t, store, ledger.MoneyWithdrawn{Amount: amount, Reference: "r", BalanceAfter: a.balance})
+}
+
+// fold is what the domain makes of every event of the stream.
+func fold(t testing.TB, store *eventstore.Store, s eventstore.StreamID) (ledger.Account, eventstore.Event) {
+	t.Helper()
+	page, err := store.Read(context.Background(), s, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []ledger.Event
+	for _, e := range page.Events {
+		ev, err := ledgerstore.Decode(e)
+		var unknown *ledger.UnknownEventError
+		if errors.As(err, &unknown) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	return ledger.Fold(evs), page.Events[len(page.Events)-1]
+}
+
+// checkFolded asserts that the view of the stream equals the domain's fold
+// of all its events.
+func checkFolded(t testing.TB, view projection.AccountStore, store *eventstore.Store, s eventstore.StreamID) {
+	t.Helper()
+	want, last := fold(t, store, s)
+	row, found, err := view.Account(context.Background(), s.Tenant, s.ID)
+	if err != nil || !found {
+		t.Fatalf("account %s: found %v, %v", s, found, err)
+	}
+	if fmt.Sprintf("%+v", row.State) != fmt.Sprintf("%+v", want) || row.Version != last.Version ||
+		!row.UpdatedAt.Equal(last.RecordedAt) || row.Quarantine != nil {
+		t.Errorf("view of %s = %+v at %d (%v, quarantine %+v), want %+v at %d (%v)",
+			s, row.State, row.Version, row.UpdatedAt, row.Quarantine, want, last.Version, last.RecordedAt)
+	}
+}
+
+// record is the Kinesis record the fan-out makes of a commit.
+func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRecord {
+	t.Helper()
+	data, err := fanout.EncodeEnvelope(c.Events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawRecord(seq, c.Events[0].Stream.Key(), data)
+}
+
+func rawRecord(seq int, key string, data []byte) events.KinesisEventRecord {
+	s := fmt.Sprintf("4959%020d", seq)
+	return events.KinesisEventRecord{
+		EventID:   "shardId-000000000000:" + s,
+		EventName: "aws:kinesis:record",
+		Kinesis:   events.KinesisRecord{PartitionKey: key, SequenceNumber: s, Data: data, KinesisSchemaVersion: "1.0"},
+	}
+}
+
+func batch(records ...events.KinesisEventRecord) events.KinesisEvent {
+	return events.KinesisEvent{Records: records}
+}
+
+// fakeSQS keeps what was sent, or fails with err.
+type fakeSQS struct {
+	mu   sync.Mutex
+	sent []projection.DeadLetter
+	err  error
+}
+
+func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	var l projection.DeadLetter
+	if err := json.Unmarshal([]byte(aws.ToString(in.MessageBody)), &l); err != nil {
+		return nil, err
+	}
+	f.sent = append(f.sent, l)
+	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprint(len(f.sent)))}, nil
+}
+
+func (f *fakeSQS) letters() []projection.DeadLetter {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]projection.DeadLetter(nil), f.sent...)
+}
+
+// faultyStore wraps a view store: fail decides an error for a write of a
+// stream's row, and every write is counted.
+type faultyStore struct {
+	projection.AccountStore
+	mu     sync.Mutex
+	puts   map[string]int
+	fail   func(row projection.AccountRow) error
+	before func(row projection.AccountRow) // runs before each write
+}
+
+func (f *faultyStore) PutAccount(ctx context.Context, row projection.AccountRow, expected int64) error {
+	f.mu.Lock()
+	if f.puts == nil {
+		f.puts = map[string]int{}
+	}
+	f.puts[row.AccountID]++
+	fail, before := f.fail, f.before
+	f.mu.Unlock()
+	if before != nil {
+		before(row)
+	}
+	if fail != nil {
+		if err := fail(row); err != nil {
+			return err
+		}
+	}
+	return f.AccountStore.PutAccount(ctx, row, expected)
+}
+
+func (f *faultyStore) writes(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.puts[id]
+}
+
+// logBuffer collects log lines for assertions.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) has(s string) bool { return strings.Contains(l.String(), s) }
+
+// fixture is a projector over an in-memory view and event store.
+type fixture struct {
+	events *eventstore.Store
+	view   *faultyStore
+	sqs    *fakeSQS
+	h      *projection.Handler
+	logs   *logBuffer
+}
+
+func newFixture(t testing.TB) *fixture {
+	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()}, sqs: &fakeSQS{}, logs: &logBuffer{}}
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
+	dead := projection.NewDeadLetters(f.sqs, "https://sqs.example/dlq")
+	f.h = projection.NewHandler(dead, log, projection.NewAccounts(f.view, f.events, dead, log))
+	return f
+}
+
+func (f *fixture) handle(t testing.TB, ev events.KinesisEvent) []string {
+	t.Helper()
+	resp, err := f.h.Handle(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.BatchItemFailures == nil {
+		t.Fatal("BatchItemFailures is nil; Lambda wants an empty list")
+	}
+	var seqs []string
+	for _, b := range resp.BatchItemFailures {
+		seqs = append(seqs, b.ItemIdentifier)
+	}
+	return seqs
+}
+
+func (f *fixture) row(t testing.TB, a *account) projection.AccountRow {
+	t.Helper()
+	row, found, err := f.view.Account(context.Background(), a.stream.Tenant, a.stream.ID)
+	if err != nil || !found {
+		t.Fatalf("account %s: found %v, %v", a.stream, found, err)
+	}
+	return row
+}

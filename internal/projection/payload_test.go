@@ -1,0 +1,160 @@
+package projection_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/awstest"
+	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
+	"annals/internal/fanout"
+	"annals/internal/lambdatest"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+)
+
+const (
+	goldenTenant  = "demo"
+	goldenAccount = "0195a1b2-0000-7000-8000-000000000001"
+)
+
+// goldenEvent is events/projector/deposit-after-gap.json: version 3 of the
+// demo account, whose versions 1 and 2 (events/fanout/commit-insert.json's
+// commit) the test seeds in the events table.
+func goldenEvent(t testing.TB) (events.KinesisEvent, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "events", "projector", "deposit-after-gap.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.KinesisEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev, raw
+}
+
+// seedGolden appends the demo account's first commit (opened by alice,
+// 1000 deposited) to the events table.
+func seedGolden(t testing.TB, store *eventstore.Store) {
+	t.Helper()
+	s, err := ledgerstore.AccountStream(goldenTenant, goldenAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	news, err := ledgerstore.Encode([]ledger.Event{
+		ledger.AccountOpened{AccountID: goldenAccount, Owner: "alice", Currency: "EUR"},
+		ledger.MoneyDeposited{Amount: 1000, Reference: "opening deposit", BalanceAfter: 1000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(t.Context(), eventstore.NewStream(s), news, eventstore.Metadata{Actor: "alice"}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkGoldenRow checks the view the golden payload must leave: the gap
+// filled from the events table, then version 3 applied.
+func checkGoldenRow(t testing.TB, view projection.AccountStore) {
+	t.Helper()
+	row, found, err := view.Account(t.Context(), goldenTenant, goldenAccount)
+	if err != nil || !found {
+		t.Fatalf("demo account: found %v, %v", found, err)
+	}
+	if row.Version != 3 || row.State.Balance != 1500 || row.State.Owner != "alice" || row.State.Status != ledger.StatusOpen ||
+		row.State.Currency != "EUR" || row.Quarantine != nil ||
+		!row.UpdatedAt.Equal(time.Date(2026, 3, 1, 9, 5, 0, 500000000, time.UTC)) {
+		t.Errorf("demo account %+v, want version 3, balance 1500, updated at the event's recordedAt", row)
+	}
+}
+
+// The payload carries exactly what the fan-out's encoder writes.
+func TestGoldenPayloadIsTheFanoutEnvelope(t *testing.T) {
+	ev, _ := goldenEvent(t)
+	if len(ev.Records) != 1 {
+		t.Fatalf("%d records, want 1", len(ev.Records))
+	}
+	r := ev.Records[0].Kinesis
+	evs, err := fanout.DecodeEnvelope(r.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := fanout.EncodeEnvelope(evs)
+	if err != nil || !bytes.Equal(again, r.Data) {
+		t.Errorf("re-encoded envelope differs (%v):\n%s\n%s", err, again, r.Data)
+	}
+	if evs[0].Stream.Key() != r.PartitionKey || evs[0].Version != 3 || evs[0].Stream.Tenant != goldenTenant || evs[0].Stream.ID != goldenAccount {
+		t.Errorf("event %+v under key %s", evs[0], r.PartitionKey)
+	}
+}
+
+func TestGoldenPayload(t *testing.T) {
+	t.Parallel()
+	m := newMotoProjector(t, nil)
+	seedGolden(t, m.events)
+	ev, _ := goldenEvent(t)
+	resp, err := m.h.Handle(t.Context(), ev)
+	if err != nil || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v; want an empty list of failures", resp, err)
+	}
+	checkGoldenRow(t, m.view)
+}
+
+// The built function, under the Lambda Runtime Interface Emulator, against
+// moto: the golden payload fills its gap from the events table and lands in
+// the accounts table.
+func TestPayloadThroughTheBuiltFunction(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "ProjectorFunction")
+	db := awstest.DynamoDB(t)
+	eventsTable := awstest.Table(t, db, "EventsTable")
+	accountsTable := awstest.Table(t, db, "AccountsTable")
+	queue := awstest.Queue(t, "ProjectorDeadLetterQueue")
+	seedGolden(t, eventstore.New(dynamostore.New(db, eventsTable)))
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{
+		"ACCOUNTS_TABLE": accountsTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
+	})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fn.Logs())
+	}
+	var resp events.KinesisEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("response %s, want an empty list of failures", out)
+	}
+	checkGoldenRow(t, projection.NewDynamoAccounts(db, accountsTable))
+	if !strings.Contains(fn.Logs(), `"msg":"projector"`) {
+		t.Errorf("no summary log line in\n%s", fn.Logs())
+	}
+}
+
+// Without its configuration the function fails at start-up, naming every
+// missing variable.
+func TestMissingConfigurationFailsFast(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "ProjectorFunction")
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": ""})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err == nil {
+		t.Fatalf("invoke without configuration succeeded: %s", out)
+	}
+	for _, name := range []string{"ACCOUNTS_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"} {
+		if !strings.Contains(fn.Logs(), name) {
+			t.Errorf("the start-up error does not name %s:\n%s", name, fn.Logs())
+		}
+	}
+}
