@@ -2,12 +2,14 @@ package awstest
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
 // Kinesis returns a Kinesis client for the local server.
@@ -56,4 +58,52 @@ func KinesisStream(t testing.TB, logicalID string) string {
 		t.Fatalf("stream %s did not become active: %v", name, err)
 	}
 	return name
+}
+
+// ReadKinesis polls every shard of the stream from its start until at
+// least want records have arrived or ten seconds have passed.
+func ReadKinesis(t testing.TB, name string, want int) []ktypes.Record {
+	t.Helper()
+	k := Kinesis(t)
+	ctx := t.Context()
+	shards, err := k.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iters := map[string]*string{}
+	for _, sh := range shards.Shards {
+		it, err := k.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+			StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iters[aws.ToString(sh.ShardId)] = it.ShardIterator
+	}
+	var got []ktypes.Record
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for id, iter := range iters {
+			if iter == nil {
+				continue
+			}
+			out, err := k.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, out.Records...)
+			iters[id] = out.NextShardIterator
+		}
+		if len(got) >= want {
+			return got
+		}
+		if time.Now().After(deadline) {
+			var keys []string
+			for _, r := range got {
+				keys = append(keys, aws.ToString(r.PartitionKey))
+			}
+			t.Fatalf("%d records on %s after 10 s, want %d: %s", len(got), name, want, strings.Join(keys, ", "))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -32,7 +32,7 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 		t.Errorf("response %s, want an empty list of failures", out)
 	}
-	got := readKinesis(t, kstream, 1)
+	got := awstest.ReadKinesis(t, kstream, 1)
 	if len(got) != 1 {
 		t.Fatalf("%d records on the stream, want 1", len(got))
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"annals/internal/awstest"
 	"annals/internal/eventstore"
@@ -97,7 +94,7 @@ func TestCommitsReachKinesisFromTheTableStream(t *testing.T) {
 	for _, c := range commits {
 		want[c.Events[0].CommitID] = c.Events
 	}
-	got := readKinesis(t, kstream, len(commits)+len(failedAt))
+	got := awstest.ReadKinesis(t, kstream, len(commits)+len(failedAt))
 	seen := map[string]int{}
 	for _, r := range got {
 		evs, err := fanout.DecodeEnvelope(r.Data)
@@ -243,52 +240,4 @@ func tableStreamEvent(t testing.TB, db *dynamodb.Client, table string) events.Dy
 		}
 	}
 	return ev
-}
-
-// readKinesis polls every shard of the stream from its start until at
-// least want records have arrived or ten seconds have passed.
-func readKinesis(t testing.TB, name string, want int) []ktypes.Record {
-	t.Helper()
-	k := awstest.Kinesis(t)
-	ctx := t.Context()
-	shards, err := k.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iters := map[string]*string{}
-	for _, sh := range shards.Shards {
-		it, err := k.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iters[aws.ToString(sh.ShardId)] = it.ShardIterator
-	}
-	var got []ktypes.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for id, iter := range iters {
-			if iter == nil {
-				continue
-			}
-			out, err := k.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, out.Records...)
-			iters[id] = out.NextShardIterator
-		}
-		if len(got) >= want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			var keys []string
-			for _, r := range got {
-				keys = append(keys, aws.ToString(r.PartitionKey))
-			}
-			t.Fatalf("%d records on %s after 10 s, want %d: %s", len(got), name, want, strings.Join(keys, ", "))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/awstest"
@@ -129,7 +128,7 @@ func TestFanoutSourceDeliversEveryCommit(t *testing.T) {
 	for _, c := range commits {
 		want[c[0].CommitID] = c
 	}
-	got := readKinesis(t, kstream, len(commits))
+	got := awstest.ReadKinesis(t, kstream, len(commits))
 	if len(got) != len(commits) {
 		t.Errorf("%d records on Kinesis, want one per commit (%d)", len(got), len(commits))
 	}
@@ -491,49 +490,5 @@ func TestRunDeliversUntilCancelled(t *testing.T) {
 	}
 	if st := c.runner.Stats()[0]; st.Delivered != 2 || st.Filtered != 1 {
 		t.Errorf("stats %+v; want 2 delivered, 1 filtered", st)
-	}
-}
-
-// readKinesis reads every shard of the stream from its start until at
-// least want records have arrived or ten seconds have passed.
-func readKinesis(t testing.TB, name string, want int) []ktypes.Record {
-	t.Helper()
-	k := awstest.Kinesis(t)
-	ctx := t.Context()
-	shards, err := k.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	iters := map[string]*string{}
-	for _, sh := range shards.Shards {
-		it, err := k.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
-			StreamName: aws.String(name), ShardId: sh.ShardId, ShardIteratorType: ktypes.ShardIteratorTypeTrimHorizon,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		iters[aws.ToString(sh.ShardId)] = it.ShardIterator
-	}
-	var got []ktypes.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for id, iter := range iters {
-			if iter == nil {
-				continue
-			}
-			out, err := k.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, out.Records...)
-			iters[id] = out.NextShardIterator
-		}
-		if len(got) >= want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records on %s after 10 s, want %d", len(got), name, want)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
