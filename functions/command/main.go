@@ -3,11 +3,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/google/uuid"
 
@@ -20,42 +18,28 @@ import (
 )
 
 func main() {
-	h, err := wire(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
-
-func wire(ctx context.Context) (*commandapi.Handler, error) {
-	var env awsconfig.Env
-	eventsTable := env.Required("EVENTS_TABLE")
-	idempotencyTable := env.Required("IDEMPOTENCY_TABLE")
-	snapshotEvery := env.Int("SNAPSHOT_EVERY", eventstore.DefaultSnapshotEvery)
-	auth := httpapi.Auth{
-		TenantClaim: env.Optional("TENANT_CLAIM", "tenant"),
-		LocalTenant: env.Optional("LOCAL_TENANT", ""),
-		LocalActor:  env.Optional("LOCAL_ACTOR", ""),
-	}
-	if err := env.Err(); err != nil {
-		return nil, err
-	}
-	cfg, err := awsconfig.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	db := dynamodb.NewFromConfig(cfg)
-	log := awsconfig.Logger()
-	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
-	store := eventstore.New(dynamostore.New(db, eventsTable),
-		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(newID), eventstore.WithLogger(log))
-	return commandapi.New(commandapi.Config{
-		Store:       store,
-		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
-		Auth:        auth,
-		Now:         time.Now,
-		NewID:       newID,
-		Log:         log,
-	}), nil
+	awsconfig.Start(func(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+		eventsTable := env.Required("EVENTS_TABLE")
+		idempotencyTable := env.Required("IDEMPOTENCY_TABLE")
+		snapshotEvery := env.Int("SNAPSHOT_EVERY", eventstore.DefaultSnapshotEvery)
+		auth := httpapi.Auth{
+			TenantClaim: env.Optional("TENANT_CLAIM", "tenant"),
+			LocalTenant: env.Optional("LOCAL_TENANT", ""),
+			LocalActor:  env.Optional("LOCAL_ACTOR", ""),
+		}
+		db := dynamodb.NewFromConfig(cfg)
+		log := awsconfig.Logger()
+		newID := func() string { return uuid.Must(uuid.NewV7()).String() }
+		store := eventstore.New(dynamostore.New(db, eventsTable),
+			eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(newID), eventstore.WithLogger(log))
+		h := commandapi.New(commandapi.Config{
+			Store:       store,
+			Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
+			Auth:        auth,
+			Now:         time.Now,
+			NewID:       newID,
+			Log:         log,
+		})
+		return h.Handle, nil
+	})
 }

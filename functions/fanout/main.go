@@ -3,10 +3,8 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"annals/internal/awsconfig"
@@ -14,27 +12,12 @@ import (
 )
 
 func main() {
-	h, err := wire(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	lambda.Start(h.Handle)
-}
-
-func wire(ctx context.Context) (*fanout.Handler, error) {
-	var env awsconfig.Env
-	stream := env.Required("STREAM_NAME")
-	if err := env.Err(); err != nil {
-		return nil, err
-	}
-	cfg, err := awsconfig.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("aws config: %w", err)
-	}
-	return fanout.New(fanout.Config{
-		Kinesis: kinesis.NewFromConfig(cfg),
-		Stream:  stream,
-		Log:     awsconfig.Logger(),
-	}), nil
+	awsconfig.Start(func(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+		h := fanout.New(fanout.Config{
+			Kinesis: kinesis.NewFromConfig(cfg),
+			Stream:  env.Required("STREAM_NAME"),
+			Log:     awsconfig.Logger(),
+		})
+		return h.Handle, nil
+	})
 }

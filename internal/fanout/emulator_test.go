@@ -2,8 +2,8 @@ package fanout_test
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,7 +37,7 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 		t.Fatalf("%d records on the stream, want 1", len(got))
 	}
 	checkGoldenEnvelope(t, aws.ToString(got[0].PartitionKey), got[0].Data)
-	if !strings.Contains(fn.Logs(), `"msg":"fanout"`) {
+	if !fn.LogsContain(`"msg":"fanout"`, 5*time.Second) {
 		t.Errorf("no summary log line in\n%s", fn.Logs())
 	}
 }
@@ -52,7 +52,7 @@ func TestMissingStreamNameFailsFast(t *testing.T) {
 	if err == nil {
 		t.Fatalf("invoke without STREAM_NAME succeeded: %s", out)
 	}
-	if !strings.Contains(fn.Logs(), "STREAM_NAME") {
+	if !fn.LogsContain("STREAM_NAME", 5*time.Second) {
 		t.Errorf("the start-up error does not name STREAM_NAME:\n%s", fn.Logs())
 	}
 }

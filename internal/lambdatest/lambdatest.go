@@ -165,6 +165,20 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return body, nil
 }
 
+// LogsContain polls the output for s until it appears or the wait ends:
+// the function's output can reach the emulator after the invocation's
+// answer.
+func (e *Emulator) LogsContain(s string, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for !strings.Contains(e.logs.String(), s) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // Logs returns what the function and the emulator printed so far.
 func (e *Emulator) Logs() string { return e.logs.String() }
 

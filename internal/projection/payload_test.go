@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -136,7 +135,7 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 		t.Errorf("response %s, want an empty list of failures", out)
 	}
 	checkGoldenRow(t, projection.NewDynamoAccounts(db, accountsTable))
-	if !strings.Contains(fn.Logs(), `"msg":"projector"`) {
+	if !fn.LogsContain(`"msg":"projector"`, 5*time.Second) {
 		t.Errorf("no summary log line in\n%s", fn.Logs())
 	}
 }
@@ -153,7 +152,7 @@ func TestMissingConfigurationFailsFast(t *testing.T) {
 		t.Fatalf("invoke without configuration succeeded: %s", out)
 	}
 	for _, name := range []string{"ACCOUNTS_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"} {
-		if !strings.Contains(fn.Logs(), name) {
+		if !fn.LogsContain(name, 5*time.Second) {
 			t.Errorf("the start-up error does not name %s:\n%s", name, fn.Logs())
 		}
 	}
