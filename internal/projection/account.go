@@ -2,7 +2,6 @@ package projection
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"annals/internal/ledger"
@@ -23,18 +22,6 @@ type AccountRow struct {
 	// Quarantine is set when the stream stopped at a poison event.
 	Quarantine *Quarantine
 }
-
-// Quarantine records why and where a stream stopped in a view.
-type Quarantine struct {
-	Reason string
-	// At is the version of the event that could not be applied (for a
-	// record whose envelope did not decode: the next version expected).
-	At int64
-}
-
-// ErrStale is returned by PutAccount when the stored position is no longer
-// the expected one: another writer moved it; reload and judge again.
-var ErrStale = errors.New("the view's position moved")
 
 // AccountStore is where the account view lives. The DynamoDB table is the
 // real one; the in-memory one serves fast tests, and one contract suite
