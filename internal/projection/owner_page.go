@@ -1,0 +1,75 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// AccountsOfOwnerPage returns up to limit of the owner's accounts whose ids
+// sort after after ("" for the first page), in account id order. The key
+// condition starts the read at after, so a page costs what it returns, not
+// what came before it.
+func (d *DynamoAccounts) AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]AccountRow, error) {
+	if limit < 1 || owner == "" {
+		return nil, nil
+	}
+	cond := "ownerKey = :o"
+	values := map[string]types.AttributeValue{":o": str(ownerKey(tenant, owner))}
+	if after != "" {
+		cond += " AND accountId > :a"
+		values[":a"] = str(after)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		IndexName:                 aws.String(ByOwnerIndex),
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeValues: values,
+	}
+	var out []AccountRow
+	for len(out) < limit {
+		// A page may also end at 1 MB before the limit: read on from there.
+		in.Limit = aws.Int32(int32(limit - len(out)))
+		page, err := d.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("accounts of %s in %s after %q: %w", owner, tenant, after, err)
+		}
+		for _, it := range page.Items {
+			r, err := decodeAccount(it)
+			if err != nil {
+				return nil, fmt.Errorf("accounts of %s in %s after %q: %w", owner, tenant, after, err)
+			}
+			out = append(out, r)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	return out, nil
+}
+
+// AccountsOfOwnerPage is DynamoAccounts.AccountsOfOwnerPage in memory.
+func (m *MemoryAccounts) AccountsOfOwnerPage(_ context.Context, tenant, owner, after string, limit int) ([]AccountRow, error) {
+	if limit < 1 || owner == "" {
+		return nil, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []AccountRow
+	for _, r := range m.rows {
+		if r.Tenant == tenant && r.State.Owner == owner && r.AccountID > after {
+			out = append(out, cloneRow(r))
+		}
+	}
+	slices.SortFunc(out, func(a, b AccountRow) int { return strings.Compare(a.AccountID, b.AccountID) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
