@@ -18,13 +18,16 @@ import (
 func main() {
 	awsconfig.Start(func(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
 		accountsTable := env.Required("ACCOUNTS_TABLE")
+		historyTable := env.Required("HISTORY_TABLE")
 		eventsTable := env.Required("EVENTS_TABLE")
 		queueURL := env.Required("DEAD_LETTER_QUEUE_URL")
 		db := dynamodb.NewFromConfig(cfg)
 		log := awsconfig.Logger()
 		events := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log))
 		dead := projection.NewDeadLetters(sqs.NewFromConfig(cfg), queueURL)
-		accounts := projection.NewAccounts(projection.NewDynamoAccounts(db, accountsTable), events, dead, log)
-		return projection.NewHandler(dead, log, accounts).Handle, nil
+		return projection.NewHandler(dead, log,
+			projection.NewAccounts(projection.NewDynamoAccounts(db, accountsTable), events, dead, log),
+			projection.NewHistory(projection.NewDynamoHistory(db, historyTable), events, dead, log),
+		).Handle, nil
 	})
 }

@@ -25,6 +25,7 @@ func TestNextVersionIsApplied(t *testing.T) {
 		t.Fatalf("failures %v", failed)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 	if row := f.row(t, a); row.State.Balance != 700 || row.Version != 2 || row.State.Owner != "alice" {
 		t.Errorf("row %+v", row)
 	}
@@ -48,6 +49,7 @@ func TestDuplicatesAreSkipped(t *testing.T) {
 		t.Errorf("%d writes, want the duplicates skipped without a write", n)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 }
 
 // A commit beyond the next version is not held back: the missing versions
@@ -65,6 +67,7 @@ func TestGapIsFilledFromTheEventsTable(t *testing.T) {
 		t.Fatalf("failures %v", failed)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 	if row := f.row(t, a); row.Version != 4 || row.State.Balance != 75 {
 		t.Errorf("row %+v, want version 4, balance 75", row)
 	}
@@ -85,6 +88,7 @@ func TestUnusedEventTypeAdvancesThePosition(t *testing.T) {
 		t.Errorf("row %+v, want version 2 and no quarantine", row)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 }
 
 // An event that does not decode stops its stream only: the events before
@@ -111,18 +115,31 @@ func TestPoisonQuarantinesOnlyItsStream(t *testing.T) {
 		t.Errorf("row %+v, want version 2 (the event before the poison) and balance 3", row)
 	}
 	checkFolded(t, f.view, f.events, b.stream)
+	checkHistory(t, f.history, f.events, b.stream)
 
+	// The history stops at the same place, with what came before the poison.
+	pos, _, err := f.history.Position(t.Context(), tenant, "a1")
+	if err != nil || pos.Version != 2 || pos.Quarantine == nil || pos.Quarantine.At != 3 {
+		t.Errorf("history position %+v (%v), want 2, quarantined at 3", pos, err)
+	}
+	if h, err := f.history.Transactions(t.Context(), tenant, "a1", 0, 10); err != nil || len(h) != 1 || h[0].Version != 2 || h[0].Amount != 3 {
+		t.Errorf("history %+v (%v), want the deposit of 3 at version 2", h, err)
+	}
+
+	// One letter per view: each view quarantines, and is redriven, alone.
 	letters := f.sqs.letters()
-	if len(letters) != 1 {
-		t.Fatalf("%d dead letters, want 1", len(letters))
+	if len(letters) != 2 {
+		t.Fatalf("%d dead letters, want one per view", len(letters))
 	}
-	l := letters[0]
-	if l.View != "accounts" || l.Stream != a.stream.Key() || l.Version != 3 || !strings.Contains(l.Reason, "balanceAfter") {
-		t.Errorf("dead letter %+v", l)
-	}
-	evs, err := fanout.DecodeEnvelope(l.Event)
-	if err != nil || len(evs) != 1 || evs[0].ID != bad.Events[1].ID || string(evs[0].Data) != `{"amount":5}` {
-		t.Errorf("dead letter event %s (%v), want the poison event's envelope", l.Event, err)
+	for i, view := range []string{"accounts", "history"} {
+		l := letters[i]
+		if l.View != view || l.Stream != a.stream.Key() || l.Version != 3 || !strings.Contains(l.Reason, "balanceAfter") {
+			t.Errorf("dead letter %+v, want the %s view's", l, view)
+		}
+		evs, err := fanout.DecodeEnvelope(l.Event)
+		if err != nil || len(evs) != 1 || evs[0].ID != bad.Events[1].ID || string(evs[0].Data) != `{"amount":5}` {
+			t.Errorf("dead letter event %s (%v), want the poison event's envelope", l.Event, err)
+		}
 	}
 
 	// Later events of the quarantined stream are skipped until a redrive.
@@ -133,7 +150,7 @@ func TestPoisonQuarantinesOnlyItsStream(t *testing.T) {
 	if again := f.row(t, a); again.Version != 2 || again.Quarantine == nil {
 		t.Errorf("quarantined stream moved: %+v", again)
 	}
-	if len(f.sqs.letters()) != 1 {
+	if len(f.sqs.letters()) != 2 {
 		t.Error("a skipped event of a quarantined stream was dead-lettered")
 	}
 }
@@ -153,8 +170,8 @@ func TestPoisonInTheGapQuarantines(t *testing.T) {
 	if row.Quarantine == nil || row.Quarantine.At != 2 || row.Version != 1 || row.State.Status != ledger.StatusOpen {
 		t.Errorf("row %+v quarantine %+v, want version 1 applied, quarantined at 2", row, row.Quarantine)
 	}
-	if l := f.sqs.letters(); len(l) != 1 || l[0].Version != 2 {
-		t.Errorf("dead letters %+v, want version 2", l)
+	if l := f.sqs.letters(); len(l) != 2 || l[0].Version != 2 || l[1].Version != 2 {
+		t.Errorf("dead letters %+v, want version 2 in each view", l)
 	}
 }
 
@@ -172,8 +189,8 @@ func TestUnfillableGapQuarantines(t *testing.T) {
 	if row.Quarantine == nil || row.Quarantine.At != 1 || row.Version != 0 {
 		t.Errorf("row %+v quarantine %+v, want quarantined at 1", row, row.Quarantine)
 	}
-	if l := f.sqs.letters(); len(l) != 1 || l[0].Version != 1 || l[0].Event != nil {
-		t.Errorf("dead letters %+v, want version 1 without an event", l)
+	if l := f.sqs.letters(); len(l) != 2 || l[0].Version != 1 || l[0].Event != nil || l[1].Version != 1 || l[1].Event != nil {
+		t.Errorf("dead letters %+v, want version 1 without an event in each view", l)
 	}
 }
 
@@ -200,6 +217,7 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 		t.Errorf("%d writes for a1, want 1: its later record must wait", n)
 	}
 	checkFolded(t, f.view, f.events, b.stream)
+	checkHistory(t, f.history, f.events, b.stream)
 	if _, found, _ := f.view.Account(t.Context(), tenant, "a1"); found {
 		t.Error("a1 was written despite the failure")
 	}
@@ -213,7 +231,9 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 		t.Fatalf("failures %v on the retry", failed)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 	checkFolded(t, f.view, f.events, b.stream)
+	checkHistory(t, f.history, f.events, b.stream)
 }
 
 // A dead-letter queue that cannot be reached is an infrastructure error:
@@ -276,6 +296,7 @@ func TestConcurrentWriterIsReJudged(t *testing.T) {
 		t.Fatalf("failures %v", failed)
 	}
 	checkFolded(t, f.view, f.events, a.stream)
+	checkHistory(t, f.history, f.events, a.stream)
 }
 
 // An envelope that does not decode is dead-lettered with its raw data and
@@ -298,6 +319,7 @@ func TestUndecodableEnvelope(t *testing.T) {
 		t.Errorf("row %+v quarantine %+v, want quarantined at its next version, 2", row, row.Quarantine)
 	}
 	checkFolded(t, f.view, f.events, b.stream)
+	checkHistory(t, f.history, f.events, b.stream)
 	letters := f.sqs.letters()
 	if len(letters) != 2 || letters[0].Stream != a.stream.Key() || string(letters[0].Record) != string(garbage) ||
 		letters[1].Stream != "" || letters[1].PartitionKey != "no-stream-here" {

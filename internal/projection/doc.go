@@ -1,7 +1,9 @@
 // Package projection owns the read models the projector keeps current from
-// the public event stream (docs/events.md), starting with the account view.
+// the public event stream (docs/events.md): the account view (with its
+// by-owner index) and the transaction history.
 //
-// Each read model restores order by itself: it
+// Each read model restores order by itself (Projection holds the rules, a
+// Model says how one view loads, folds and saves a stream): it
 // stores, per stream, the last applied version in the same conditional write
 // as the state. An event at or below it is a duplicate and is skipped; the
 // next version is applied; a gap is filled at once by reading the missing

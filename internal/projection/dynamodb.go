@@ -152,39 +152,23 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 	return it
 }
 
-func decodeAccount(it map[string]types.AttributeValue) (AccountRow, error) {
-	var r AccountRow
-	var err error
-	getS := func(name string) string {
-		v, _ := it[name].(*types.AttributeValueMemberS)
-		if v == nil {
-			return ""
-		}
-		return v.Value
+func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
+	it := item(raw)
+	r := AccountRow{
+		Tenant:    it.s("tenant"),
+		AccountID: it.s("accountId"),
+		Version:   it.n("version"),
+		State: ledger.Account{
+			ID:             it.s("openedAs"),
+			Owner:          it.s("owner"),
+			Currency:       ledger.Currency(it.s("currency")),
+			OverdraftLimit: it.n("overdraftLimit"),
+			Balance:        it.n("balance"),
+			Status:         ledger.Status(it.s("status")),
+		},
+		UpdatedAt: it.time("updatedAt"),
 	}
-	getN := func(name string) int64 {
-		v, ok := it[name].(*types.AttributeValueMemberN)
-		if !ok {
-			return 0
-		}
-		n, perr := strconv.ParseInt(v.Value, 10, 64)
-		if perr != nil && err == nil {
-			err = fmt.Errorf("attribute %s: %w", name, perr)
-		}
-		return n
-	}
-	r.Tenant = getS("tenant")
-	r.AccountID = getS("accountId")
-	r.Version = getN("version")
-	r.State = ledger.Account{
-		ID:             getS("openedAs"),
-		Owner:          getS("owner"),
-		Currency:       ledger.Currency(getS("currency")),
-		OverdraftLimit: getN("overdraftLimit"),
-		Balance:        getN("balance"),
-		Status:         ledger.Status(getS("status")),
-	}
-	if m, ok := it["transfersInFlight"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
+	if m, ok := raw["transfersInFlight"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
 		r.State.TransfersInFlight = make(map[string]int64, len(m.Value))
 		for id, v := range m.Value {
 			n, ok := v.(*types.AttributeValueMemberN)
@@ -198,18 +182,11 @@ func decodeAccount(it map[string]types.AttributeValue) (AccountRow, error) {
 			r.State.TransfersInFlight[id] = amount
 		}
 	}
-	if s := getS("updatedAt"); s != "" {
-		t, perr := time.Parse(time.RFC3339Nano, s)
-		if perr != nil {
-			return r, fmt.Errorf("attribute updatedAt: %w", perr)
-		}
-		r.UpdatedAt = t.UTC()
-	}
-	if q, ok := it["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		r.Quarantine = &Quarantine{Reason: getS("quarantineReason"), At: getN("quarantinedAt")}
+	if q, ok := raw["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
+		r.Quarantine = &Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
 	}
 	if r.Tenant == "" || r.AccountID == "" {
 		return r, errors.New("account item without tenant or accountId")
 	}
-	return r, err
+	return r, it.err
 }

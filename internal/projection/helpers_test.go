@@ -125,6 +125,50 @@ func checkFolded(t testing.TB, view projection.AccountStore, store *eventstore.S
 	}
 }
 
+// checkHistory asserts that the stream's history is, newest first, its
+// deposits and withdrawals as the domain decodes them, at the stream's head.
+func checkHistory(t testing.TB, history projection.HistoryStore, store *eventstore.Store, s eventstore.StreamID) {
+	t.Helper()
+	page, err := store.Read(context.Background(), s, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []projection.HistoryEntry
+	for _, e := range page.Events {
+		ev, err := ledgerstore.Decode(e)
+		var unknown *ledger.UnknownEventError
+		if errors.As(err, &unknown) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := projection.HistoryEntry{Tenant: s.Tenant, AccountID: s.ID, Version: e.Version, EventID: e.ID,
+			OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC()}
+		switch ev := ev.(type) {
+		case ledger.MoneyDeposited:
+			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = "deposit", ev.Amount, ev.BalanceAfter, ev.Reference, ev.TransferID
+		case ledger.MoneyWithdrawn:
+			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = "withdrawal", ev.Amount, ev.BalanceAfter, ev.Reference, ev.TransferID
+		default:
+			continue
+		}
+		want = append([]projection.HistoryEntry{entry}, want...)
+	}
+	got, err := history.Transactions(context.Background(), s.Tenant, s.ID, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("history of %s\n got %+v\nwant %+v", s, got, want)
+	}
+	last := page.Events[len(page.Events)-1]
+	pos, found, err := history.Position(context.Background(), s.Tenant, s.ID)
+	if err != nil || !found || pos.Version != last.Version || !pos.UpdatedAt.Equal(last.RecordedAt) || pos.Quarantine != nil {
+		t.Errorf("history position of %s = %+v (found %v, %v), want %d at %v", s, pos, found, err, last.Version, last.RecordedAt)
+	}
+}
+
 // record is the Kinesis record the fan-out makes of a commit.
 func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRecord {
 	t.Helper()
@@ -232,18 +276,22 @@ func (l *logBuffer) has(s string) bool { return strings.Contains(l.String(), s) 
 
 // fixture is a projector over an in-memory view and event store.
 type fixture struct {
-	events *eventstore.Store
-	view   *faultyStore
-	sqs    *fakeSQS
-	h      *projection.Handler
-	logs   *logBuffer
+	events  *eventstore.Store
+	view    *faultyStore
+	history *projection.MemoryHistory
+	sqs     *fakeSQS
+	h       *projection.Handler
+	logs    *logBuffer
 }
 
 func newFixture(t testing.TB) *fixture {
-	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()}, sqs: &fakeSQS{}, logs: &logBuffer{}}
+	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()},
+		history: projection.NewMemoryHistory(), sqs: &fakeSQS{}, logs: &logBuffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.sqs, "https://sqs.example/dlq")
-	f.h = projection.NewHandler(dead, log, projection.NewAccounts(f.view, f.events, dead, log))
+	f.h = projection.NewHandler(dead, log,
+		projection.NewAccounts(f.view, f.events, dead, log),
+		projection.NewHistory(f.history, f.events, dead, log))
 	return f
 }
 

@@ -3,6 +3,7 @@ package projection_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,6 +77,23 @@ func checkGoldenRow(t testing.TB, view projection.AccountStore) {
 	}
 }
 
+// checkGoldenHistory checks the history the golden payload must leave: the
+// opening deposit from the gap, then version 3's, newest first.
+func checkGoldenHistory(t testing.TB, history projection.HistoryStore) {
+	t.Helper()
+	h, err := history.Transactions(t.Context(), goldenTenant, goldenAccount, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range h {
+		got = append(got, fmt.Sprintf("%d:%s:%d:%d", e.Version, e.Kind, e.Amount, e.BalanceAfter))
+	}
+	if fmt.Sprint(got) != "[3:deposit:500:1500 2:deposit:1000:1000]" {
+		t.Errorf("demo history %v, want version 3's deposit of 500, then the opening 1000", got)
+	}
+}
+
 // The payload carries exactly what the fan-out's encoder writes.
 func TestGoldenPayloadIsTheFanoutEnvelope(t *testing.T) {
 	ev, _ := goldenEvent(t)
@@ -106,6 +124,7 @@ func TestGoldenPayload(t *testing.T) {
 		t.Fatalf("Handle = %+v, %v; want an empty list of failures", resp, err)
 	}
 	checkGoldenRow(t, m.view)
+	checkGoldenHistory(t, m.history)
 }
 
 // The built function, under the Lambda Runtime Interface Emulator, against
@@ -117,11 +136,12 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
 	accountsTable := awstest.Table(t, db, "AccountsTable")
+	historyTable := awstest.Table(t, db, "HistoryTable")
 	queue := awstest.Queue(t, "ProjectorDeadLetterQueue")
 	seedGolden(t, eventstore.New(dynamostore.New(db, eventsTable)))
 	_, raw := goldenEvent(t)
 	fn := lambdatest.Start(t, bootstrap, map[string]string{
-		"ACCOUNTS_TABLE": accountsTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
+		"ACCOUNTS_TABLE": accountsTable, "HISTORY_TABLE": historyTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
 	})
 	out, err := fn.Invoke(t.Context(), raw)
 	if err != nil {
@@ -135,6 +155,7 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 		t.Errorf("response %s, want an empty list of failures", out)
 	}
 	checkGoldenRow(t, projection.NewDynamoAccounts(db, accountsTable))
+	checkGoldenHistory(t, projection.NewDynamoHistory(db, historyTable))
 	if !fn.LogsContain(`"msg":"projector"`, 5*time.Second) {
 		t.Errorf("no summary log line in\n%s", fn.Logs())
 	}
@@ -146,12 +167,12 @@ func TestMissingConfigurationFailsFast(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "ProjectorFunction")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": ""})
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "HISTORY_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": ""})
 	out, err := fn.Invoke(t.Context(), raw)
 	if err == nil {
 		t.Fatalf("invoke without configuration succeeded: %s", out)
 	}
-	for _, name := range []string{"ACCOUNTS_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"} {
+	for _, name := range []string{"ACCOUNTS_TABLE", "HISTORY_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"} {
 		if !fn.LogsContain(name, 5*time.Second) {
 			t.Errorf("the start-up error does not name %s:\n%s", name, fn.Logs())
 		}

@@ -55,6 +55,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 	}
 	wantEnv := map[string]any{
 		"ACCOUNTS_TABLE":        map[string]any{"Ref": "AccountsTable"},
+		"HISTORY_TABLE":         map[string]any{"Ref": "HistoryTable"},
 		"EVENTS_TABLE":          map[string]any{"Ref": "EventsTable"},
 		"DEAD_LETTER_QUEUE_URL": map[string]any{"Ref": "ProjectorDeadLetterQueue"},
 	}
@@ -66,7 +67,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		resource any
 	}
 	want := []grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, getAtt("AccountsTable", "Arn")},
+		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{getAtt("AccountsTable", "Arn"), getAtt("HistoryTable", "Arn")}},
 		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
 		{[]string{"sqs:SendMessage"}, getAtt("ProjectorDeadLetterQueue", "Arn")},
 	}
