@@ -1,0 +1,193 @@
+// Package queryapi serves the ledger's read routes (API Gateway HTTP API,
+// payload 2.0): the account view, an owner's accounts, an account's
+// transaction history and its audit trail. It owns how reads choose
+// between the query tables and the events table (time travel,
+// read-your-writes), the cursors of its lists, and conditional GETs.
+package queryapi
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+)
+
+// Accounts is the account view as the query routes read it.
+type Accounts interface {
+	// Account returns the row (consistent read), or found false.
+	Account(ctx context.Context, tenant, accountID string) (row projection.AccountRow, found bool, err error)
+	// AccountsOfOwnerPage returns up to limit of the owner's accounts with
+	// ids after after, in id order.
+	AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]projection.AccountRow, error)
+}
+
+// History is the transaction history as the query routes read it.
+type History interface {
+	// Transactions returns up to limit entries of the account, newest
+	// first, with versions below before (0: from the newest).
+	Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]projection.HistoryEntry, error)
+}
+
+// Config wires a Handler.
+type Config struct {
+	// Store is the events table: time travel, read-your-writes when the
+	// view lags, and the audit trail.
+	Store    *eventstore.Store
+	Accounts Accounts
+	History  History
+	Auth     httpapi.Auth
+	NewID    func() string
+	Log      *slog.Logger
+}
+
+// Handler serves the query routes.
+type Handler struct {
+	cfg    Config
+	replay *ledgerstore.Accounts
+}
+
+// New returns a handler.
+func New(cfg Config) *Handler {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Handler{cfg: cfg, replay: ledgerstore.NewAccounts(cfg.Store)}
+}
+
+// Handle serves one request. Like the command routes it never returns an
+// error: every outcome is a response, failures are problem+json.
+func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	start := time.Now()
+	meter := &eventstore.Meter{}
+	ctx = eventstore.WithMeter(ctx, meter)
+	corr := httpapi.CorrelationID(&req, h.cfg.NewID)
+	l := &logLine{}
+	resp := h.serve(ctx, &req, corr, l)
+
+	u := meter.Usage()
+	attrs := []any{
+		"correlationId", corr, "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
+		"status", resp.StatusCode, "latencyMs", float64(time.Since(start).Microseconds()) / 1000,
+		"ddbRequests", u.Total(), "rcu", u.ReadUnits,
+	}
+	if l.route != "" {
+		attrs = append(attrs, "route", l.route)
+	}
+	if l.stream != "" {
+		attrs = append(attrs, "stream", l.stream)
+	}
+	if l.source != "" {
+		attrs = append(attrs, "source", l.source, "version", l.version)
+	}
+	if l.listed {
+		attrs = append(attrs, "items", l.items)
+	}
+	if l.problem != "" {
+		attrs = append(attrs, "problem", l.problem)
+	}
+	if l.err != nil {
+		attrs = append(attrs, "error", l.err.Error())
+	}
+	level := slog.LevelInfo
+	if resp.StatusCode >= 500 {
+		level = slog.LevelError
+	}
+	h.cfg.Log.Log(ctx, level, "query", attrs...)
+	return resp, nil
+}
+
+// logLine collects what the request's one log line reports.
+type logLine struct {
+	route   string
+	stream  string
+	source  string // view or events, for the account view
+	version int64
+	listed  bool
+	items   int
+	problem string
+	err     error
+}
+
+func (h *Handler) fail(p *httpapi.Problem, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	l.problem = p.Kind
+	return p.Response(corr)
+}
+
+// failErr maps an error through the one mapping; what the client does not
+// see stays in the log line.
+func (h *Handler) failErr(err error, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	p := httpapi.ProblemFor(err)
+	if p.Kind == httpapi.KindInternal || p.Kind == httpapi.KindThrottled {
+		l.err = err
+	}
+	return h.fail(p, corr, l)
+}
+
+func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+	r, accountID, p := match(req.RequestContext.HTTP.Method, req.RawPath)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	l.route = r.String()
+	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeRead)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	params, p := parseParams(r, req)
+	if p != nil {
+		return h.fail(p, corr, l)
+	}
+	c := call{tenant: id.Tenant, route: r, params: params, corr: corr, log: l}
+	if r != routeOwnerAccounts {
+		stream, err := ledgerstore.AccountStream(id.Tenant, accountID)
+		if err != nil {
+			// No account can have this id.
+			return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr, l)
+		}
+		c.stream = stream
+		l.stream = stream.String()
+	}
+	if params.cursor != "" {
+		cur, p := decodeCursor(params.cursor, c.tenant, r, c.scope())
+		if p != nil {
+			return h.fail(p, corr, l)
+		}
+		c.cursor = &cur
+	}
+	switch r {
+	case routeAccount:
+		return h.account(ctx, req, c)
+	case routeOwnerAccounts:
+		return h.ownerAccounts(ctx, c)
+	case routeTransactions:
+		return h.transactions(ctx, c)
+	default:
+		return h.events(ctx, c)
+	}
+}
+
+// call is one decoded, authorized request.
+type call struct {
+	tenant string
+	route  route
+	stream eventstore.StreamID // the account's, on the account routes
+	params params
+	cursor *cursor
+	corr   string
+	log    *logLine
+}
+
+// scope is what a cursor of this request must belong to within its route:
+// the account stream, or the owner listed.
+func (c call) scope() string {
+	if c.route == routeOwnerAccounts {
+		return c.params.owner
+	}
+	return c.stream.ID
+}

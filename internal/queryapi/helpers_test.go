@@ -1,0 +1,328 @@
+package queryapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+	"annals/internal/queryapi"
+)
+
+// fixture is a query handler over in-memory stores (held to the DynamoDB
+// contract by their own suites), with a clock that moves a second per
+// commit.
+type fixture struct {
+	h       *queryapi.Handler
+	store   *eventstore.Store
+	view    *projection.MemoryAccounts
+	project func(ctx context.Context, commit []eventstore.Event) error
+	clock   *clock
+	logs    *strings.Builder
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+var ids atomic.Int64
+
+func newID() string { return fmt.Sprintf("id-%06d", ids.Add(1)) }
+
+var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	f := &fixture{
+		view:  projection.NewMemoryAccounts(),
+		clock: &clock{now: start},
+		logs:  &strings.Builder{},
+	}
+	f.store = eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
+		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
+	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
+	f.project = projection.NewAccounts(f.view, f.store, nil, slog.New(slog.DiscardHandler)).Apply
+	f.h = queryapi.New(queryapi.Config{
+		Store:    f.store,
+		Accounts: f.view,
+		History:  eventHistory{f.store},
+		NewID:    newID,
+		Log:      log,
+	})
+	return f
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// eventHistory is a History read straight from the events table: what the
+// history view must hold once it has caught up.
+type eventHistory struct{ store *eventstore.Store }
+
+func (e eventHistory) Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]projection.HistoryEntry, error) {
+	stream, err := ledgerstore.AccountStream(tenant, accountID)
+	if err != nil {
+		return nil, err
+	}
+	page, err := e.store.Read(ctx, stream, 1, 100000)
+	if errors.Is(err, eventstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []projection.HistoryEntry
+	for _, ev := range page.Events {
+		le, err := ledgerstore.Decode(ev)
+		if err != nil {
+			return nil, err
+		}
+		entry := projection.HistoryEntry{Tenant: tenant, AccountID: accountID, Version: ev.Version, EventID: ev.ID,
+			OccurredAt: ev.OccurredAt, RecordedAt: ev.RecordedAt}
+		switch le := le.(type) {
+		case ledger.MoneyDeposited:
+			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = projection.KindDeposit, le.Amount, le.BalanceAfter, le.Reference, le.TransferID
+		case ledger.MoneyWithdrawn:
+			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = projection.KindWithdrawal, le.Amount, le.BalanceAfter, le.Reference, le.TransferID
+		default:
+			continue
+		}
+		if before <= 0 || ev.Version < before {
+			out = append(out, entry)
+		}
+	}
+	slices.Reverse(out)
+	return out[:min(limit, len(out))], nil
+}
+
+// account appends ledger events to one account stream and projects them
+// into the view when asked.
+type account struct {
+	f        *fixture
+	stream   eventstore.StreamID
+	cur      eventstore.Current[ledger.Account]
+	pending  [][]eventstore.Event
+	balance  int64
+	versions []time.Time // recordedAt of each version, from 1
+}
+
+func (f *fixture) open(t testing.TB, tenant, id, owner string) *account {
+	t.Helper()
+	s, err := ledgerstore.AccountStream(tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &account{f: f, stream: s, cur: eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}}
+	a.commit(t, ledger.AccountOpened{AccountID: id, Owner: owner, Currency: "EUR", OverdraftLimit: 100})
+	return a
+}
+
+// commit appends one commit of the events and returns its last version.
+func (a *account) commit(t testing.TB, evs ...ledger.Event) int64 {
+	t.Helper()
+	enc, err := ledgerstore.Encode(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(a.versions) + 1
+	meta := eventstore.Metadata{CommandID: fmt.Sprint("cmd-", n), CorrelationID: fmt.Sprint("corr-", n), CausationID: fmt.Sprint("cause-", n), Actor: "alice"}
+	cur, recorded, err := ledgerstore.NewAccounts(a.f.store).Append(context.Background(), a.cur, enc, meta, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cur = cur
+	a.pending = append(a.pending, recorded)
+	for _, e := range recorded {
+		a.versions = append(a.versions, e.RecordedAt)
+	}
+	return cur.Head.Version()
+}
+
+func (a *account) deposit(t testing.TB, amount int64) int64 {
+	t.Helper()
+	a.balance += amount
+	return a.commit(t, ledger.MoneyDeposited{Amount: amount, Reference: fmt.Sprint("dep ", amount), BalanceAfter: a.balance})
+}
+
+func (a *account) withdraw(t testing.TB, amount int64) int64 {
+	t.Helper()
+	a.balance -= amount
+	return a.commit(t, ledger.MoneyWithdrawn{Amount: amount, Reference: fmt.Sprint("wd ", amount), BalanceAfter: a.balance})
+}
+
+// project applies the commits not yet projected to the account view.
+func (a *account) project(t testing.TB) {
+	t.Helper()
+	for _, c := range a.pending {
+		if err := a.f.project(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.pending = nil
+}
+
+type req struct {
+	path    string
+	query   string
+	method  string
+	headers map[string]string
+	tenant  string
+	scopes  []string
+	noAuth  bool
+}
+
+func (r req) event() events.APIGatewayV2HTTPRequest {
+	if r.method == "" {
+		r.method = "GET"
+	}
+	headers := map[string]string{}
+	for k, v := range r.headers {
+		headers[strings.ToLower(k)] = v
+	}
+	ev := events.APIGatewayV2HTTPRequest{
+		Version: "2.0", RawPath: r.path, RawQueryString: r.query, Headers: headers,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: r.path},
+		},
+	}
+	if !r.noAuth {
+		tenant := r.tenant
+		if tenant == "" {
+			tenant = "t1"
+		}
+		scopes := r.scopes
+		if scopes == nil {
+			scopes = []string{httpapi.ScopeRead}
+		}
+		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
+			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
+				Claims: map[string]string{"sub": "reader", "tenant": tenant},
+				Scopes: scopes,
+			},
+		}
+	}
+	return ev
+}
+
+func (f *fixture) do(t testing.TB, r req) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := f.h.Handle(context.Background(), r.event())
+	if err != nil {
+		t.Fatalf("%s?%s: handler returned an error: %v", r.path, r.query, err)
+	}
+	return resp
+}
+
+type body map[string]any
+
+// expect checks a success status, or a problem's status and type, and
+// returns the body.
+func expect(t testing.TB, resp events.APIGatewayV2HTTPResponse, status int, problem string) body {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Body, status)
+	}
+	var b body
+	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", resp.Body, err)
+	}
+	if problem == "" {
+		if ct := resp.Headers["Content-Type"]; ct != "application/json" {
+			t.Errorf("Content-Type %q, want application/json", ct)
+		}
+		return b
+	}
+	if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	if b["type"] != httpapi.ProblemTypePrefix+problem || int(b["status"].(float64)) != status {
+		t.Fatalf("problem %v, want type %s status %d", b, problem, status)
+	}
+	return b
+}
+
+func num(b body, k string) int64 {
+	v, _ := b[k].(float64)
+	return int64(v)
+}
+
+func items(t testing.TB, b body) []body {
+	t.Helper()
+	raw, ok := b["items"].([]any)
+	if !ok {
+		t.Fatalf("no items array in %v", b)
+	}
+	out := make([]body, len(raw))
+	for i, r := range raw {
+		out[i] = body(r.(map[string]any))
+	}
+	return out
+}
+
+// next returns the page's nextCursor, "" when null.
+func next(t testing.TB, b body) string {
+	t.Helper()
+	v, ok := b["nextCursor"]
+	if !ok {
+		t.Fatalf("no nextCursor in %v", b)
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// all pages through a list and returns every item.
+func (f *fixture) all(t testing.TB, r req, limit int) []body {
+	t.Helper()
+	var out []body
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 1000 {
+			t.Fatal("paging does not end")
+		}
+		q := r
+		q.query = strings.Trim(fmt.Sprintf("%s&limit=%d", r.query, limit), "&")
+		if cursor != "" {
+			q.query += "&cursor=" + cursor
+		}
+		b := expect(t, f.do(t, q), 200, "")
+		page := items(t, b)
+		if len(page) > limit {
+			t.Fatalf("a page of %d items with limit %d", len(page), limit)
+		}
+		out = append(out, page...)
+		if cursor = next(t, b); cursor == "" {
+			return out
+		}
+	}
+}
