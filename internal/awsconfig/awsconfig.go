@@ -6,6 +6,7 @@ package awsconfig
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -30,15 +31,40 @@ func Load(ctx context.Context) (aws.Config, error) {
 }
 
 // Env reads the function's environment variables, collecting every problem
-// so that a misconfigured function reports all of them at once.
+// so that a misconfigured function reports all of them at once. The zero
+// Env reads the process environment; NewEnv gives a function its own
+// variables, as a local run hosting several functions in one process does.
 type Env struct {
+	vars    map[string]string
+	log     *slog.Logger
 	missing []string
 	bad     []string
 }
 
+// NewEnv returns an Env over vars whose functions log to log.
+func NewEnv(vars map[string]string, log *slog.Logger) *Env {
+	return &Env{vars: vars, log: log}
+}
+
+func (e *Env) get(name string) string {
+	if e.vars != nil {
+		return strings.TrimSpace(e.vars[name])
+	}
+	return strings.TrimSpace(os.Getenv(name))
+}
+
+// Logger is the function's logger: NewEnv's, or else Logger at the level
+// the environment's LOG_LEVEL names.
+func (e *Env) Logger() *slog.Logger {
+	if e.log == nil {
+		e.log = newLogger(os.Stdout, e.get("LOG_LEVEL"))
+	}
+	return e.log
+}
+
 // Required returns a variable that must be set.
 func (e *Env) Required(name string) string {
-	v := strings.TrimSpace(os.Getenv(name))
+	v := e.get(name)
 	if v == "" {
 		e.missing = append(e.missing, name)
 	}
@@ -47,7 +73,7 @@ func (e *Env) Required(name string) string {
 
 // Optional returns a variable or its default.
 func (e *Env) Optional(name, def string) string {
-	if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+	if v := e.get(name); v != "" {
 		return v
 	}
 	return def
@@ -55,7 +81,7 @@ func (e *Env) Optional(name, def string) string {
 
 // Int returns a positive integer variable or its default.
 func (e *Env) Int(name string, def int) int {
-	v := strings.TrimSpace(os.Getenv(name))
+	v := e.get(name)
 	if v == "" {
 		return def
 	}

@@ -1,6 +1,7 @@
 package awsconfig
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -9,8 +10,14 @@ import (
 // Logger returns the JSON logger functions write to (CloudWatch reads one
 // JSON object per line), at the level named by LOG_LEVEL.
 func Logger() *slog.Logger {
+	return newLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
+}
+
+// newLogger returns a JSON logger to w at the named level (debug, info,
+// warn, error; info when empty or unknown).
+func newLogger(w io.Writer, name string) *slog.Logger {
 	level := slog.LevelInfo
-	switch strings.ToLower(os.Getenv("LOG_LEVEL")) {
+	switch strings.ToLower(name) {
 	case "debug":
 		level = slog.LevelDebug
 	case "warn":
@@ -18,5 +25,5 @@ func Logger() *slog.Logger {
 	case "error":
 		level = slog.LevelError
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

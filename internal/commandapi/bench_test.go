@@ -194,7 +194,7 @@ func (h benchLog) WithGroup(name string) slog.Handler {
 
 func benchID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// benchHandler is wired as functions/command wires it: UUIDv7 ids, the
+// benchHandler is wired as internal/wiring wires the command function: UUIDv7 ids, the
 // wall clock, K=50.
 func benchHandler(backend eventstore.Backend, keys idempotency.Store, log *slog.Logger) *commandapi.Handler {
 	store := eventstore.New(backend, eventstore.WithSnapshotEvery(benchK), eventstore.WithIDs(benchID), eventstore.WithLogger(log))
