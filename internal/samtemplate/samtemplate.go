@@ -18,8 +18,17 @@ import (
 // functions (!Ref, !GetAtt, !Sub, ...) are normalised to their long JSON form
 // ({"Ref": ...}, {"Fn::GetAtt": [...]}, ...), as CloudFormation itself does.
 type Template struct {
-	Path      string
+	Path       string
+	Parameters map[string]Parameter
+	// Globals holds the Globals section by resource kind (Function, ...).
+	Globals   map[string]map[string]any
 	Resources map[string]Resource
+}
+
+// Parameter is one entry of the template's Parameters section.
+type Parameter struct {
+	Type    string `json:"Type"`
+	Default any    `json:"Default"`
 }
 
 // Resource is one entry of the template's Resources section.
@@ -48,12 +57,14 @@ func Load(path string) (*Template, error) {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
 	var t struct {
-		Resources map[string]Resource `json:"Resources"`
+		Parameters map[string]Parameter      `json:"Parameters"`
+		Globals    map[string]map[string]any `json:"Globals"`
+		Resources  map[string]Resource       `json:"Resources"`
 	}
 	if err := remarshal(doc, &t); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	return &Template{Path: path, Resources: t.Resources}, nil
+	return &Template{Path: path, Parameters: t.Parameters, Globals: t.Globals, Resources: t.Resources}, nil
 }
 
 // LoadProject finds template.yaml at the root of the module containing dir
