@@ -38,12 +38,13 @@ var pipelineFunctions = []string{"FanoutFunction", "ProjectorFunction"}
 // table's stream running the fan-out, Kinesis running the projector, the
 // views in their tables, the projector's dead-letter queue.
 type pipeline struct {
-	tenant string
-	cmd    *commandapi.Handler
-	events *eventstore.Store // the events table, as the projector reads it
-	view   *projection.DynamoAccounts
-	queue  string // the dead-letter queue's URL
-	runner *localsources.Runner
+	tenant  string
+	cmd     *commandapi.Handler
+	events  *eventstore.Store // the events table, as the projector reads it
+	view    *projection.DynamoAccounts
+	history *projection.DynamoHistory
+	queue   string // the dead-letter queue's URL
+	runner  *localsources.Runner
 	// Faults on the fan-out's Kinesis client and the views' DynamoDB
 	// client; nil Inject passes everything through.
 	kinesisWire, viewWire *awstest.Wire
@@ -57,6 +58,7 @@ func newPipeline(t *testing.T) *pipeline {
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
 	accountsTable := awstest.Table(t, db, "AccountsTable")
+	historyTable := awstest.Table(t, db, "HistoryTable")
 	keysTable := awstest.Table(t, db, "IdempotencyTable")
 	stream := awstest.KinesisStream(t, "EventsStream")
 	p := &pipeline{
@@ -66,7 +68,9 @@ func newPipeline(t *testing.T) *pipeline {
 		kinesisWire: awstest.NewWire(),
 		viewWire:    awstest.NewWire(),
 	}
-	p.view = projection.NewDynamoAccounts(awstest.DynamoDBOver(t, p.viewWire, 2), accountsTable)
+	viewDB := awstest.DynamoDBOver(t, p.viewWire, 2)
+	p.view = projection.NewDynamoAccounts(viewDB, accountsTable)
+	p.history = projection.NewDynamoHistory(viewDB, historyTable)
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	p.cmd = commandapi.New(commandapi.Config{
@@ -112,7 +116,8 @@ func newPipeline(t *testing.T) *pipeline {
 	})
 	p.runner.Register("FanoutFunction", localsources.JSONHandler(fan.Handle))
 	dead := projection.NewDeadLetters(awstest.SQS(t), p.queue)
-	proj := projection.NewHandler(dead, log, projection.NewAccounts(p.view, p.events, dead, log))
+	proj := projection.NewHandler(dead, log,
+		projection.NewAccounts(p.view, p.events, dead, log), projection.NewHistory(p.history, p.events, dead, log))
 	p.runner.Register("ProjectorFunction", localsources.JSONHandler(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 		if p.projected != nil {
 			p.projected(ev)
@@ -235,8 +240,9 @@ func (p *pipeline) deadLetters(t *testing.T, want int) []projection.DeadLetter {
 // while template.yaml's event sources run the fan-out and the projector on
 // moto, with lost answers from Kinesis (the fan-out's retries put records
 // twice) and throttled or lost view writes (the mapping resends), and
-// asserts that the account view equals the domain's fold of every stream
-// the events table holds, and that every command took effect exactly once.
+// asserts that the account view and the transaction history equal the
+// domain's fold of every stream the events table holds, and that every
+// command took effect exactly once.
 func TestPipelineOnMoto(t *testing.T) {
 	t.Parallel()
 	for seed := range seeds(5, 50) {
@@ -259,12 +265,13 @@ func runPipeline(t *testing.T, seed uint64) {
 		}
 		return nil
 	}
-	// View writes: some lost answers (the retry finds the position moved),
-	// some throttled twice in a row (the SDK gives up, the projector
-	// reports the record, the mapping resends from it).
+	// View writes (the account view's puts, the history's transactions):
+	// some lost answers (the retry finds the position moved), some
+	// throttled twice in a row (the SDK gives up, the projector reports the
+	// record, the mapping resends from it).
 	p.viewWire.Inject = func(op string, n int) *awstest.Fault {
 		switch {
-		case op != "PutItem":
+		case op != "PutItem" && op != "TransactWriteItems":
 			return nil
 		case n%13 == 3:
 			return awstest.ServerError(true)
@@ -348,6 +355,9 @@ func runPipeline(t *testing.T, seed uint64) {
 	}
 	truths := checkAccounts(t, t.Context(), p.view, p.events, streams)
 	checkOwners(t, t.Context(), p.view, truths, map[string][]string{p.tenant: append(owners, "nobody")})
+	for _, tr := range truths {
+		checkHistory(t, t.Context(), p.history, tr, true, 4)
+	}
 
 	// Each command took effect once: the events table folds to what the
 	// client made of the answers, at the version the last answer named.

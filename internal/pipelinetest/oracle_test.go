@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"annals/internal/eventstore"
 	"annals/internal/ledger"
@@ -21,6 +22,9 @@ type truth struct {
 	events []eventstore.Event
 	// states[v] is the fold of versions 1..v (states[0] is no account).
 	states []ledger.Account
+	// moves are the stream's money movements as history entries, oldest
+	// first.
+	moves []projection.HistoryEntry
 }
 
 // readTruth reads the whole stream back from the event store and folds it
@@ -50,6 +54,9 @@ func readTruth(t testing.TB, ctx context.Context, store *eventstore.Store, s eve
 		}
 		decoded = append(decoded, ev)
 		tr.states = append(tr.states, ledger.Fold(decoded))
+		if h, ok := historyEntry(s, e, ev); ok {
+			tr.moves = append(tr.moves, h)
+		}
 	}
 	return tr
 }
@@ -152,6 +159,100 @@ func idsOf(trs []truth) string {
 	var out []string
 	for _, tr := range trs {
 		out = append(out, tr.stream.ID)
+	}
+	return fmt.Sprint(out)
+}
+
+// historyEntry is the history entry of a money movement, and false for
+// any other event.
+func historyEntry(s eventstore.StreamID, e eventstore.Event, ev ledger.Event) (projection.HistoryEntry, bool) {
+	h := projection.HistoryEntry{
+		Tenant: s.Tenant, AccountID: s.ID, Version: e.Version, EventID: e.ID,
+		OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
+	}
+	switch m := ev.(type) {
+	case ledger.MoneyDeposited:
+		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = projection.KindDeposit, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
+	case ledger.MoneyWithdrawn:
+		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = projection.KindWithdrawal, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
+	default:
+		return h, false
+	}
+	return h, true
+}
+
+// historyOf is the account's transaction history as the domain recorded
+// it in versions 1..v: its MoneyDeposited and MoneyWithdrawn events,
+// newest first.
+func (tr truth) historyOf(v int64) []projection.HistoryEntry {
+	var out []projection.HistoryEntry
+	for _, h := range tr.moves {
+		if h.Version <= v {
+			out = append(out, h)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// checkHistory asserts that the account's history stands at a version of
+// its stream (the head, when atHead) with that event's recordedAt and no
+// quarantine, and lists exactly the domain's money movements up to it,
+// newest first, read in pages of pageSize.
+func checkHistory(t testing.TB, ctx context.Context, store projection.HistoryStore, tr truth, atHead bool, pageSize int) {
+	t.Helper()
+	s := tr.stream
+	pos, found, err := store.Position(ctx, s.Tenant, s.ID)
+	if err != nil {
+		t.Fatalf("history position of %s: %v", s, err)
+	}
+	var got []projection.HistoryEntry
+	for before := int64(0); ; {
+		page, err := store.Transactions(ctx, s.Tenant, s.ID, before, pageSize)
+		if err != nil {
+			t.Fatalf("history of %s before %d: %v", s, before, err)
+		}
+		got = append(got, page...)
+		if len(page) < pageSize {
+			break
+		}
+		before = page[len(page)-1].Version
+	}
+	if !found {
+		if atHead && tr.head() > 0 || len(got) > 0 {
+			t.Errorf("history of %s has no position (head %d) and %d entries", s, tr.head(), len(got))
+		}
+		return
+	}
+	v := pos.Version
+	if v < 1 || v > tr.head() || (atHead && v != tr.head()) {
+		t.Errorf("history of %s at version %d; the stream's head is %d", s, v, tr.head())
+		return
+	}
+	if !pos.UpdatedAt.Equal(tr.events[v-1].RecordedAt) || pos.Quarantine != nil {
+		t.Errorf("history of %s at %d: updated at %v (want %v), quarantine %+v", s, v, pos.UpdatedAt, tr.events[v-1].RecordedAt, pos.Quarantine)
+	}
+	want := tr.historyOf(v)
+	if len(got) != len(want) {
+		t.Errorf("history of %s at %d has %d entries, want %d:\n got %s\nwant %s", s, v, len(got), len(want), entries(got), entries(want))
+		return
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.OccurredAt.Equal(w.OccurredAt) || !g.RecordedAt.Equal(w.RecordedAt) {
+			t.Errorf("history of %s entry %d (version %d): occurred %v recorded %v, want %v and %v", s, i, w.Version, g.OccurredAt, g.RecordedAt, w.OccurredAt, w.RecordedAt)
+		}
+		g.OccurredAt, g.RecordedAt, w.OccurredAt, w.RecordedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+		if g != w {
+			t.Errorf("history of %s entry %d:\n got %+v\nwant %+v", s, i, g, w)
+		}
+	}
+}
+
+func entries(es []projection.HistoryEntry) string {
+	var out []string
+	for _, e := range es {
+		out = append(out, fmt.Sprintf("%d:%s:%d", e.Version, e.Kind, e.Amount))
 	}
 	return fmt.Sprint(out)
 }

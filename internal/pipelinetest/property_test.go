@@ -45,8 +45,9 @@ func reportSeed(t *testing.T) {
 // duplicates, reordering within and across batches, and records lost on
 // the way, and asserts that the views equal the domain's own fold of each
 // stream: after every batch, each account is the fold of a prefix of its
-// stream; at the end, of the whole stream, and the owner listings hold
-// exactly the accounts their folds name.
+// stream and its transaction history the money movements of that prefix;
+// at the end, of the whole stream, and the owner listings hold exactly the
+// accounts their folds name.
 func TestViewsEqualTheFold(t *testing.T) {
 	t.Parallel()
 	var total delivery
@@ -163,7 +164,10 @@ func runProperty(t *testing.T, seed uint64) delivery {
 	log := slog.New(slog.DiscardHandler)
 	dl := projection.NewDeadLetters(dead, "https://sqs.example/dead-letters")
 	view := projection.NewMemoryAccounts()
-	h := projection.NewHandler(dl, log, projection.NewAccounts(view, store, dl, log))
+	history := projection.NewMemoryHistory()
+	h := projection.NewHandler(dl, log,
+		projection.NewAccounts(view, store, dl, log), projection.NewHistory(history, store, dl, log))
+	pageSize := 1 + rng.IntN(10)
 
 	batches, d := schedule(rng, commits)
 	truths := map[string]truth{}
@@ -178,8 +182,17 @@ func runProperty(t *testing.T, seed uint64) delivery {
 		if len(resp.BatchItemFailures) > 0 {
 			t.Fatalf("batch %d: the projector reported %v; nothing in memory can fail", i, resp.BatchItemFailures)
 		}
-		// Whatever has arrived so far, every row is the fold of a prefix.
+		// Whatever has arrived so far, each stream of the batch is the
+		// fold of a prefix in the account view, and its money movements
+		// in the history.
+		touched := map[string]bool{}
+		for _, r := range b {
+			touched[r.Kinesis.PartitionKey] = true
+		}
 		for _, s := range streams {
+			if !touched[s.Key()] {
+				continue
+			}
 			row, found, err := view.Account(ctx, s.Tenant, s.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -187,6 +200,7 @@ func runProperty(t *testing.T, seed uint64) delivery {
 			if found {
 				checkRow(t, truths[s.Key()], row, false)
 			}
+			checkHistory(t, ctx, history, truths[s.Key()], false, pageSize)
 		}
 		if t.Failed() {
 			t.Fatalf("after batch %d of %d (%s)", i, len(batches), d)
@@ -195,6 +209,9 @@ func runProperty(t *testing.T, seed uint64) delivery {
 
 	all := checkAccounts(t, ctx, view, store, streams)
 	checkOwners(t, ctx, view, all, owners)
+	for _, tr := range all {
+		checkHistory(t, ctx, history, tr, true, pageSize)
+	}
 	if l := dead.letters(); len(l) > 0 {
 		t.Errorf("dead letters %v; no event of this run is poison", l)
 	}
