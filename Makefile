@@ -93,6 +93,10 @@ build-FanoutFunction:
 build-ProjectorFunction:
 	$(call lambda_build,projector)
 
+.PHONY: build-QueryFunction
+build-QueryFunction:
+	$(call lambda_build,query)
+
 .PHONY: build
 build: tools ## sam build: every function for Lambda (linux/arm64) into .aws-sam/
 	$(SAM) build --template template.yaml

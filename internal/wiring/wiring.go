@@ -21,6 +21,7 @@ import (
 	"annals/internal/httpapi"
 	"annals/internal/idempotency"
 	"annals/internal/projection"
+	"annals/internal/queryapi"
 )
 
 // Functions maps each function's logical id in template.yaml to its
@@ -29,6 +30,7 @@ var Functions = map[string]awsconfig.Wire{
 	"CommandFunction":   Command,
 	"FanoutFunction":    Fanout,
 	"ProjectorFunction": Projector,
+	"QueryFunction":     Query,
 }
 
 // newID generates the ids of events and commands: UUIDv7, time-ordered.
@@ -88,4 +90,27 @@ func Projector(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, erro
 		projection.NewAccounts(projection.NewDynamoAccounts(db, accountsTable), events, dead, log),
 		projection.NewHistory(projection.NewDynamoHistory(db, historyTable), events, dead, log),
 	).Handle, nil
+}
+
+// Query wires the read routes: the query tables through a read-only,
+// metered client, the events table for time travel and the audit trail.
+func Query(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+	eventsTable := env.Required("EVENTS_TABLE")
+	accountsTable := env.Required("ACCOUNTS_TABLE")
+	historyTable := env.Required("HISTORY_TABLE")
+	snapshotEvery := env.Int("SNAPSHOT_EVERY", eventstore.DefaultSnapshotEvery)
+	db := dynamodb.NewFromConfig(cfg)
+	views := queryapi.ReadOnlyDynamoDB{DB: db}
+	log := env.Logger()
+	h := queryapi.New(queryapi.Config{
+		// K sets how far back a load looks for a snapshot: the same as the
+		// command function's.
+		Store:    eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithLogger(log)),
+		Accounts: projection.NewDynamoAccounts(views, accountsTable),
+		History:  projection.NewDynamoHistory(views, historyTable),
+		Auth:     auth(env),
+		NewID:    newID,
+		Log:      log,
+	})
+	return h.Handle, nil
 }

@@ -1,0 +1,9 @@
+// Query is the Lambda behind the ledger's read routes.
+package main
+
+import (
+	"annals/internal/awsconfig"
+	"annals/internal/wiring"
+)
+
+func main() { awsconfig.Start(wiring.Query) }
