@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"annals/internal/provision"
 )
 
 // Kinesis returns a Kinesis client for the local server.
@@ -32,15 +34,10 @@ func KinesisOver(t testing.TB, w *Wire, attempts int) *kinesis.Client {
 // deletes it when the test ends. It returns the stream's name.
 func KinesisStream(t testing.TB, logicalID string) string {
 	t.Helper()
-	in, err := Template(t).Stream(logicalID, Name(t, logicalID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := aws.ToString(in.StreamName)
+	name := Name(t, logicalID)
 	k := Kinesis(t)
-	ctx := t.Context()
-	if _, err := k.CreateStream(ctx, in); err != nil {
-		t.Fatalf("create stream %s (%s): %v", name, logicalID, err)
+	if err := provision.Stream(t.Context(), k, Template(t), logicalID, name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
@@ -50,13 +47,6 @@ func KinesisStream(t testing.TB, logicalID string) string {
 			t.Errorf("delete stream %s: %v", name, err)
 		}
 	})
-	waiter := kinesis.NewStreamExistsWaiter(k, func(o *kinesis.StreamExistsWaiterOptions) {
-		o.MinDelay = 20 * time.Millisecond
-		o.MaxDelay = 500 * time.Millisecond
-	})
-	if err := waiter.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute); err != nil {
-		t.Fatalf("stream %s did not become active: %v", name, err)
-	}
 	return name
 }
 

@@ -5,6 +5,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"annals/internal/provision"
 )
 
 // SQS returns an SQS client for the local server. Never long-poll it
@@ -20,16 +22,11 @@ func SQS(t testing.TB) *sqs.Client {
 // ends. It returns the queue's URL.
 func Queue(t testing.TB, logicalID string) string {
 	t.Helper()
-	in, err := Template(t).Queue(logicalID, Name(t, logicalID))
+	c := SQS(t)
+	url, err := provision.Queue(t.Context(), c, Template(t), logicalID, Name(t, logicalID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := SQS(t)
-	out, err := c.CreateQueue(t.Context(), in)
-	if err != nil {
-		t.Fatalf("create queue %s (%s): %v", aws.ToString(in.QueueName), logicalID, err)
-	}
-	url := aws.ToString(out.QueueUrl)
 	t.Cleanup(func() {
 		ctx, cancel := cleanupContext()
 		defer cancel()
