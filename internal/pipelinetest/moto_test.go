@@ -44,6 +44,7 @@ type pipeline struct {
 	view    *projection.DynamoAccounts
 	history *projection.DynamoHistory
 	queue   string // the dead-letter queue's URL
+	stream  string // the Kinesis stream's name
 	runner  *localsources.Runner
 	// Faults on the fan-out's Kinesis client and the views' DynamoDB
 	// client; nil Inject passes everything through.
@@ -65,6 +66,7 @@ func newPipeline(t *testing.T) *pipeline {
 		tenant:      "acme",
 		events:      eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log)),
 		queue:       awstest.Queue(t, "ProjectorDeadLetterQueue"),
+		stream:      stream,
 		kinesisWire: awstest.NewWire(),
 		viewWire:    awstest.NewWire(),
 	}
