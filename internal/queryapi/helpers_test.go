@@ -3,11 +3,9 @@ package queryapi_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,11 +62,22 @@ func newFixture(t testing.TB) *fixture {
 	f.store = eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
 		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
-	f.project = projection.NewAccounts(f.view, f.store, nil, slog.New(slog.DiscardHandler)).Apply
+	quiet := slog.New(slog.DiscardHandler)
+	history := projection.NewMemoryHistory()
+	views := []*projection.Projection[ledger.Account]{projection.NewAccounts(f.view, f.store, nil, quiet)}
+	historyView := projection.NewHistory(history, f.store, nil, quiet)
+	f.project = func(ctx context.Context, commit []eventstore.Event) error {
+		for _, v := range views {
+			if err := v.Apply(ctx, commit); err != nil {
+				return err
+			}
+		}
+		return historyView.Apply(ctx, commit)
+	}
 	f.h = queryapi.New(queryapi.Config{
 		Store:    f.store,
 		Accounts: f.view,
-		History:  eventHistory{f.store},
+		History:  history,
 		NewID:    newID,
 		Log:      log,
 	})
@@ -84,46 +93,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// eventHistory is a History read straight from the events table: what the
-// history view must hold once it has caught up.
-type eventHistory struct{ store *eventstore.Store }
-
-func (e eventHistory) Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]projection.HistoryEntry, error) {
-	stream, err := ledgerstore.AccountStream(tenant, accountID)
-	if err != nil {
-		return nil, err
-	}
-	page, err := e.store.Read(ctx, stream, 1, 100000)
-	if errors.Is(err, eventstore.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []projection.HistoryEntry
-	for _, ev := range page.Events {
-		le, err := ledgerstore.Decode(ev)
-		if err != nil {
-			return nil, err
-		}
-		entry := projection.HistoryEntry{Tenant: tenant, AccountID: accountID, Version: ev.Version, EventID: ev.ID,
-			OccurredAt: ev.OccurredAt, RecordedAt: ev.RecordedAt}
-		switch le := le.(type) {
-		case ledger.MoneyDeposited:
-			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = projection.KindDeposit, le.Amount, le.BalanceAfter, le.Reference, le.TransferID
-		case ledger.MoneyWithdrawn:
-			entry.Kind, entry.Amount, entry.BalanceAfter, entry.Reference, entry.TransferID = projection.KindWithdrawal, le.Amount, le.BalanceAfter, le.Reference, le.TransferID
-		default:
-			continue
-		}
-		if before <= 0 || ev.Version < before {
-			out = append(out, entry)
-		}
-	}
-	slices.Reverse(out)
-	return out[:min(limit, len(out))], nil
 }
 
 // account appends ledger events to one account stream and projects them

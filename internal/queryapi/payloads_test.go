@@ -1,0 +1,183 @@
+package queryapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+	"annals/internal/queryapi"
+)
+
+// The events/query payloads are what `sam local invoke QueryFunction`
+// feeds the function; here they are golden inputs with their expected
+// answers, so a payload that no longer works fails a test. Every payload
+// must be listed.
+var payloadExpectations = map[string]struct {
+	status  int
+	problem string
+	version int64  // of the account, for the account view
+	balance int64  // of the account, for the account view
+	source  string // the account view's read source
+	items   int    // for the lists
+}{
+	"get-account.json":                         {status: 200, version: 2, balance: 5000, source: queryapi.SourceView},
+	"get-account-not-modified.json":            {status: 304, version: 2, source: queryapi.SourceView},
+	"get-account-at-version.json":              {status: 200, version: 1, balance: 0, source: queryapi.SourceEvents},
+	"get-account-at-time.json":                 {status: 200, version: 1, balance: 0, source: queryapi.SourceEvents},
+	"get-account-before-it-existed.json":       {status: 404, problem: httpapi.KindVersionNotFound},
+	"get-account-min-version.json":             {status: 200, version: 3, balance: 7500, source: queryapi.SourceEvents},
+	"get-account-min-version-beyond-head.json": {status: 404, problem: httpapi.KindVersionNotFound},
+	"get-account-unknown.json":                 {status: 404, problem: httpapi.KindNotFound},
+	"get-account-other-tenant.json":            {status: 404, problem: httpapi.KindNotFound},
+	"get-account-without-read-scope.json":      {status: 403, problem: httpapi.KindForbidden},
+	"get-account-conflicting-parameters.json":  {status: 400, problem: httpapi.KindValidation},
+	"list-accounts-by-owner.json":              {status: 200, items: 1},
+	"list-accounts-missing-owner.json":         {status: 400, problem: httpapi.KindValidation},
+	"list-accounts-bad-cursor.json":            {status: 400, problem: httpapi.KindBadCursor},
+	"list-accounts-limit-too-large.json":       {status: 400, problem: httpapi.KindValidation},
+	"get-transactions.json":                    {status: 200, items: 1},
+	"get-events.json":                          {status: 200, items: 2},
+	"get-events-unknown-account.json":          {status: 404, problem: httpapi.KindNotFound},
+	"unknown-route.json":                       {status: 404, problem: httpapi.KindRouteNotFound},
+}
+
+// demoClock is the clock the demo accounts are written with: each commit
+// one second after the last, from 2026-03-01T09:00:00Z.
+func demoClock() func() time.Time {
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	return func() time.Time { now = now.Add(time.Second); return now }
+}
+
+// seedDemo writes what the payloads name, in tenant demo: acc-demo-1 of
+// alice, opened (version 1, at 09:00:01) with 5,000 deposited (2, at
+// 09:00:02), and acc-demo-2 of alice (at 09:00:03), both in the views;
+// then 2,500 more into acc-demo-1 (3, at 09:00:04), which the views have
+// not seen yet.
+func seedDemo(t testing.TB, store *eventstore.Store, view projection.AccountStore, history projection.HistoryStore) {
+	t.Helper()
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	accounts, historyView := projection.NewAccounts(view, store, nil, quiet), projection.NewHistory(history, store, nil, quiet)
+	accs := ledgerstore.NewAccounts(store)
+	heads := map[string]eventstore.Current[ledger.Account]{}
+	commit := func(id string, project bool, ev ledger.Event) {
+		stream, err := ledgerstore.AccountStream("demo", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, ok := heads[id]
+		if !ok {
+			cur.Head = eventstore.NewStream(stream)
+		}
+		enc, err := ledgerstore.Encode([]ledger.Event{ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, recorded, err := accs.Append(ctx, cur, enc, eventstore.Metadata{CommandID: "cmd-" + id, CorrelationID: "corr-seed", CausationID: "cmd-" + id, Actor: "seed"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads[id] = cur
+		if !project {
+			return
+		}
+		if err := accounts.Apply(ctx, recorded); err != nil {
+			t.Fatal(err)
+		}
+		if err := historyView.Apply(ctx, recorded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit("acc-demo-1", true, ledger.AccountOpened{AccountID: "acc-demo-1", Owner: "alice", Currency: "EUR"})
+	commit("acc-demo-1", true, ledger.MoneyDeposited{Amount: 5000, Reference: "salary", BalanceAfter: 5000})
+	commit("acc-demo-2", true, ledger.AccountOpened{AccountID: "acc-demo-2", Owner: "alice", Currency: "EUR"})
+	commit("acc-demo-1", false, ledger.MoneyDeposited{Amount: 2500, Reference: "bonus", BalanceAfter: 7500})
+}
+
+func payloads(t *testing.T) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob("../../events/query/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no payloads in events/query: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(f)
+		if _, ok := payloadExpectations[name]; !ok {
+			t.Errorf("events/query/%s has no expectation in payloadExpectations", name)
+		}
+		out[name] = b
+	}
+	for name := range payloadExpectations {
+		if _, ok := out[name]; !ok {
+			t.Errorf("payloadExpectations names %s, which is not in events/query", name)
+		}
+	}
+	return out
+}
+
+// checkPayloadResponse asserts a response against its expectation.
+func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	want := payloadExpectations[name]
+	if !strings.HasPrefix(resp.Headers[httpapi.CorrelationHeader], "corr-") {
+		t.Errorf("correlation id %q, want the payload's", resp.Headers[httpapi.CorrelationHeader])
+	}
+	if want.source != "" {
+		if resp.Headers[queryapi.SourceHeader] != want.source || resp.Headers["ETag"] != httpapi.ETag(want.version) {
+			t.Errorf("headers %v, want source %s and version %d", resp.Headers, want.source, want.version)
+		}
+	}
+	if want.status == 304 {
+		if resp.StatusCode != 304 || resp.Body != "" {
+			t.Fatalf("status %d %q, want an empty 304", resp.StatusCode, resp.Body)
+		}
+		return
+	}
+	b := expect(t, resp, want.status, want.problem)
+	if want.source != "" && (num(b, "version") != want.version || num(b, "balance") != want.balance) {
+		t.Errorf("account %v, want version %d balance %d", b, want.version, want.balance)
+	}
+	if want.items > 0 {
+		if got := items(t, b); len(got) != want.items {
+			t.Errorf("%d items, want %d: %v", len(got), want.items, b)
+		}
+	}
+}
+
+func TestPayloadsThroughTheHandler(t *testing.T) {
+	for name, raw := range payloads(t) {
+		t.Run(name, func(t *testing.T) {
+			var req events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &req); err != nil {
+				t.Fatal(err)
+			}
+			store := eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID))
+			view, history := projection.NewMemoryAccounts(), projection.NewMemoryHistory()
+			seedDemo(t, store, view, history)
+			h := queryapi.New(queryapi.Config{Store: store, Accounts: view, History: history, NewID: newID,
+				Log: slog.New(slog.DiscardHandler)})
+			resp, err := h.Handle(t.Context(), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPayloadResponse(t, name, resp)
+		})
+	}
+}
