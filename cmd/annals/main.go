@@ -1,0 +1,153 @@
+// Command annals is the operator's tool for the deployed (or local) stack:
+//
+//	annals rebuild <accounts|history> [flags]   rebuild a view into a fresh table
+//	annals redrive --stream KEY ... | --from-queue URL ...
+//
+// It finds AWS as every SDK program does (AWS_REGION, AWS_PROFILE,
+// AWS_ENDPOINT_URL, ...) and the stack's resources from flags, or from the
+// same environment variables the functions read. docs/operations.md says
+// when and how to use each subcommand.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the operation failed, or found something wrong
+	exitUsage   = 2 // the command line is wrong
+	usageHeader = `usage:
+  annals rebuild <accounts|history> [flags]
+  annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
+  annals redrive --from-queue URL [--view V] [flags]
+
+Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
+`
+)
+
+// usageError is a wrong command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// cli is one run's surroundings, so that tests run it in-process.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// terminal reports whether stderr is a terminal (a progress bar then,
+	// plain lines otherwise).
+	terminal bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	c := cli{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: isTerminal(os.Stderr)}
+	os.Exit(c.run(ctx, os.Args[1:]))
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// run executes one command line and returns the exit code.
+func (c cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usageHeader)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "rebuild":
+		err = c.rebuild(ctx, args[1:])
+	case "redrive":
+		err = c.redrive(ctx, args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, usageHeader)
+		return exitOK
+	default:
+		err = usagef("unknown subcommand %q", args[0])
+	}
+	var usage usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &usage):
+		fmt.Fprintf(c.stderr, "annals: %s\n\n%s", usage.msg, usageHeader)
+		return exitUsage
+	default:
+		fmt.Fprintf(c.stderr, "annals: %v\n", err)
+		return exitFailed
+	}
+}
+
+// flags is a subcommand's flag set that reports errors as usage errors and
+// takes defaults from the environment.
+func (c cli) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("annals "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+// parse parses args, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// envDefault is the flag default from an environment variable, named in
+// the flag's help.
+func (c cli) envDefault(name string) string { return strings.TrimSpace(c.getenv(name)) }
+
+// required returns a usage error naming every flag left empty.
+func required(fs *flag.FlagSet, env map[string]string, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			m := "--" + n
+			if e := env[n]; e != "" {
+				m += " (or " + e + ")"
+			}
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) > 0 {
+		return usagef("%s: missing %s", fs.Name(), strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func sortedStrings(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"annals/internal/awsconfig"
+	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
+	"annals/internal/fanout"
+	"annals/internal/projection"
+	"annals/internal/redrive"
+)
+
+func (c cli) redrive(ctx context.Context, args []string) error {
+	fs := c.flags("redrive")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage:
+  annals redrive --stream KEY --republish [--from N] [--to M]   put the stream's commits back on the events stream
+  annals redrive --stream KEY --lift [--view V]                 lift its quarantine and catch it up from the events table
+  annals redrive --from-queue URL [--view V]                    lift every stream the dead letters name
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	streamKey := fs.String("stream", "", "the stream key, tenant#category#id")
+	fromQueue := fs.String("from-queue", "", "the dead-letter queue URL to read letters from")
+	republish := fs.Bool("republish", false, "with --stream: put its commits from --from to --to back on the events stream")
+	lift := fs.Bool("lift", false, "with --stream: lift its quarantine in the view(s) and catch it up from the events table")
+	from := fs.Int64("from", 1, "with --republish: the first version to republish (its whole commit goes)")
+	to := fs.Int64("to", 0, "with --republish: the last version to republish (0: the head)")
+	view := fs.String("view", "all", "the view(s) to lift: accounts, history or all")
+	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
+	kinesisStream := fs.String("kinesis-stream", c.envDefault("STREAM_NAME"), "with --republish: the events stream's name (default $STREAM_NAME)")
+	accountsTable := fs.String("accounts-table", c.envDefault("ACCOUNTS_TABLE"), "the account view's table (default $ACCOUNTS_TABLE)")
+	historyTable := fs.String("history-table", c.envDefault("HISTORY_TABLE"), "the transaction history's table (default $HISTORY_TABLE)")
+	dlq := fs.String("dead-letter-queue", c.envDefault("DEAD_LETTER_QUEUE_URL"), "where a lift that finds the stream still poisoned sends its new dead letter (default $DEAD_LETTER_QUEUE_URL, or --from-queue)")
+	visibility := fs.Int("visibility", 300, "with --from-queue: seconds a letter that stays stays hidden, so one run reads each letter once")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("redrive: unexpected arguments %q", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case (*streamKey == "") == (*fromQueue == ""):
+		return usagef("redrive: give exactly one of --stream KEY or --from-queue URL")
+	case *fromQueue != "" && (*republish || *lift):
+		return usagef("redrive: --from-queue lifts the streams its letters name; --republish and --lift go with --stream")
+	case *streamKey != "" && !*republish && !*lift:
+		return usagef("redrive: say what to do with %s: --republish (onto the events stream), --lift (the views' quarantine), or both", *streamKey)
+	case (set["from"] || set["to"]) && !*republish:
+		return usagef("redrive: --from and --to choose what --republish sends; a lift always catches up to the head")
+	case *republish && (*from < 1 || *to != 0 && *to < *from):
+		return usagef("redrive: --from %d --to %d is not a range of versions", *from, *to)
+	case set["view"] && *republish && !*lift:
+		return usagef("redrive: --view chooses what --lift lifts; --republish goes to every consumer of the events stream")
+	}
+	views, ok := map[string][]string{
+		"all": {projection.AccountsView, projection.HistoryView}, projection.AccountsView: {projection.AccountsView}, projection.HistoryView: {projection.HistoryView},
+	}[*view]
+	if !ok {
+		return usagef("redrive: unknown --view %q (accounts, history or all)", *view)
+	}
+	var stream eventstore.StreamID
+	if *streamKey != "" {
+		var err error
+		if stream, err = eventstore.ParseStreamKey(*streamKey); err != nil {
+			return usagef("redrive: --stream: %v", err)
+		}
+	}
+	needs := map[string]string{"events-table": "EVENTS_TABLE"}
+	if *republish {
+		needs["kinesis-stream"] = "STREAM_NAME"
+	}
+	lifting := *lift || *fromQueue != ""
+	if lifting {
+		if *dlq == "" {
+			*dlq = *fromQueue
+		}
+		needs["dead-letter-queue"] = "DEAD_LETTER_QUEUE_URL"
+		for _, v := range views {
+			needs[v+"-table"] = rebuildable[v].tableEnv
+		}
+	}
+	var names []string
+	for n := range needs {
+		names = append(names, n)
+	}
+	if err := required(fs, needs, sortedStrings(names)...); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	w := c.stdout
+
+	if *republish {
+		pub := fanout.New(fanout.Config{Kinesis: kinesis.NewFromConfig(cfg), Stream: *kinesisStream, Log: log})
+		res, err := redrive.Republish(ctx, db, *eventsTable, pub, stream, *from, *to)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "republished %s versions %d..%d: %d commit(s) onto %s in %d request(s)\n",
+			stream, res.From, res.To, res.Commits, *kinesisStream, res.Requests)
+	}
+	if !lifting {
+		return nil
+	}
+	sqsClient := sqs.NewFromConfig(cfg)
+	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
+	dead := projection.NewDeadLetters(sqsClient, *dlq)
+	var lifters []redrive.Lifter
+	for _, v := range views {
+		switch v {
+		case projection.AccountsView:
+			lifters = append(lifters, projection.NewAccounts(projection.NewDynamoAccounts(db, *accountsTable), events, dead, log))
+		case projection.HistoryView:
+			lifters = append(lifters, projection.NewHistory(projection.NewDynamoHistory(db, *historyTable), events, dead, log))
+		}
+	}
+	if *fromQueue == "" {
+		lifted, err := redrive.Lift(ctx, stream, lifters...)
+		healed := true
+		for _, l := range lifted {
+			fmt.Fprintf(w, "%s %s\n", stream, l)
+			healed = healed && l.Healed()
+		}
+		if err != nil {
+			return err
+		}
+		if !healed {
+			return fmt.Errorf("lift %s: still quarantined; fix the cause, then lift again", stream)
+		}
+		return nil
+	}
+	res, err := redrive.Drain(ctx, sqsClient, *fromQueue, int32(*visibility), lifters...)
+	for _, key := range sortedKeys(res.Lifted) {
+		for _, l := range res.Lifted[key] {
+			fmt.Fprintf(w, "%s %s\n", key, l)
+		}
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(w, "kept %s\n", k)
+	}
+	fmt.Fprintf(w, "read %d letter(s) from %s: %d deleted, %d kept\n", res.Letters, *fromQueue, res.Deleted, len(res.Kept))
+	if err != nil {
+		return err
+	}
+	if len(res.Kept) > 0 {
+		return fmt.Errorf("redrive from %s: %d letter(s) kept on the queue", *fromQueue, len(res.Kept))
+	}
+	return nil
+}
