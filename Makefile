@@ -64,6 +64,18 @@ $(RIE):
 test: tools lint ## run every check and test (the CI command)
 	ANNALS_RIE=$(RIE) tools/with-moto $(MOTO_PYTHON) $(GO) test -race -count=1 ./...
 
+# The whole system on this machine: moto, every resource of template.yaml,
+# every function in one process, the stream event sources, and the HTTP API.
+PORT ?= 3000
+.PHONY: local
+local: tools ## run the whole system locally on 127.0.0.1:$(PORT) (Ctrl-C stops everything)
+	$(GO) build -o bin/annals-local ./cmd/local
+	tools/with-moto $(MOTO_PYTHON) bin/annals-local -addr 127.0.0.1:$(PORT)
+
+.PHONY: demo
+demo: ## walk through the ledger against a running `make local` (URL=http://127.0.0.1:$(PORT))
+	$(GO) run ./cmd/demo $(or $(URL),http://127.0.0.1:$(PORT))
+
 .PHONY: bench
 bench: tools ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...

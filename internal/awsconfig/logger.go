@@ -13,8 +13,11 @@ func Logger() *slog.Logger {
 	return newLogger(os.Stdout, os.Getenv("LOG_LEVEL"))
 }
 
-// newLogger returns a JSON logger to w at the named level (debug, info,
-// warn, error; info when empty or unknown).
+// NewLogger returns a JSON logger to w at the named level (debug, info,
+// warn, error; info when empty or unknown), for functions hosted together
+// in one local process.
+func NewLogger(w io.Writer, level string) *slog.Logger { return newLogger(w, level) }
+
 func newLogger(w io.Writer, name string) *slog.Logger {
 	level := slog.LevelInfo
 	switch strings.ToLower(name) {

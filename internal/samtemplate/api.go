@@ -16,8 +16,18 @@ type Route struct {
 	Path     string // with {name} and {name+} parameters, as API Gateway takes it
 }
 
-// Key is the route key API Gateway puts in the event: "GET /accounts/{id}".
-func (r Route) Key() string { return r.Method + " " + r.Path }
+// DefaultPath is the catch-all route's path: API Gateway sends it every
+// request no other route takes.
+const DefaultPath = "$default"
+
+// Key is the route key API Gateway puts in the event: "GET /accounts/{id}",
+// or "$default".
+func (r Route) Key() string {
+	if r.Path == DefaultPath {
+		return DefaultPath
+	}
+	return r.Method + " " + r.Path
+}
 
 // Routes returns the HttpApi events of every function, ordered by path
 // and method.
@@ -39,8 +49,11 @@ func (t *Template) Routes() ([]Route, error) {
 			}
 			method, _ := ev.Properties["Method"].(string)
 			path, _ := ev.Properties["Path"].(string)
-			if method == "" || path == "" || !strings.HasPrefix(path, "/") {
-				return nil, fmt.Errorf("%s event %s: an HttpApi event needs a Method and a Path starting with /", id, name)
+			if path == DefaultPath && method == "" {
+				method = "ANY"
+			}
+			if method == "" || path == "" || !strings.HasPrefix(path, "/") && path != DefaultPath {
+				return nil, fmt.Errorf("%s event %s: an HttpApi event needs a Method and a Path starting with / (or the path $default)", id, name)
 			}
 			out = append(out, Route{Function: id, Event: name, Method: strings.ToUpper(method), Path: path})
 		}

@@ -48,6 +48,9 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Events:
+        Fallback:
+          Type: HttpApi
+          Properties: {Path: $default, Method: ANY}
         Create:
           Type: HttpApi
           Properties: {Path: /things, Method: POST}
@@ -74,7 +77,7 @@ func TestRoutes(t *testing.T) {
 	for _, r := range routes {
 		got = append(got, r.Function+":"+r.Key())
 	}
-	if want := "[Reader:GET /things Writer:POST /things Reader:GET /things/{id}]"; fmt.Sprint(got) != want {
+	if want := "[Writer:$default Reader:GET /things Writer:POST /things Reader:GET /things/{id}]"; fmt.Sprint(got) != want {
 		t.Errorf("routes %v, want %s", got, want)
 	}
 	if fns := tpl.Functions(); fmt.Sprint(fns) != "[Reader Writer]" {

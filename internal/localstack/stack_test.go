@@ -1,0 +1,157 @@
+package localstack_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"annals/internal/awstest"
+	"annals/internal/demo"
+	"annals/internal/localstack"
+)
+
+// syncBuffer is a log sink shared by the stack's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startStack runs the whole stack as `make local` does, on a free port,
+// against moto.
+func startStack(t *testing.T) (*localstack.Stack, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	s, err := localstack.Start(t.Context(), localstack.Config{
+		Template: awstest.Template(t),
+		AWS:      awstest.Config(t, "DYNAMODB"),
+		Prefix:   awstest.Name(t, "local"),
+		Addr:     "127.0.0.1:0",
+		Tenant:   "local",
+		Actor:    "local-user",
+		Log:      slog.New(slog.NewJSONHandler(logs, nil)),
+		Interval: 20 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("stack logs:\n%s", logs.String())
+		}
+	})
+	return s, logs
+}
+
+// The README's walkthrough, over HTTP, against the local stack: commands
+// reach the views through moto's stream, the fan-out, Kinesis and the
+// projector, and every read converges.
+func TestWalkthroughOnTheLocalStack(t *testing.T) {
+	t.Parallel()
+	s, logs := startStack(t)
+	var out bytes.Buffer
+	w := &demo.Walkthrough{URL: s.URL, Out: &out, Converge: 30 * time.Second}
+	if err := w.Run(t.Context()); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"$ curl -X POST '" + s.URL + "/accounts'", "201 {", "422 {", "Every step answered as expected."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("walkthrough output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	// The status shows both consumers at work and nothing dead-lettered.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := s.Status(context.Background())
+		byFn := map[string]localstack.Consumer{}
+		for _, c := range st {
+			byFn[c.Function] = c
+		}
+		f, p := byFn["FanoutFunction"], byFn["ProjectorFunction"]
+		if f.Delivered >= 3 && p.Delivered >= 3 && f.Behind == 0 && p.Behind == 0 {
+			if p.DeadLetters != 0 || f.Failed+p.Failed != 0 {
+				t.Errorf("status %+v, want no failures and no dead letters", st)
+			}
+			if lines := localstack.FormatStatus(st); len(lines) != 2 || !strings.Contains(strings.Join(lines, "\n"), "dead letters") {
+				t.Errorf("status lines %q", lines)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the walkthrough's commits delivered: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{`"function":"CommandFunction"`, `"function":"QueryFunction"`, `"msg":"projector"`, `"component":"gateway"`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the stack's log lacks %s", want)
+		}
+	}
+}
+
+// An unknown route gets API Gateway's own answer; a function's problem
+// comes through untouched.
+func TestLocalStackErrors(t *testing.T) {
+	t.Parallel()
+	s, _ := startStack(t)
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		contains           string
+	}{
+		{"GET", "/nowhere", "", 404, `"Not Found"`},
+		{"POST", "/accounts", `{"owner":`, 400, "problem"},
+		{"GET", "/accounts/none", "", 404, "problem"},
+	} {
+		status, body := request(t, s.URL, c.method, c.path, c.body)
+		if status != c.status || !strings.Contains(body, c.contains) {
+			t.Errorf("%s %s = %d %s, want %d with %s", c.method, c.path, status, body, c.status, c.contains)
+		}
+	}
+}
+
+func request(t *testing.T, base, method, path, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
