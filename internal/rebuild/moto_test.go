@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"reflect"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -341,20 +343,31 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	}
 }
 
-// The meter counts every request once per attempt, by operation.
-func TestMeterCountsRequests(t *testing.T) {
+// The meter counts every attempt, as DynamoDB bills them, and the capacity
+// DynamoDB reports.
+func TestMeterCountsEveryAttempt(t *testing.T) {
 	t.Parallel()
-	s := newStack(t)
-	before := s.meter.Usage().Requests["GetItem"]
-	if _, _, err := s.freshAccounts.Account(t.Context(), tenant, "nobody"); err != nil {
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "GetItem" && n == 1 {
+			return awstest.Throttled("ThrottlingException")
+		}
+		return nil
+	}
+	meter := rebuild.NewMeter()
+	db := dynamodb.NewFromConfig(awstest.Config(t, "DYNAMODB"), meter.Register, func(o *dynamodb.Options) {
+		o.HTTPClient = &http.Client{Transport: w}
+		o.Retryer = retry.NewStandard(awstest.FastRetries(3))
+	})
+	table := awstest.Table(t, db, "AccountsTable")
+	if _, _, err := projection.NewDynamoAccounts(db, table).Account(t.Context(), tenant, "nobody"); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.meter.Usage().Requests["GetItem"] - before; got != 1 {
-		t.Errorf("%d GetItem counted, want 1", got)
+	u := meter.Usage()
+	if u.Requests["GetItem"] != 2 || u.Requests["CreateTable"] != 1 {
+		t.Errorf("requests %v, want 2 GetItem (one throttled) and 1 CreateTable", u.Requests)
 	}
-	u := s.meter.Usage()
-	if u.Total() < u.Requests["GetItem"] || u.Requests["CreateTable"] != 5 {
-		t.Errorf("usage %+v, want the five tables' CreateTable among the requests", u.Requests)
+	if u.ReadUnits <= 0 {
+		t.Errorf("read units %v, want what DynamoDB reported for the GetItem", u.ReadUnits)
 	}
-}
 }
