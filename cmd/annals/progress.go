@@ -35,8 +35,11 @@ func (c cli) startProgress(read func() rebuild.Progress) *progress {
 		for {
 			select {
 			case <-p.done:
+				// The last state, drawn over the bar or as a last line.
 				if c.terminal {
 					fmt.Fprintf(c.stderr, "\r%s\n", line(read(), time.Since(start), true))
+				} else {
+					fmt.Fprintln(c.stderr, line(read(), time.Since(start), false))
 				}
 				return
 			case <-t.C:
