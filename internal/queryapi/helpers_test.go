@@ -64,13 +64,11 @@ func newFixture(t testing.TB) *fixture {
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
 	quiet := slog.New(slog.DiscardHandler)
 	history := projection.NewMemoryHistory()
-	views := []*projection.Projection[ledger.Account]{projection.NewAccounts(f.view, f.store, nil, quiet)}
+	accountsView := projection.NewAccounts(f.view, f.store, nil, quiet)
 	historyView := projection.NewHistory(history, f.store, nil, quiet)
 	f.project = func(ctx context.Context, commit []eventstore.Event) error {
-		for _, v := range views {
-			if err := v.Apply(ctx, commit); err != nil {
-				return err
-			}
+		if err := accountsView.Apply(ctx, commit); err != nil {
+			return err
 		}
 		return historyView.Apply(ctx, commit)
 	}
