@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 
 // startStack runs the whole stack as `make local` does, on a free port,
 // against moto.
-func startStack(t *testing.T) (*localstack.Stack, *syncBuffer) {
+func startStack(t testing.TB) (*localstack.Stack, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	s, err := localstack.Start(t.Context(), localstack.Config{
@@ -131,7 +131,7 @@ func TestLocalStackErrors(t *testing.T) {
 	}
 }
 
-func request(t *testing.T, base, method, path, body string) (int, string) {
+func request(t testing.TB, base, method, path, body string) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
