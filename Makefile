@@ -80,7 +80,8 @@ demo: ## walk through the ledger against a running `make local` (URL=http://127.
 bench: tools ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/commandapi/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/ ./internal/projection/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=1 ./internal/projection/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/localstack/
 
 .PHONY: rie-path
