@@ -54,8 +54,8 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		t.Errorf("CodeUri = %q", p.CodeUri)
 	}
 	wantEnv := map[string]any{
-		"ACCOUNTS_TABLE":        map[string]any{"Ref": "AccountsTable"},
-		"HISTORY_TABLE":         map[string]any{"Ref": "HistoryTable"},
+		"ACCOUNTS_TABLE":        awstest.ViewTableRef("AccountsTable"),
+		"HISTORY_TABLE":         awstest.ViewTableRef("HistoryTable"),
 		"EVENTS_TABLE":          map[string]any{"Ref": "EventsTable"},
 		"DEAD_LETTER_QUEUE_URL": map[string]any{"Ref": "ProjectorDeadLetterQueue"},
 	}
@@ -67,7 +67,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		resource any
 	}
 	want := []grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{getAtt("AccountsTable", "Arn"), getAtt("HistoryTable", "Arn")}},
+		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", "")}},
 		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
 		{[]string{"sqs:SendMessage"}, getAtt("ProjectorDeadLetterQueue", "Arn")},
 	}

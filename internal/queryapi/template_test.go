@@ -50,8 +50,8 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	getAtt := func(r, a string) map[string]any { return map[string]any{"Fn::GetAtt": []any{r, a}} }
 	wantEnv := map[string]any{
 		"EVENTS_TABLE":   ref("EventsTable"),
-		"ACCOUNTS_TABLE": ref("AccountsTable"),
-		"HISTORY_TABLE":  ref("HistoryTable"),
+		"ACCOUNTS_TABLE": awstest.ViewTableRef("AccountsTable"),
+		"HISTORY_TABLE":  awstest.ViewTableRef("HistoryTable"),
 		"TENANT_CLAIM":   ref("TenantClaim"),
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
@@ -63,9 +63,9 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	}
 	want := []grant{
 		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
-		{[]string{"dynamodb:GetItem"}, getAtt("AccountsTable", "Arn")},
-		{[]string{"dynamodb:Query"}, map[string]any{"Fn::Sub": "${AccountsTable.Arn}/index/ByOwner"}},
-		{[]string{"dynamodb:Query"}, getAtt("HistoryTable", "Arn")},
+		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("AccountsTable", "")},
+		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
+		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("HistoryTable", "")},
 	}
 	var got []grant
 	for _, pol := range p.Policies {

@@ -128,9 +128,25 @@ func (t *Template) Environment(function string, names Physical, params map[strin
 }
 
 // resolve turns a property value into a string: literals as they are, Ref
-// and Fn::GetAtt through names and parameters. Other intrinsics are not
-// resolved here.
+// and Fn::GetAtt through names and parameters, Fn::If through the
+// template's conditions. Other intrinsics are not resolved here.
 func (t *Template) resolve(v any, names Physical, params map[string]string) (string, error) {
+	if m, ok := v.(map[string]any); ok && len(m) == 1 {
+		if args, ok := m["Fn::If"].([]any); ok {
+			if len(args) != 3 {
+				return "", fmt.Errorf("Fn::If takes a condition and two values, not %v", args)
+			}
+			name, _ := args[0].(string)
+			holds, err := t.condition(name, names, params, 0)
+			if err != nil {
+				return "", err
+			}
+			if holds {
+				return t.resolve(args[1], names, params)
+			}
+			return t.resolve(args[2], names, params)
+		}
+	}
 	switch v := v.(type) {
 	case string:
 		return v, nil
@@ -162,4 +178,67 @@ func (t *Template) resolve(v any, names Physical, params map[string]string) (str
 		}
 	}
 	return "", fmt.Errorf("value %v is not a literal, a Ref or an Fn::GetAtt", v)
+}
+
+// condition evaluates the named condition of the Conditions section.
+func (t *Template) condition(name string, names Physical, params map[string]string, depth int) (bool, error) {
+	c, ok := t.Conditions[name]
+	if !ok {
+		return false, fmt.Errorf("no condition %q", name)
+	}
+	if depth > 20 {
+		return false, fmt.Errorf("condition %s refers to itself", name)
+	}
+	return t.evaluate(c, names, params, depth+1)
+}
+
+// evaluate evaluates a condition function: Fn::Equals, Fn::Not, Fn::And,
+// Fn::Or, or a reference to another condition.
+func (t *Template) evaluate(c any, names Physical, params map[string]string, depth int) (bool, error) {
+	m, ok := c.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false, fmt.Errorf("condition %v is not a condition function", c)
+	}
+	for fn, arg := range m {
+		if fn == "Condition" {
+			name, _ := arg.(string)
+			return t.condition(name, names, params, depth)
+		}
+		args, ok := arg.([]any)
+		if !ok {
+			return false, fmt.Errorf("%s takes a list, not %v", fn, arg)
+		}
+		switch fn {
+		case "Fn::Equals":
+			if len(args) != 2 {
+				return false, fmt.Errorf("Fn::Equals takes two values, not %v", args)
+			}
+			a, err := t.resolve(args[0], names, params)
+			if err != nil {
+				return false, err
+			}
+			b, err := t.resolve(args[1], names, params)
+			return a == b, err
+		case "Fn::Not":
+			if len(args) != 1 {
+				return false, fmt.Errorf("Fn::Not takes one condition, not %v", args)
+			}
+			holds, err := t.evaluate(args[0], names, params, depth)
+			return !holds, err
+		case "Fn::And", "Fn::Or":
+			and := fn == "Fn::And"
+			for _, a := range args {
+				holds, err := t.evaluate(a, names, params, depth)
+				if err != nil {
+					return false, err
+				}
+				if holds != and {
+					return holds, nil
+				}
+			}
+			return and, nil
+		}
+		return false, fmt.Errorf("condition function %s is not supported", fn)
+	}
+	panic("unreachable")
 }

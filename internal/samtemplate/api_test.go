@@ -14,6 +14,12 @@ Parameters:
     Default: tenant
   Issuer:
     Type: String
+  Other:
+    Type: String
+    Default: ""
+Conditions:
+  HasOther: !Not [!Equals [!Ref Other, ""]]
+  Both: !And [!Condition HasOther, !Equals [!Ref Claim, tenant]]
 Globals:
   Function:
     Timeout: 10
@@ -37,6 +43,8 @@ Resources:
           CLAIM: !Ref Claim
           SHARED: own
           SIZE: 3
+          PICKED: !If [HasOther, !Ref Other, !Ref Table]
+          BOTH: !If [Both, "yes", "no"]
       Events:
         One:
           Type: HttpApi
@@ -108,6 +116,7 @@ func TestEnvironment(t *testing.T) {
 	want := map[string]string{
 		"LOG_LEVEL": "info", "SHARED": "own", "SIZE": "3", "CLAIM": "tenant",
 		"TABLE": "local-table", "TABLE_ARN": names["Table.Arn"], "QUEUE_URL": names["Queue"],
+		"PICKED": "local-table", "BOTH": "no",
 	}
 	if !maps.Equal(env, want) {
 		t.Errorf("environment\n got %v\nwant %v", env, want)
@@ -115,7 +124,10 @@ func TestEnvironment(t *testing.T) {
 	if env, err := tpl.Environment("Reader", names, map[string]string{"Claim": "custom:tenant"}); err != nil || env["CLAIM"] != "custom:tenant" {
 		t.Errorf("CLAIM = %q (%v), want the parameter's value", env["CLAIM"], err)
 	}
-	if _, err := tpl.Environment("Reader", fakeNames{}, nil); err == nil || !strings.Contains(err.Error(), "QUEUE_URL: Ref Queue") {
+	if env, err := tpl.Environment("Reader", names, map[string]string{"Other": "rebuilt"}); err != nil || env["PICKED"] != "rebuilt" || env["BOTH"] != "yes" {
+		t.Errorf("PICKED = %q, BOTH = %q (%v), want the parameter's table when it is set", env["PICKED"], env["BOTH"], err)
+	}
+	if _, err := tpl.Environment("Reader", fakeNames{}, nil); err == nil || !strings.Contains(err.Error(), "Reader variable PICKED: Ref Table") {
 		t.Errorf("an unknown resource resolved: %v", err)
 	}
 	if _, err := tpl.Environment("Table", names, nil); err == nil {

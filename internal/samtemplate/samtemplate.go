@@ -20,6 +20,8 @@ import (
 type Template struct {
 	Path       string
 	Parameters map[string]Parameter
+	// Conditions holds the Conditions section, intrinsics in long form.
+	Conditions map[string]any
 	// Globals holds the Globals section by resource kind (Function, ...).
 	Globals   map[string]map[string]any
 	Resources map[string]Resource
@@ -58,13 +60,14 @@ func Load(path string) (*Template, error) {
 	}
 	var t struct {
 		Parameters map[string]Parameter      `json:"Parameters"`
+		Conditions map[string]any            `json:"Conditions"`
 		Globals    map[string]map[string]any `json:"Globals"`
 		Resources  map[string]Resource       `json:"Resources"`
 	}
 	if err := remarshal(doc, &t); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	return &Template{Path: path, Parameters: t.Parameters, Globals: t.Globals, Resources: t.Resources}, nil
+	return &Template{Path: path, Parameters: t.Parameters, Conditions: t.Conditions, Globals: t.Globals, Resources: t.Resources}, nil
 }
 
 // LoadProject finds template.yaml at the root of the module containing dir
