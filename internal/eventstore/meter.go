@@ -46,12 +46,24 @@ func Record(ctx context.Context, operation string, readUnits, writeUnits float64
 	if m == nil {
 		return
 	}
+	m.AddRequest(operation)
+	m.AddCapacity(readUnits, writeUnits)
+}
+
+// AddRequest counts one request of the operation.
+func (m *Meter) AddRequest(operation string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.requests == nil {
 		m.requests = map[string]int{}
 	}
 	m.requests[operation]++
+}
+
+// AddCapacity adds capacity units spent.
+func (m *Meter) AddCapacity(readUnits, writeUnits float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.readUnits += readUnits
 	m.writeUnits += writeUnits
 }

@@ -2,55 +2,34 @@ package rebuild
 
 import (
 	"context"
-	"maps"
-	"sync"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"annals/internal/eventstore"
 )
 
 // Meter counts what a DynamoDB client costs: every request sent (retries
 // included, as DynamoDB bills them) by operation, and the capacity units
 // DynamoDB reports having consumed. It asks for the report itself
-// (ReturnConsumedCapacity TOTAL) on every operation that supports it.
+// (ReturnConsumedCapacity TOTAL) on every operation that supports it. The
+// counts are kept in the event store's Meter, so both read the same way.
 type Meter struct {
-	mu         sync.Mutex
-	requests   map[string]int
-	readUnits  float64
-	writeUnits float64
+	eventstore.Meter
 }
 
-// Usage is what a Meter counted.
-type Usage struct {
-	Requests   map[string]int // by operation: "Scan", "GetItem", ...
-	ReadUnits  float64        // as DynamoDB reported them
-	WriteUnits float64
-}
-
-// Total is the number of requests of every operation.
-func (u Usage) Total() int {
-	n := 0
-	for _, c := range u.Requests {
-		n += c
-	}
-	return n
-}
+// Usage is what a Meter counted; ReadUnits and WriteUnits are as DynamoDB
+// reported them.
+type Usage = eventstore.Usage
 
 // NewMeter returns a meter that has counted nothing.
-func NewMeter() *Meter { return &Meter{requests: map[string]int{}} }
+func NewMeter() *Meter { return &Meter{} }
 
 // Register is a dynamodb client option: dynamodb.NewFromConfig(cfg, m.Register).
 func (m *Meter) Register(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, m.addTo)
-}
-
-// Usage returns what the meter counted so far.
-func (m *Meter) Usage() Usage {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return Usage{Requests: maps.Clone(m.requests), ReadUnits: m.readUnits, WriteUnits: m.writeUnits}
 }
 
 func (m *Meter) addTo(stack *middleware.Stack) error {
@@ -62,9 +41,7 @@ func (m *Meter) addTo(stack *middleware.Stack) error {
 }
 
 func (m *Meter) count(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-	m.mu.Lock()
-	m.requests[awsmiddleware.GetOperationName(ctx)]++
-	m.mu.Unlock()
+	m.AddRequest(awsmiddleware.GetOperationName(ctx))
 	return next.HandleFinalize(ctx, in)
 }
 
@@ -99,10 +76,7 @@ func (m *Meter) capacity(ctx context.Context, in middleware.InitializeInput, nex
 		}
 	}
 	if read+write > 0 {
-		m.mu.Lock()
-		m.readUnits += read
-		m.writeUnits += write
-		m.mu.Unlock()
+		m.AddCapacity(read, write)
 	}
 	return out, md, err
 }
