@@ -33,30 +33,23 @@ func (r Route) Key() string {
 // and method.
 func (t *Template) Routes() ([]Route, error) {
 	var out []Route
-	for id, r := range t.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
+	err := t.eachEvent(func(id, name string, ev functionEvent) error {
+		if ev.Type != "HttpApi" {
+			return nil
 		}
-		var p struct {
-			Events map[string]functionEvent
+		method, _ := ev.Properties["Method"].(string)
+		path, _ := ev.Properties["Path"].(string)
+		if path == DefaultPath && method == "" {
+			method = "ANY"
 		}
-		if err := r.Decode(&p); err != nil {
-			return nil, fmt.Errorf("%s events: %w", id, err)
+		if method == "" || path == "" || !strings.HasPrefix(path, "/") && path != DefaultPath {
+			return fmt.Errorf("%s event %s: an HttpApi event needs a Method and a Path starting with / (or the path $default)", id, name)
 		}
-		for name, ev := range p.Events {
-			if ev.Type != "HttpApi" {
-				continue
-			}
-			method, _ := ev.Properties["Method"].(string)
-			path, _ := ev.Properties["Path"].(string)
-			if path == DefaultPath && method == "" {
-				method = "ANY"
-			}
-			if method == "" || path == "" || !strings.HasPrefix(path, "/") && path != DefaultPath {
-				return nil, fmt.Errorf("%s event %s: an HttpApi event needs a Method and a Path starting with / (or the path $default)", id, name)
-			}
-			out = append(out, Route{Function: id, Event: name, Method: strings.ToUpper(method), Path: path})
-		}
+		out = append(out, Route{Function: id, Event: name, Method: strings.ToUpper(method), Path: path})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b Route) int {
 		if c := strings.Compare(a.Path, b.Path); c != 0 {

@@ -98,32 +98,25 @@ type functionEvent struct {
 // types (HttpApi, ...) are not stream sources and are left out.
 func (t *Template) EventSources() ([]EventSource, error) {
 	var out []EventSource
-	for id, r := range t.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
+	err := t.eachEvent(func(id, name string, ev functionEvent) error {
+		var kind SourceKind
+		switch ev.Type {
+		case "DynamoDB":
+			kind = KindDynamoDB
+		case "Kinesis":
+			kind = KindKinesis
+		default:
+			return nil
 		}
-		var p struct {
-			Events map[string]functionEvent
+		s, err := t.eventSource(id, name, kind, ev)
+		if err != nil {
+			return fmt.Errorf("%s event %s: %w", id, name, err)
 		}
-		if err := r.Decode(&p); err != nil {
-			return nil, fmt.Errorf("%s events: %w", id, err)
-		}
-		for name, ev := range p.Events {
-			var kind SourceKind
-			switch ev.Type {
-			case "DynamoDB":
-				kind = KindDynamoDB
-			case "Kinesis":
-				kind = KindKinesis
-			default:
-				continue
-			}
-			s, err := t.eventSource(id, name, kind, ev)
-			if err != nil {
-				return nil, fmt.Errorf("%s event %s: %w", id, name, err)
-			}
-			out = append(out, s)
-		}
+		out = append(out, s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b EventSource) int {
 		if c := strings.Compare(a.Function, b.Function); c != 0 {
@@ -225,4 +218,25 @@ func orDefault(p *int, def int) int {
 		return def
 	}
 	return *p
+}
+
+// eachEvent calls visit with every event of every AWS::Serverless::Function.
+func (t *Template) eachEvent(visit func(function, name string, ev functionEvent) error) error {
+	for id, r := range t.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		var p struct {
+			Events map[string]functionEvent
+		}
+		if err := r.Decode(&p); err != nil {
+			return fmt.Errorf("%s events: %w", id, err)
+		}
+		for name, ev := range p.Events {
+			if err := visit(id, name, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
