@@ -33,32 +33,67 @@ var Functions = map[string]awsconfig.Wire{
 	"QueryFunction":     Query,
 }
 
+// The wiring of each function, reading its environment through its
+// manifest.
+var (
+	// Command wires the command routes.
+	Command = wire("CommandFunction", command)
+	// Fanout wires the publisher of commits to Kinesis.
+	Fanout = wire("FanoutFunction", fanoutFunction)
+	// Projector wires every read model behind the events stream.
+	Projector = wire("ProjectorFunction", projector)
+	// Query wires the read routes.
+	Query = wire("QueryFunction", query)
+)
+
+// builder builds a function's handler from its environment.
+type builder func(ctx context.Context, v *vars, cfg aws.Config) (any, error)
+
+// builders holds every function's builder, for the test that checks what
+// each one reads against its manifest.
+var builders = map[string]builder{
+	"CommandFunction":   command,
+	"FanoutFunction":    fanoutFunction,
+	"ProjectorFunction": projector,
+	"QueryFunction":     query,
+}
+
+func wire(function string, b builder) awsconfig.Wire {
+	return func(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+		v := newVars(function, env)
+		h, err := b(ctx, v, cfg)
+		if mErr := v.err(); mErr != nil {
+			return nil, mErr
+		}
+		return h, err
+	}
+}
+
 // newID generates the ids of events and commands: UUIDv7, time-ordered.
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // auth reads how callers are identified: the tenant claim, or, for a
 // local run without an authorizer, a fixed tenant and actor.
-func auth(env *awsconfig.Env) httpapi.Auth {
+func auth(v *vars) httpapi.Auth {
 	return httpapi.Auth{
-		TenantClaim: env.Optional("TENANT_CLAIM", "tenant"),
-		LocalTenant: env.Optional("LOCAL_TENANT", ""),
-		LocalActor:  env.Optional("LOCAL_ACTOR", ""),
+		TenantClaim: v.optional(envTenantClaim, "tenant"),
+		LocalTenant: v.optional(envLocalTenant, ""),
+		LocalActor:  v.optional(envLocalActor, ""),
 	}
 }
 
-// Command wires the command routes.
-func Command(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
-	eventsTable := env.Required("EVENTS_TABLE")
-	idempotencyTable := env.Required("IDEMPOTENCY_TABLE")
-	snapshotEvery := env.Int("SNAPSHOT_EVERY", eventstore.DefaultSnapshotEvery)
+func command(_ context.Context, v *vars, cfg aws.Config) (any, error) {
+	eventsTable := v.required(envEventsTable)
+	idempotencyTable := v.required(envIdempotencyTable)
+	snapshotEvery := v.int(envSnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
-	log := env.Logger()
+	log := v.env.Logger()
 	store := eventstore.New(dynamostore.New(db, eventsTable),
 		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(newID), eventstore.WithLogger(log))
 	h := commandapi.New(commandapi.Config{
 		Store:       store,
 		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
-		Auth:        auth(env),
+		Auth:        auth(v),
 		Now:         time.Now,
 		NewID:       newID,
 		Log:         log,
@@ -66,24 +101,22 @@ func Command(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error)
 	return h.Handle, nil
 }
 
-// Fanout wires the publisher of commits to Kinesis.
-func Fanout(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+func fanoutFunction(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 	h := fanout.New(fanout.Config{
 		Kinesis: kinesis.NewFromConfig(cfg),
-		Stream:  env.Required("STREAM_NAME"),
-		Log:     env.Logger(),
+		Stream:  v.required(envStreamName),
+		Log:     v.env.Logger(),
 	})
 	return h.Handle, nil
 }
 
-// Projector wires every read model behind the events stream.
-func Projector(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
-	accountsTable := env.Required("ACCOUNTS_TABLE")
-	historyTable := env.Required("HISTORY_TABLE")
-	eventsTable := env.Required("EVENTS_TABLE")
-	queueURL := env.Required("DEAD_LETTER_QUEUE_URL")
+func projector(_ context.Context, v *vars, cfg aws.Config) (any, error) {
+	accountsTable := v.required(envAccountsTable)
+	historyTable := v.required(envHistoryTable)
+	eventsTable := v.required(envEventsTable)
+	queueURL := v.required(envDeadLetterQueue)
 	db := dynamodb.NewFromConfig(cfg)
-	log := env.Logger()
+	log := v.env.Logger()
 	events := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log))
 	dead := projection.NewDeadLetters(sqs.NewFromConfig(cfg), queueURL)
 	return projection.NewHandler(dead, log,
@@ -92,23 +125,23 @@ func Projector(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, erro
 	).Handle, nil
 }
 
-// Query wires the read routes: the query tables through a read-only,
-// metered client, the events table for time travel and the audit trail.
-func Query(_ context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
-	eventsTable := env.Required("EVENTS_TABLE")
-	accountsTable := env.Required("ACCOUNTS_TABLE")
-	historyTable := env.Required("HISTORY_TABLE")
-	snapshotEvery := env.Int("SNAPSHOT_EVERY", eventstore.DefaultSnapshotEvery)
+// query reads the query tables through a read-only, metered client, and
+// the events table for time travel and the audit trail.
+func query(_ context.Context, v *vars, cfg aws.Config) (any, error) {
+	eventsTable := v.required(envEventsTable)
+	accountsTable := v.required(envAccountsTable)
+	historyTable := v.required(envHistoryTable)
+	snapshotEvery := v.int(envSnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	views := queryapi.ReadOnlyDynamoDB{DB: db}
-	log := env.Logger()
+	log := v.env.Logger()
 	h := queryapi.New(queryapi.Config{
 		// K sets how far back a load looks for a snapshot: the same as the
 		// command function's.
 		Store:    eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithLogger(log)),
 		Accounts: projection.NewDynamoAccounts(views, accountsTable),
 		History:  projection.NewDynamoHistory(views, historyTable),
-		Auth:     auth(env),
+		Auth:     auth(v),
 		NewID:    newID,
 		Log:      log,
 	})

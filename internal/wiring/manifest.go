@@ -1,0 +1,188 @@
+package wiring
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"annals/internal/awsconfig"
+)
+
+// Manifest is what one function needs from the stack: the environment
+// variables its wiring reads and the access its code uses. The wiring reads
+// its variables through it (a name it does not list fails the wiring), and
+// a test holds template.yaml to it exactly, so the template grants each
+// function no more and no less than it uses.
+type Manifest struct {
+	Env    []Var
+	Grants []Grant
+}
+
+// Var is an environment variable a function reads.
+type Var struct {
+	Name string
+	// Ref is what template.yaml sets the variable to: the Ref of the
+	// resource or parameter with this logical id (a table's name, a
+	// queue's URL, a stream's name, a parameter's value). Empty for a
+	// variable the template leaves unset, whose default holds in AWS and
+	// which only local runs set.
+	Ref string
+}
+
+// Grant allows Actions on one resource of template.yaml.
+type Grant struct {
+	// Resource is a logical id. A view table (see ViewParameters) stands for
+	// whichever table serves the view.
+	Resource string
+	// Suffix follows the resource's ARN, e.g. "/index/ByOwner".
+	Suffix  string
+	Actions []string
+}
+
+// ViewParameters maps each view table that a rebuild can replace to the
+// template parameter that names its replacement (docs/operations.md). A
+// grant on such a table, and a variable naming it, follow the parameter:
+// the stack's own table while it is empty, the named one once it is set.
+var ViewParameters = map[string]string{
+	"AccountsTable": "AccountsViewTable",
+	"HistoryTable":  "HistoryViewTable",
+}
+
+// Every function's environment variables, by name.
+const (
+	envEventsTable      = "EVENTS_TABLE"
+	envIdempotencyTable = "IDEMPOTENCY_TABLE"
+	envAccountsTable    = "ACCOUNTS_TABLE"
+	envHistoryTable     = "HISTORY_TABLE"
+	envStreamName       = "STREAM_NAME"
+	envDeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
+	envSnapshotEvery    = "SNAPSHOT_EVERY"
+	envTenantClaim      = "TENANT_CLAIM"
+	envLocalTenant      = "LOCAL_TENANT"
+	envLocalActor       = "LOCAL_ACTOR"
+)
+
+// GlobalEnv is what every function reads through awsconfig, set once in
+// the template's Globals.
+var GlobalEnv = []string{"LOG_LEVEL"}
+
+// httpAuth is how an HTTP function identifies callers: the tenant claim
+// from the template, and a fixed tenant and actor that only a local run
+// without an authorizer sets. A deployed stack must never set those two.
+var httpAuth = []Var{
+	{Name: envTenantClaim, Ref: "TenantClaim"},
+	{Name: envLocalTenant},
+	{Name: envLocalActor},
+}
+
+// Manifests holds every function's manifest, by logical id in template.yaml.
+var Manifests = map[string]Manifest{
+	"CommandFunction": {
+		Env: append([]Var{
+			{Name: envEventsTable, Ref: "EventsTable"},
+			{Name: envIdempotencyTable, Ref: "IdempotencyTable"},
+			{Name: envSnapshotEvery},
+		}, httpAuth...),
+		Grants: []Grant{
+			// Load (Query), the conflict read-back (GetItem) and the
+			// conditional append (PutItem).
+			{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
+			{Resource: "IdempotencyTable", Actions: []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+		},
+	},
+	"QueryFunction": {
+		Env: append([]Var{
+			{Name: envEventsTable, Ref: "EventsTable"},
+			{Name: envAccountsTable, Ref: "AccountsTable"},
+			{Name: envHistoryTable, Ref: "HistoryTable"},
+			{Name: envSnapshotEvery},
+		}, httpAuth...),
+		Grants: []Grant{
+			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
+			{Resource: "AccountsTable", Actions: []string{"dynamodb:GetItem"}},
+			{Resource: "AccountsTable", Suffix: "/index/ByOwner", Actions: []string{"dynamodb:Query"}},
+			{Resource: "HistoryTable", Actions: []string{"dynamodb:Query"}},
+		},
+	},
+	"FanoutFunction": {
+		Env: []Var{{Name: envStreamName, Ref: "EventsStream"}},
+		Grants: []Grant{
+			{Resource: "EventsStream", Actions: []string{"kinesis:PutRecords"}},
+		},
+	},
+	"ProjectorFunction": {
+		Env: []Var{
+			{Name: envAccountsTable, Ref: "AccountsTable"},
+			{Name: envHistoryTable, Ref: "HistoryTable"},
+			{Name: envEventsTable, Ref: "EventsTable"},
+			{Name: envDeadLetterQueue, Ref: "ProjectorDeadLetterQueue"},
+		},
+		Grants: []Grant{
+			// Each view reads its positions and writes state and position
+			// in one conditional write.
+			{Resource: "AccountsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}},
+			{Resource: "HistoryTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}},
+			// Gap fill reads the missing range from the events table.
+			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
+			// Poison events, with the reason, for a redrive.
+			{Resource: "ProjectorDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
+		},
+	},
+}
+
+// vars reads one function's environment through its manifest. A name the
+// manifest does not list, or a required variable the template does not
+// set, is a wiring error: code and manifest cannot drift apart.
+type vars struct {
+	function string
+	env      *awsconfig.Env
+	listed   map[string]Var
+	read     map[string]bool
+	problems []string
+}
+
+func newVars(function string, env *awsconfig.Env) *vars {
+	v := &vars{function: function, env: env, listed: map[string]Var{}, read: map[string]bool{}}
+	m, ok := Manifests[function]
+	if !ok {
+		v.problems = append(v.problems, "no manifest")
+	}
+	for _, e := range m.Env {
+		v.listed[e.Name] = e
+	}
+	return v
+}
+
+func (v *vars) check(name string, required bool) {
+	v.read[name] = true
+	e, ok := v.listed[name]
+	switch {
+	case !ok:
+		v.problems = append(v.problems, "reads "+name+", which its manifest does not list")
+	case required && e.Ref == "":
+		v.problems = append(v.problems, "requires "+name+", which its manifest says the template leaves unset")
+	}
+}
+
+func (v *vars) required(name string) string {
+	v.check(name, true)
+	return v.env.Required(name)
+}
+
+func (v *vars) optional(name, def string) string {
+	v.check(name, false)
+	return v.env.Optional(name, def)
+}
+
+func (v *vars) int(name string, def int) int {
+	v.check(name, false)
+	return v.env.Int(name, def)
+}
+
+func (v *vars) err() error {
+	if len(v.problems) == 0 {
+		return nil
+	}
+	slices.Sort(v.problems)
+	return fmt.Errorf("%s: %s", v.function, strings.Join(slices.Compact(v.problems), "; "))
+}
