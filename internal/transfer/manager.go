@@ -1,0 +1,247 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"annals/internal/eventstore"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+)
+
+// Actor is who the process manager's commits say acted.
+const Actor = "transfers"
+
+// Steps, as the suffixes of their command ids: a step's guard is
+// "<transferId>/<step>", so each step applies once whatever the delivery.
+const (
+	StepDebit  = "debit"
+	StepFail   = "fail"
+	StepCredit = "credit"
+	StepRefund = "refund"
+)
+
+// Manager is the transfers process manager: it drives a transfer from its
+// stream's current state, one guarded multi-stream commit per step.
+type Manager struct {
+	transfers    *Transfers
+	accounts     *ledgerstore.Accounts
+	log          *slog.Logger
+	maxConflicts int
+}
+
+// NewManager returns a manager over the events store. Conflicts (another
+// writer moved a stream between the load and the commit) are decided again
+// up to maxConflicts times in a row (default 10) before Drive gives up
+// with the conflict, which a redelivery then retries.
+func NewManager(store *eventstore.Store, log *slog.Logger, maxConflicts int) *Manager {
+	if log == nil {
+		log = slog.Default()
+	}
+	if maxConflicts <= 0 {
+		maxConflicts = 10
+	}
+	return &Manager{transfers: NewTransfers(store), accounts: ledgerstore.NewAccounts(store), log: log, maxConflicts: maxConflicts}
+}
+
+// Transfers returns the transfer streams the manager reads.
+func (m *Manager) Transfers() *Transfers { return m.transfers }
+
+// Drive takes the transfer as far as it goes (completed or failed) and
+// returns its state. It acts on the transfer's stream as loaded, never on
+// the event that woke it, so a duplicate, late or reordered delivery, or a
+// run after a crash between steps, only finds less (or nothing) to do.
+func (m *Manager) Drive(ctx context.Context, stream eventstore.StreamID) (Transfer, error) {
+	conflicts := 0
+	for {
+		cur, err := m.transfers.Load(ctx, stream)
+		if err != nil {
+			return Transfer{}, fmt.Errorf("load transfer %s: %w", stream, err)
+		}
+		t := cur.State
+		if t.Status != StatusPending {
+			return t, nil
+		}
+		step := StepDebit
+		if t.Debited {
+			step = StepCredit
+		}
+		err = m.step(ctx, cur, step)
+		switch {
+		case err == nil, errors.Is(err, eventstore.ErrAlreadyApplied):
+			// On to the next step, from the stream as it now is.
+			conflicts = 0
+		case errors.Is(err, eventstore.ErrConflict):
+			if conflicts++; conflicts >= m.maxConflicts {
+				return t, fmt.Errorf("transfer %s, step %s: %w", stream.ID, step, err)
+			}
+			select {
+			case <-ctx.Done():
+				return t, ctx.Err()
+			case <-time.After(rand.N(time.Duration(conflicts) * 5 * time.Millisecond)):
+			}
+		default:
+			return t, fmt.Errorf("transfer %s, step %s: %w", stream.ID, step, err)
+		}
+	}
+}
+
+// step runs the debit (or its failure) or the credit (or the refund).
+func (m *Manager) step(ctx context.Context, cur eventstore.Current[Transfer], step string) error {
+	if step == StepDebit {
+		return m.debit(ctx, cur)
+	}
+	return m.credit(ctx, cur)
+}
+
+func (m *Manager) account(ctx context.Context, tenant, id string) (eventstore.Current[ledger.Account], error) {
+	stream, err := ledgerstore.AccountStream(tenant, id)
+	if err != nil {
+		// No account can have this id: as good as one that does not exist.
+		return eventstore.Current[ledger.Account]{}, ledger.ErrAccountNotFound
+	}
+	cur, err := m.accounts.Load(ctx, stream)
+	if errors.Is(err, eventstore.ErrNotFound) {
+		return cur, ledger.ErrAccountNotFound
+	}
+	return cur, err
+}
+
+// decide runs commands on an account in order, each on the state the
+// previous ones left.
+func decide(a ledger.Account, cmds ...ledger.Command) ([]ledger.Event, error) {
+	var out []ledger.Event
+	for _, c := range cmds {
+		evs, err := ledger.Decide(a, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range evs {
+			a = ledger.Evolve(a, e)
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// debit takes the amount from the source, marks the transfer out in flight
+// (so the source cannot close) and records the debit on the transfer, all
+// in one commit; a refusal ends the transfer failed, with nothing moved.
+func (m *Manager) debit(ctx context.Context, cur eventstore.Current[Transfer]) error {
+	t, tenant := cur.State, cur.Head.Stream().Tenant
+	if t.FromAccountID == t.ToAccountID {
+		return m.fail(ctx, cur, ReasonInvalid)
+	}
+	src, err := m.account(ctx, tenant, t.FromAccountID)
+	var evs []ledger.Event
+	if err == nil {
+		if src.State.Currency != t.Currency && src.State.Status == ledger.StatusOpen {
+			return m.fail(ctx, cur, ReasonCurrencyMismatch)
+		}
+		evs, err = decide(src.State,
+			ledger.BeginTransferOut{TransferID: t.ID, Amount: t.Amount},
+			ledger.Withdraw{Amount: t.Amount, Reference: t.Reference, TransferID: t.ID})
+	}
+	if reason := reasonFor(err); reason != "" {
+		return m.fail(ctx, cur, reason)
+	}
+	if err != nil {
+		return err
+	}
+	return m.commit(ctx, cur, StepDebit, Debited{}, account{src, evs})
+}
+
+// credit pays the destination, ends the transfer out on the source and
+// completes the transfer in one commit; if the destination refuses, the
+// source is credited back instead and the transfer fails.
+func (m *Manager) credit(ctx context.Context, cur eventstore.Current[Transfer]) error {
+	t, tenant := cur.State, cur.Head.Stream().Tenant
+	src, err := m.account(ctx, tenant, t.FromAccountID)
+	if err != nil {
+		return fmt.Errorf("source %s of a debited transfer: %w", t.FromAccountID, err)
+	}
+	end, err := decide(src.State, ledger.EndTransferOut{TransferID: t.ID})
+	if err != nil {
+		return fmt.Errorf("end transfer out on %s: %w", t.FromAccountID, err)
+	}
+	dst, err := m.account(ctx, tenant, t.ToAccountID)
+	var pay []ledger.Event
+	if err == nil {
+		if dst.State.Currency != t.Currency && dst.State.Status == ledger.StatusOpen {
+			return m.refund(ctx, cur, src, ReasonCurrencyMismatch)
+		}
+		pay, err = decide(dst.State, ledger.Deposit{Amount: t.Amount, Reference: t.Reference, TransferID: t.ID})
+	}
+	if reason := reasonFor(err); reason != "" {
+		return m.refund(ctx, cur, src, reason)
+	}
+	if err != nil {
+		return err
+	}
+	return m.commit(ctx, cur, StepCredit, Completed{}, account{dst, pay}, account{src, end})
+}
+
+// refund credits the debited amount back to the source and ends the
+// transfer failed, in one commit.
+func (m *Manager) refund(ctx context.Context, cur eventstore.Current[Transfer], src eventstore.Current[ledger.Account], reason string) error {
+	t := cur.State
+	evs, err := decide(src.State,
+		ledger.Deposit{Amount: t.Amount, Reference: t.Reference, TransferID: t.ID},
+		ledger.EndTransferOut{TransferID: t.ID})
+	if err != nil {
+		// The money is out of the source and cannot go back (an overflow
+		// at the edge of int64): retries, then the dead-letter queue.
+		return fmt.Errorf("refund %d to %s: %w", t.Amount, t.FromAccountID, err)
+	}
+	return m.commit(ctx, cur, StepRefund, Failed{Reason: reason, Refunded: true}, account{src, evs})
+}
+
+// fail ends a transfer that moved nothing.
+func (m *Manager) fail(ctx context.Context, cur eventstore.Current[Transfer], reason string) error {
+	return m.commit(ctx, cur, StepFail, Failed{Reason: reason})
+}
+
+// account is one account's part of a step's commit.
+type account struct {
+	cur    eventstore.Current[ledger.Account]
+	events []ledger.Event
+}
+
+// commit appends the step's event to the transfer and the accounts' events
+// to theirs, each at its observed head, with the step's guard: all or none,
+// once.
+func (m *Manager) commit(ctx context.Context, cur eventstore.Current[Transfer], step string, progress Event, accounts ...account) error {
+	t := cur.State
+	commandID := t.ID + "/" + step
+	meta := eventstore.Metadata{
+		CommandID: commandID, CorrelationID: t.CorrelationID,
+		// The step follows from the transfer's stream at this version.
+		CausationID: fmt.Sprintf("%s@%d", cur.Head.Stream().Key(), cur.Head.Version()),
+		Actor:       Actor,
+	}
+	tevs, err := Encode(progress)
+	if err != nil {
+		return err
+	}
+	pending := []eventstore.Pending{{Head: cur.Head, Events: tevs, Meta: meta}}
+	for _, a := range accounts {
+		if len(a.events) == 0 {
+			continue
+		}
+		evs, err := ledgerstore.Encode(a.events)
+		if err != nil {
+			return err
+		}
+		pending = append(pending, eventstore.Pending{Head: a.cur.Head, Events: evs, Meta: meta})
+	}
+	guard := &eventstore.Guard{Tenant: cur.Head.Stream().Tenant, CommandID: commandID}
+	if _, err := m.transfers.Store().AppendAll(ctx, pending, guard); err != nil {
+		return err
+	}
+	m.log.InfoContext(ctx, "transfer step", "transfer", t.ID, "step", step, "correlationId", t.CorrelationID)
+	return nil
+}
