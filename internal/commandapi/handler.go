@@ -136,6 +136,9 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	if p != nil {
 		return h.fail(p, corr, l)
 	}
+	if r == routeTransfer {
+		return h.startTransfer(ctx, req, id, body, corr, l)
+	}
 	c, p := h.decode(r, req, body)
 	if p != nil {
 		return h.fail(p, corr, l)

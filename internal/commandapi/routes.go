@@ -19,6 +19,7 @@ const (
 	routeDeposit
 	routeWithdraw
 	routeClose
+	routeTransfer
 )
 
 // match finds the command route of a path. Every command route is a POST;
@@ -28,6 +29,8 @@ func match(method, path string) (r route, p *httpapi.Problem) {
 	switch {
 	case len(parts) == 1 && parts[0] == "accounts":
 		r = routeOpen
+	case len(parts) == 1 && parts[0] == "transfers":
+		r = routeTransfer
 	case len(parts) == 3 && parts[0] == "accounts" && parts[1] != "":
 		switch parts[2] {
 		case "deposits":
