@@ -1,0 +1,64 @@
+package projection
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"annals/internal/transfer"
+)
+
+// MemoryTransfers is a TransferStore in memory, with the DynamoDB store's
+// semantics, for fast tests.
+type MemoryTransfers struct {
+	mu   sync.Mutex
+	rows map[string]TransferRow
+}
+
+// NewMemoryTransfers returns an empty view.
+func NewMemoryTransfers() *MemoryTransfers {
+	return &MemoryTransfers{rows: map[string]TransferRow{}}
+}
+
+func (m *MemoryTransfers) Transfer(_ context.Context, tenant, id string) (TransferRow, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[transferKey(tenant, id)]
+	return cloneTransfer(r), ok, nil
+}
+
+func (m *MemoryTransfers) PutTransfer(_ context.Context, row TransferRow, expected int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := transferKey(row.Tenant, row.TransferID)
+	if cur, ok := m.rows[k]; ok && cur.Version != expected {
+		return ErrStale
+	}
+	row = cloneTransfer(row)
+	row.UpdatedAt = row.UpdatedAt.UTC()
+	m.rows[k] = row
+	return nil
+}
+
+func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, limit int) ([]transfer.Stuck, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []transfer.Stuck
+	for _, r := range m.rows {
+		at := r.State.RequestedAt
+		if r.State.Transfer.Status == transfer.StatusPending && !at.IsZero() && at.Before(before) {
+			out = append(out, transfer.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: at})
+		}
+	}
+	slices.SortFunc(out, func(a, b transfer.Stuck) int { return a.RequestedAt.Compare(b.RequestedAt) })
+	return out[:min(len(out), limit)], nil
+}
+
+func cloneTransfer(r TransferRow) TransferRow {
+	if r.Quarantine != nil {
+		q := *r.Quarantine
+		r.Quarantine = &q
+	}
+	return r
+}

@@ -1,0 +1,171 @@
+package projection_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"annals/internal/awstest"
+	"annals/internal/eventstore"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+	"annals/internal/transfer"
+)
+
+// transferWorld is a transfer driven by the real process manager, whose
+// commits the test feeds to the transfer view by hand.
+type transferWorld struct {
+	events  *eventstore.Store
+	manager *transfer.Manager
+	tenant  string
+}
+
+func newTransferWorld(t *testing.T, tenant string) *transferWorld {
+	w := &transferWorld{events: newEvents(), tenant: tenant}
+	w.manager = transfer.NewManager(w.events, slog.New(slog.DiscardHandler), 0)
+	accounts := ledgerstore.NewAccounts(w.events)
+	for id, balance := range map[string]int64{"a": 1000, "b": 0} {
+		s, _ := ledgerstore.AccountStream(tenant, id)
+		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		if balance > 0 {
+			evs = append(evs, ledger.MoneyDeposited{Amount: balance, BalanceAfter: balance})
+		}
+		enc, _ := ledgerstore.Encode(evs)
+		if _, _, err := accounts.Append(t.Context(), eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+func (w *transferWorld) request(t *testing.T, id string, amount int64) eventstore.StreamID {
+	t.Helper()
+	s, _ := transfer.Stream(w.tenant, id)
+	evs, _ := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: amount, Currency: "EUR"})
+	if _, err := w.events.Append(t.Context(), eventstore.NewStream(s), evs, eventstore.Metadata{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// commits returns the stream's events one commit at a time.
+func (w *transferWorld) commits(t *testing.T, s eventstore.StreamID) [][]eventstore.Event {
+	t.Helper()
+	page, err := w.events.Read(t.Context(), s, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]eventstore.Event
+	for _, e := range page.Events {
+		if n := len(out); n > 0 && out[n-1][0].CommitID == e.CommitID {
+			out[n-1] = append(out[n-1], e)
+		} else {
+			out = append(out, []eventstore.Event{e})
+		}
+	}
+	return out
+}
+
+// checkTransferView runs the transfer view's rules against one store: the
+// row equals the transfer's own fold whatever the delivery order, and the
+// Pending index lists exactly the transfers still pending, oldest first.
+func checkTransferView(t *testing.T, store projection.TransferStore, tenant string) {
+	ctx := t.Context()
+	w := newTransferWorld(t, tenant)
+	view := projection.NewTransfers(store, w.events, projection.NewDeadLetters(&fakeSQS{}, "dlq"), slog.New(slog.DiscardHandler))
+
+	done, stuck, poor := w.request(t, "t-done", 300), w.request(t, "t-stuck", 50), w.request(t, "t-poor", 5000)
+	for _, s := range []eventstore.StreamID{done, poor} {
+		if _, err := w.manager.Drive(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []eventstore.StreamID{done, stuck, poor} {
+		commits := w.commits(t, s)
+		// Last commit first (a gap, filled from the events table), then
+		// everything again (duplicates).
+		slices.Reverse(commits)
+		for _, c := range append(commits, commits...) {
+			if err := view.Apply(ctx, c); err != nil {
+				t.Fatalf("apply %s: %v", s, err)
+			}
+		}
+		cur, err := w.manager.Transfers().Load(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, found, err := store.Transfer(ctx, tenant, s.ID)
+		if err != nil || !found {
+			t.Fatalf("transfer %s: found %v, %v", s.ID, found, err)
+		}
+		first := commits[len(commits)-1][0]
+		if row.State.Transfer != cur.State || row.Version != cur.Head.Version() || !row.UpdatedAt.Equal(cur.Head.RecordedAt()) || !row.State.RequestedAt.Equal(first.RecordedAt) {
+			t.Errorf("row %+v, want %+v at %d (%s), requested %s", row, cur.State, cur.Head.Version(), cur.Head.RecordedAt(), first.RecordedAt)
+		}
+	}
+	if row, _, _ := store.Transfer(ctx, tenant, "t-done"); row.State.Transfer.Status != transfer.StatusCompleted {
+		t.Errorf("t-done is %q", row.State.Transfer.Status)
+	}
+	if row, _, _ := store.Transfer(ctx, tenant, "t-poor"); row.State.Transfer.Reason != transfer.ReasonInsufficientFunds {
+		t.Errorf("t-poor failed for %q", row.State.Transfer.Reason)
+	}
+
+	pending := func(before time.Time) []string {
+		t.Helper()
+		got, err := store.PendingBefore(ctx, before, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range got {
+			if s.Tenant == tenant {
+				ids = append(ids, s.TransferID)
+			}
+		}
+		return ids
+	}
+	row, _, _ := store.Transfer(ctx, tenant, "t-stuck")
+	if got := pending(time.Now().Add(time.Hour)); !slices.Equal(got, []string{"t-stuck"}) {
+		t.Errorf("pending %v, want only t-stuck", got)
+	}
+	if got := pending(row.State.RequestedAt); len(got) != 0 {
+		t.Errorf("pending before its request time: %v", got)
+	}
+	// The sweeper drives it through the same steps, and once the view
+	// has seen that, it is no longer pending.
+	rep, err := transfer.Sweep(ctx, w.manager, store, time.Now().Add(time.Hour), 100)
+	if err != nil || rep.Completed < 1 {
+		t.Fatalf("sweep: %+v, %v", rep, err)
+	}
+	for _, c := range w.commits(t, stuck) {
+		if err := view.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := pending(time.Now().Add(time.Hour)); len(got) != 0 {
+		t.Errorf("pending after the sweep: %v", got)
+	}
+}
+
+func TestTransferViewInMemory(t *testing.T) {
+	checkTransferView(t, projection.NewMemoryTransfers(), "t1")
+}
+
+func TestTransferViewOnDynamoDB(t *testing.T) {
+	db := awstest.DynamoDB(t)
+	table := awstest.Table(t, db, "TransfersTable")
+	store := projection.NewDynamoTransfers(db, table)
+	checkTransferView(t, store, "t1")
+
+	// A stale writer loses.
+	row, _, err := store.Transfer(context.Background(), "t1", "t-done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutTransfer(context.Background(), row, row.Version-1); err == nil {
+		t.Error("a put at a stale position succeeded")
+	}
+}
