@@ -41,9 +41,12 @@ type Config struct {
 	Store    *eventstore.Store
 	Accounts Accounts
 	History  History
-	Auth     httpapi.Auth
-	NewID    func() string
-	Log      *slog.Logger
+	// Transfers is the transfer view; without it transfers are read from
+	// their streams only.
+	Transfers Transfers
+	Auth      httpapi.Auth
+	NewID     func() string
+	Log       *slog.Logger
 }
 
 // Handler serves the query routes.
@@ -142,6 +145,9 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	params, p := parseParams(r, req)
 	if p != nil {
 		return h.fail(p, corr, l)
+	}
+	if r == routeTransfer {
+		return h.transfer(ctx, id.Tenant, accountID, corr, l)
 	}
 	c := call{tenant: id.Tenant, route: r, params: params, corr: corr, log: l}
 	if r != routeOwnerAccounts {

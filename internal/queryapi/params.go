@@ -38,6 +38,7 @@ var allowed = map[route][]string{
 	routeOwnerAccounts: {"owner", "limit", "cursor"},
 	routeTransactions:  {"limit", "cursor"},
 	routeEvents:        {"fromVersion", "limit", "cursor"},
+	routeTransfer:      {},
 }
 
 // queryValues reads the query string. API Gateway passes it raw and also

@@ -14,6 +14,7 @@ const (
 	routeOwnerAccounts
 	routeTransactions
 	routeEvents
+	routeTransfer
 )
 
 // String is the route as API Gateway names it, for logs and cursors.
@@ -27,6 +28,8 @@ func (r route) String() string {
 		return "GET /accounts/{id}/transactions"
 	case routeEvents:
 		return "GET /accounts/{id}/events"
+	case routeTransfer:
+		return "GET /transfers/{id}"
 	}
 	return ""
 }
@@ -48,6 +51,8 @@ func match(method, path string) (r route, accountID string, p *httpapi.Problem) 
 		case "events":
 			r = routeEvents
 		}
+	case len(parts) == 2 && parts[0] == "transfers" && parts[1] != "":
+		r = routeTransfer
 	}
 	if r == 0 {
 		return 0, "", httpapi.NewProblem(httpapi.KindRouteNotFound, "no route for "+method+" "+path)
