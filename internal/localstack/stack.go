@@ -91,7 +91,7 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	invokers := map[string]Invoke{}
 	timeouts := map[string]time.Duration{}
 	for _, fn := range tpl.Functions() {
-		wire := wiring.Functions[fn]
+		wire := wiring.Functions()[fn]
 		if wire == nil {
 			return nil, fmt.Errorf("localstack: template function %s has no wiring in internal/wiring", fn)
 		}

@@ -25,38 +25,41 @@ import (
 )
 
 // Functions maps each function's logical id in template.yaml to its
-// wiring.
-var Functions = map[string]awsconfig.Wire{
-	"CommandFunction":   Command,
-	"FanoutFunction":    Fanout,
-	"ProjectorFunction": Projector,
-	"QueryFunction":     Query,
+// wiring. It is a function, not a map variable, so that a Lambda binary
+// links only its own function's code: a package-level map of every wiring
+// would keep every handler, and its SDK clients, in every binary.
+func Functions() map[string]awsconfig.Wire {
+	return map[string]awsconfig.Wire{
+		"CommandFunction":   Command,
+		"FanoutFunction":    Fanout,
+		"ProjectorFunction": Projector,
+		"QueryFunction":     Query,
+	}
 }
 
-// The wiring of each function, reading its environment through its
-// manifest.
-var (
-	// Command wires the command routes.
-	Command = wire("CommandFunction", command)
-	// Fanout wires the publisher of commits to Kinesis.
-	Fanout = wire("FanoutFunction", fanoutFunction)
-	// Projector wires every read model behind the events stream.
-	Projector = wire("ProjectorFunction", projector)
-	// Query wires the read routes.
-	Query = wire("QueryFunction", query)
-)
+// Command wires the command routes.
+func Command(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+	return wire("CommandFunction", command)(ctx, env, cfg)
+}
 
-// builder builds a function's handler from its environment.
+// Fanout wires the publisher of commits to Kinesis.
+func Fanout(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+	return wire("FanoutFunction", fanoutFunction)(ctx, env, cfg)
+}
+
+// Projector wires every read model behind the events stream.
+func Projector(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+	return wire("ProjectorFunction", projector)(ctx, env, cfg)
+}
+
+// Query wires the read routes.
+func Query(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
+	return wire("QueryFunction", query)(ctx, env, cfg)
+}
+
+// builder builds a function's handler from its environment, read through
+// its manifest.
 type builder func(ctx context.Context, v *vars, cfg aws.Config) (any, error)
-
-// builders holds every function's builder, for the test that checks what
-// each one reads against its manifest.
-var builders = map[string]builder{
-	"CommandFunction":   command,
-	"FanoutFunction":    fanoutFunction,
-	"ProjectorFunction": projector,
-	"QueryFunction":     query,
-}
 
 func wire(function string, b builder) awsconfig.Wire {
 	return func(ctx context.Context, env *awsconfig.Env, cfg aws.Config) (any, error) {
