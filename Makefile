@@ -112,6 +112,10 @@ build-ProjectorFunction:
 build-QueryFunction:
 	$(call lambda_build,query)
 
+.PHONY: build-TransfersFunction
+build-TransfersFunction:
+	$(call lambda_build,transfers)
+
 .PHONY: build
 build: tools ## sam build: every function for Lambda (linux/arm64) into .aws-sam/
 	$(SAM) build --template template.yaml

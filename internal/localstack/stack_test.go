@@ -93,7 +93,7 @@ func TestWalkthroughOnTheLocalStack(t *testing.T) {
 			if p.DeadLetters != 0 || f.Failed+p.Failed != 0 {
 				t.Errorf("status %+v, want no failures and no dead letters", st)
 			}
-			if lines := localstack.FormatStatus(st); len(lines) != 2 || !strings.Contains(strings.Join(lines, "\n"), "dead letters") {
+			if lines := localstack.FormatStatus(st); len(lines) != 3 || !strings.Contains(strings.Join(lines, "\n"), "dead letters") {
 				t.Errorf("status lines %q", lines)
 			}
 			break

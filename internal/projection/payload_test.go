@@ -137,11 +137,13 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	eventsTable := awstest.Table(t, db, "EventsTable")
 	accountsTable := awstest.Table(t, db, "AccountsTable")
 	historyTable := awstest.Table(t, db, "HistoryTable")
+	transfersTable := awstest.Table(t, db, "TransfersTable")
 	queue := awstest.Queue(t, "ProjectorDeadLetterQueue")
 	seedGolden(t, eventstore.New(dynamostore.New(db, eventsTable)))
 	_, raw := goldenEvent(t)
 	fn := lambdatest.Start(t, bootstrap, map[string]string{
 		"ACCOUNTS_TABLE": accountsTable, "HISTORY_TABLE": historyTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
+		"TRANSFERS_TABLE": transfersTable,
 	})
 	out, err := fn.Invoke(t.Context(), raw)
 	if err != nil {
@@ -167,12 +169,12 @@ func TestMissingConfigurationFailsFast(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "ProjectorFunction")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "HISTORY_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": ""})
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "HISTORY_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": "", "TRANSFERS_TABLE": ""})
 	out, err := fn.Invoke(t.Context(), raw)
 	if err == nil {
 		t.Fatalf("invoke without configuration succeeded: %s", out)
 	}
-	for _, name := range []string{"ACCOUNTS_TABLE", "HISTORY_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"} {
+	for _, name := range []string{"ACCOUNTS_TABLE", "HISTORY_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL", "TRANSFERS_TABLE"} {
 		if !fn.LogsContain(name, 5*time.Second) {
 			t.Errorf("the start-up error does not name %s:\n%s", name, fn.Logs())
 		}

@@ -29,6 +29,8 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 		"EVENTS_TABLE":   eventsTable,
 		"ACCOUNTS_TABLE": accountsTable,
 		"HISTORY_TABLE":  historyTable,
+
+		"TRANSFERS_TABLE": awstest.Table(t, db, "TransfersTable"),
 	})
 	for name, raw := range payloads(t) {
 		t.Run(name, func(t *testing.T) {

@@ -53,6 +53,8 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		"ACCOUNTS_TABLE": awstest.ViewTableRef("AccountsTable"),
 		"HISTORY_TABLE":  awstest.ViewTableRef("HistoryTable"),
 		"TENANT_CLAIM":   ref("TenantClaim"),
+
+		"TRANSFERS_TABLE": ref("TransfersTable"),
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
@@ -66,6 +68,7 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("AccountsTable", "")},
 		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
 		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("HistoryTable", "")},
+		{[]string{"dynamodb:GetItem"}, getAtt("TransfersTable", "Arn")},
 	}
 	var got []grant
 	for _, pol := range p.Policies {
@@ -95,7 +98,7 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		routes = append(routes, ep.Method+" "+ep.Path)
 	}
 	sort.Strings(routes)
-	wantRoutes := []string{"GET /accounts", "GET /accounts/{id}", "GET /accounts/{id}/events", "GET /accounts/{id}/transactions"}
+	wantRoutes := []string{"GET /accounts", "GET /accounts/{id}", "GET /accounts/{id}/events", "GET /accounts/{id}/transactions", "GET /transfers/{id}"}
 	if !slices.Equal(routes, wantRoutes) {
 		t.Errorf("routes %v, want %v", routes, wantRoutes)
 	}

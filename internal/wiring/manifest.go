@@ -54,6 +54,7 @@ const (
 	envIdempotencyTable = "IDEMPOTENCY_TABLE"
 	envAccountsTable    = "ACCOUNTS_TABLE"
 	envHistoryTable     = "HISTORY_TABLE"
+	envTransfersTable   = "TRANSFERS_TABLE"
 	envStreamName       = "STREAM_NAME"
 	envDeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
 	envSnapshotEvery    = "SNAPSHOT_EVERY"
@@ -95,6 +96,7 @@ var Manifests = map[string]Manifest{
 			{Name: envEventsTable, Ref: "EventsTable"},
 			{Name: envAccountsTable, Ref: "AccountsTable"},
 			{Name: envHistoryTable, Ref: "HistoryTable"},
+			{Name: envTransfersTable, Ref: "TransfersTable"},
 			{Name: envSnapshotEvery},
 		}, httpAuth...),
 		Grants: []Grant{
@@ -102,6 +104,7 @@ var Manifests = map[string]Manifest{
 			{Resource: "AccountsTable", Actions: []string{"dynamodb:GetItem"}},
 			{Resource: "AccountsTable", Suffix: "/index/ByOwner", Actions: []string{"dynamodb:Query"}},
 			{Resource: "HistoryTable", Actions: []string{"dynamodb:Query"}},
+			{Resource: "TransfersTable", Actions: []string{"dynamodb:GetItem"}},
 		},
 	},
 	"FanoutFunction": {
@@ -110,18 +113,34 @@ var Manifests = map[string]Manifest{
 			{Resource: "EventsStream", Actions: []string{"kinesis:PutRecords"}},
 		},
 	},
+	"TransfersFunction": {
+		Env: []Var{
+			{Name: envEventsTable, Ref: "EventsTable"},
+			{Name: envSnapshotEvery},
+		},
+		Grants: []Grant{
+			// Loads (Query), the read-back after a lost answer (GetItem),
+			// and each step's guarded transaction of conditional puts.
+			{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
+			// The event source mapping's on-failure destination sends the
+			// batches given up on with the function's role.
+			{Resource: "TransfersDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
+		},
+	},
 	"ProjectorFunction": {
 		Env: []Var{
 			{Name: envAccountsTable, Ref: "AccountsTable"},
 			{Name: envHistoryTable, Ref: "HistoryTable"},
 			{Name: envEventsTable, Ref: "EventsTable"},
 			{Name: envDeadLetterQueue, Ref: "ProjectorDeadLetterQueue"},
+			{Name: envTransfersTable, Ref: "TransfersTable"},
 		},
 		Grants: []Grant{
 			// Each view reads its positions and writes state and position
 			// in one conditional write.
 			{Resource: "AccountsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}},
 			{Resource: "HistoryTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}},
+			{Resource: "TransfersTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}},
 			// Gap fill reads the missing range from the events table.
 			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
 			// Poison events, with the reason, for a redrive.

@@ -401,6 +401,7 @@ func TestWiringReadsWhatItsManifestLists(t *testing.T) {
 		"FanoutFunction":    fanoutFunction,
 		"ProjectorFunction": projector,
 		"QueryFunction":     query,
+		"TransfersFunction": transfers,
 	}
 	if got, want := slices.Sorted(maps.Keys(Functions())), slices.Sorted(maps.Keys(Manifests)); !slices.Equal(got, want) {
 		t.Fatalf("Functions %v, Manifests %v: every function needs a manifest", got, want)

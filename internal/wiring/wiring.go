@@ -34,6 +34,7 @@ func Functions() map[string]awsconfig.Wire {
 		"FanoutFunction":    Fanout,
 		"ProjectorFunction": Projector,
 		"QueryFunction":     Query,
+		"TransfersFunction": Transfers,
 	}
 }
 
@@ -116,6 +117,7 @@ func fanoutFunction(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 func projector(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 	accountsTable := v.required(envAccountsTable)
 	historyTable := v.required(envHistoryTable)
+	transfersTable := v.required(envTransfersTable)
 	eventsTable := v.required(envEventsTable)
 	queueURL := v.required(envDeadLetterQueue)
 	db := dynamodb.NewFromConfig(cfg)
@@ -125,6 +127,7 @@ func projector(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 	return projection.NewHandler(dead, log,
 		projection.NewAccounts(projection.NewDynamoAccounts(db, accountsTable), events, dead, log),
 		projection.NewHistory(projection.NewDynamoHistory(db, historyTable), events, dead, log),
+		projection.NewTransfers(projection.NewDynamoTransfers(db, transfersTable), events, dead, log),
 	).Handle, nil
 }
 
@@ -134,6 +137,7 @@ func query(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 	eventsTable := v.required(envEventsTable)
 	accountsTable := v.required(envAccountsTable)
 	historyTable := v.required(envHistoryTable)
+	transfersTable := v.required(envTransfersTable)
 	snapshotEvery := v.int(envSnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	views := queryapi.ReadOnlyDynamoDB{DB: db}
@@ -147,6 +151,9 @@ func query(_ context.Context, v *vars, cfg aws.Config) (any, error) {
 		Auth:     auth(v),
 		NewID:    newID,
 		Log:      log,
+
+		// Ended transfers from the view, pending ones from their streams.
+		Transfers: projection.NewDynamoTransfers(views, transfersTable),
 	})
 	return h.Handle, nil
 }

@@ -1,0 +1,10 @@
+// Transfers is the Lambda of the transfers process manager: it drives
+// each transfer whose stream the events stream names, step by step.
+package main
+
+import (
+	"annals/internal/awsconfig"
+	"annals/internal/wiring"
+)
+
+func main() { awsconfig.Start(wiring.Transfers) }
