@@ -2,6 +2,7 @@
 //
 //	annals rebuild <accounts|history> [flags]   rebuild a view into a fresh table
 //	annals redrive --stream KEY ... | --from-queue URL ...
+//	annals sweep-transfers [--older-than D]   drive transfers stuck pending
 //
 // It finds AWS as every SDK program does (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL, ...) and the stack's resources from flags, or from the
@@ -31,6 +32,7 @@ const (
   annals rebuild <accounts|history> [flags]
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
+  annals sweep-transfers [--older-than D] [--limit N] [flags]
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `
@@ -76,6 +78,8 @@ func (c cli) run(ctx context.Context, args []string) int {
 		err = c.rebuild(ctx, args[1:])
 	case "redrive":
 		err = c.redrive(ctx, args[1:])
+	case "sweep-transfers":
+		err = c.sweepTransfers(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageHeader)
 		return exitOK

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"annals/internal/awsconfig"
+	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
+	"annals/internal/projection"
+	"annals/internal/transfer"
+)
+
+// sweepTransfers drives the transfers the transfer view shows pending for
+// longer than --older-than: those the process manager gave up on (their
+// batch went to its dead-letter queue) or never got. It runs the manager's
+// own steps, so a transfer that is in fact moving only goes where it
+// already would, and running it again is harmless.
+func (c cli) sweepTransfers(ctx context.Context, args []string) error {
+	fs := c.flags("sweep-transfers")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage:
+  annals sweep-transfers [--older-than D] [--limit N] [flags]
+
+Drives every transfer pending for longer than --older-than to completed or
+failed, with the process manager's own guarded steps.
+
+`)
+		fs.PrintDefaults()
+	}
+	olderThan := fs.Duration("older-than", time.Minute, "sweep transfers requested at least this long ago")
+	limit := fs.Int("limit", 1000, "sweep at most this many transfers, oldest first")
+	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
+	transfersTable := fs.String("transfers-table", c.envDefault("TRANSFERS_TABLE"), "the transfer view's table (default $TRANSFERS_TABLE)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("sweep-transfers: unexpected arguments %q", fs.Args())
+	}
+	if err := required(fs, map[string]string{"events-table": "EVENTS_TABLE", "transfers-table": "TRANSFERS_TABLE"}, "events-table", "transfers-table"); err != nil {
+		return err
+	}
+	if *olderThan < 0 || *limit < 1 {
+		return usagef("sweep-transfers: --older-than must not be negative and --limit must be at least 1")
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	store := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
+	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), projection.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *limit)
+	fmt.Fprintf(c.stdout, "sweep-transfers: %d pending, %d completed, %d failed, %d not moved\n", rep.Found, rep.Completed, rep.Failed, rep.Errors)
+	return err
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"annals/internal/awstest"
+	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
+	"annals/internal/ledger"
+	"annals/internal/ledgerstore"
+	"annals/internal/projection"
+	"annals/internal/transfer"
+)
+
+// A transfer the view shows pending (its process manager never came) is
+// driven to its end by the sweep, which prints what it did; a second
+// sweep finds nothing once the view has caught up.
+func TestSweepTransfersCommand(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := awstest.DynamoDB(t)
+	eventsTable, transfersTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
+	store := eventstore.New(dynamostore.New(db, eventsTable))
+	accounts := ledgerstore.NewAccounts(store)
+	for id, deposit := range map[string]int64{"a": 500, "b": 0} {
+		s, _ := ledgerstore.AccountStream("acme", id)
+		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		if deposit > 0 {
+			evs = append(evs, ledger.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
+		}
+		enc, _ := ledgerstore.Encode(evs)
+		if _, _, err := accounts.Append(ctx, eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream, _ := transfer.Stream("acme", "tr-1")
+	evs, _ := transfer.Encode(transfer.Requested{TransferID: "tr-1", FromAccountID: "a", ToAccountID: "b", Amount: 200, Currency: "EUR"})
+	if _, err := store.Append(ctx, eventstore.NewStream(stream), evs, eventstore.Metadata{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	view := projection.NewTransfers(projection.NewDynamoTransfers(db, transfersTable), store, nil, slog.New(slog.DiscardHandler))
+	project := func() {
+		page, err := store.Read(ctx, stream, 1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := view.Apply(ctx, page.Events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	project()
+
+	env := map[string]string{"EVENTS_TABLE": eventsTable, "TRANSFERS_TABLE": transfersTable}
+	code, stdout, stderr := runCLI(t, env, "sweep-transfers", "--older-than", "0s")
+	if code != exitOK || !strings.Contains(stdout, "1 pending, 1 completed, 0 failed, 0 not moved") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	cur, err := transfer.NewTransfers(store).Load(ctx, stream)
+	if err != nil || cur.State.Status != transfer.StatusCompleted {
+		t.Fatalf("transfer after the sweep: %+v, %v", cur.State, err)
+	}
+	project()
+	if code, stdout, _ := runCLI(t, env, "sweep-transfers", "--older-than", "0s"); code != exitOK || !strings.Contains(stdout, "0 pending") {
+		t.Fatalf("second sweep: exit %d, %s", code, stdout)
+	}
+
+	if code, _, stderr := runCLI(t, nil, "sweep-transfers"); code != exitUsage || !strings.Contains(stderr, "--events-table (or EVENTS_TABLE)") {
+		t.Errorf("without tables: exit %d, %s", code, stderr)
+	}
+}
