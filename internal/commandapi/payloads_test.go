@@ -38,6 +38,9 @@ var payloadExpectations = map[string]struct {
 	"close.json":                       {status: 200},
 	"close-not-empty.json":             {status: 422, problem: httpapi.KindAccountNotEmpty},
 	"unknown-route.json":               {status: 404, problem: httpapi.KindRouteNotFound},
+
+	"start-transfer.json":              {status: 202},
+	"start-transfer-same-account.json": {status: 400, problem: httpapi.KindValidation},
 }
 
 // seedDemo writes the accounts the payloads name: acc-demo-1 with 5,000
