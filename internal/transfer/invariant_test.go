@@ -15,7 +15,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/awstest"
 	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/transfer"
@@ -550,3 +552,25 @@ func TestTransfersNeverLoseOrCreateMoney(t *testing.T) {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The same run on moto: the real DynamoDB backend, its transactions and
+// conditional writes, with fewer transfers (moto serves one request at a
+// time).
+func TestTransfersNeverLoseOrCreateMoneyOnDynamoDB(t *testing.T) {
+	seeds, n := 1, 16
+	if long() {
+		seeds, n = 4, 60
+	}
+	db := awstest.DynamoDB(t)
+	table := awstest.Table(t, db, "EventsTable")
+	for seed := range uint64(seeds) {
+		o := run(t, dynamostore.New(db, table), 1000+seed, n, 3)
+		if t.Failed() {
+			t.Fatalf("seed %d failed", seed)
+		}
+		t.Logf("seed %d: completed %d, failed %d (refunded %d) %v, faults %v", seed, o.completed, o.failed, o.refunded, o.reasons, o.injected)
+		if o.completed == 0 || o.injected["killed"] == 0 {
+			t.Errorf("seed %d took no completion or no crash: %+v", seed, o)
+		}
+	}
+}
