@@ -120,7 +120,8 @@ func TestLocalStackErrors(t *testing.T) {
 		status             int
 		contains           string
 	}{
-		{"GET", "/nowhere", "", 404, `"Not Found"`},
+		// The template's $default route: the command function's problem.
+		{"GET", "/nowhere", "", 404, `"type":"urn:annals:problem:route-not-found"`},
 		{"POST", "/accounts", `{"owner":`, 400, "problem"},
 		{"GET", "/accounts/none", "", 404, "problem"},
 	} {

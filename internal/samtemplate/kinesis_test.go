@@ -20,11 +20,12 @@ func TestProjectEventsStream(t *testing.T) {
 	if aws.ToString(in.StreamName) != "s1" {
 		t.Errorf("name = %q, want s1", aws.ToString(in.StreamName))
 	}
-	if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != types.StreamModeOnDemand {
-		t.Errorf("mode = %+v, want ON_DEMAND", in.StreamModeDetails)
+	// By the parameters' defaults: one provisioned shard.
+	if in.StreamModeDetails == nil || in.StreamModeDetails.StreamMode != types.StreamModeProvisioned {
+		t.Errorf("mode = %+v, want PROVISIONED", in.StreamModeDetails)
 	}
-	if in.ShardCount != nil {
-		t.Errorf("an on-demand stream has shard count %d", *in.ShardCount)
+	if in.ShardCount == nil || *in.ShardCount != 1 {
+		t.Errorf("shard count = %v, want 1", in.ShardCount)
 	}
 	if _, err := tpl.Stream("EventsTable", "x"); err == nil {
 		t.Error("Stream accepted a table")
@@ -63,5 +64,41 @@ func TestStreamModes(t *testing.T) {
 				t.Errorf("shards = %d, mode = %+v; want %d, PROVISIONED", aws.ToInt32(in.ShardCount), in.StreamModeDetails, c.wantShards)
 			}
 		})
+	}
+}
+
+// The mode may follow a parameter, and the shard count drop out with
+// AWS::NoValue when it is ON_DEMAND: local runs take the defaults.
+func TestStreamModeFromParameters(t *testing.T) {
+	for _, c := range []struct {
+		mode       string
+		want       types.StreamMode
+		wantShards *int32
+	}{
+		{"PROVISIONED", types.StreamModeProvisioned, aws.Int32(2)},
+		{"ON_DEMAND", types.StreamModeOnDemand, nil},
+	} {
+		tpl, err := Load(writeTemplate(t, `Parameters:
+  Mode: {Type: String, Default: `+c.mode+`}
+  Shards: {Type: Number, Default: 2}
+Conditions:
+  OnDemand: !Equals [!Ref Mode, ON_DEMAND]
+Resources:
+  S:
+    Type: AWS::Kinesis::Stream
+    Properties:
+      StreamModeDetails: {StreamMode: !Ref Mode}
+      ShardCount: !If [OnDemand, !Ref AWS::NoValue, !Ref Shards]
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := tpl.Stream("S", "n")
+		if err != nil {
+			t.Fatalf("%s: %v", c.mode, err)
+		}
+		if in.StreamModeDetails.StreamMode != c.want || aws.ToInt32(in.ShardCount) != aws.ToInt32(c.wantShards) || (in.ShardCount == nil) != (c.wantShards == nil) {
+			t.Errorf("%s: mode %s, shards %v; want %s, %v", c.mode, in.StreamModeDetails.StreamMode, in.ShardCount, c.want, c.wantShards)
+		}
 	}
 }

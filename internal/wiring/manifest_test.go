@@ -2,11 +2,13 @@ package wiring
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -170,14 +172,58 @@ func (s scenario) open(path string) (*cloudformation.Template, error) {
 			return args[2]
 		},
 	}}
-	tpl, err := goformation.OpenWithOptions(path, opts)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	resolved, err := intrinsics.ProcessYAML(data, opts)
 	if err != nil {
 		return nil, fmt.Errorf("goformation: %w", err)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %s", path, strings.Join(problems, "; "))
 	}
+	functionsOnly, err := functionsOnly(resolved)
+	if err != nil {
+		return nil, err
+	}
+	tpl, err := goformation.ParseJSONWithOptions(functionsOnly, &intrinsics.ProcessorOptions{NoProcess: true})
+	if err != nil {
+		return nil, fmt.Errorf("goformation: %w", err)
+	}
 	return tpl, nil
+}
+
+// functionsOnly keeps the template's functions, with the properties
+// goformation's typed model knows: its schema (v7.14.9) predates some that
+// SAM accepts (LoggingConfig, an HttpApi's AccessLogSettings), and the
+// check needs only each function's policies and environment.
+func functionsOnly(resolved []byte) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(resolved, &doc); err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for f := range reflect.TypeFor[serverless.Function]().Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	for id, r := range resources {
+		r, _ := r.(map[string]any)
+		if r["Type"] != "AWS::Serverless::Function" {
+			delete(resources, id)
+			continue
+		}
+		props, _ := r["Properties"].(map[string]any)
+		for k := range props {
+			if !known[k] {
+				delete(props, k)
+			}
+		}
+	}
+	return json.Marshal(doc)
 }
 
 // arn is what the template must grant on g's resource under s.
