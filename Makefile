@@ -83,6 +83,7 @@ bench: tools ## run the benchmarks (in memory and against moto); figures in docs
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=1 ./internal/projection/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/localstack/
+	ANNALS_RIE=$(RIE) $(GO) test -run '^$$' -bench ColdStart -benchtime=1x -count=1 ./internal/lambdatest/
 
 .PHONY: rie-path
 rie-path: ## print the Lambda emulator's path (for ANNALS_RIE)

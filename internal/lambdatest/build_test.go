@@ -46,7 +46,7 @@ func checkBinary(t *testing.T, path, arch string) {
 	}
 }
 
-func functions(t *testing.T) []string {
+func functions(t testing.TB) []string {
 	tpl := awstest.Template(t)
 	var ids []string
 	for id, r := range tpl.Resources {
