@@ -112,12 +112,23 @@ func (a *Aggregate[S]) Append(ctx context.Context, cur Current[S], events []NewE
 	if err != nil {
 		return Current[S]{}, nil, err
 	}
+	next, err := a.Advance(ctx, cur, committed)
+	return next, committed.Events, err
+}
+
+// Advance returns the state after committed, a commit the store appended
+// at cur's head (with AppendAll, together with other streams), and writes
+// a snapshot when the commit crossed a multiple of K, as Append does: a
+// stream that only ever moves in multi-stream commits keeps its loads
+// bounded too.
+func (a *Aggregate[S]) Advance(ctx context.Context, cur Current[S], committed Committed) (Current[S], error) {
 	state := cur.State
+	var err error
 	for _, e := range committed.Events {
 		if state, err = a.fold.Evolve(state, e); err != nil {
 			// The events are recorded; the state after them is not
 			// computable, which a reload will report.
-			return Current[S]{}, committed.Events, fmt.Errorf("evolve %s %d after append: %w", e.Stream, e.Version, err)
+			return Current[S]{}, fmt.Errorf("evolve %s %d after append: %w", e.Stream, e.Version, err)
 		}
 	}
 	next := Current[S]{State: state, Head: committed.Head}
@@ -125,7 +136,7 @@ func (a *Aggregate[S]) Append(ctx context.Context, cur Current[S], events []NewE
 	if k > 0 && cur.Head.version/k != next.Head.version/k {
 		a.snapshot(ctx, next)
 	}
-	return next, committed.Events, nil
+	return next, nil
 }
 
 func (a *Aggregate[S]) snapshot(ctx context.Context, cur Current[S]) {

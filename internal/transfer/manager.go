@@ -239,8 +239,24 @@ func (m *Manager) commit(ctx context.Context, cur eventstore.Current[Transfer], 
 		pending = append(pending, eventstore.Pending{Head: a.cur.Head, Events: evs, Meta: meta})
 	}
 	guard := &eventstore.Guard{Tenant: cur.Head.Stream().Tenant, CommandID: commandID}
-	if _, err := m.transfers.Store().AppendAll(ctx, pending, guard); err != nil {
+	committed, err := m.transfers.Store().AppendAll(ctx, pending, guard)
+	if err != nil {
 		return err
+	}
+	// The step is recorded; what follows only keeps every stream's loads
+	// bounded, with a snapshot when a commit crossed a multiple of K.
+	if _, err := m.transfers.Advance(ctx, cur, committed[0]); err != nil {
+		m.log.WarnContext(ctx, "transfer state after a step", "transfer", t.ID, "error", err.Error())
+	}
+	i := 1
+	for _, a := range accounts {
+		if len(a.events) == 0 {
+			continue
+		}
+		if _, err := m.accounts.Advance(ctx, a.cur, committed[i]); err != nil {
+			m.log.WarnContext(ctx, "account state after a transfer step", "transfer", t.ID, "account", a.cur.State.ID, "error", err.Error())
+		}
+		i++
 	}
 	m.log.InfoContext(ctx, "transfer step", "transfer", t.ID, "step", step, "correlationId", t.CorrelationID)
 	return nil

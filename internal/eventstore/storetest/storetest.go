@@ -42,6 +42,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ReadPagesFromInsideACommit", testReadMidCommit},
 		{"StateAtVersionAndTime", testTimeTravel},
 		{"LoadWithSnapshotsIsOneQuery", testSnapshotLoad},
+		{"MultiStreamCommitsSnapshotToo", testAdvanceSnapshots},
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
 		{"TenantsAreSeparate", testTenants},
@@ -685,6 +686,52 @@ func testTimeTravel(t *testing.T, nb NewBackend) {
 	future, err := f.agg.AsOf(ctx(t), stream, all[len(all)-1].RecordedAt.Add(24*time.Hour))
 	if err != nil || future.Version != head {
 		t.Errorf("state in the future: version %d err %v, want the head %d", future.Version, err, head)
+	}
+}
+
+// Streams that only ever move in AppendAll commits get their snapshots
+// through Advance, so their loads stay one Query as well.
+func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
+	const k = 10
+	f := setup(t, nb, eventstore.WithSnapshotEvery(k))
+	a, b := newStream(t), newStream(t)
+	curA, curB := fresh(a), fresh(b)
+	var allA []eventstore.Event
+	for c := range 35 {
+		out, err := f.store.AppendAll(ctx(t), []eventstore.Pending{
+			{Head: curA.Head, Events: events(int64(c))},
+			{Head: curB.Head, Events: events(1, 2)},
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allA = append(allA, out[0].Events...)
+		if curA, err = f.agg.Advance(ctx(t), curA, out[0]); err != nil {
+			t.Fatal(err)
+		}
+		if curB, err = f.agg.Advance(ctx(t), curB, out[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(curA.State, fold(1, allA)) || curA.Head.Version() != 35 || curB.Head.Version() != 70 {
+		t.Fatalf("advanced to %+v at %d and %d", curA.State, curA.Head.Version(), curB.Head.Version())
+	}
+	for _, s := range []eventstore.StreamID{a, b} {
+		m := &eventstore.Meter{}
+		loaded, err := f.agg.Load(eventstore.WithMeter(ctx(t), m), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := curA
+		if s == b {
+			want = curB
+		}
+		if !reflect.DeepEqual(loaded.State, want.State) || loaded.Head.Version() != want.Head.Version() {
+			t.Errorf("%s loaded %+v at %d, want %+v at %d", s, loaded.State, loaded.Head.Version(), want.State, want.Head.Version())
+		}
+		if u := m.Usage(); u.Total() != 1 {
+			t.Errorf("%s: a load cost %v, want one Query from a snapshot", s, u.Requests)
+		}
 	}
 }
 
