@@ -18,6 +18,7 @@ import (
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
 	"annals/internal/queryapi"
+	"annals/internal/transfer"
 )
 
 // The events/query payloads are what `sam local invoke QueryFunction`
@@ -31,6 +32,7 @@ var payloadExpectations = map[string]struct {
 	balance int64  // of the account, for the account view
 	source  string // the account view's read source
 	items   int    // for the lists
+	state   string // the transfer's status, for the transfer
 }{
 	"get-account.json":                         {status: 200, version: 2, balance: 5000, source: queryapi.SourceView},
 	"get-account-not-modified.json":            {status: 304, version: 2, source: queryapi.SourceView},
@@ -51,6 +53,8 @@ var payloadExpectations = map[string]struct {
 	"get-events.json":                          {status: 200, items: 2},
 	"get-events-unknown-account.json":          {status: 404, problem: httpapi.KindNotFound},
 	"unknown-route.json":                       {status: 404, problem: httpapi.KindRouteNotFound},
+	"get-transfer.json":                        {status: 200, state: "pending"},
+	"get-transfer-unknown.json":                {status: 404, problem: httpapi.KindNotFound},
 }
 
 // demoClock is the clock the demo accounts are written with: each commit
@@ -64,7 +68,8 @@ func demoClock() func() time.Time {
 // alice, opened (version 1, at 09:00:01) with 5,000 deposited (2, at
 // 09:00:02), and acc-demo-2 of alice (at 09:00:03), both in the views;
 // then 2,500 more into acc-demo-1 (3, at 09:00:04), which the views have
-// not seen yet.
+// not seen yet; and tr-demo-1, a transfer of 1,000 from acc-demo-1 to
+// acc-demo-2 requested (at 09:00:05) and not yet moved.
 func seedDemo(t testing.TB, store *eventstore.Store, view projection.AccountStore, history projection.HistoryStore) {
 	t.Helper()
 	ctx := context.Background()
@@ -104,6 +109,18 @@ func seedDemo(t testing.TB, store *eventstore.Store, view projection.AccountStor
 	commit("acc-demo-1", true, ledger.MoneyDeposited{Amount: 5000, Reference: "salary", BalanceAfter: 5000})
 	commit("acc-demo-2", true, ledger.AccountOpened{AccountID: "acc-demo-2", Owner: "alice", Currency: "EUR"})
 	commit("acc-demo-1", false, ledger.MoneyDeposited{Amount: 2500, Reference: "bonus", BalanceAfter: 7500})
+
+	tr, err := transfer.Stream("demo", "tr-demo-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := transfer.Encode(transfer.Requested{TransferID: "tr-demo-1", FromAccountID: "acc-demo-1", ToAccountID: "acc-demo-2", Amount: 1000, Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, eventstore.NewStream(tr), enc, eventstore.Metadata{CommandID: "cmd-tr-demo-1", Actor: "seed"}, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func payloads(t *testing.T) map[string][]byte {
@@ -153,6 +170,11 @@ func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTT
 	b := expect(t, resp, want.status, want.problem)
 	if want.source != "" && (num(b, "version") != want.version || num(b, "balance") != want.balance) {
 		t.Errorf("account %v, want version %d balance %d", b, want.version, want.balance)
+	}
+	if want.state != "" {
+		if got, _ := b["status"].(string); got != want.state || b["transferId"] != "tr-demo-1" {
+			t.Errorf("transfer %v, want tr-demo-1 %s", b, want.state)
+		}
 	}
 	if want.items > 0 {
 		if got := items(t, b); len(got) != want.items {
