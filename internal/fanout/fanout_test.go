@@ -73,7 +73,7 @@ func TestOnlyCommitInsertsAreForwarded(t *testing.T) {
 			t.Errorf("record %d holds version %d, want %d", i, evs[0].Version, i+1)
 		}
 	}
-	sum := logs.summary(t)
+	sum := summary(t, logs)
 	wantDropped := float64(len(ev.Records) - 2)
 	if sum["records"] != float64(len(ev.Records)) || sum["dropped"] != wantDropped || sum["sent"] != 2.0 || sum["commits"] != 2.0 {
 		t.Errorf("summary %v: want records %d, dropped %v, commits and sent 2", sum, len(ev.Records), wantDropped)
@@ -229,7 +229,7 @@ func TestPartialFailuresAreRetriedUntilSent(t *testing.T) {
 	if len(stored) != 10 || len(slices.Compact(stored)) != 10 {
 		t.Errorf("stored %v, want each of the 10 commits once", stored)
 	}
-	if sum := logs.summary(t); sum["retries"] != 2.0 || sum["sent"] != 10.0 {
+	if sum := summary(t, logs); sum["retries"] != 2.0 || sum["sent"] != 10.0 {
 		t.Errorf("summary %v, want 2 retries and 10 sent", sum)
 	}
 }
@@ -287,7 +287,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	if len(k.calls) != 4 || len(k.stored) != 3 {
 		t.Errorf("%d calls, %d stored; want 4 and 3", len(k.calls), len(k.stored))
 	}
-	if sum := logs.summary(t); sum["retries"] != 3.0 {
+	if sum := summary(t, logs); sum["retries"] != 3.0 {
 		t.Errorf("summary %v, want 3 retries", sum)
 	}
 }
@@ -333,7 +333,7 @@ func TestDeadlineReportsTheFirstUnsentRecord(t *testing.T) {
 	if len(k.stored) != 4 {
 		t.Errorf("%d stored, want the 4 other commits", len(k.stored))
 	}
-	if sum := logs.summary(t); sum["unsent"] != 1.0 || sum["level"] != "WARN" {
+	if sum := summary(t, logs); sum["unsent"] != 1.0 || sum["level"] != "WARN" {
 		t.Errorf("summary %v, want 1 unsent at WARN", sum)
 	}
 }
@@ -381,7 +381,7 @@ func TestPoisonRecordIsSkippedAndLogged(t *testing.T) {
 		t.Errorf("sent %v, want the good commit only", got)
 	}
 	var found bool
-	for _, l := range logs.lines(t) {
+	for _, l := range lines(t, logs) {
 		if l["level"] == "ERROR" && l["sequenceNumber"] == ev.Records[0].Change.SequenceNumber {
 			found = true
 			if !strings.Contains(fmt.Sprint(l["error"]), "no events") {
@@ -390,9 +390,9 @@ func TestPoisonRecordIsSkippedAndLogged(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no ERROR line with the poison record's sequence number in %v", logs.lines(t))
+		t.Errorf("no ERROR line with the poison record's sequence number in %v", lines(t, logs))
 	}
-	if sum := logs.summary(t); sum["poison"] != 1.0 {
+	if sum := summary(t, logs); sum["poison"] != 1.0 {
 		t.Errorf("summary %v, want 1 poison", sum)
 	}
 }
@@ -421,13 +421,13 @@ func TestOversizeEnvelopeIsRefusedAndLogged(t *testing.T) {
 		t.Errorf("sent %v, want only the small commit", got)
 	}
 	var found bool
-	for _, l := range logs.lines(t) {
+	for _, l := range lines(t, logs) {
 		if l["level"] == "ERROR" && l["stream"] == "acme#account#big" && l["bytes"].(float64) > float64(fanout.MaxRecordBytes) {
 			found = true
 		}
 	}
-	if !found || logs.summary(t)["oversize"] != 1.0 {
-		t.Errorf("the oversize commit was not logged at ERROR: %v", logs.lines(t))
+	if !found || summary(t, logs)["oversize"] != 1.0 {
+		t.Errorf("the oversize commit was not logged at ERROR: %v", lines(t, logs))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"annals/internal/eventstore"
 	"annals/internal/fanout"
+	"annals/internal/testlog"
 )
 
 // capture is an in-memory event store backend that keeps every item
@@ -227,36 +227,20 @@ func (f *fakeKinesis) storedKeys() []string {
 	return out
 }
 
-// logBuffer collects the handler's JSON log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) lines(t testing.TB) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(l.b.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, m)
+// lines decodes the handler's log lines.
+func lines(t testing.TB, l *testlog.Buffer) []map[string]any {
+	t.Helper()
+	out, err := l.Lines()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
 // summary is the invocation's one summary line.
-func (l *logBuffer) summary(t testing.TB) map[string]any {
+func summary(t testing.TB, l *testlog.Buffer) map[string]any {
 	t.Helper()
-	for _, m := range l.lines(t) {
+	for _, m := range lines(t, l) {
 		if m["msg"] == "fanout" {
 			return m
 		}
@@ -265,8 +249,8 @@ func (l *logBuffer) summary(t testing.TB) map[string]any {
 	return nil
 }
 
-func newHandler(t testing.TB, k fanout.Kinesis) (*fanout.Handler, *logBuffer) {
-	logs := &logBuffer{}
+func newHandler(t testing.TB, k fanout.Kinesis) (*fanout.Handler, *testlog.Buffer) {
+	logs := &testlog.Buffer{}
 	return fanout.New(fanout.Config{
 		Kinesis: k,
 		Stream:  "events",

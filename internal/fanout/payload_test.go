@@ -66,7 +66,7 @@ func TestGoldenPayload(t *testing.T) {
 		t.Fatalf("%d records sent, want the commit only", len(k.stored))
 	}
 	checkGoldenEnvelope(t, aws.ToString(k.stored[0].PartitionKey), k.stored[0].Data)
-	if sum := logs.summary(t); sum["dropped"] != 1.0 {
+	if sum := summary(t, logs); sum["dropped"] != 1.0 {
 		t.Errorf("summary %v, want the snapshot dropped", sum)
 	}
 }

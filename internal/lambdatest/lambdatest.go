@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"annals/internal/samtemplate"
+	"annals/internal/testlog"
 )
 
 // ErrNoEmulator explains how to provide the emulator.
@@ -68,7 +69,7 @@ func Build(t testing.TB, logicalID string) string {
 type Emulator struct {
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testlog.Buffer
 	stop func()
 }
 
@@ -110,7 +111,7 @@ func start(t testing.TB, rie, bootstrap string, env map[string]string) (*Emulato
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the emulator: %v", err)
@@ -213,21 +214,4 @@ func freeAddr(t testing.TB) string {
 			return addr
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,38 +7,20 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"annals/internal/awstest"
 	"annals/internal/demo"
 	"annals/internal/localstack"
+	"annals/internal/testlog"
 )
-
-// syncBuffer is a log sink shared by the stack's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startStack runs the whole stack as `make local` does, on a free port,
 // against moto.
-func startStack(t testing.TB) (*localstack.Stack, *syncBuffer) {
+func startStack(t testing.TB) (*localstack.Stack, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := localstack.Start(t.Context(), localstack.Config{
 		Template: awstest.Template(t),
 		AWS:      awstest.Config(t, "DYNAMODB"),

@@ -333,7 +333,7 @@ func TestUndecodableEnvelope(t *testing.T) {
 		letters[1].Stream != "" || letters[1].PartitionKey != "no-stream-here" {
 		t.Errorf("dead letters %+v", letters)
 	}
-	if !f.logs.has("names no stream") {
+	if !f.logs.Contains("names no stream") {
 		t.Errorf("no log of the unquarantinable record:\n%s", f.logs)
 	}
 }

@@ -1,13 +1,11 @@
 package projection_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
+	"annals/internal/testlog"
 )
 
 const tenant = "acme"
@@ -261,26 +260,6 @@ func (f *faultyStore) writes(id string) int {
 	return f.puts[id]
 }
 
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) has(s string) bool { return strings.Contains(l.String(), s) }
-
 // fixture is a projector over an in-memory view and event store.
 type fixture struct {
 	events  *eventstore.Store
@@ -288,12 +267,12 @@ type fixture struct {
 	history *projection.MemoryHistory
 	sqs     *fakeSQS
 	h       *projection.Handler
-	logs    *logBuffer
+	logs    *testlog.Buffer
 }
 
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()},
-		history: projection.NewMemoryHistory(), sqs: &fakeSQS{}, logs: &logBuffer{}}
+		history: projection.NewMemoryHistory(), sqs: &fakeSQS{}, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.sqs, "https://sqs.example/dlq")
 	f.h = projection.NewHandler(dead, log,
