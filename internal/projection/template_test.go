@@ -58,7 +58,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		"HISTORY_TABLE":         awstest.ViewTableRef("HistoryTable"),
 		"EVENTS_TABLE":          map[string]any{"Ref": "EventsTable"},
 		"DEAD_LETTER_QUEUE_URL": map[string]any{"Ref": "ProjectorDeadLetterQueue"},
-		"TRANSFERS_TABLE":       map[string]any{"Ref": "TransfersTable"},
+		"TRANSFERS_TABLE":       awstest.ViewTableRef("TransfersTable"),
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
@@ -68,7 +68,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		resource any
 	}
 	want := []grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), getAtt("TransfersTable", "Arn")}},
+		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), awstest.ViewTableArn("TransfersTable", "")}},
 		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
 		{[]string{"sqs:SendMessage"}, getAtt("ProjectorDeadLetterQueue", "Arn")},
 	}

@@ -44,8 +44,9 @@ type Grant struct {
 // grant on such a table, and a variable naming it, follow the parameter:
 // the stack's own table while it is empty, the named one once it is set.
 var ViewParameters = map[string]string{
-	"AccountsTable": "AccountsViewTable",
-	"HistoryTable":  "HistoryViewTable",
+	"AccountsTable":  "AccountsViewTable",
+	"HistoryTable":   "HistoryViewTable",
+	"TransfersTable": "TransfersViewTable",
 }
 
 // Every function's environment variables, by name.

@@ -44,8 +44,8 @@ type scenario struct {
 }
 
 var scenarios = []scenario{
-	{"stack's own view tables", map[string]string{"AccountsViewTable": "", "HistoryViewTable": ""}},
-	{"switched view tables", map[string]string{"AccountsViewTable": "accounts-rebuilt", "HistoryViewTable": "history-rebuilt"}},
+	{"stack's own view tables", map[string]string{"AccountsViewTable": "", "HistoryViewTable": "", "TransfersViewTable": ""}},
+	{"switched view tables", map[string]string{"AccountsViewTable": "accounts-rebuilt", "HistoryViewTable": "history-rebuilt", "TransfersViewTable": "transfers-rebuilt"}},
 }
 
 func templatePath(t *testing.T) string {
@@ -419,6 +419,10 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 			"FanoutFunction: the template sets LOCAL_TENANT=x, which its manifest does not list"},
 		{"a switched view granted on the stack's table", "Resource: !If [HistoryViewSwitched, !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${HistoryViewTable}\", !GetAtt HistoryTable.Arn]",
 			"Resource: !GetAtt HistoryTable.Arn", `QueryFunction: the template grants "getatt:HistoryTable.Arn dynamodb:Query"`},
+		{"a switched transfer view granted on the stack's table", "                - !If [TransfersViewSwitched, !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TransfersViewTable}\", !GetAtt TransfersTable.Arn]\n",
+			"                - !GetAtt TransfersTable.Arn\n", `ProjectorFunction: the template grants "getatt:TransfersTable.Arn dynamodb:PutItem"`},
+		{"a switched transfer view read from the stack's table", "          TRANSFERS_TABLE: !If [TransfersViewSwitched, !Ref TransfersViewTable, !Ref TransfersTable]\n",
+			"          TRANSFERS_TABLE: !Ref TransfersTable\n", "the template sets TRANSFERS_TABLE to ref:TransfersTable, want transfers-rebuilt"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if !strings.Contains(string(orig), c.old) {
