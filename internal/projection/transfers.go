@@ -55,6 +55,11 @@ func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (Tr
 	return row.State, Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
+// transferFold is the transfer's own fold, so that a row holds exactly what
+// loading the stream gives (the correlation id too), and a rebuild can be
+// checked against it.
+var transferFold = transfer.Fold()
+
 func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, error) {
 	ev, err := transfer.Decode(e)
 	if err != nil || ev == nil {
@@ -63,8 +68,8 @@ func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, e
 	if _, ok := ev.(transfer.Requested); ok {
 		s.RequestedAt = e.RecordedAt.UTC()
 	}
-	s.Transfer = transfer.Evolve(s.Transfer, ev)
-	return s, nil
+	s.Transfer, err = transferFold.Evolve(s.Transfer, e)
+	return s, err
 }
 
 func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos Position, expected int64) error {
