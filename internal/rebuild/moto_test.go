@@ -94,12 +94,23 @@ type account struct {
 // commit appends one commit and feeds it to the live projector.
 func (s *stack) commit(t testing.TB, a *account, evs ...eventstore.NewEvent) {
 	t.Helper()
-	c, err := s.events.Append(t.Context(), a.head, evs, eventstore.Metadata{Actor: "alice"}, nil)
+	s.commitAs(t, a, eventstore.Metadata{Actor: "alice"}, evs...)
+}
+
+func (s *stack) commitAs(t testing.TB, a *account, meta eventstore.Metadata, evs ...eventstore.NewEvent) {
+	t.Helper()
+	c, err := s.events.Append(t.Context(), a.head, evs, meta, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.head = c.Head
-	data, err := fanout.EncodeEnvelope(c.Events)
+	s.project(t, c.Events)
+}
+
+// project hands one commit to the live projector, as the fan-out would.
+func (s *stack) project(t testing.TB, commit []eventstore.Event) {
+	t.Helper()
+	data, err := fanout.EncodeEnvelope(commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +119,7 @@ func (s *stack) commit(t testing.TB, a *account, evs ...eventstore.NewEvent) {
 	seq := fmt.Sprintf("4959%020d", s.seq)
 	s.mu.Unlock()
 	resp, err := s.projector.Handle(t.Context(), events.KinesisEvent{Records: []events.KinesisEventRecord{{
-		Kinesis: events.KinesisRecord{PartitionKey: c.Events[0].Stream.Key(), SequenceNumber: seq, Data: data},
+		Kinesis: events.KinesisRecord{PartitionKey: commit[0].Stream.Key(), SequenceNumber: seq, Data: data},
 	}}})
 	if err != nil || len(resp.BatchItemFailures) > 0 {
 		t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)

@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"annals/internal/eventstore"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
+	"annals/internal/transfer"
 )
 
 // EventReader reads a stream's events (consistent); *eventstore.Store is one.
@@ -111,6 +113,44 @@ func VerifyHistory(ctx context.Context, fresh, live projection.HistoryStore, eve
 			}
 			if !reflect.DeepEqual(fe, le) {
 				return fmt.Sprintf("fresh entries %+v, live %+v", fe, le)
+			}
+			return ""
+		})
+	})
+}
+
+// VerifyTransfers compares the fresh transfer view to the live one on every
+// stream, and checks each fresh transfer against the transfer's own fold of
+// the stream's events up to the row's version (and its request time
+// against the request's recordedAt).
+func VerifyTransfers(ctx context.Context, fresh, live projection.TransferStore, events EventReader, streams []eventstore.StreamID, workers int) (Report, error) {
+	return verify(ctx, streams, workers, func(ctx context.Context, s eventstore.StreamID) (string, bool, error) {
+		f, fok, err := fresh.Transfer(ctx, s.Tenant, s.ID)
+		if err != nil {
+			return "", false, fmt.Errorf("read %s in the fresh view: %w", s, err)
+		}
+		l, lok, err := live.Transfer(ctx, s.Tenant, s.ID)
+		if err != nil {
+			return "", false, fmt.Errorf("read %s in the live view: %w", s, err)
+		}
+		if !fok {
+			return "missing from the fresh view", false, nil
+		}
+		want, requestedAt, err := transferFold(ctx, events, s, f.Version)
+		if err != nil {
+			return "", false, err
+		}
+		if f.State.Transfer != want || !f.State.RequestedAt.Equal(requestedAt) {
+			return fmt.Sprintf("fresh state at version %d is %+v requested at %s, the transfer's fold gives %+v requested at %s",
+				f.Version, f.State.Transfer, stamp(f.State.RequestedAt), want, stamp(requestedAt)), false, nil
+		}
+		if !lok {
+			return "missing from the live view", true, nil
+		}
+		return compare(f.Version, l.Version, f.Quarantine, l.Quarantine, func() string {
+			if f.State.Transfer != l.State.Transfer || !f.State.RequestedAt.Equal(l.State.RequestedAt) || !f.UpdatedAt.Equal(l.UpdatedAt) {
+				return fmt.Sprintf("fresh %+v requested at %s updated at %s, live %+v requested at %s updated at %s",
+					f.State.Transfer, stamp(f.State.RequestedAt), stamp(f.UpdatedAt), l.State.Transfer, stamp(l.State.RequestedAt), stamp(l.UpdatedAt))
 			}
 			return ""
 		})
@@ -218,6 +258,35 @@ func accountFold(ctx context.Context, events EventReader, s eventstore.StreamID,
 		domain = append(domain, ev)
 	}
 	return ledger.Fold(domain), nil
+}
+
+// transferFold is the transfer package's own fold of the stream's events
+// up to version, and when the transfer was requested (the recordedAt of
+// its request), which the view keeps for the sweeper.
+func transferFold(ctx context.Context, events EventReader, s eventstore.StreamID, version int64) (transfer.Transfer, time.Time, error) {
+	evs, err := readTo(ctx, events, s, version)
+	if err != nil {
+		return transfer.Transfer{}, time.Time{}, err
+	}
+	fold := transfer.Fold()
+	var t transfer.Transfer
+	var requestedAt time.Time
+	for _, e := range evs {
+		if t, err = fold.Evolve(t, e); err != nil {
+			return transfer.Transfer{}, time.Time{}, fmt.Errorf("fold %s: %w", s, err)
+		}
+		if e.Type == transfer.TypeRequested {
+			requestedAt = e.RecordedAt
+		}
+	}
+	return t, requestedAt, nil
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "(never)"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 func normal(a ledger.Account) ledger.Account {
