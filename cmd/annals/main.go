@@ -1,6 +1,6 @@
 // Command annals is the operator's tool for the deployed (or local) stack:
 //
-//	annals rebuild <accounts|history> [flags]   rebuild a view into a fresh table
+//	annals rebuild <accounts|history|transfers> [flags]   rebuild a view into a fresh table
 //	annals redrive --stream KEY ... | --from-queue URL ...
 //	annals sweep-transfers [--older-than D]   drive transfers stuck pending
 //
@@ -29,7 +29,7 @@ const (
 	exitFailed  = 1 // the operation failed, or found something wrong
 	exitUsage   = 2 // the command line is wrong
 	usageHeader = `usage:
-  annals rebuild <accounts|history> [flags]
+  annals rebuild <accounts|history|transfers> [flags]
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
   annals sweep-transfers [--older-than D] [--limit N] [flags]

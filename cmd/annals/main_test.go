@@ -43,7 +43,7 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	}{
 		{nil, nil, "usage:"},
 		{[]string{"rebiuld"}, nil, `unknown subcommand "rebiuld"`},
-		{[]string{"rebuild"}, nil, "name the view to rebuild: accounts|history"},
+		{[]string{"rebuild"}, nil, "name the view to rebuild: accounts|history|transfers"},
 		{[]string{"rebuild", "balances"}, nil, `unknown view "balances"`},
 		{[]string{"rebuild", "accounts"}, nil, "missing --events-table (or EVENTS_TABLE), --live-table (or ACCOUNTS_TABLE)"},
 		{[]string{"rebuild", "history"}, map[string]string{"EVENTS_TABLE": "e"}, "missing --live-table (or HISTORY_TABLE)"},

@@ -24,17 +24,20 @@ import (
 	"annals/internal/projection"
 	"annals/internal/rebuild"
 	"annals/internal/samtemplate"
+	"annals/internal/transfer"
 )
 
 // viewSpec is what the CLI knows of one rebuildable view.
 type viewSpec struct {
 	logicalID string // its table in template.yaml
 	tableEnv  string // the variable the functions read its table name from
+	category  string // the streams it holds
 }
 
 var rebuildable = map[string]viewSpec{
-	projection.AccountsView: {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE"},
-	projection.HistoryView:  {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE"},
+	projection.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: ledgerstore.AccountCategory},
+	projection.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: ledgerstore.AccountCategory},
+	projection.TransfersView: {logicalID: "TransfersTable", tableEnv: "TRANSFERS_TABLE", category: transfer.Category},
 }
 
 func viewNames() string {
@@ -60,7 +63,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
-	live := fs.String("live-table", "", "the view's live table (default $ACCOUNTS_TABLE or $HISTORY_TABLE)")
+	live := fs.String("live-table", "", "the view's live table (default $ACCOUNTS_TABLE, $HISTORY_TABLE or $TRANSFERS_TABLE)")
 	fresh := fs.String("table", "", "the fresh table to rebuild into (default <live-table>-rebuild-<UTC time>)")
 	resume := fs.Bool("resume", false, "the fresh table exists: rebuild into it again (what it holds is skipped)")
 	sinceFlag := fs.String("since", "", "with --resume: read only commits recorded from this RFC 3339 time on (less --margin), e.g. the \"caught up to\" of an earlier run")
@@ -154,10 +157,16 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
 			return rebuild.VerifyHistory(ctx, store, projection.NewDynamoHistory(db, *live), events, streams, *segments)
 		}
+	case projection.TransfersView:
+		store := projection.NewDynamoTransfers(db, *fresh)
+		target = projection.NewTransfers(store, events, dead, log)
+		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
+			return rebuild.VerifyTransfers(ctx, store, projection.NewDynamoTransfers(db, *live), events, streams, *segments)
+		}
 	}
 
 	r := rebuild.New(rebuild.Config{
-		DB: db, EventsTable: *eventsTable, View: target, Category: ledgerstore.AccountCategory,
+		DB: db, EventsTable: *eventsTable, View: target, Category: spec.category,
 		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since, AfterScan: rebuildHook,
 	})
 	bar := c.startProgress(r.Progress)
