@@ -61,6 +61,7 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 		{[]string{"redrive", "--stream", "a#account#b", "--republish", "--from", "5", "--to", "2"}, nil, "--from 5 --to 2"},
 		{[]string{"redrive", "--stream", "a#account", "--lift"}, nil, "is not tenant#category#id"},
 		{[]string{"redrive", "--stream", "a#account#b", "--lift", "--view", "ledger"}, nil, `unknown --view "ledger"`},
+		{[]string{"redrive", "--stream", "a#transfer#b", "--lift", "--view", "accounts"}, nil, `no view given (--view accounts) holds "transfer" streams`},
 		{[]string{"redrive", "--from-queue", "q", "--lift"}, nil, "--republish and --lift go with --stream"},
 		{[]string{"redrive", "--stream", "a#account#b", "--republish"}, nil, "missing --events-table (or EVENTS_TABLE), --kinesis-stream (or STREAM_NAME)"},
 		{[]string{"redrive", "--stream", "a#account#b", "--lift", "--view", "history"}, map[string]string{"EVENTS_TABLE": "e"},

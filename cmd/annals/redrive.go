@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -37,11 +38,12 @@ flags:
 	lift := fs.Bool("lift", false, "with --stream: lift its quarantine in the view(s) and catch it up from the events table")
 	from := fs.Int64("from", 1, "with --republish: the first version to republish (its whole commit goes)")
 	to := fs.Int64("to", 0, "with --republish: the last version to republish (0: the head)")
-	view := fs.String("view", "all", "the view(s) to lift: accounts, history or all")
+	view := fs.String("view", "all", "the view(s) to lift: accounts, history, transfers or all")
 	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
 	kinesisStream := fs.String("kinesis-stream", c.envDefault("STREAM_NAME"), "with --republish: the events stream's name (default $STREAM_NAME)")
 	accountsTable := fs.String("accounts-table", c.envDefault("ACCOUNTS_TABLE"), "the account view's table (default $ACCOUNTS_TABLE)")
 	historyTable := fs.String("history-table", c.envDefault("HISTORY_TABLE"), "the transaction history's table (default $HISTORY_TABLE)")
+	transfersTable := fs.String("transfers-table", c.envDefault("TRANSFERS_TABLE"), "the transfer view's table (default $TRANSFERS_TABLE)")
 	dlq := fs.String("dead-letter-queue", c.envDefault("DEAD_LETTER_QUEUE_URL"), "where a lift that finds the stream still poisoned sends its new dead letter (default $DEAD_LETTER_QUEUE_URL, or --from-queue)")
 	visibility := fs.Int("visibility", 300, "with --from-queue: seconds a letter that stays stays hidden, so one run reads each letter once")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -68,16 +70,25 @@ flags:
 		return usagef("redrive: --view chooses what --lift lifts; --republish goes to every consumer of the events stream")
 	}
 	views, ok := map[string][]string{
-		"all": {projection.AccountsView, projection.HistoryView}, projection.AccountsView: {projection.AccountsView}, projection.HistoryView: {projection.HistoryView},
+		"all":                    {projection.AccountsView, projection.HistoryView, projection.TransfersView},
+		projection.AccountsView:  {projection.AccountsView},
+		projection.HistoryView:   {projection.HistoryView},
+		projection.TransfersView: {projection.TransfersView},
 	}[*view]
 	if !ok {
-		return usagef("redrive: unknown --view %q (accounts, history or all)", *view)
+		return usagef("redrive: unknown --view %q (accounts, history, transfers or all)", *view)
 	}
 	var stream eventstore.StreamID
 	if *streamKey != "" {
 		var err error
 		if stream, err = eventstore.ParseStreamKey(*streamKey); err != nil {
 			return usagef("redrive: --stream: %v", err)
+		}
+		// Only the views that keep such streams take part (and need
+		// their tables).
+		views = slices.DeleteFunc(views, func(v string) bool { return rebuildable[v].category != stream.Category })
+		if *lift && len(views) == 0 {
+			return usagef("redrive: no view given (--view %s) holds %q streams", *view, stream.Category)
 		}
 	}
 	needs := map[string]string{"events-table": "EVENTS_TABLE"}
@@ -134,6 +145,8 @@ flags:
 			lifters = append(lifters, projection.NewAccounts(projection.NewDynamoAccounts(db, *accountsTable), events, dead, log))
 		case projection.HistoryView:
 			lifters = append(lifters, projection.NewHistory(projection.NewDynamoHistory(db, *historyTable), events, dead, log))
+		case projection.TransfersView:
+			lifters = append(lifters, projection.NewTransfers(projection.NewDynamoTransfers(db, *transfersTable), events, dead, log))
 		}
 	}
 	if *fromQueue == "" {

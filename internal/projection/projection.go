@@ -81,6 +81,10 @@ func newProjection[S any](name, category string, m Model[S], events EventReader,
 // Name is the view's name.
 func (p *Projection[S]) Name() string { return p.name }
 
+// Holds reports whether the view keeps streams like this one (of its
+// category).
+func (p *Projection[S]) Holds(stream eventstore.StreamID) bool { return stream.Category == p.category }
+
 // Apply brings the view of one commit's stream up to the commit's last
 // event. It returns only infrastructure errors: poison is dead-lettered
 // and quarantines the stream, which is not an error for the batch.

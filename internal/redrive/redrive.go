@@ -143,6 +143,8 @@ func holding(ctx context.Context, db DynamoDB, table string, stream eventstore.S
 // from the events table; *projection.Projection is one.
 type Lifter interface {
 	Name() string
+	// Holds reports whether the view keeps streams like this one.
+	Holds(stream eventstore.StreamID) bool
 	Lift(ctx context.Context, stream eventstore.StreamID) (projection.Position, error)
 }
 
@@ -162,17 +164,26 @@ func (l Lifted) String() string {
 	return fmt.Sprintf("%s: healed, at version %d", l.View, l.Position.Version)
 }
 
-// Lift lifts the stream's quarantine in every view given and brings each
-// up to the events table's head. A stream still poisoned is quarantined
-// again (with a new dead letter) and reported so.
+// Lift lifts the stream's quarantine in every view given that holds such
+// streams and brings each up to the events table's head. A stream still
+// poisoned is quarantined again (with a new dead letter) and reported so.
+// A stream no view given holds is an error.
 func Lift(ctx context.Context, stream eventstore.StreamID, views ...Lifter) ([]Lifted, error) {
 	var out []Lifted
+	var names []string
 	for _, v := range views {
+		names = append(names, v.Name())
+		if !v.Holds(stream) {
+			continue
+		}
 		pos, err := v.Lift(ctx, stream)
 		if err != nil {
 			return out, fmt.Errorf("lift %s in the %s view: %w", stream, v.Name(), err)
 		}
 		out = append(out, Lifted{View: v.Name(), Position: pos})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("lift %s: none of the views %v holds %q streams", stream, names, stream.Category)
 	}
 	return out, nil
 }
