@@ -43,7 +43,7 @@ func (a answer) json(t any) error {
 
 // Run walks through the ledger: open, deposit, withdraw, the view, the
 // owner's accounts, the history, the audit trail, the balance at a past
-// time, and a refused withdrawal. It fails at the first unexpected answer.
+// time, a transfer to a second account, and a refused withdrawal. It fails at the first unexpected answer.
 func (w *Walkthrough) Run(ctx context.Context) error {
 	if w.Client == nil {
 		w.Client = &http.Client{Timeout: 30 * time.Second}
@@ -139,6 +139,65 @@ func (w *Walkthrough) Run(ctx context.Context) error {
 	}
 	if view.Balance != 25000 || view.Version != 2 {
 		return fmt.Errorf("the balance then was %d at version %d, want 25000 at 2", view.Balance, view.Version)
+	}
+
+	w.step("A second account for %s, and a transfer of 50.00 into it", owner)
+	a, err = w.call(ctx, "POST", "/accounts", fmt.Sprintf(`{"owner":%q,"currency":"EUR"}`, owner), http.StatusCreated)
+	if err != nil {
+		return err
+	}
+	var savings struct {
+		AccountID string `json:"accountId"`
+	}
+	if err := a.json(&savings); err != nil {
+		return err
+	}
+	a, err = w.call(ctx, "POST", "/transfers",
+		fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":%q,"amount":5000,"reference":"savings"}`, id, savings.AccountID), http.StatusAccepted)
+	if err != nil {
+		return err
+	}
+	var started struct {
+		TransferID string `json:"transferId"`
+		Status     string `json:"status"`
+	}
+	if err := a.json(&started); err != nil {
+		return err
+	}
+	if started.Status != "pending" {
+		return fmt.Errorf("a new transfer is %q, want pending", started.Status)
+	}
+
+	w.step("The transfer, driven by the process manager (read until it ends)")
+	var moved struct {
+		Status string `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if err := w.until(ctx, "/transfers/"+started.TransferID, &moved, func() bool { return moved.Status != "pending" }); err != nil {
+		return err
+	}
+	if moved.Status != "completed" {
+		return fmt.Errorf("the transfer ended %s (%s), want completed", moved.Status, moved.Reason)
+	}
+	var to struct {
+		Balance int64 `json:"balance"`
+	}
+	if err := w.until(ctx, "/accounts/"+savings.AccountID, &to, func() bool { return to.Balance == 5000 }); err != nil {
+		return err
+	}
+	var legs struct {
+		Items []struct {
+			Kind       string `json:"kind"`
+			TransferID string `json:"transferId"`
+		} `json:"items"`
+	}
+	if err := w.until(ctx, "/accounts/"+id+"/transactions?limit=1", &legs, func() bool {
+		return len(legs.Items) == 1 && legs.Items[0].TransferID == started.TransferID
+	}); err != nil {
+		return err
+	}
+	if legs.Items[0].Kind != "withdrawal" {
+		return fmt.Errorf("the source's newest movement is a %s, want the transfer's withdrawal", legs.Items[0].Kind)
 	}
 
 	w.step("A withdrawal beyond the overdraft is refused, with a problem to read")
