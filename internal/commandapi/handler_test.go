@@ -225,6 +225,34 @@ func testIdempotencyKey(t *testing.T, opts ...option) {
 	}
 }
 
+// Once a key's record has expired the key is free: another request under
+// it is applied as the new command it is (never answered with the old
+// request's outcome), and the very same request still applies once.
+func TestExpiredKeyTakesANewRequest(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, 0)
+	key := map[string]string{"Idempotency-Key": "k-reused"}
+	dep := req{path: "/accounts/" + id + "/deposits", body: `{"amount":500}`, headers: key}
+	first := f.do(t, dep)
+	expect(t, first, 200, "")
+	f.clock.advance(25 * time.Hour)
+
+	wd := f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":200}`, headers: key})
+	expect(t, wd, 200, "")
+	if b := decodeBody(t, wd); num(b, "balance") != 300 || wd.Headers["Idempotent-Replayed"] == "true" {
+		t.Errorf("withdrawal under an expired key = %v %v, want it applied: balance 300", wd.Headers, b)
+	}
+	f.clock.advance(25 * time.Hour)
+	again := f.do(t, dep)
+	expect(t, again, 200, "")
+	if again.Body != first.Body {
+		t.Errorf("the first deposit resent under its expired key = %s, want its first outcome %s", again.Body, first.Body)
+	}
+	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 301 {
+		t.Errorf("balance %d, want 301: the resent deposit applied twice", num(b, "balance"))
+	}
+}
+
 func TestIdempotencyKeyInFlight(t *testing.T) { testIdempotencyKeyInFlight(t) }
 
 func testIdempotencyKeyInFlight(t *testing.T, opts ...option) {

@@ -44,7 +44,10 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 		return h.failErr(err, corr, l)
 	}
 
-	guard := &eventstore.Guard{Tenant: tenant, CommandID: "idempotency-key:" + key}
+	// The guard names the request, not only the key: a key is free again
+	// once its record expires, and another request under it then is a new
+	// command, not a replay of the old one's outcome.
+	guard := &eventstore.Guard{Tenant: tenant, CommandID: "idempotency-key:" + key + "#" + fp}
 	var resp events.APIGatewayV2HTTPResponse
 	var applied *eventstore.AlreadyAppliedError
 	if old != nil && old.State == idempotency.InFlight {
