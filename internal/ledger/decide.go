@@ -76,6 +76,22 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every transfer out in flight may yet be credited back, and that
+	// refund must always land: a deposit may not take the room it needs.
+	// (The refund itself, a deposit of its own transfer, needs no room
+	// beyond the others'.)
+	reserved := int64(0)
+	for id, amount := range s.TransfersInFlight {
+		if id == c.TransferID {
+			continue
+		}
+		if reserved, err = checkedAdd(reserved, amount); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := checkedAdd(after, reserved); err != nil {
+		return nil, err
+	}
 	return []Event{MoneyDeposited{
 		Amount:       c.Amount,
 		Reference:    c.Reference,

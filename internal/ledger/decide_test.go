@@ -145,6 +145,24 @@ func TestDecide(t *testing.T) {
 			thenErr: ErrOverflow,
 		},
 		{
+			name:    "deposit that would take the room a transfer out in flight needs to come back",
+			given:   given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150)),
+			when:    Deposit{Amount: 101},
+			thenErr: ErrOverflow,
+		},
+		{
+			name:  "deposit that leaves the room",
+			given: given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150)),
+			when:  Deposit{Amount: 100},
+			then:  then(deposited(100, math.MaxInt64-50)),
+		},
+		{
+			name:  "the refund of a transfer out in flight always lands",
+			given: given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150), deposited(100, math.MaxInt64-50)),
+			when:  Deposit{Amount: 50, TransferID: "tr-1"},
+			then:  then(MoneyDeposited{Amount: 50, TransferID: "tr-1", BalanceAfter: math.MaxInt64}),
+		},
+		{
 			name:    "deposit into no account",
 			when:    Deposit{Amount: 1},
 			thenErr: ErrAccountNotFound,

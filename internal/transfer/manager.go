@@ -193,8 +193,9 @@ func (m *Manager) refund(ctx context.Context, cur eventstore.Current[Transfer], 
 		ledger.Deposit{Amount: t.Amount, Reference: t.Reference, TransferID: t.ID},
 		ledger.EndTransferOut{TransferID: t.ID})
 	if err != nil {
-		// The money is out of the source and cannot go back (an overflow
-		// at the edge of int64): retries, then the dead-letter queue.
+		// Not expected: the ledger keeps room on the source for every
+		// transfer out in flight to come back (decideDeposit). Were it to
+		// happen, the step is retried, then dead-lettered, never skipped.
 		return fmt.Errorf("refund %d to %s: %w", t.Amount, t.FromAccountID, err)
 	}
 	return m.commit(ctx, cur, StepRefund, Failed{Reason: reason, Refunded: true}, account{src, evs})
