@@ -57,6 +57,7 @@ func (m *Manager) Transfers() *Transfers { return m.transfers }
 // run after a crash between steps, only finds less (or nothing) to do.
 func (m *Manager) Drive(ctx context.Context, stream eventstore.StreamID) (Transfer, error) {
 	conflicts := 0
+	var last eventstore.Head
 	for {
 		cur, err := m.transfers.Load(ctx, stream)
 		if err != nil {
@@ -72,9 +73,17 @@ func (m *Manager) Drive(ctx context.Context, stream eventstore.StreamID) (Transf
 		}
 		err = m.step(ctx, cur, step)
 		switch {
-		case err == nil, errors.Is(err, eventstore.ErrAlreadyApplied):
+		case err == nil:
 			// On to the next step, from the stream as it now is.
 			conflicts = 0
+		case errors.Is(err, eventstore.ErrAlreadyApplied):
+			// Another run took this step; the reload shows it. A guard
+			// the stream does not reflect twice in a row (a restored or
+			// damaged table) would loop forever: stop and say so.
+			if cur.Head.Version() == last.Version() && last.Version() != 0 {
+				return t, fmt.Errorf("transfer %s, step %s: the step's guard exists but the transfer's stream stays at version %d: %w", stream.ID, step, cur.Head.Version(), err)
+			}
+			last, conflicts = cur.Head, 0
 		case errors.Is(err, eventstore.ErrConflict):
 			if conflicts++; conflicts >= m.maxConflicts {
 				return t, fmt.Errorf("transfer %s, step %s: %w", stream.ID, step, err)
