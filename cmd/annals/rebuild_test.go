@@ -8,9 +8,6 @@ import (
 
 	"annals/internal/awstest"
 	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/ledger"
-	"annals/internal/ledgerstore"
 	"annals/internal/projection"
 	"annals/internal/transfer"
 )
@@ -24,19 +21,7 @@ func TestRebuildTransfersCommand(t *testing.T) {
 	ctx := t.Context()
 	db := awstest.DynamoDB(t)
 	eventsTable, liveTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
-	store := eventstore.New(dynamostore.New(db, eventsTable))
-	accounts := ledgerstore.NewAccounts(store)
-	for id, deposit := range map[string]int64{"a": 500, "b": 0} {
-		s, _ := ledgerstore.AccountStream("acme", id)
-		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
-		if deposit > 0 {
-			evs = append(evs, ledger.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
-		}
-		enc, _ := ledgerstore.Encode(evs)
-		if _, _, err := accounts.Append(ctx, eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store := seedTransferAccounts(t, db, eventsTable)
 	manager := transfer.NewManager(store, slog.New(slog.DiscardHandler), 0)
 	live := projection.NewTransfers(projection.NewDynamoTransfers(db, liveTable), store, nil, slog.New(slog.DiscardHandler))
 	var pending eventstore.StreamID

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"annals/internal/awstest"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
@@ -22,19 +24,7 @@ func TestSweepTransfersCommand(t *testing.T) {
 	ctx := t.Context()
 	db := awstest.DynamoDB(t)
 	eventsTable, transfersTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
-	store := eventstore.New(dynamostore.New(db, eventsTable))
-	accounts := ledgerstore.NewAccounts(store)
-	for id, deposit := range map[string]int64{"a": 500, "b": 0} {
-		s, _ := ledgerstore.AccountStream("acme", id)
-		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
-		if deposit > 0 {
-			evs = append(evs, ledger.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
-		}
-		enc, _ := ledgerstore.Encode(evs)
-		if _, _, err := accounts.Append(ctx, eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store := seedTransferAccounts(t, db, eventsTable)
 	stream, _ := transfer.Stream("acme", "tr-1")
 	evs, _ := transfer.Encode(transfer.Requested{TransferID: "tr-1", FromAccountID: "a", ToAccountID: "b", Amount: 200, Currency: "EUR"})
 	if _, err := store.Append(ctx, eventstore.NewStream(stream), evs, eventstore.Metadata{}, nil); err != nil {
@@ -69,4 +59,30 @@ func TestSweepTransfersCommand(t *testing.T) {
 	if code, _, stderr := runCLI(t, nil, "sweep-transfers"); code != exitUsage || !strings.Contains(stderr, "--events-table (or EVENTS_TABLE)") {
 		t.Errorf("without tables: exit %d, %s", code, stderr)
 	}
+}
+
+// seedTransferAccounts opens, in tenant acme, account a holding 500 and an
+// empty account b, and returns the event store over eventsTable.
+func seedTransferAccounts(t *testing.T, db *dynamodb.Client, eventsTable string) *eventstore.Store {
+	t.Helper()
+	store := eventstore.New(dynamostore.New(db, eventsTable))
+	accounts := ledgerstore.NewAccounts(store)
+	for id, deposit := range map[string]int64{"a": 500, "b": 0} {
+		s, err := ledgerstore.AccountStream("acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		if deposit > 0 {
+			evs = append(evs, ledger.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
+		}
+		enc, err := ledgerstore.Encode(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := accounts.Append(t.Context(), eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store
 }
