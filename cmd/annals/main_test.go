@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
-	"annals/internal/fanout"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -100,7 +100,7 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 	f := &fixture{db: db, events: awstest.Table(t, db, "EventsTable"), accounts: awstest.Table(t, db, "AccountsTable")}
 	f.store = eventstore.New(dynamostore.New(db, f.events))
 	log := slog.New(slog.DiscardHandler)
-	dead := projection.NewDeadLetters(nil, "")
+	dead := projection.NewDeadLetters(nil)
 	h := projection.NewHandler(dead, log, projection.NewAccounts(projection.NewDynamoAccounts(db, f.accounts), f.store, dead, log))
 	seq := 0
 	for i := range streams {
@@ -119,7 +119,7 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 				t.Fatal(err)
 			}
 			head = c.Head
-			data, _ := fanout.EncodeEnvelope(c.Events)
+			data, _ := envelope.Encode(c.Events)
 			seq++
 			records = append(records, events.KinesisEventRecord{Kinesis: events.KinesisRecord{
 				PartitionKey: st.Key(), SequenceNumber: fmt.Sprintf("4959%020d", seq), Data: data}})

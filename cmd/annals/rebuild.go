@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +22,7 @@ import (
 	"annals/internal/projection"
 	"annals/internal/rebuild"
 	"annals/internal/samtemplate"
+	"annals/internal/sqsqueue"
 	"annals/internal/transfer"
 )
 
@@ -135,13 +134,11 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
-	letters := &letterBox{}
-	var dead *projection.DeadLetters
+	letters := &projection.LetterBox{}
 	if *dlq != "" {
-		dead = projection.NewDeadLetters(letters.tee(sqs.NewFromConfig(cfg)), *dlq)
-	} else {
-		dead = projection.NewDeadLetters(letters, "")
+		letters.Next = sqsqueue.New(sqs.NewFromConfig(cfg), *dlq)
 	}
+	dead := projection.NewDeadLetters(letters)
 	var target rebuild.View
 	var verifyFn func(streams []eventstore.StreamID) (rebuild.Report, error)
 	switch view {
@@ -172,7 +169,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	bar := c.startProgress(r.Progress)
 	res, err := r.Run(ctx)
 	bar.stop()
-	c.summary(view, *fresh, res, meter.Usage(), letters.list())
+	c.summary(view, *fresh, res, meter.Usage(), letters.Letters())
 	if err != nil {
 		return fmt.Errorf("rebuild the %s view into %s: %w", view, *fresh, err)
 	}
@@ -258,6 +255,7 @@ func (c cli) summary(view, table string, res rebuild.Result, use rebuild.Usage, 
 	if use.ReadUnits+use.WriteUnits > 0 {
 		fmt.Fprintf(w, "  capacity     %.1f read units, %.1f write units (as DynamoDB reported them)\n", use.ReadUnits, use.WriteUnits)
 	}
+	slices.SortStableFunc(letters, func(x, y projection.DeadLetter) int { return strings.Compare(x.Stream, y.Stream) })
 	if len(letters) > 0 {
 		fmt.Fprintf(w, "  quarantined  %d stream(s); redrive each once the cause is fixed:\n", len(letters))
 		for _, l := range letters {
@@ -285,38 +283,4 @@ func (c cli) report(fresh, live string, rep rebuild.Report) {
 	for _, d := range rep.Differences {
 		fmt.Fprintf(w, "  DIFFERS  %s\n", d)
 	}
-}
-
-// letterBox keeps the dead letters of the streams a rebuild quarantined,
-// and passes them on to a real queue when it has one.
-type letterBox struct {
-	mu      sync.Mutex
-	letters []projection.DeadLetter
-	next    projection.SQS
-}
-
-func (b *letterBox) tee(next projection.SQS) *letterBox { b.next = next; return b }
-
-func (b *letterBox) SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	var l projection.DeadLetter
-	if err := json.Unmarshal([]byte(aws.ToString(in.MessageBody)), &l); err != nil {
-		return nil, fmt.Errorf("dead letter: %w", err)
-	}
-	if b.next != nil {
-		if out, err := b.next.SendMessage(ctx, in, opts...); err != nil {
-			return out, err
-		}
-	}
-	b.mu.Lock()
-	b.letters = append(b.letters, l)
-	b.mu.Unlock()
-	return &sqs.SendMessageOutput{}, nil
-}
-
-func (b *letterBox) list() []projection.DeadLetter {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := slices.Clone(b.letters)
-	slices.SortFunc(out, func(x, y projection.DeadLetter) int { return strings.Compare(x.Stream, y.Stream) })
-	return out
 }

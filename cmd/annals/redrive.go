@@ -18,6 +18,7 @@ import (
 	"annals/internal/fanout"
 	"annals/internal/projection"
 	"annals/internal/redrive"
+	"annals/internal/sqsqueue"
 )
 
 func (c cli) redrive(ctx context.Context, args []string) error {
@@ -137,7 +138,7 @@ flags:
 	}
 	sqsClient := sqs.NewFromConfig(cfg)
 	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
-	dead := projection.NewDeadLetters(sqsClient, *dlq)
+	dead := projection.NewDeadLetters(sqsqueue.New(sqsClient, *dlq))
 	var lifters []redrive.Lifter
 	for _, v := range views {
 		switch v {

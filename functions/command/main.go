@@ -3,7 +3,7 @@ package main
 
 import (
 	"annals/internal/awsconfig"
-	"annals/internal/wiring"
+	"annals/internal/wiring/command"
 )
 
-func main() { awsconfig.Start(wiring.Command) }
+func main() { awsconfig.Start(command.Wire) }

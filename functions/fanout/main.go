@@ -3,7 +3,7 @@ package main
 
 import (
 	"annals/internal/awsconfig"
-	"annals/internal/wiring"
+	"annals/internal/wiring/fanout"
 )
 
-func main() { awsconfig.Start(wiring.Fanout) }
+func main() { awsconfig.Start(fanout.Wire) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"annals/internal/awsconfig"
-	"annals/internal/wiring"
+	"annals/internal/wiring/projector"
 )
 
-func main() { awsconfig.Start(wiring.Projector) }
+func main() { awsconfig.Start(projector.Wire) }

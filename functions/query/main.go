@@ -3,7 +3,7 @@ package main
 
 import (
 	"annals/internal/awsconfig"
-	"annals/internal/wiring"
+	"annals/internal/wiring/query"
 )
 
-func main() { awsconfig.Start(wiring.Query) }
+func main() { awsconfig.Start(query.Wire) }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"annals/internal/awsconfig"
-	"annals/internal/wiring"
+	"annals/internal/wiring/transfers"
 )
 
-func main() { awsconfig.Start(wiring.Transfers) }
+func main() { awsconfig.Start(transfers.Wire) }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 )
 
@@ -151,7 +152,7 @@ func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRec
 		}
 		var data []byte
 		if err == nil {
-			data, err = EncodeEnvelope(evs)
+			data, err = envelope.Encode(evs)
 		}
 		if err != nil {
 			t.poison++

@@ -16,6 +16,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/fanout"
 )
@@ -65,7 +66,7 @@ func TestOnlyCommitInsertsAreForwarded(t *testing.T) {
 		t.Errorf("sent partition keys %v, want %v", got, want)
 	}
 	for i, r := range k.stored {
-		evs, err := fanout.DecodeEnvelope(r.Data)
+		evs, err := envelope.Decode(r.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,7 +104,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	if len(k.stored) != 1 {
 		t.Fatalf("%d records sent, want 1", len(k.stored))
 	}
-	got, err := fanout.DecodeEnvelope(k.stored[0].Data)
+	got, err := envelope.Decode(k.stored[0].Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestFailedPartitionKeyHoldsItsLaterCommitsForTheNextRound(t *testing.T) {
 	var versions []int64
 	for _, r := range k.stored {
 		if aws.ToString(r.PartitionKey) == s.Key() {
-			evs, err := fanout.DecodeEnvelope(r.Data)
+			evs, err := envelope.Decode(r.Data)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
 	"annals/internal/fanout"
@@ -97,7 +98,7 @@ func TestCommitsReachKinesisFromTheTableStream(t *testing.T) {
 	got := awstest.ReadKinesis(t, kstream, len(commits)+len(failedAt))
 	seen := map[string]int{}
 	for _, r := range got {
-		evs, err := fanout.DecodeEnvelope(r.Data)
+		evs, err := envelope.Decode(r.Data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"annals/internal/envelope"
 	"annals/internal/fanout"
 )
 
@@ -38,7 +39,7 @@ func checkGoldenEnvelope(t testing.TB, key string, data []byte) {
 	if key != goldenKey {
 		t.Errorf("partition key %q, want %q", key, goldenKey)
 	}
-	evs, err := fanout.DecodeEnvelope(data)
+	evs, err := envelope.Decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}

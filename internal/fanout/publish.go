@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 )
 
@@ -29,7 +30,7 @@ func (h *Handler) Publish(ctx context.Context, commits [][]eventstore.Event) (Pu
 		if len(evs) == 0 {
 			continue
 		}
-		data, err := EncodeEnvelope(evs)
+		data, err := envelope.Encode(evs)
 		label := fmt.Sprintf("%s at %d", evs[0].Stream, evs[0].Version)
 		if err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %v", label, err))

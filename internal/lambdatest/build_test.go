@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"annals/internal/awstest"
 	"annals/internal/lambdatest"
 	"annals/internal/samtemplate"
+	"annals/internal/wiring"
 )
 
 // checkBinary asserts the build settings every Lambda binary must carry.
@@ -46,6 +48,16 @@ func checkBinary(t *testing.T, path, arch string) {
 	}
 }
 
+func projectRoot(t testing.TB) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	root, err := samtemplate.ProjectRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 func functions(t testing.TB) []string {
 	tpl := awstest.Template(t)
 	var ids []string
@@ -60,19 +72,70 @@ func functions(t testing.TB) []string {
 	return ids
 }
 
-// What `sam build` produced (make test runs it first) is what ships.
+// maxBootstrap is the size target of a function's binary (docs/benchmarks.md):
+// 10 MB as Lambda counts sizes in its quotas, 2^20 bytes to the MB.
+const maxBootstrap = 10 << 20
+
+// What `sam build` produced (make test runs it first) is what ships, and
+// it stays within the size target.
 func TestSAMBuildShipsStaticStrippedARMBinaries(t *testing.T) {
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := projectRoot(t)
 	for _, id := range functions(t) {
 		p := filepath.Join(root, ".aws-sam", "build", id, "bootstrap")
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%s: %v: run `make test` (or `make build`), which runs sam build first", id, err)
 		}
 		checkBinary(t, p, "arm64")
+		if fi, err := os.Stat(p); err == nil && fi.Size() > maxBootstrap {
+			t.Errorf("%s: bootstrap is %d bytes, over the %d-byte target: see what it links (docs/benchmarks.md)", id, fi.Size(), maxBootstrap)
+		}
+	}
+}
+
+// credentialChain is what config.LoadDefaultConfig links into every
+// function: the SSO, sign-in and STS clients of the default credential
+// chain.
+var credentialChain = []string{"signin", "sso", "ssooidc", "sts"}
+
+// A function links the SDK clients of the services its manifest grants it
+// and no other: each client is a few hundred kilobytes of binary and of
+// start-up work, so wiring that pulled in another function's client would
+// cost every cold start.
+func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
+	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
+	for _, id := range functions(t) {
+		granted := map[string]bool{}
+		for _, g := range wiring.Manifests[id].Grants {
+			for _, a := range g.Actions {
+				service, _, _ := strings.Cut(a, ":")
+				granted[service] = true
+			}
+		}
+		for _, s := range credentialChain {
+			granted[s] = true
+		}
+		dir := strings.TrimSuffix(strings.ToLower(id), "function")
+		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./functions/"+dir)
+		cmd.Dir = projectRoot(t)
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: go list: %v\n%s", id, err, out)
+		}
+		var linked []string
+		for _, pkg := range strings.Fields(string(out)) {
+			service, ok := strings.CutPrefix(pkg, sdk)
+			if !ok || strings.Contains(service, "/") {
+				continue // not a client package: types, endpoints, internal
+			}
+			linked = append(linked, service)
+			if !granted[service] {
+				t.Errorf("%s links the %s client, which its manifest grants no action of", id, service)
+			}
+		}
+		if len(linked) <= len(credentialChain) {
+			t.Errorf("%s links no client of its own: %v", id, linked)
+		}
 	}
 }
 

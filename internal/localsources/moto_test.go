@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
 	"annals/internal/fanout"
@@ -134,7 +135,7 @@ func TestFanoutSourceDeliversEveryCommit(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, rec := range got {
-		evs, err := fanout.DecodeEnvelope(rec.Data)
+		evs, err := envelope.Decode(rec.Data)
 		if err != nil {
 			t.Fatal(err)
 		}

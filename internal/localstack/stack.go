@@ -30,7 +30,6 @@ import (
 	"annals/internal/localsources"
 	"annals/internal/provision"
 	"annals/internal/samtemplate"
-	"annals/internal/wiring"
 )
 
 // Config says where and how the stack runs.
@@ -91,9 +90,9 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	invokers := map[string]Invoke{}
 	timeouts := map[string]time.Duration{}
 	for _, fn := range tpl.Functions() {
-		wire := wiring.Functions()[fn]
+		wire := Functions[fn]
 		if wire == nil {
-			return nil, fmt.Errorf("localstack: template function %s has no wiring in internal/wiring", fn)
+			return nil, fmt.Errorf("localstack: template function %s has no wiring in localstack.Functions", fn)
 		}
 		env, err := tpl.Environment(fn, names, c.Params)
 		if err != nil {

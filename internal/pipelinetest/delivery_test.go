@@ -11,9 +11,9 @@ import (
 	"annals/internal/eventstore"
 )
 
-// envelope is one commit as the fan-out publishes it: its stream key (the
+// published is one commit as the fan-out publishes it: its stream key (the
 // partition key) and the public envelope.
-type envelope struct {
+type published struct {
 	key      string
 	data     []byte
 	stream   eventstore.StreamID
@@ -42,7 +42,7 @@ func (d delivery) String() string {
 //
 // Records are spread over shards by partition key, as Kinesis does, and the
 // shards' batches are interleaved at random.
-func schedule(rng *rand.Rand, commits []envelope) ([][]events.KinesisEventRecord, delivery) {
+func schedule(rng *rand.Rand, commits []published) ([][]events.KinesisEventRecord, delivery) {
 	var d delivery
 	last := map[string]int{} // stream key -> index of its last commit
 	for i, c := range commits {
@@ -129,7 +129,7 @@ func shardOf(key string, shards int) int {
 
 // kinesisRecord is the record Lambda hands the projector for an envelope;
 // a record sent again is a new record with its own sequence number.
-func kinesisRecord(shard, seq int, c envelope) events.KinesisEventRecord {
+func kinesisRecord(shard, seq int, c published) events.KinesisEventRecord {
 	s := fmt.Sprintf("4959%020d", seq)
 	return events.KinesisEventRecord{
 		EventID:     fmt.Sprintf("shardId-%012d:%s", shard, s),

@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
-	"annals/internal/fanout"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -115,7 +115,7 @@ func runProperty(t *testing.T, seed uint64) delivery {
 
 	// The commands: each commit holds what one to three commands decided
 	// on the account in a row, refused commands adding nothing.
-	var commits []envelope
+	var commits []published
 	commands := 20 + rng.IntN(200)
 	for c := range commands {
 		a := accounts[rng.IntN(len(accounts))]
@@ -149,20 +149,20 @@ func runProperty(t *testing.T, seed uint64) delivery {
 			t.Fatalf("command %d on %s: %v", c, a.cur.Head.Stream(), err)
 		}
 		a.cur = next
-		data, err := fanout.EncodeEnvelope(written)
+		data, err := envelope.Encode(written)
 		if err != nil {
 			t.Fatal(err)
 		}
-		commits = append(commits, envelope{
+		commits = append(commits, published{
 			key: written[0].Stream.Key(), data: data, stream: written[0].Stream,
 			from: written[0].Version, to: written[len(written)-1].Version,
 		})
 	}
 
 	// The projector, its views reading gaps back from the event store.
-	dead := &deadLetters{}
+	dead := &projection.LetterBox{}
 	log := slog.New(slog.DiscardHandler)
-	dl := projection.NewDeadLetters(dead, "https://sqs.example/dead-letters")
+	dl := projection.NewDeadLetters(dead)
 	view := projection.NewMemoryAccounts()
 	history := projection.NewMemoryHistory()
 	h := projection.NewHandler(dl, log,
@@ -212,7 +212,7 @@ func runProperty(t *testing.T, seed uint64) delivery {
 	for _, tr := range all {
 		checkHistory(t, ctx, history, tr, true, pageSize)
 	}
-	if l := dead.letters(); len(l) > 0 {
+	if l := dead.Letters(); len(l) > 0 {
 		t.Errorf("dead letters %v; no event of this run is poison", l)
 	}
 	if t.Failed() {

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
-	"annals/internal/fanout"
 	"annals/internal/ledger"
 	"annals/internal/projection"
 )
@@ -135,7 +135,7 @@ func TestPoisonQuarantinesOnlyItsStream(t *testing.T) {
 	}
 
 	// One letter per view: each view quarantines, and is redriven, alone.
-	letters := f.sqs.letters()
+	letters := f.sqs.Letters()
 	if len(letters) != 2 {
 		t.Fatalf("%d dead letters, want one per view", len(letters))
 	}
@@ -144,7 +144,7 @@ func TestPoisonQuarantinesOnlyItsStream(t *testing.T) {
 		if l.View != view || l.Stream != a.stream.Key() || l.Version != 3 || !strings.Contains(l.Reason, "balanceAfter") {
 			t.Errorf("dead letter %+v, want the %s view's", l, view)
 		}
-		evs, err := fanout.DecodeEnvelope(l.Event)
+		evs, err := envelope.Decode(l.Event)
 		if err != nil || len(evs) != 1 || evs[0].ID != bad.Events[1].ID || string(evs[0].Data) != `{"amount":5}` {
 			t.Errorf("dead letter event %s (%v), want the poison event's envelope", l.Event, err)
 		}
@@ -158,7 +158,7 @@ func TestPoisonQuarantinesOnlyItsStream(t *testing.T) {
 	if again := f.row(t, a); again.Version != 2 || again.Quarantine == nil {
 		t.Errorf("quarantined stream moved: %+v", again)
 	}
-	if len(f.sqs.letters()) != 2 {
+	if len(f.sqs.Letters()) != 2 {
 		t.Error("a skipped event of a quarantined stream was dead-lettered")
 	}
 }
@@ -178,7 +178,7 @@ func TestPoisonInTheGapQuarantines(t *testing.T) {
 	if row.Quarantine == nil || row.Quarantine.At != 2 || row.Version != 1 || row.State.Status != ledger.StatusOpen {
 		t.Errorf("row %+v quarantine %+v, want version 1 applied, quarantined at 2", row, row.Quarantine)
 	}
-	if l := f.sqs.letters(); len(l) != 2 || l[0].Version != 2 || l[1].Version != 2 {
+	if l := f.sqs.Letters(); len(l) != 2 || l[0].Version != 2 || l[1].Version != 2 {
 		t.Errorf("dead letters %+v, want version 2 in each view", l)
 	}
 }
@@ -197,7 +197,7 @@ func TestUnfillableGapQuarantines(t *testing.T) {
 	if row.Quarantine == nil || row.Quarantine.At != 1 || row.Version != 0 {
 		t.Errorf("row %+v quarantine %+v, want quarantined at 1", row, row.Quarantine)
 	}
-	if l := f.sqs.letters(); len(l) != 2 || l[0].Version != 1 || l[0].Event != nil || l[1].Version != 1 || l[1].Event != nil {
+	if l := f.sqs.Letters(); len(l) != 2 || l[0].Version != 1 || l[0].Event != nil || l[1].Version != 1 || l[1].Event != nil {
 		t.Errorf("dead letters %+v, want version 1 without an event in each view", l)
 	}
 }
@@ -229,7 +229,7 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 	if _, found, _ := f.view.Account(t.Context(), tenant, "a1"); found {
 		t.Error("a1 was written despite the failure")
 	}
-	if len(f.sqs.letters()) != 0 {
+	if len(f.sqs.Letters()) != 0 {
 		t.Error("a throttled write was dead-lettered")
 	}
 
@@ -250,7 +250,7 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 	f := newFixture(t)
 	a := newAccount(t, "a1")
 	bad := a.raw(t, f.events, eventstore.NewEvent{Type: ledger.TypeAccountOpened, SchemaVersion: 1, Data: json.RawMessage(`{}`)})
-	f.sqs.err = errors.New("connection refused")
+	f.sqs.Next = unreachable{errors.New("connection refused")}
 	r := record(t, 1, bad)
 	if failed := f.handle(t, batch(r)); !slices.Equal(failed, []string{r.Kinesis.SequenceNumber}) {
 		t.Fatalf("failures %v, want the poison record retried", failed)
@@ -295,7 +295,7 @@ func TestConcurrentWriterIsReJudged(t *testing.T) {
 		}
 		raced = true
 		// The other instance applies the same commit first.
-		other := projection.NewAccounts(f.view.AccountStore, f.events, projection.NewDeadLetters(f.sqs, "q"), nil)
+		other := projection.NewAccounts(f.view.AccountStore, f.events, projection.NewDeadLetters(f.sqs), nil)
 		if err := other.Apply(t.Context(), c2.Events); err != nil {
 			t.Error(err)
 		}
@@ -328,7 +328,7 @@ func TestUndecodableEnvelope(t *testing.T) {
 	}
 	checkFolded(t, f.view, f.events, b.stream)
 	checkHistory(t, f.history, f.events, b.stream)
-	letters := f.sqs.letters()
+	letters := f.sqs.Letters()
 	if len(letters) != 2 || letters[0].Stream != a.stream.Key() || string(letters[0].Record) != string(garbage) ||
 		letters[1].Stream != "" || letters[1].PartitionKey != "no-stream-here" {
 		t.Errorf("dead letters %+v", letters)

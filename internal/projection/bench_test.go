@@ -70,7 +70,7 @@ func benchmarkProjector(b *testing.B, perStream int) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	b.Run("memory", func(b *testing.B) {
 		store := newEvents()
-		dead := projection.NewDeadLetters(&fakeSQS{}, "q")
+		dead := projection.NewDeadLetters(&projection.LetterBox{})
 		h := projection.NewHandler(dead, quiet,
 			projection.NewAccounts(projection.NewMemoryAccounts(), store, dead, quiet),
 			projection.NewHistory(projection.NewMemoryHistory(), store, dead, quiet))
@@ -82,7 +82,7 @@ func benchmarkProjector(b *testing.B, perStream int) {
 		store := eventstore.New(dynamostore.New(db, awstest.Table(b, db, "EventsTable")))
 		w := awstest.NewWire()
 		views := awstest.DynamoDBOver(b, w, 3)
-		dead := projection.NewDeadLetters(&fakeSQS{}, "q")
+		dead := projection.NewDeadLetters(&projection.LetterBox{})
 		h := projection.NewHandler(dead, quiet,
 			projection.NewAccounts(projection.NewDynamoAccounts(views, awstest.Table(b, db, "AccountsTable")), store, dead, quiet),
 			projection.NewHistory(projection.NewDynamoHistory(views, awstest.Table(b, db, "HistoryTable")), store, dead, quiet))

@@ -4,17 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
-	"annals/internal/fanout"
 )
 
-// SQS is the part of the SQS client the projector uses.
-type SQS interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+// Queue is where dead letters go: in AWS, the projector's SQS dead-letter
+// queue (sqsqueue.Queue).
+type Queue interface {
+	Send(ctx context.Context, body string) error
 }
 
 // DeadLetter is the body of a dead-letter message: enough to find, read and
@@ -35,12 +35,11 @@ type DeadLetter struct {
 
 // DeadLetters sends dead letters to one queue.
 type DeadLetters struct {
-	sqs SQS
-	url string
+	queue Queue
 }
 
-// NewDeadLetters returns a sender to the queue at url.
-func NewDeadLetters(c SQS, url string) *DeadLetters { return &DeadLetters{sqs: c, url: url} }
+// NewDeadLetters returns a sender to q.
+func NewDeadLetters(q Queue) *DeadLetters { return &DeadLetters{queue: q} }
 
 // Send puts one dead letter on the queue.
 func (d *DeadLetters) Send(ctx context.Context, l DeadLetter) error {
@@ -48,7 +47,7 @@ func (d *DeadLetters) Send(ctx context.Context, l DeadLetter) error {
 	if err != nil {
 		return fmt.Errorf("dead letter of %s %d: %w", l.Stream, l.Version, err)
 	}
-	if _, err := d.sqs.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(d.url), MessageBody: aws.String(string(body))}); err != nil {
+	if err := d.queue.Send(ctx, string(body)); err != nil {
 		return fmt.Errorf("send dead letter of %s %d: %w", l.Stream, l.Version, err)
 	}
 	return nil
@@ -60,8 +59,42 @@ func eventLetter(view string, e eventstore.Event, reason string) DeadLetter {
 	if e.ID == "" {
 		return l // a version missing from the events table: nothing to carry
 	}
-	if b, err := fanout.EncodeEnvelope([]eventstore.Event{e}); err == nil && json.Valid(b) {
+	if b, err := envelope.Encode([]eventstore.Event{e}); err == nil && json.Valid(b) {
 		l.Event = b
 	}
 	return l
+}
+
+// LetterBox is a Queue in memory: it keeps the dead letters sent to it,
+// after passing each on to Next when there is one. A rebuild reports from
+// it the streams it quarantined; tests read what the views sent.
+type LetterBox struct {
+	Next Queue
+
+	mu      sync.Mutex
+	letters []DeadLetter
+}
+
+// Send keeps a dead letter, once Next (if any) has taken it.
+func (b *LetterBox) Send(ctx context.Context, body string) error {
+	var l DeadLetter
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	if b.Next != nil {
+		if err := b.Next.Send(ctx, body); err != nil {
+			return err
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.letters = append(b.letters, l)
+	return nil
+}
+
+// Letters returns the dead letters kept, in the order they were sent.
+func (b *LetterBox) Letters() []DeadLetter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.letters)
 }

@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
-	"annals/internal/fanout"
 )
 
 // View is one read model fed by the projector. Each keeps its own
@@ -107,7 +107,7 @@ func (h *Handler) handleStream(ctx context.Context, records []events.KinesisEven
 		return nil
 	}
 	for _, r := range records {
-		commit, derr := fanout.DecodeEnvelope(r.Kinesis.Data)
+		commit, derr := envelope.Decode(r.Kinesis.Data)
 		if derr == nil {
 			pending = append(pending, commit...)
 			done++

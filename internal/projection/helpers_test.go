@@ -2,7 +2,6 @@ package projection_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,11 +10,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
-	"annals/internal/fanout"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -178,7 +175,7 @@ func checkHistory(t testing.TB, history projection.HistoryStore, store *eventsto
 // record is the Kinesis record the fan-out makes of a commit.
 func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRecord {
 	t.Helper()
-	data, err := fanout.EncodeEnvelope(c.Events)
+	data, err := envelope.Encode(c.Events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,32 +195,10 @@ func batch(records ...events.KinesisEventRecord) events.KinesisEvent {
 	return events.KinesisEvent{Records: records}
 }
 
-// fakeSQS keeps what was sent, or fails with err.
-type fakeSQS struct {
-	mu   sync.Mutex
-	sent []projection.DeadLetter
-	err  error
-}
+// unreachable is a queue that cannot be reached.
+type unreachable struct{ err error }
 
-func (f *fakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return nil, f.err
-	}
-	var l projection.DeadLetter
-	if err := json.Unmarshal([]byte(aws.ToString(in.MessageBody)), &l); err != nil {
-		return nil, err
-	}
-	f.sent = append(f.sent, l)
-	return &sqs.SendMessageOutput{MessageId: aws.String(fmt.Sprint(len(f.sent)))}, nil
-}
-
-func (f *fakeSQS) letters() []projection.DeadLetter {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]projection.DeadLetter(nil), f.sent...)
-}
+func (u unreachable) Send(context.Context, string) error { return u.err }
 
 // faultyStore wraps a view store: fail decides an error for a write of a
 // stream's row, and every write is counted.
@@ -265,16 +240,16 @@ type fixture struct {
 	events  *eventstore.Store
 	view    *faultyStore
 	history *projection.MemoryHistory
-	sqs     *fakeSQS
+	sqs     *projection.LetterBox
 	h       *projection.Handler
 	logs    *testlog.Buffer
 }
 
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()},
-		history: projection.NewMemoryHistory(), sqs: &fakeSQS{}, logs: &testlog.Buffer{}}
+		history: projection.NewMemoryHistory(), sqs: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	dead := projection.NewDeadLetters(f.sqs, "https://sqs.example/dlq")
+	dead := projection.NewDeadLetters(f.sqs)
 	f.h = projection.NewHandler(dead, log,
 		projection.NewAccounts(f.view, f.events, dead, log),
 		projection.NewHistory(f.history, f.events, dead, log))

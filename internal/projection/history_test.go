@@ -168,8 +168,8 @@ func TestLiftHealsAQuarantinedStream(t *testing.T) {
 	views := []interface {
 		Lift(ctx context.Context, s eventstore.StreamID) (projection.Position, error)
 	}{
-		projection.NewAccounts(f.view, f.events, projection.NewDeadLetters(f.sqs, "q"), nil),
-		projection.NewHistory(f.history, f.events, projection.NewDeadLetters(f.sqs, "q"), nil),
+		projection.NewAccounts(f.view, f.events, projection.NewDeadLetters(f.sqs), nil),
+		projection.NewHistory(f.history, f.events, projection.NewDeadLetters(f.sqs), nil),
 	}
 	for range 2 {
 		for _, v := range views {

@@ -20,6 +20,7 @@ import (
 	"annals/internal/eventstore/dynamostore"
 	"annals/internal/ledger"
 	"annals/internal/projection"
+	"annals/internal/sqsqueue"
 )
 
 // motoProjector is the projector over moto: the events table written by
@@ -49,7 +50,7 @@ func newMotoProjector(t *testing.T, viewDB projection.DynamoDB) *motoProjector {
 		queue:   awstest.Queue(t, "ProjectorDeadLetterQueue"),
 	}
 	log := slog.New(slog.NewJSONHandler(t.Output(), nil))
-	dead := projection.NewDeadLetters(awstest.SQS(t), m.queue)
+	dead := projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), m.queue))
 	m.h = projection.NewHandler(dead, log,
 		projection.NewAccounts(m.view, m.events, dead, log),
 		projection.NewHistory(m.history, m.events, dead, log))

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
-	"annals/internal/fanout"
 	"annals/internal/lambdatest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
@@ -101,11 +101,11 @@ func TestGoldenPayloadIsTheFanoutEnvelope(t *testing.T) {
 		t.Fatalf("%d records, want 1", len(ev.Records))
 	}
 	r := ev.Records[0].Kinesis
-	evs, err := fanout.DecodeEnvelope(r.Data)
+	evs, err := envelope.Decode(r.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := fanout.EncodeEnvelope(evs)
+	again, err := envelope.Encode(evs)
 	if err != nil || !bytes.Equal(again, r.Data) {
 		t.Errorf("re-encoded envelope differs (%v):\n%s\n%s", err, again, r.Data)
 	}

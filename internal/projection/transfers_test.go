@@ -75,7 +75,7 @@ func (w *transferWorld) commits(t *testing.T, s eventstore.StreamID) [][]eventst
 func checkTransferView(t *testing.T, store projection.TransferStore, tenant string) {
 	ctx := t.Context()
 	w := newTransferWorld(t, tenant)
-	view := projection.NewTransfers(store, w.events, projection.NewDeadLetters(&fakeSQS{}, "dlq"), slog.New(slog.DiscardHandler))
+	view := projection.NewTransfers(store, w.events, projection.NewDeadLetters(&projection.LetterBox{}), slog.New(slog.DiscardHandler))
 
 	done, stuck, poor := w.request(t, "t-done", 300), w.request(t, "t-stuck", 50), w.request(t, "t-poor", 5000)
 	for _, s := range []eventstore.StreamID{done, poor} {

@@ -12,15 +12,13 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
-	"annals/internal/fanout"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -60,28 +58,11 @@ func newStack(t *testing.T) *stack {
 	s.accountsT, s.hisT = awstest.Table(t, db, "AccountsTable"), awstest.Table(t, db, "HistoryTable")
 	s.freshAccounts = projection.NewDynamoAccounts(db, s.accountsT)
 	s.freshHistory = projection.NewDynamoHistory(db, s.hisT)
-	s.dead = projection.NewDeadLetters(&letters{}, "")
+	s.dead = projection.NewDeadLetters(&projection.LetterBox{})
 	s.projector = projection.NewHandler(s.dead, s.log,
 		projection.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
 		projection.NewHistory(s.liveHistory, s.events, s.dead, s.log))
 	return s
-}
-
-// letters is a dead-letter queue in memory.
-type letters struct {
-	mu   sync.Mutex
-	sent []projection.DeadLetter
-}
-
-func (l *letters) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	var d projection.DeadLetter
-	if err := json.Unmarshal([]byte(aws.ToString(in.MessageBody)), &d); err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sent = append(l.sent, d)
-	return &sqs.SendMessageOutput{}, nil
 }
 
 // account appends ledger events to one account stream.
@@ -110,7 +91,7 @@ func (s *stack) commitAs(t testing.TB, a *account, meta eventstore.Metadata, evs
 // project hands one commit to the live projector, as the fan-out would.
 func (s *stack) project(t testing.TB, commit []eventstore.Event) {
 	t.Helper()
-	data, err := fanout.EncodeEnvelope(commit)
+	data, err := envelope.Encode(commit)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,15 @@
 package redrive_test
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/eventstore"
 	"annals/internal/projection"
 	"annals/internal/redrive"
 	"annals/internal/transfer"
 )
-
-// discardSQS takes dead letters and drops them.
-type discardSQS struct{}
-
-func (discardSQS) SendMessage(context.Context, *sqs.SendMessageInput, ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	return &sqs.SendMessageOutput{}, nil
-}
 
 // A lift goes to the views that keep the stream's kind of stream: a
 // transfer quarantined in the transfer view heals there, the account views
@@ -28,7 +18,7 @@ func TestLiftGoesToTheViewsThatHoldTheStream(t *testing.T) {
 	ctx := t.Context()
 	quiet := slog.New(slog.DiscardHandler)
 	store := eventstore.New(eventstore.NewMemoryBackend())
-	dead := projection.NewDeadLetters(discardSQS{}, "q")
+	dead := projection.NewDeadLetters(&projection.LetterBox{})
 	transfers := projection.NewTransfers(projection.NewMemoryTransfers(), store, dead, quiet)
 	accounts := projection.NewAccounts(projection.NewMemoryAccounts(), store, dead, quiet)
 

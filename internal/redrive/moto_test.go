@@ -15,6 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
 	"annals/internal/fanout"
@@ -22,6 +23,7 @@ import (
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
 	"annals/internal/redrive"
+	"annals/internal/sqsqueue"
 )
 
 const tenant = "acme"
@@ -85,7 +87,7 @@ func TestRepublishSendsExactlyTheRange(t *testing.T) {
 	}
 	var got []string
 	for _, r := range awstest.ReadKinesis(t, kin, 3) {
-		evs, err := fanout.DecodeEnvelope(r.Data)
+		evs, err := envelope.Decode(r.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +134,7 @@ func newPipeline(t *testing.T) *pipeline {
 		queue:    awstest.Queue(t, "ProjectorDeadLetterQueue"),
 		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	p.dead = projection.NewDeadLetters(awstest.SQS(t), p.queue)
+	p.dead = projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), p.queue))
 	p.h = projection.NewHandler(p.dead, p.log, p.lifters(p.events)...)
 	return p
 }
@@ -187,7 +189,7 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	p := newPipeline(t)
 	a := newAccount(t, "a1")
 	c1 := a.commit(t, p.events, ledger.AccountOpened{AccountID: "a1", Owner: "o", Currency: "EUR"})
-	data, _ := fanout.EncodeEnvelope(c1.Events)
+	data, _ := envelope.Encode(c1.Events)
 	p.deliver(t, 1, a.stream.Key(), data)
 	a.commit(t, p.events, ledger.MoneyDeposited{Amount: 9, BalanceAfter: 9})
 	p.deliver(t, 2, a.stream.Key(), []byte("not an envelope"))
@@ -228,7 +230,7 @@ func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 	var seq int
 	deliver := func(c eventstore.Committed) {
 		seq++
-		data, _ := fanout.EncodeEnvelope(c.Events)
+		data, _ := envelope.Encode(c.Events)
 		p.deliver(t, seq, a.stream.Key(), data)
 	}
 	deliver(a.commit(t, p.events, ledger.AccountOpened{AccountID: "a1", Owner: "o", Currency: "EUR"}))

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/awstest"
+	"annals/internal/envelope"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
-	"annals/internal/fanout"
 	"annals/internal/lambdatest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
@@ -107,7 +107,7 @@ func TestPayloadsAreFanoutRecords(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 		for _, r := range ev.Records {
-			evs, err := fanout.DecodeEnvelope(r.Kinesis.Data)
+			evs, err := envelope.Decode(r.Kinesis.Data)
 			if err != nil || evs[0].Stream.Key() != r.Kinesis.PartitionKey {
 				t.Errorf("%s: record %s: %v", name, r.Kinesis.SequenceNumber, err)
 			}

@@ -1,13 +1,5 @@
 package wiring
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-
-	"annals/internal/awsconfig"
-)
-
 // Manifest is what one function needs from the stack: the environment
 // variables its wiring reads and the access its code uses. The wiring reads
 // its variables through it (a name it does not list fails the wiring), and
@@ -51,17 +43,17 @@ var ViewParameters = map[string]string{
 
 // Every function's environment variables, by name.
 const (
-	envEventsTable      = "EVENTS_TABLE"
-	envIdempotencyTable = "IDEMPOTENCY_TABLE"
-	envAccountsTable    = "ACCOUNTS_TABLE"
-	envHistoryTable     = "HISTORY_TABLE"
-	envTransfersTable   = "TRANSFERS_TABLE"
-	envStreamName       = "STREAM_NAME"
-	envDeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
-	envSnapshotEvery    = "SNAPSHOT_EVERY"
-	envTenantClaim      = "TENANT_CLAIM"
-	envLocalTenant      = "LOCAL_TENANT"
-	envLocalActor       = "LOCAL_ACTOR"
+	EnvEventsTable      = "EVENTS_TABLE"
+	EnvIdempotencyTable = "IDEMPOTENCY_TABLE"
+	EnvAccountsTable    = "ACCOUNTS_TABLE"
+	EnvHistoryTable     = "HISTORY_TABLE"
+	EnvTransfersTable   = "TRANSFERS_TABLE"
+	EnvStreamName       = "STREAM_NAME"
+	EnvDeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
+	EnvSnapshotEvery    = "SNAPSHOT_EVERY"
+	EnvTenantClaim      = "TENANT_CLAIM"
+	EnvLocalTenant      = "LOCAL_TENANT"
+	EnvLocalActor       = "LOCAL_ACTOR"
 )
 
 // GlobalEnv is what every function reads through awsconfig, set once in
@@ -72,18 +64,18 @@ var GlobalEnv = []string{"LOG_LEVEL"}
 // from the template, and a fixed tenant and actor that only a local run
 // without an authorizer sets. A deployed stack must never set those two.
 var httpAuth = []Var{
-	{Name: envTenantClaim, Ref: "TenantClaim"},
-	{Name: envLocalTenant},
-	{Name: envLocalActor},
+	{Name: EnvTenantClaim, Ref: "TenantClaim"},
+	{Name: EnvLocalTenant},
+	{Name: EnvLocalActor},
 }
 
 // Manifests holds every function's manifest, by logical id in template.yaml.
 var Manifests = map[string]Manifest{
 	"CommandFunction": {
 		Env: append([]Var{
-			{Name: envEventsTable, Ref: "EventsTable"},
-			{Name: envIdempotencyTable, Ref: "IdempotencyTable"},
-			{Name: envSnapshotEvery},
+			{Name: EnvEventsTable, Ref: "EventsTable"},
+			{Name: EnvIdempotencyTable, Ref: "IdempotencyTable"},
+			{Name: EnvSnapshotEvery},
 		}, httpAuth...),
 		Grants: []Grant{
 			// Load (Query), the conflict read-back (GetItem) and the
@@ -94,11 +86,11 @@ var Manifests = map[string]Manifest{
 	},
 	"QueryFunction": {
 		Env: append([]Var{
-			{Name: envEventsTable, Ref: "EventsTable"},
-			{Name: envAccountsTable, Ref: "AccountsTable"},
-			{Name: envHistoryTable, Ref: "HistoryTable"},
-			{Name: envTransfersTable, Ref: "TransfersTable"},
-			{Name: envSnapshotEvery},
+			{Name: EnvEventsTable, Ref: "EventsTable"},
+			{Name: EnvAccountsTable, Ref: "AccountsTable"},
+			{Name: EnvHistoryTable, Ref: "HistoryTable"},
+			{Name: EnvTransfersTable, Ref: "TransfersTable"},
+			{Name: EnvSnapshotEvery},
 		}, httpAuth...),
 		Grants: []Grant{
 			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
@@ -109,15 +101,15 @@ var Manifests = map[string]Manifest{
 		},
 	},
 	"FanoutFunction": {
-		Env: []Var{{Name: envStreamName, Ref: "EventsStream"}},
+		Env: []Var{{Name: EnvStreamName, Ref: "EventsStream"}},
 		Grants: []Grant{
 			{Resource: "EventsStream", Actions: []string{"kinesis:PutRecords"}},
 		},
 	},
 	"TransfersFunction": {
 		Env: []Var{
-			{Name: envEventsTable, Ref: "EventsTable"},
-			{Name: envSnapshotEvery},
+			{Name: EnvEventsTable, Ref: "EventsTable"},
+			{Name: EnvSnapshotEvery},
 		},
 		Grants: []Grant{
 			// Loads (Query), the read-back after a lost answer (GetItem),
@@ -130,11 +122,11 @@ var Manifests = map[string]Manifest{
 	},
 	"ProjectorFunction": {
 		Env: []Var{
-			{Name: envAccountsTable, Ref: "AccountsTable"},
-			{Name: envHistoryTable, Ref: "HistoryTable"},
-			{Name: envEventsTable, Ref: "EventsTable"},
-			{Name: envDeadLetterQueue, Ref: "ProjectorDeadLetterQueue"},
-			{Name: envTransfersTable, Ref: "TransfersTable"},
+			{Name: EnvAccountsTable, Ref: "AccountsTable"},
+			{Name: EnvHistoryTable, Ref: "HistoryTable"},
+			{Name: EnvEventsTable, Ref: "EventsTable"},
+			{Name: EnvDeadLetterQueue, Ref: "ProjectorDeadLetterQueue"},
+			{Name: EnvTransfersTable, Ref: "TransfersTable"},
 		},
 		Grants: []Grant{
 			// Each view reads its positions and writes state and position
@@ -148,61 +140,4 @@ var Manifests = map[string]Manifest{
 			{Resource: "ProjectorDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
 		},
 	},
-}
-
-// vars reads one function's environment through its manifest. A name the
-// manifest does not list, or a required variable the template does not
-// set, is a wiring error: code and manifest cannot drift apart.
-type vars struct {
-	function string
-	env      *awsconfig.Env
-	listed   map[string]Var
-	read     map[string]bool
-	problems []string
-}
-
-func newVars(function string, env *awsconfig.Env) *vars {
-	v := &vars{function: function, env: env, listed: map[string]Var{}, read: map[string]bool{}}
-	m, ok := Manifests[function]
-	if !ok {
-		v.problems = append(v.problems, "no manifest")
-	}
-	for _, e := range m.Env {
-		v.listed[e.Name] = e
-	}
-	return v
-}
-
-func (v *vars) check(name string, required bool) {
-	v.read[name] = true
-	e, ok := v.listed[name]
-	switch {
-	case !ok:
-		v.problems = append(v.problems, "reads "+name+", which its manifest does not list")
-	case required && e.Ref == "":
-		v.problems = append(v.problems, "requires "+name+", which its manifest says the template leaves unset")
-	}
-}
-
-func (v *vars) required(name string) string {
-	v.check(name, true)
-	return v.env.Required(name)
-}
-
-func (v *vars) optional(name, def string) string {
-	v.check(name, false)
-	return v.env.Optional(name, def)
-}
-
-func (v *vars) int(name string, def int) int {
-	v.check(name, false)
-	return v.env.Int(name, def)
-}
-
-func (v *vars) err() error {
-	if len(v.problems) == 0 {
-		return nil
-	}
-	slices.Sort(v.problems)
-	return fmt.Errorf("%s: %s", v.function, strings.Join(slices.Compact(v.problems), "; "))
 }

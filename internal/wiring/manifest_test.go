@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -443,62 +442,42 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 	}
 }
 
-// Each function's wiring reads exactly the variables its manifest lists,
-// and every function of Functions has a manifest.
-func TestWiringReadsWhatItsManifestLists(t *testing.T) {
-	builders := map[string]builder{
-		"CommandFunction":   command,
-		"FanoutFunction":    fanoutFunction,
-		"ProjectorFunction": projector,
-		"QueryFunction":     query,
-		"TransfersFunction": transfers,
+// A wiring that reads a variable its manifest does not list, requires one
+// the template leaves unset, or never reads one its manifest lists, fails
+// before it serves.
+func TestWiringRefusesDrift(t *testing.T) {
+	env := func() *awsconfig.Env {
+		return awsconfig.NewEnv(map[string]string{"EVENTS_TABLE": "t", "STREAM_NAME": "s", "SNAPSHOT_EVERY": "5"}, nil)
 	}
-	if got, want := slices.Sorted(maps.Keys(Functions())), slices.Sorted(maps.Keys(Manifests)); !slices.Equal(got, want) {
-		t.Fatalf("Functions %v, Manifests %v: every function needs a manifest", got, want)
+	cases := []struct {
+		name, function string
+		read           func(v *Vars)
+		want           string
+	}{
+		{"unlisted", "FanoutFunction", func(v *Vars) { v.Required(EnvStreamName); v.Required(EnvEventsTable) },
+			"FanoutFunction: reads EVENTS_TABLE, which its manifest does not list"},
+		{"required but unset", "TransfersFunction", func(v *Vars) { v.Required(EnvEventsTable); v.Required(EnvSnapshotEvery) },
+			"TransfersFunction: requires SNAPSHOT_EVERY, which its manifest says the template leaves unset"},
+		{"listed but unread", "TransfersFunction", func(v *Vars) { v.Required(EnvEventsTable) },
+			"TransfersFunction: lists SNAPSHOT_EVERY, which its wiring never reads"},
+		{"no manifest", "NoSuchFunction", func(v *Vars) {}, "NoSuchFunction: no manifest"},
 	}
-	if got, want := slices.Sorted(maps.Keys(builders)), slices.Sorted(maps.Keys(Manifests)); !slices.Equal(got, want) {
-		t.Fatalf("builders %v, Manifests %v", got, want)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wire := Function(c.function, func(_ context.Context, v *Vars, _ aws.Config) (any, error) {
+				c.read(v)
+				return func() {}, nil
+			})
+			h, err := wire(context.Background(), env(), aws.Config{})
+			if err == nil || !strings.Contains(err.Error(), c.want) || h != nil {
+				t.Errorf("wire = %v, %v; want no handler and an error saying %q", h, err, c.want)
+			}
+		})
 	}
-	for id, b := range builders {
-		vals := map[string]string{}
-		var want []string
-		for _, v := range Manifests[id].Env {
-			vals[v.Name] = "x"
-			want = append(want, v.Name)
-		}
-		vals[envSnapshotEvery] = "50"
-		env := awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler))
-		v := newVars(id, env)
-		if _, err := b(context.Background(), v, aws.Config{Region: "us-east-1"}); err != nil {
-			t.Errorf("%s: %v", id, err)
-		}
-		if err := v.err(); err != nil {
-			t.Errorf("%v", err)
-		}
-		if err := env.Err(); err != nil {
-			t.Errorf("%s: %v", id, err)
-		}
-		if got := slices.Sorted(maps.Keys(v.read)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
-			t.Errorf("%s reads %v, its manifest lists %v", id, got, slices.Sorted(slices.Values(want)))
-		}
-	}
-}
-
-// A wiring that reads a variable its manifest does not list, or requires
-// one the template leaves unset, fails before it serves.
-func TestWiringRefusesUnlistedVariables(t *testing.T) {
-	v := newVars("FanoutFunction", awsconfig.NewEnv(map[string]string{"EVENTS_TABLE": "t"}, nil))
-	v.required(envEventsTable)
-	if err := v.err(); err == nil || !strings.Contains(err.Error(), "FanoutFunction: reads EVENTS_TABLE, which its manifest does not list") {
-		t.Errorf("unlisted variable: err = %v", err)
-	}
-	v = newVars("CommandFunction", awsconfig.NewEnv(map[string]string{"SNAPSHOT_EVERY": "5"}, nil))
-	v.required(envSnapshotEvery)
-	if err := v.err(); err == nil || !strings.Contains(err.Error(), "requires SNAPSHOT_EVERY, which its manifest says the template leaves unset") {
-		t.Errorf("required but unset: err = %v", err)
-	}
-	_, err := wire("NoSuchFunction", fanoutFunction)(context.Background(), awsconfig.NewEnv(map[string]string{"STREAM_NAME": "s"}, nil), aws.Config{})
-	if err == nil || !strings.Contains(err.Error(), "no manifest") {
-		t.Errorf("no manifest: err = %v", err)
+	ok := Function("FanoutFunction", func(_ context.Context, v *Vars, _ aws.Config) (any, error) {
+		return v.Required(EnvStreamName), nil
+	})
+	if h, err := ok(context.Background(), env(), aws.Config{}); err != nil || h != "s" {
+		t.Errorf("a wiring that reads its manifest: %v, %v", h, err)
 	}
 }

@@ -1,4 +1,7 @@
-package fanout
+// Package envelope owns the public, versioned form in which commits travel
+// on the events stream (docs/events.md): what the fanout writes and every
+// consumer reads.
+package envelope
 
 import (
 	"bytes"
@@ -20,8 +23,8 @@ const (
 	sourcePrefix    = "annals/"
 )
 
-// ErrEnvelope is wrapped by every error of DecodeEnvelope.
-var ErrEnvelope = errors.New("invalid event envelope")
+// ErrInvalid is wrapped by every error of Decode.
+var ErrInvalid = errors.New("invalid event envelope")
 
 // cloudEvent is one CloudEvent in JSON format. Extension names are lowercase
 // letters and digits only, as CloudEvents requires.
@@ -51,8 +54,8 @@ func Source(s eventstore.StreamID) string {
 	return sourcePrefix + s.Tenant + "/" + s.Category
 }
 
-// EncodeEnvelope renders one commit's events as the envelope.
-func EncodeEnvelope(evs []eventstore.Event) ([]byte, error) {
+// Encode renders one commit's events as the envelope.
+func Encode(evs []eventstore.Event) ([]byte, error) {
 	if len(evs) == 0 {
 		return nil, errors.New("encode envelope: a commit has at least one event")
 	}
@@ -88,32 +91,32 @@ func EncodeEnvelope(evs []eventstore.Event) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// DecodeEnvelope reads a Kinesis record's data back into the commit's
+// Decode reads a Kinesis record's data back into the commit's
 // events, checking that they form one commit of one stream: same stream,
 // commit and metadata, consecutive versions.
-func DecodeEnvelope(data []byte) ([]eventstore.Event, error) {
+func Decode(data []byte) ([]eventstore.Event, error) {
 	var batch []cloudEvent
 	if err := json.Unmarshal(data, &batch); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrEnvelope, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if len(batch) == 0 {
-		return nil, fmt.Errorf("%w: empty batch", ErrEnvelope)
+		return nil, fmt.Errorf("%w: empty batch", ErrInvalid)
 	}
 	evs := make([]eventstore.Event, len(batch))
 	for i, ce := range batch {
 		e, err := decodeEvent(ce)
 		if err != nil {
-			return nil, fmt.Errorf("%w: event %d: %v", ErrEnvelope, i, err)
+			return nil, fmt.Errorf("%w: event %d: %v", ErrInvalid, i, err)
 		}
 		if i > 0 {
 			p := evs[0]
 			switch {
 			case e.Stream != p.Stream:
-				return nil, fmt.Errorf("%w: event %d is on stream %s, not %s", ErrEnvelope, i, e.Stream, p.Stream)
+				return nil, fmt.Errorf("%w: event %d is on stream %s, not %s", ErrInvalid, i, e.Stream, p.Stream)
 			case e.Version != evs[i-1].Version+1:
-				return nil, fmt.Errorf("%w: event %d has version %d after %d", ErrEnvelope, i, e.Version, evs[i-1].Version)
+				return nil, fmt.Errorf("%w: event %d has version %d after %d", ErrInvalid, i, e.Version, evs[i-1].Version)
 			case e.CommitID != p.CommitID || e.Metadata != p.Metadata || !e.RecordedAt.Equal(p.RecordedAt):
-				return nil, fmt.Errorf("%w: event %d is not of the same commit as event 0", ErrEnvelope, i)
+				return nil, fmt.Errorf("%w: event %d is not of the same commit as event 0", ErrInvalid, i)
 			}
 		}
 		evs[i] = e

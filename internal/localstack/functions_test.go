@@ -1,0 +1,51 @@
+package localstack_test
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"annals/internal/awsconfig"
+	"annals/internal/localstack"
+	"annals/internal/samtemplate"
+	"annals/internal/wiring"
+)
+
+// Every function of template.yaml has a wiring and a manifest, and each
+// wiring builds from exactly the variables its manifest lists (it refuses
+// to build on any drift, see internal/wiring).
+func TestEveryFunctionIsWiredThroughItsManifest(t *testing.T) {
+	wd, _ := os.Getwd()
+	root, err := samtemplate.ProjectRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTemplate := slices.Sorted(slices.Values(tpl.Functions()))
+	if got := slices.Sorted(maps.Keys(localstack.Functions)); !slices.Equal(got, inTemplate) {
+		t.Fatalf("wired functions %v, template's %v", got, inTemplate)
+	}
+	if got := slices.Sorted(maps.Keys(wiring.Manifests)); !slices.Equal(got, inTemplate) {
+		t.Fatalf("manifests %v, template's functions %v", got, inTemplate)
+	}
+	for _, id := range inTemplate {
+		vals := map[string]string{}
+		for _, v := range wiring.Manifests[id].Env {
+			vals[v.Name] = "x"
+		}
+		vals[wiring.EnvSnapshotEvery] = "50"
+		h, err := localstack.Functions[id](context.Background(), awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler)), aws.Config{Region: "us-east-1"})
+		if err != nil || h == nil {
+			t.Errorf("%s: handler %v, %v", id, h, err)
+		}
+	}
+}

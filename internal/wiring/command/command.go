@@ -1,0 +1,38 @@
+// Package command wires CommandFunction, the ledger's command routes.
+package command
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"annals/internal/commandapi"
+	"annals/internal/eventstore"
+	"annals/internal/eventstore/dynamostore"
+	"annals/internal/idempotency"
+	"annals/internal/wiring"
+)
+
+// Wire builds the command function's handler from its environment.
+var Wire = wiring.Function("CommandFunction", build)
+
+func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
+	eventsTable := v.Required(wiring.EnvEventsTable)
+	idempotencyTable := v.Required(wiring.EnvIdempotencyTable)
+	snapshotEvery := v.Int(wiring.EnvSnapshotEvery, eventstore.DefaultSnapshotEvery)
+	db := dynamodb.NewFromConfig(cfg)
+	log := v.Logger()
+	store := eventstore.New(dynamostore.New(db, eventsTable),
+		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
+	h := commandapi.New(commandapi.Config{
+		Store:       store,
+		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
+		Auth:        wiring.Auth(v),
+		Now:         time.Now,
+		NewID:       wiring.NewID,
+		Log:         log,
+	})
+	return h.Handle, nil
+}
