@@ -32,7 +32,7 @@ const (
   annals rebuild <accounts|history|transfers> [flags]
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
-  annals sweep-transfers [--older-than D] [--limit N] [flags]
+  annals sweep-transfers [--older-than D] [--page N] [flags]
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `

@@ -24,16 +24,18 @@ func (c cli) sweepTransfers(ctx context.Context, args []string) error {
 	fs := c.flags("sweep-transfers")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage:
-  annals sweep-transfers [--older-than D] [--limit N] [flags]
+  annals sweep-transfers [--older-than D] [--page N] [flags]
 
 Drives every transfer pending for longer than --older-than to completed or
-failed, with the process manager's own guarded steps.
+failed, with the process manager's own guarded steps. It reads the transfer
+view's Pending index --page transfers at a time, oldest first, to its end:
+a transfer that cannot move is counted and passed.
 
 `)
 		fs.PrintDefaults()
 	}
 	olderThan := fs.Duration("older-than", time.Minute, "sweep transfers requested at least this long ago")
-	limit := fs.Int("limit", 1000, "sweep at most this many transfers, oldest first")
+	page := fs.Int("page", 100, "transfers read from the Pending index per query")
 	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
 	transfersTable := fs.String("transfers-table", c.envDefault("TRANSFERS_TABLE"), "the transfer view's table (default $TRANSFERS_TABLE)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -46,8 +48,8 @@ failed, with the process manager's own guarded steps.
 	if err := required(fs, map[string]string{"events-table": "EVENTS_TABLE", "transfers-table": "TRANSFERS_TABLE"}, "events-table", "transfers-table"); err != nil {
 		return err
 	}
-	if *olderThan < 0 || *limit < 1 {
-		return usagef("sweep-transfers: --older-than must not be negative and --limit must be at least 1")
+	if *olderThan < 0 || *page < 1 {
+		return usagef("sweep-transfers: --older-than must not be negative and --page must be at least 1")
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
@@ -58,7 +60,7 @@ failed, with the process manager's own guarded steps.
 	db := dynamodb.NewFromConfig(cfg)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
-	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), projection.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *limit)
+	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), projection.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *page)
 	fmt.Fprintf(c.stdout, "sweep-transfers: %d pending, %d completed, %d failed, %d not moved\n", rep.Found, rep.Completed, rep.Failed, rep.Errors)
 	return err
 }

@@ -38,8 +38,9 @@ type TransferStore interface {
 	// position is still expected, else fails with ErrStale.
 	PutTransfer(ctx context.Context, row TransferRow, expected int64) error
 	// PendingBefore lists, oldest first, up to limit transfers of any
-	// tenant still pending that were requested before the time.
-	PendingBefore(ctx context.Context, before time.Time, limit int) ([]transfer.Stuck, error)
+	// tenant still pending that were requested before the time, starting
+	// after from: the last of the previous page, or the zero Stuck.
+	PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error)
 }
 
 // NewTransfers returns the transfer view over store: per transfer stream,

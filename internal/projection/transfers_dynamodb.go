@@ -76,7 +76,7 @@ func (d *DynamoTransfers) PutTransfer(ctx context.Context, row TransferRow, expe
 	return nil
 }
 
-func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, limit int) ([]transfer.Stuck, error) {
+func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
 	var out []transfer.Stuck
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(d.table),
@@ -85,6 +85,14 @@ func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, l
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":p": str(pendingMark), ":b": str(before.UTC().Format(sortableTime)),
 		},
+	}
+	if from.TransferID != "" {
+		// An index's start key is the table's key and the index's.
+		in.ExclusiveStartKey = map[string]types.AttributeValue{
+			"pk":          str(transferKey(from.Tenant, from.TransferID)),
+			"pending":     str(pendingMark),
+			"requestedAt": str(from.RequestedAt.UTC().Format(sortableTime)),
+		}
 	}
 	for len(out) < limit {
 		in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))

@@ -1,8 +1,10 @@
 package projection
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,17 +43,23 @@ func (m *MemoryTransfers) PutTransfer(_ context.Context, row TransferRow, expect
 	return nil
 }
 
-func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, limit int) ([]transfer.Stuck, error) {
+func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// The index's order: request time, then the table's key.
+	order := func(a, b transfer.Stuck) int {
+		return cmp.Or(a.RequestedAt.Compare(b.RequestedAt),
+			strings.Compare(transferKey(a.Tenant, a.TransferID), transferKey(b.Tenant, b.TransferID)))
+	}
 	var out []transfer.Stuck
 	for _, r := range m.rows {
-		at := r.State.RequestedAt
-		if r.State.Transfer.Status == transfer.StatusPending && !at.IsZero() && at.Before(before) {
-			out = append(out, transfer.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: at})
+		s := transfer.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: r.State.RequestedAt}
+		if r.State.Transfer.Status == transfer.StatusPending && !s.RequestedAt.IsZero() && s.RequestedAt.Before(before) &&
+			(from.TransferID == "" || order(s, from) > 0) {
+			out = append(out, s)
 		}
 	}
-	slices.SortFunc(out, func(a, b transfer.Stuck) int { return a.RequestedAt.Compare(b.RequestedAt) })
+	slices.SortFunc(out, order)
 	return out[:min(len(out), limit)], nil
 }
 

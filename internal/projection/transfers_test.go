@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,7 @@ func checkTransferView(t *testing.T, store projection.TransferStore, tenant stri
 
 	pending := func(before time.Time) []string {
 		t.Helper()
-		got, err := store.PendingBefore(ctx, before, 100)
+		got, err := store.PendingBefore(ctx, before, transfer.Stuck{}, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,8 +151,65 @@ func checkTransferView(t *testing.T, store projection.TransferStore, tenant stri
 	}
 }
 
+// checkPendingPages is the contract of the Pending index's pages: oldest
+// first, only pending transfers requested before the cut-off, each page
+// starting after the last of the one before, every transfer exactly once.
+func checkPendingPages(t *testing.T, store projection.TransferStore) {
+	t.Helper()
+	ctx := t.Context()
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	put := func(tenant, id string, status transfer.Status, at time.Time) {
+		t.Helper()
+		row := projection.TransferRow{Tenant: tenant, TransferID: id, Version: 1, UpdatedAt: at,
+			State: projection.TransferState{RequestedAt: at, Transfer: transfer.Transfer{
+				FromAccountID: "a", ToAccountID: "b", Amount: 1, Currency: "EUR", Status: status}}}
+		if err := store.PutTransfer(ctx, row, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Requested in an order that is neither the ids' nor the tenants'.
+	var want []string
+	for i, id := range []string{"p-e", "p-a", "p-g", "p-c", "p-b", "p-f", "p-d"} {
+		tenant := []string{"pages-x", "pages-y"}[i%2]
+		put(tenant, id, transfer.StatusPending, base.Add(time.Duration(i)*time.Millisecond+time.Duration(i)))
+		want = append(want, tenant+"/"+id)
+	}
+	put("pages-x", "done", transfer.StatusCompleted, base.Add(-time.Second))
+	put("pages-y", "failed", transfer.StatusFailed, base.Add(-time.Second))
+	put("pages-x", "late", transfer.StatusPending, base.Add(time.Hour))
+	cutoff := base.Add(time.Minute)
+
+	var got []string
+	var from transfer.Stuck
+	for pages := 0; ; pages++ {
+		if pages > len(want) {
+			t.Fatalf("no end after %d pages: %v", pages, got)
+		}
+		page, err := store.PendingBefore(ctx, cutoff, from, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 3 {
+			t.Fatalf("page of %d, want at most 3", len(page))
+		}
+		for _, s := range page {
+			if strings.HasPrefix(s.Tenant, "pages-") {
+				got = append(got, s.Tenant+"/"+s.TransferID)
+			}
+		}
+		if len(page) < 3 {
+			break
+		}
+		from = page[len(page)-1]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("pages listed %v, want %v", got, want)
+	}
+}
+
 func TestTransferViewInMemory(t *testing.T) {
 	checkTransferView(t, projection.NewMemoryTransfers(), "t1")
+	checkPendingPages(t, projection.NewMemoryTransfers())
 }
 
 func TestTransferViewOnDynamoDB(t *testing.T) {
@@ -159,6 +217,7 @@ func TestTransferViewOnDynamoDB(t *testing.T) {
 	table := awstest.Table(t, db, "TransfersTable")
 	store := projection.NewDynamoTransfers(db, table)
 	checkTransferView(t, store, "t1")
+	checkPendingPages(t, store)
 
 	// A stale writer loses.
 	row, _, err := store.Transfer(context.Background(), "t1", "t-done")

@@ -114,7 +114,7 @@ func (s *transferStack) feed(t testing.TB, st eventstore.StreamID) {
 // first, as the sweeper reads them.
 func pendingIDs(t *testing.T, store *projection.DynamoTransfers) []string {
 	t.Helper()
-	stuck, err := store.PendingBefore(t.Context(), time.Now().Add(time.Hour), 1000)
+	stuck, err := store.PendingBefore(t.Context(), time.Now().Add(time.Hour), transfer.Stuck{}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -302,13 +302,20 @@ func (w *world) deliver(ctx context.Context, seed uint64, workers int) *sync.Wai
 	return &wg
 }
 
-// pendingOf lists the transfers whose streams are still pending: the
-// sweeper's view, exact.
+// pendingOf lists the transfers whose streams are still pending, in the
+// order they were requested: the sweeper's view, exact.
 type pendingOf struct{ w *world }
 
-func (p pendingOf) PendingBefore(ctx context.Context, _ time.Time, _ int) ([]transfer.Stuck, error) {
+func (p pendingOf) PendingBefore(ctx context.Context, _ time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
 	var out []transfer.Stuck
-	for _, id := range p.w.requested {
+	ids := p.w.requested
+	if from.TransferID != "" {
+		ids = ids[slices.Index(ids, from.TransferID)+1:]
+	}
+	for _, id := range ids {
+		if len(out) == limit {
+			break
+		}
 		stream, _ := transfer.Stream(p.w.tenant, id)
 		cur, err := p.w.transfers.Load(ctx, stream)
 		if err != nil {
@@ -383,7 +390,8 @@ func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) 
 	wg.Wait()
 
 	// What the manager gave up on (dropped records), the sweeper finishes.
-	rep, err := transfer.Sweep(ctx, w.manager, pendingOf{w}, time.Now(), 1000)
+	// Pages of 3 transfers: a sweep reads the whole list, page by page.
+	rep, err := transfer.Sweep(ctx, w.manager, pendingOf{w}, time.Now(), 3)
 	if err != nil {
 		t.Fatalf("sweep: %v (%+v)", err, rep)
 	}

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -14,9 +15,11 @@ type Stuck struct {
 }
 
 // PendingLister lists pending transfers requested before a time, oldest
-// first; the transfer view is one.
+// first, a page at a time; the transfer view is one.
 type PendingLister interface {
-	PendingBefore(ctx context.Context, before time.Time, limit int) ([]Stuck, error)
+	// PendingBefore returns up to limit of them, starting after from: the
+	// last of the previous page, or the zero Stuck for the first.
+	PendingBefore(ctx context.Context, before time.Time, from Stuck, limit int) ([]Stuck, error)
 }
 
 // SweepReport says what a sweep found and did.
@@ -31,34 +34,52 @@ type SweepReport struct {
 // older: those whose records the process manager gave up on, or that it
 // never got. It uses the manager's own steps, so a transfer that is in fact
 // moving (or done, while the view lags) is only driven where it already
-// is. It goes on past a transfer that fails to move and reports the first
+// is. It reads the view page transfers at a time and goes on past a
+// transfer that fails to move, to the end of the list, so transfers that
+// cannot move (yet) never hide the ones behind them; it reports the first
 // error with the count.
-func Sweep(ctx context.Context, m *Manager, list PendingLister, before time.Time, limit int) (SweepReport, error) {
+func Sweep(ctx context.Context, m *Manager, list PendingLister, before time.Time, page int) (SweepReport, error) {
 	var r SweepReport
-	stuck, err := list.PendingBefore(ctx, before, limit)
-	if err != nil {
-		return r, fmt.Errorf("list pending transfers: %w", err)
+	if page < 1 {
+		return r, fmt.Errorf("sweep: a page of %d transfers", page)
 	}
-	r.Found = len(stuck)
 	var first error
-	for _, s := range stuck {
-		stream, err := Stream(s.Tenant, s.TransferID)
-		if err == nil {
-			var t Transfer
-			t, err = m.Drive(ctx, stream)
-			switch t.Status {
-			case StatusCompleted:
-				r.Completed++
-			case StatusFailed:
-				r.Failed++
+	var from Stuck
+	for {
+		stuck, err := list.PendingBefore(ctx, before, from, page)
+		if err != nil {
+			return r, errors.Join(fmt.Errorf("list pending transfers: %w", err), first)
+		}
+		r.Found += len(stuck)
+		for _, s := range stuck {
+			if err := ctx.Err(); err != nil {
+				return r, errors.Join(fmt.Errorf("sweep stopped before %s of %s: %w", s.TransferID, s.Tenant, err), first)
+			}
+			stream, err := Stream(s.Tenant, s.TransferID)
+			if err == nil {
+				var t Transfer
+				t, err = m.Drive(ctx, stream)
+				switch t.Status {
+				case StatusCompleted:
+					r.Completed++
+				case StatusFailed:
+					r.Failed++
+				}
+			}
+			if err != nil {
+				// Keep the first: the count says how many more.
+				if r.Errors++; first == nil {
+					first = fmt.Errorf("transfer %s of %s: %w", s.TransferID, s.Tenant, err)
+				}
 			}
 		}
-		if err != nil {
-			// Keep the first: the count says how many more.
-			if r.Errors++; first == nil {
-				first = fmt.Errorf("transfer %s of %s: %w", s.TransferID, s.Tenant, err)
-			}
+		if len(stuck) < page {
+			return r, first
+		}
+		if last := stuck[len(stuck)-1]; last.Tenant != from.Tenant || last.TransferID != from.TransferID {
+			from = last
+		} else {
+			return r, errors.Join(fmt.Errorf("list pending transfers: the page after %s of %s ends where it started", from.TransferID, from.Tenant), first)
 		}
 	}
-	return r, first
 }
