@@ -69,86 +69,37 @@ func New(cfg Config) *Handler {
 // including an internal failure, is a problem+json response, so API Gateway
 // never answers with a bare 500.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	start := time.Now()
-	meter := &eventstore.Meter{}
-	ctx = eventstore.WithMeter(ctx, meter)
-	corr := httpapi.CorrelationID(&req, h.cfg.NewID)
-	l := &logLine{route: req.RouteKey}
-	resp := h.serve(ctx, &req, corr, l)
-
-	u := meter.Usage()
-	attrs := []any{
-		"correlationId", corr, "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
-		"status", resp.StatusCode, "latencyMs", float64(time.Since(start).Microseconds()) / 1000,
-		"ddbRequests", u.Total(), "rcu", u.ReadUnits, "wcu", u.WriteUnits,
-	}
-	if l.stream != "" {
-		attrs = append(attrs, "stream", l.stream, "version", l.version)
-	}
-	if l.problem != "" {
-		attrs = append(attrs, "problem", l.problem)
-	}
-	if l.err != nil {
-		attrs = append(attrs, "error", l.err.Error())
-	}
-	level := slog.LevelInfo
-	if resp.StatusCode >= 500 {
-		level = slog.LevelError
-	}
-	h.cfg.Log.Log(ctx, level, "command", attrs...)
-	return resp, nil
+	return httpapi.Serve(ctx, &req, h.cfg.Log, "command", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+		return h.serve(ctx, &req, corr, l)
+	}), nil
 }
 
-// logLine collects what the request's one log line reports.
-type logLine struct {
-	route   string
-	stream  string
-	version int64
-	problem string
-	err     error
-}
-
-func (h *Handler) fail(p *httpapi.Problem, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
-	l.problem = p.Kind
-	return p.Response(corr)
-}
-
-// failErr maps an error through the one mapping, keeping internal detail
-// in the log only.
-func (h *Handler) failErr(err error, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
-	p := httpapi.ProblemFor(err)
-	if p.Kind == httpapi.KindInternal || p.Kind == httpapi.KindOutcomeUnknown || p.Kind == httpapi.KindThrottled {
-		l.err = err
-	}
-	return h.fail(p, corr, l)
-}
-
-func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	r, p := match(req.RequestContext.HTTP.Method, req.RawPath)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeWrite)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	body, p := httpapi.Body(req)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	if r == routeTransfer {
 		return h.startTransfer(ctx, req, id, body, corr, l)
 	}
 	c, p := h.decode(r, req, body)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	stream, err := ledgerstore.AccountStream(id.Tenant, c.accountID)
 	if err != nil {
 		// No account can have this id.
-		return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr, l)
+		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr)
 	}
-	l.stream = stream.String()
+	l.Add("stream", stream.String())
 	commandID := h.cfg.NewID()
 	meta := eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
 
@@ -157,7 +108,7 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 		return h.run(ctx, stream, c, meta, nil, corr, l)
 	}
 	if !httpapi.ValidKey(key) {
-		return h.fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr, l)
+		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
 	}
 	fp := fingerprint(id.Tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
 	return h.idempotent(ctx, id.Tenant, key, fp, corr, l, func(guard *eventstore.Guard) events.APIGatewayV2HTTPResponse {
@@ -175,22 +126,22 @@ type command struct {
 
 // run loads, decides and appends, deciding again after a lost race unless
 // the client pinned the version with If-Match.
-func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	for attempt := 1; ; attempt++ {
 		cur := eventstore.Current[ledger.Account]{Head: eventstore.NewStream(stream)}
 		if c.route != routeOpen {
 			var err error
 			if cur, err = h.accounts.Load(ctx, stream); err != nil {
-				return h.failErr(err, corr, l)
+				return l.FailErr(err, corr)
 			}
 		}
 		if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {
 			p := httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account is at version "+strconv.FormatInt(cur.Head.Version(), 10))
-			return h.fail(p, corr, l)
+			return l.Fail(p, corr)
 		}
 		decided, err := ledger.Decide(cur.State, c.cmd)
 		if err != nil {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 		next := cur.State
 		for _, e := range decided {
@@ -198,19 +149,19 @@ func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command
 		}
 		version := cur.Head.Version() + int64(len(decided))
 		resp := h.success(c, next, version, corr)
-		l.version = version
+		l.Add("version", version)
 		if len(decided) == 0 {
 			return resp
 		}
 		evs, err := ledgerstore.Encode(decided)
 		if err != nil {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 		var g *eventstore.Guard
 		if guard != nil {
 			outcome, err := json.Marshal(storable(resp))
 			if err != nil {
-				return h.failErr(err, corr, l)
+				return l.FailErr(err, corr)
 			}
 			g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
 		}
@@ -224,20 +175,20 @@ func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command
 		case errors.Is(err, eventstore.ErrConflict):
 			switch {
 			case c.route == routeOpen:
-				return h.failErr(ledger.ErrAccountExists, corr, l)
+				return l.FailErr(ledger.ErrAccountExists, corr)
 			case c.ifMatch != nil:
-				return h.fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr, l)
+				return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr)
 			case attempt >= h.cfg.MaxAttempts:
-				return h.failErr(err, corr, l)
+				return l.FailErr(err, corr)
 			}
 			// Full jitter keeps racing writers from colliding again in step.
 			select {
 			case <-ctx.Done():
-				return h.failErr(err, corr, l)
+				return l.FailErr(err, corr)
 			case <-time.After(rand.N(time.Duration(attempt) * 10 * time.Millisecond)):
 			}
 		default:
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 	}
 }

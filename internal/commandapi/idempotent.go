@@ -22,7 +22,7 @@ import (
 // the first final response, one with another fingerprint a 422, one while
 // the first is still running a 409. The command itself carries a guard in
 // its commit, so even a request that outlived its lease cannot apply twice.
-func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *logLine, run func(*eventstore.Guard) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *httpapi.Line, run func(*eventstore.Guard) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
 	now := h.cfg.Now()
 	rec := idempotency.Record{
 		Key: tenant + "#" + key, Fingerprint: fp, Owner: h.cfg.NewID(),
@@ -32,16 +32,16 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 	switch {
 	case errors.Is(err, idempotency.ErrTaken):
 		if old.Fingerprint != fp {
-			return h.fail(httpapi.NewProblem(httpapi.KindIdempotencyReused, "this key was first used with another request"), corr, l)
+			return l.Fail(httpapi.NewProblem(httpapi.KindIdempotencyReused, "this key was first used with another request"), corr)
 		}
 		if old.State == idempotency.Done && old.Response != nil {
 			return replay(*old.Response, corr)
 		}
 		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
 		p.RetryAfter = max(1, int(math.Ceil(old.LeaseUntil.Sub(now).Seconds())))
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	case err != nil:
-		return h.failErr(err, corr, l)
+		return l.FailErr(err, corr)
 	}
 
 	// The guard names the request, not only the key: a key is free again
@@ -58,8 +58,8 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 		case errors.As(err, &applied):
 			resp = replayOutcome(applied.Outcome, corr)
 		case err != nil:
-			h.release(ctx, rec, l)
-			return h.failErr(err, corr, l)
+			h.release(ctx, rec, corr)
+			return l.FailErr(err, corr)
 		}
 	}
 	if resp.StatusCode == 0 {
@@ -72,14 +72,14 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 			h.cfg.Log.WarnContext(ctx, "idempotent response not kept", "correlationId", corr, "error", err)
 		}
 	} else {
-		h.release(ctx, rec, l)
+		h.release(ctx, rec, corr)
 	}
 	return resp
 }
 
-func (h *Handler) release(ctx context.Context, rec idempotency.Record, l *logLine) {
+func (h *Handler) release(ctx context.Context, rec idempotency.Record, corr string) {
 	if err := h.cfg.Idempotency.Release(ctx, rec.Key, rec.Owner); err != nil {
-		h.cfg.Log.WarnContext(ctx, "idempotency key not released", "stream", l.stream, "error", err)
+		h.cfg.Log.WarnContext(ctx, "idempotency key not released", "correlationId", corr, "error", err)
 	}
 }
 

@@ -65,16 +65,16 @@ type transferStarted struct {
 // accounts as they are now and records it as a new transfer stream. It
 // moves no money: the process manager does, in guarded steps, and the
 // transfer's status says how it ended (GET /transfers/{id}).
-func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTTPRequest, id httpapi.Identity, body []byte, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTTPRequest, id httpapi.Identity, body []byte, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	r, p := decodeTransfer(req, body, h.cfg.NewID())
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	stream, err := transfer.Stream(id.Tenant, r.TransferID)
 	if err != nil {
-		return h.failErr(err, corr, l)
+		return l.FailErr(err, corr)
 	}
-	l.stream = stream.String()
+	l.Add("stream", stream.String())
 	commandID := h.cfg.NewID()
 	meta := eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
 	run := func(guard *eventstore.Guard) events.APIGatewayV2HTTPResponse {
@@ -85,13 +85,13 @@ func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTT
 		return run(nil)
 	}
 	if !httpapi.ValidKey(key) {
-		return h.fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr, l)
+		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
 	}
 	fp := fingerprint(id.Tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
 	return h.idempotent(ctx, id.Tenant, key, fp, corr, l, run)
 }
 
-func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream eventstore.StreamID, r transfer.Request, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream eventstore.StreamID, r transfer.Request, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	var accounts [2]ledger.Account
 	for i, a := range []struct{ field, id string }{{"fromAccountId", r.FromAccountID}, {"toAccountId", r.ToAccountID}} {
 		s, err := ledgerstore.AccountStream(tenant, a.id)
@@ -101,31 +101,31 @@ func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream even
 			accounts[i] = cur.State
 		}
 		if err != nil && !errors.Is(err, eventstore.ErrNotFound) && !errors.Is(err, eventstore.ErrInvalid) {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 	}
 	requested, err := transfer.Decide(accounts[0], accounts[1], r)
 	var ae *transfer.AccountError
 	switch {
 	case errors.As(err, &ae) && errors.Is(err, ledger.ErrAccountNotFound):
-		return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with the id in "+ae.Field), corr, l)
+		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with the id in "+ae.Field), corr)
 	case errors.As(err, &ae) && errors.Is(err, ledger.ErrAccountClosed):
-		return h.fail(httpapi.NewProblem(httpapi.KindAccountClosed, "the account in "+ae.Field+" is closed"), corr, l)
+		return l.Fail(httpapi.NewProblem(httpapi.KindAccountClosed, "the account in "+ae.Field+" is closed"), corr)
 	case err != nil:
-		return h.failErr(err, corr, l)
+		return l.FailErr(err, corr)
 	}
 	evs, err := transfer.Encode(requested)
 	if err != nil {
-		return h.failErr(err, corr, l)
+		return l.FailErr(err, corr)
 	}
 	resp := httpapi.JSON(http.StatusAccepted, transferStarted{TransferID: r.TransferID, Status: string(transfer.StatusPending)},
 		map[string]string{"ETag": httpapi.ETag(1), "Location": "/transfers/" + r.TransferID}, corr)
-	l.version = 1
+	l.Add("version", 1)
 	var g *eventstore.Guard
 	if guard != nil {
 		outcome, err := json.Marshal(storable(resp))
 		if err != nil {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 		g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
 	}
@@ -137,5 +137,5 @@ func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream even
 	case errors.As(err, &applied):
 		return replayOutcome(applied.Outcome, corr)
 	}
-	return h.failErr(err, corr, l)
+	return l.FailErr(err, corr)
 }

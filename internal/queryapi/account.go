@@ -60,44 +60,45 @@ func (h *Handler) account(ctx context.Context, req *events.APIGatewayV2HTTPReque
 	case p.version > 0:
 		past, err := h.replay.At(ctx, c.stream, p.version)
 		if err != nil {
-			return h.failErr(err, c.corr, c.log)
+			return c.log.FailErr(err, c.corr)
 		}
 		body, source = newAccountBody(c.stream.ID, past.State, past.Version, past.RecordedAt), SourceEvents
 	case !p.at.IsZero():
 		past, err := h.replay.AsOf(ctx, c.stream, p.at)
 		if errors.Is(err, eventstore.ErrVersionNotFound) {
-			return h.fail(httpapi.NewProblem(httpapi.KindVersionNotFound, "the account did not exist yet at "+p.at.UTC().Format(time.RFC3339Nano)), c.corr, c.log)
+			return c.log.Fail(httpapi.NewProblem(httpapi.KindVersionNotFound, "the account did not exist yet at "+p.at.UTC().Format(time.RFC3339Nano)), c.corr)
 		}
 		if err != nil {
-			return h.failErr(err, c.corr, c.log)
+			return c.log.FailErr(err, c.corr)
 		}
 		body, source = newAccountBody(c.stream.ID, past.State, past.Version, past.RecordedAt), SourceEvents
 	default:
 		row, found, err := h.cfg.Accounts.Account(ctx, c.tenant, c.stream.ID)
 		if err != nil {
-			return h.failErr(err, c.corr, c.log)
+			return c.log.FailErr(err, c.corr)
 		}
 		switch {
 		case found && visible(row) && row.Version >= p.minVersion:
 			body, source = newAccountBody(c.stream.ID, row.State, row.Version, row.UpdatedAt), SourceView
 		case p.minVersion == 0:
-			return h.failErr(fmt.Errorf("account view %s: %w", c.stream, eventstore.ErrNotFound), c.corr, c.log)
+			return c.log.FailErr(fmt.Errorf("account view %s: %w", c.stream, eventstore.ErrNotFound), c.corr)
 		default:
 			// The view lags behind the version the caller has seen: the
 			// events table has it (a load is one Query and a fold of at
 			// most K events).
 			cur, err := h.replay.Load(ctx, c.stream)
 			if err != nil {
-				return h.failErr(err, c.corr, c.log)
+				return c.log.FailErr(err, c.corr)
 			}
 			if v := cur.Head.Version(); v < p.minVersion {
-				return h.fail(httpapi.NewProblem(httpapi.KindVersionNotFound,
-					fmt.Sprintf("the account is at version %d, before %d", v, p.minVersion)), c.corr, c.log)
+				return c.log.Fail(httpapi.NewProblem(httpapi.KindVersionNotFound,
+					fmt.Sprintf("the account is at version %d, before %d", v, p.minVersion)), c.corr)
 			}
 			body, source = newAccountBody(c.stream.ID, cur.State, cur.Head.Version(), cur.Head.RecordedAt()), SourceEvents
 		}
 	}
-	c.log.source, c.log.version = source, body.Version
+	c.log.Add("source", source)
+	c.log.Add("version", body.Version)
 	etag := httpapi.ETag(body.Version)
 	headers := map[string]string{
 		"ETag":       etag,

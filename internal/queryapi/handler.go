@@ -8,7 +8,6 @@ package queryapi
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -66,85 +65,24 @@ func New(cfg Config) *Handler {
 // Handle serves one request. Like the command routes it never returns an
 // error: every outcome is a response, failures are problem+json.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	start := time.Now()
-	meter := &eventstore.Meter{}
-	ctx = eventstore.WithMeter(ctx, meter)
-	corr := httpapi.CorrelationID(&req, h.cfg.NewID)
-	l := &logLine{}
-	resp := h.serve(ctx, &req, corr, l)
-
-	u := meter.Usage()
-	attrs := []any{
-		"correlationId", corr, "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
-		"status", resp.StatusCode, "latencyMs", float64(time.Since(start).Microseconds()) / 1000,
-		"ddbRequests", u.Total(), "rcu", u.ReadUnits,
-	}
-	if l.route != "" {
-		attrs = append(attrs, "route", l.route)
-	}
-	if l.stream != "" {
-		attrs = append(attrs, "stream", l.stream)
-	}
-	if l.source != "" {
-		attrs = append(attrs, "source", l.source, "version", l.version)
-	}
-	if l.listed {
-		attrs = append(attrs, "items", l.items)
-	}
-	if l.problem != "" {
-		attrs = append(attrs, "problem", l.problem)
-	}
-	if l.err != nil {
-		attrs = append(attrs, "error", l.err.Error())
-	}
-	level := slog.LevelInfo
-	if resp.StatusCode >= 500 {
-		level = slog.LevelError
-	}
-	h.cfg.Log.Log(ctx, level, "query", attrs...)
-	return resp, nil
+	return httpapi.Serve(ctx, &req, h.cfg.Log, "query", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+		return h.serve(ctx, &req, corr, l)
+	}), nil
 }
 
-// logLine collects what the request's one log line reports.
-type logLine struct {
-	route   string
-	stream  string
-	source  string // view or events, for the account view
-	version int64
-	listed  bool
-	items   int
-	problem string
-	err     error
-}
-
-func (h *Handler) fail(p *httpapi.Problem, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
-	l.problem = p.Kind
-	return p.Response(corr)
-}
-
-// failErr maps an error through the one mapping; what the client does not
-// see stays in the log line.
-func (h *Handler) failErr(err error, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
-	p := httpapi.ProblemFor(err)
-	if p.Kind == httpapi.KindInternal || p.Kind == httpapi.KindThrottled {
-		l.err = err
-	}
-	return h.fail(p, corr, l)
-}
-
-func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	r, accountID, p := match(req.RequestContext.HTTP.Method, req.RawPath)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
-	l.route = r.String()
+	l.Add("route", r.String())
 	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeRead)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	params, p := parseParams(r, req)
 	if p != nil {
-		return h.fail(p, corr, l)
+		return l.Fail(p, corr)
 	}
 	if r == routeTransfer {
 		return h.transfer(ctx, id.Tenant, accountID, corr, l)
@@ -154,15 +92,15 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 		stream, err := ledgerstore.AccountStream(id.Tenant, accountID)
 		if err != nil {
 			// No account can have this id.
-			return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr, l)
+			return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr)
 		}
 		c.stream = stream
-		l.stream = stream.String()
+		l.Add("stream", stream.String())
 	}
 	if params.cursor != "" {
 		cur, p := decodeCursor(params.cursor, c.tenant, r, c.scope())
 		if p != nil {
-			return h.fail(p, corr, l)
+			return l.Fail(p, corr)
 		}
 		c.cursor = &cur
 	}
@@ -186,7 +124,7 @@ type call struct {
 	params params
 	cursor *cursor
 	corr   string
-	log    *logLine
+	log    *httpapi.Line
 }
 
 // scope is what a cursor of this request must belong to within its route:

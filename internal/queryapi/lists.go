@@ -16,7 +16,7 @@ import (
 
 // list renders a page of a list: nextCursor is null on the last page.
 func (h *Handler) list(c call, items any, n int, next *cursor) events.APIGatewayV2HTTPResponse {
-	c.log.listed, c.log.items = true, n
+	c.log.Add("items", n)
 	body := struct {
 		Items      any     `json:"items"`
 		NextCursor *string `json:"nextCursor"`
@@ -38,7 +38,7 @@ func (h *Handler) ownerAccounts(ctx context.Context, c call) events.APIGatewayV2
 	}
 	rows, err := h.cfg.Accounts.AccountsOfOwnerPage(ctx, c.tenant, c.params.owner, after, c.params.limit+1)
 	if err != nil {
-		return h.failErr(err, c.corr, c.log)
+		return c.log.FailErr(err, c.corr)
 	}
 	items := make([]accountBody, 0, len(rows))
 	var next *cursor
@@ -74,7 +74,7 @@ func (h *Handler) transactions(ctx context.Context, c call) events.APIGatewayV2H
 	}
 	entries, err := h.cfg.History.Transactions(ctx, c.tenant, c.stream.ID, before, c.params.limit+1)
 	if err != nil {
-		return h.failErr(err, c.corr, c.log)
+		return c.log.FailErr(err, c.corr)
 	}
 	if len(entries) == 0 && c.cursor == nil {
 		// An account without movements and no account at all both have
@@ -125,7 +125,7 @@ func (h *Handler) events(ctx context.Context, c call) events.APIGatewayV2HTTPRes
 	}
 	pg, err := h.cfg.Store.Read(ctx, c.stream, from, c.params.limit)
 	if err != nil {
-		return h.failErr(err, c.corr, c.log)
+		return c.log.FailErr(err, c.corr)
 	}
 	if len(pg.Events) == 0 && c.cursor == nil {
 		// Past the head of an account, an empty page; past nothing, a 404.
@@ -159,7 +159,7 @@ func (h *Handler) exists(ctx context.Context, c call) *events.APIGatewayV2HTTPRe
 	if !errors.Is(err, eventstore.ErrNotFound) {
 		err = fmt.Errorf("does %s exist: %w", c.stream, err)
 	}
-	resp := h.failErr(err, c.corr, c.log)
+	resp := c.log.FailErr(err, c.corr)
 	return &resp
 }
 

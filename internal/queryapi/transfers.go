@@ -47,12 +47,12 @@ func newTransferBody(t transfer.Transfer, version int64, updatedAt time.Time) tr
 // answered from the view: it cannot change any more. One the view shows
 // pending, or has not reached, is read from its stream (one Query), so a
 // client polling right after POST /transfers sees every step at once.
-func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *logLine) events.APIGatewayV2HTTPResponse {
+func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	stream, err := transfer.Stream(tenant, id)
 	if err != nil {
-		return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr, l)
+		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr)
 	}
-	l.stream = stream.String()
+	l.Add("stream", stream.String())
 	var (
 		body   transferBody
 		source string
@@ -61,7 +61,7 @@ func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *logL
 	var found bool
 	if h.cfg.Transfers != nil {
 		if row, found, err = h.cfg.Transfers.Transfer(ctx, tenant, id); err != nil {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 	}
 	if found && row.State.Transfer.Terminal() {
@@ -69,14 +69,15 @@ func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *logL
 	} else {
 		cur, err := transfer.NewTransfers(h.cfg.Store).Load(ctx, stream)
 		if errors.Is(err, eventstore.ErrNotFound) {
-			return h.fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr, l)
+			return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr)
 		}
 		if err != nil {
-			return h.failErr(err, corr, l)
+			return l.FailErr(err, corr)
 		}
 		body, source = newTransferBody(cur.State, cur.Head.Version(), cur.Head.RecordedAt()), SourceEvents
 	}
-	l.source, l.version = source, body.Version
+	l.Add("source", source)
+	l.Add("version", body.Version)
 	return httpapi.JSON(http.StatusOK, body, map[string]string{
 		"ETag": httpapi.ETag(body.Version), SourceHeader: source,
 	}, corr)

@@ -1,0 +1,75 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/eventstore"
+	"annals/internal/httpapi"
+	"annals/internal/testlog"
+)
+
+// Every request writes one line: what all requests report, what its route
+// added (a key added twice once, with its last value), the problem it
+// answered, and the error only when the client sees no more than the
+// problem's kind; a 5xx at error level.
+func TestServeWritesOneLinePerRequest(t *testing.T) {
+	cases := []struct {
+		name      string
+		err       error
+		status    int
+		level     string
+		logsError bool
+	}{
+		{"a refusal the client reads in full", fmt.Errorf("deposit: %w", eventstore.ErrNotFound), 404, "INFO", false},
+		{"an internal failure", errors.New("disk on fire"), 500, "ERROR", true},
+		{"throttling", fmt.Errorf("put: %w", eventstore.ErrThrottled), 429, "INFO", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			logs := &testlog.Buffer{}
+			log := slog.New(slog.NewJSONHandler(logs, nil))
+			req := &events.APIGatewayV2HTTPRequest{RawPath: "/accounts/a1/deposits", Headers: map[string]string{"x-correlation-id": "corr-1"}}
+			req.RequestContext.HTTP.Method = "POST"
+			resp := httpapi.Serve(context.Background(), req, log, "command", func() string { return "new-id" },
+				func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+					l.Add("stream", "t1#account#a1")
+					l.Add("version", 1)
+					l.Add("version", 2)
+					return l.FailErr(c.err, corr)
+				})
+			if resp.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
+			}
+			lines, err := logs.Lines()
+			if err != nil || len(lines) != 1 {
+				t.Fatalf("lines %v (%v), want one", lines, err)
+			}
+			if n := strings.Count(logs.String(), `"version":`); n != 1 {
+				t.Errorf("version written %d times: %s", n, logs.String())
+			}
+			l := lines[0]
+			for k, want := range map[string]any{
+				"msg": "command", "level": c.level, "correlationId": "corr-1", "method": "POST",
+				"path": "/accounts/a1/deposits", "status": float64(c.status), "stream": "t1#account#a1",
+				"version": float64(2), "ddbRequests": float64(0),
+			} {
+				if l[k] != want {
+					t.Errorf("%s = %v, want %v", k, l[k], want)
+				}
+			}
+			if _, ok := l["problem"].(string); !ok {
+				t.Errorf("no problem kind on the line: %v", l)
+			}
+			if _, ok := l["error"]; ok != c.logsError {
+				t.Errorf("error on the line: %v, want %v", l["error"], c.logsError)
+			}
+		})
+	}
+}
