@@ -22,23 +22,7 @@ func TestDriveStopsOnAGuardTheStreamDoesNotReflect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	store := eventstore.New(eventstore.NewMemoryBackend())
-	accounts := ledgerstore.NewAccounts(store)
-	for _, id := range []string{"a", "b"} {
-		s, err := ledgerstore.AccountStream("t1", id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs, err := ledgerstore.Encode([]ledger.Event{
-			ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"},
-			ledger.MoneyDeposited{Amount: 100, BalanceAfter: 100},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := accounts.Append(ctx, eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, evs, eventstore.Metadata{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 100})
 	tr, err := transfer.Stream("t1", "tr1")
 	if err != nil {
 		t.Fatal(err)
@@ -64,5 +48,28 @@ func TestDriveStopsOnAGuardTheStreamDoesNotReflect(t *testing.T) {
 	_, err = m.Drive(ctx, tr)
 	if err == nil || ctx.Err() != nil || !errors.Is(err, eventstore.ErrAlreadyApplied) || !strings.Contains(err.Error(), "stays at version 1") {
 		t.Errorf("Drive = %v (context %v), want a prompt error naming the stuck version", err, ctx.Err())
+	}
+}
+
+// openAccounts opens, in tenant, an EUR account per id holding its amount.
+func openAccounts(t *testing.T, store *eventstore.Store, tenant string, balances map[string]int64) {
+	t.Helper()
+	accounts := ledgerstore.NewAccounts(store)
+	for id, amount := range balances {
+		s, err := ledgerstore.AccountStream(tenant, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		if amount > 0 {
+			evs = append(evs, ledger.MoneyDeposited{Amount: amount, BalanceAfter: amount})
+		}
+		enc, err := ledgerstore.Encode(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := accounts.Append(t.Context(), eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"annals/internal/eventstore"
-	"annals/internal/ledger"
-	"annals/internal/ledgerstore"
 	"annals/internal/transfer"
 )
 
@@ -36,20 +34,7 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	store := eventstore.New(eventstore.NewMemoryBackend())
-	accounts := ledgerstore.NewAccounts(store)
-	for id, amount := range map[string]int64{"a": 100, "b": 0} {
-		s, _ := ledgerstore.AccountStream("t1", id)
-		evs, err := ledgerstore.Encode([]ledger.Event{
-			ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"},
-			ledger.MoneyDeposited{Amount: amount, BalanceAfter: amount},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := accounts.Append(ctx, eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, evs, eventstore.Metadata{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 0})
 	tr, _ := transfer.Stream("t1", "tr-ok")
 	req, err := transfer.Encode(transfer.Requested{TransferID: "tr-ok", FromAccountID: "a", ToAccountID: "b", Amount: 30, Currency: "EUR"})
 	if err != nil {
