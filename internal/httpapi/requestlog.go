@@ -19,8 +19,10 @@ type Line struct {
 	attrs   []any
 }
 
-// Add puts key=value on the line, after what every request reports; a key
-// added again takes the new value.
+// Add puts key=value on the line, after what every request reports (keys
+// of the route's own: not correlationId, method, path, status, latencyMs,
+// ddbRequests, rcu, wcu, problem or error); a key added again takes the
+// new value.
 func (l *Line) Add(key string, value any) {
 	for i := 0; i < len(l.attrs); i += 2 {
 		if l.attrs[i] == key {

@@ -20,16 +20,28 @@ import (
 // answered, and the error only when the client sees no more than the
 // problem's kind; a 5xx at error level.
 func TestServeWritesOneLinePerRequest(t *testing.T) {
+	ok := func(l *httpapi.Line, corr string) events.APIGatewayV2HTTPResponse {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200}
+	}
+	failing := func(err error) func(l *httpapi.Line, corr string) events.APIGatewayV2HTTPResponse {
+		return func(l *httpapi.Line, corr string) events.APIGatewayV2HTTPResponse { return l.FailErr(err, corr) }
+	}
 	cases := []struct {
 		name      string
-		err       error
+		answer    func(l *httpapi.Line, corr string) events.APIGatewayV2HTTPResponse
 		status    int
 		level     string
+		problem   string
 		logsError bool
 	}{
-		{"a refusal the client reads in full", fmt.Errorf("deposit: %w", eventstore.ErrNotFound), 404, "INFO", false},
-		{"an internal failure", errors.New("disk on fire"), 500, "ERROR", true},
-		{"throttling", fmt.Errorf("put: %w", eventstore.ErrThrottled), 429, "INFO", true},
+		{"a success", ok, 200, "INFO", "", false},
+		{"a refusal the client reads in full", failing(fmt.Errorf("deposit: %w", eventstore.ErrNotFound)), 404, "INFO", httpapi.KindNotFound, false},
+		{"a problem answered as such", func(l *httpapi.Line, corr string) events.APIGatewayV2HTTPResponse {
+			return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "changed"), corr)
+		}, 412, "INFO", httpapi.KindPreconditionFailed, false},
+		{"an internal failure", failing(errors.New("disk on fire")), 500, "ERROR", httpapi.KindInternal, true},
+		{"throttling", failing(fmt.Errorf("put: %w", eventstore.ErrThrottled)), 429, "INFO", httpapi.KindThrottled, true},
+		{"an unknown outcome", failing(fmt.Errorf("put: %w", eventstore.ErrUnknownOutcome)), 503, "ERROR", httpapi.KindOutcomeUnknown, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -42,7 +54,7 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 					l.Add("stream", "t1#account#a1")
 					l.Add("version", 1)
 					l.Add("version", 2)
-					return l.FailErr(c.err, corr)
+					return c.answer(l, corr)
 				})
 			if resp.StatusCode != c.status {
 				t.Fatalf("status %d, want %d", resp.StatusCode, c.status)
@@ -64,8 +76,8 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 					t.Errorf("%s = %v, want %v", k, l[k], want)
 				}
 			}
-			if _, ok := l["problem"].(string); !ok {
-				t.Errorf("no problem kind on the line: %v", l)
+			if got, _ := l["problem"].(string); got != c.problem {
+				t.Errorf("problem %q, want %q", got, c.problem)
 			}
 			if _, ok := l["error"]; ok != c.logsError {
 				t.Errorf("error on the line: %v, want %v", l["error"], c.logsError)

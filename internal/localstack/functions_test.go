@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,9 +44,25 @@ func TestEveryFunctionIsWiredThroughItsManifest(t *testing.T) {
 			vals[v.Name] = "x"
 		}
 		vals[wiring.EnvSnapshotEvery] = "50"
-		h, err := localstack.Functions[id](context.Background(), awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler)), aws.Config{Region: "us-east-1"})
+		env := awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler))
+		h, err := localstack.Functions[id](context.Background(), env, aws.Config{Region: "us-east-1"})
 		if err != nil || h == nil {
 			t.Errorf("%s: handler %v, %v", id, h, err)
+		}
+		if err := env.Err(); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+
+		// The Lambda starts the same wiring: its main is that one line.
+		dir := strings.TrimSuffix(strings.ToLower(id), "function")
+		main, err := os.ReadFile(filepath.Join(root, "functions", dir, "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"annals/internal/wiring/` + dir + `"`, "awsconfig.Start(" + dir + ".Wire)"} {
+			if !strings.Contains(string(main), want) {
+				t.Errorf("functions/%s/main.go does not contain %s", dir, want)
+			}
 		}
 	}
 }

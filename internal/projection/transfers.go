@@ -39,7 +39,8 @@ type TransferStore interface {
 	PutTransfer(ctx context.Context, row TransferRow, expected int64) error
 	// PendingBefore lists, oldest first, up to limit transfers of any
 	// tenant still pending that were requested before the time, starting
-	// after from: the last of the previous page, or the zero Stuck.
+	// after from: the last of the previous page read with the same before,
+	// or the zero Stuck.
 	PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error)
 }
 

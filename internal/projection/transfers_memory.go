@@ -46,7 +46,8 @@ func (m *MemoryTransfers) PutTransfer(_ context.Context, row TransferRow, expect
 func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	// The index's order: request time, then the table's key.
+	// Request time, then the table's key: a total order, as the index's
+	// is (DynamoDB does not say how it orders equal request times).
 	order := func(a, b transfer.Stuck) int {
 		return cmp.Or(a.RequestedAt.Compare(b.RequestedAt),
 			strings.Compare(transferKey(a.Tenant, a.TransferID), transferKey(b.Tenant, b.TransferID)))

@@ -3,6 +3,7 @@ package projection_test
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -167,12 +168,17 @@ func checkPendingPages(t *testing.T, store projection.TransferStore) {
 			t.Fatal(err)
 		}
 	}
-	// Requested in an order that is neither the ids' nor the tenants'.
-	var want []string
+	// Requested in an order that is neither the ids' nor the tenants', the
+	// third and fourth at the same time, across a page boundary.
+	at := map[string]time.Time{}
 	for i, id := range []string{"p-e", "p-a", "p-g", "p-c", "p-b", "p-f", "p-d"} {
 		tenant := []string{"pages-x", "pages-y"}[i%2]
-		put(tenant, id, transfer.StatusPending, base.Add(time.Duration(i)*time.Millisecond+time.Duration(i)))
-		want = append(want, tenant+"/"+id)
+		when := base.Add(time.Duration(i)*time.Millisecond + time.Duration(i))
+		if i == 3 {
+			when = at["pages-x/p-g"]
+		}
+		put(tenant, id, transfer.StatusPending, when)
+		at[tenant+"/"+id] = when
 	}
 	put("pages-x", "done", transfer.StatusCompleted, base.Add(-time.Second))
 	put("pages-y", "failed", transfer.StatusFailed, base.Add(-time.Second))
@@ -182,7 +188,7 @@ func checkPendingPages(t *testing.T, store projection.TransferStore) {
 	var got []string
 	var from transfer.Stuck
 	for pages := 0; ; pages++ {
-		if pages > len(want) {
+		if pages > len(at) {
 			t.Fatalf("no end after %d pages: %v", pages, got)
 		}
 		page, err := store.PendingBefore(ctx, cutoff, from, 3)
@@ -202,8 +208,20 @@ func checkPendingPages(t *testing.T, store projection.TransferStore) {
 		}
 		from = page[len(page)-1]
 	}
-	if !slices.Equal(got, want) {
-		t.Errorf("pages listed %v, want %v", got, want)
+	// Every pending one before the cut-off once, oldest first (equal
+	// times in either order).
+	seen := map[string]bool{}
+	for i, k := range got {
+		if _, ok := at[k]; !ok || seen[k] {
+			t.Errorf("listed %s: not pending before the cut-off, or twice (%v)", k, got)
+		}
+		seen[k] = true
+		if i > 0 && at[k].Before(at[got[i-1]]) {
+			t.Errorf("%s listed after the younger %s", k, got[i-1])
+		}
+	}
+	if len(seen) != len(at) {
+		t.Errorf("pages listed %v, want all of %v", got, slices.Sorted(maps.Keys(at)))
 	}
 }
 

@@ -1,11 +1,13 @@
 package sqsqueue_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 
 	"annals/internal/awstest"
 	"annals/internal/sqsqueue"
@@ -32,7 +34,8 @@ func TestSendOnMoto(t *testing.T) {
 
 	gone := url + "-missing"
 	err = sqsqueue.New(c, gone).Send(ctx, body)
-	if err == nil || !strings.Contains(err.Error(), "send to "+gone) {
-		t.Errorf("send to a missing queue: %v, want an error naming it", err)
+	var api smithy.APIError
+	if !errors.As(err, &api) || !strings.Contains(err.Error(), "send to "+gone) {
+		t.Errorf("send to a missing queue: %v, want the service's refusal, naming the queue", err)
 	}
 }

@@ -18,7 +18,8 @@ type Stuck struct {
 // first, a page at a time; the transfer view is one.
 type PendingLister interface {
 	// PendingBefore returns up to limit of them, starting after from: the
-	// last of the previous page, or the zero Stuck for the first.
+	// last of the previous page read with the same before, or the zero
+	// Stuck for the first.
 	PendingBefore(ctx context.Context, before time.Time, from Stuck, limit int) ([]Stuck, error)
 }
 
@@ -51,8 +52,10 @@ func Sweep(ctx context.Context, m *Manager, list PendingLister, before time.Time
 			return r, errors.Join(fmt.Errorf("list pending transfers: %w", err), first)
 		}
 		r.Found += len(stuck)
-		for _, s := range stuck {
+		for i, s := range stuck {
 			if err := ctx.Err(); err != nil {
+				// What the sweep did not reach did not move.
+				r.Errors += len(stuck) - i
 				return r, errors.Join(fmt.Errorf("sweep stopped before %s of %s: %w", s.TransferID, s.Tenant, err), first)
 			}
 			stream, err := Stream(s.Tenant, s.TransferID)

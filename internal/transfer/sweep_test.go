@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -66,5 +67,34 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	}
 	if _, err := transfer.Sweep(ctx, nil, list, time.Now(), 0); err == nil {
 		t.Error("a sweep with pages of 0 ran")
+	}
+}
+
+// stuckList ignores where a page should start: it returns the same page
+// every time.
+type stuckList struct{ page []transfer.Stuck }
+
+func (l stuckList) PendingBefore(context.Context, time.Time, transfer.Stuck, int) ([]transfer.Stuck, error) {
+	return l.page, nil
+}
+
+// A lister that does not move on stops the sweep with an error instead of
+// looping, and a sweep out of time counts what it did not reach as not
+// moved.
+func TestSweepStopsWhereItCannotGoOn(t *testing.T) {
+	store := eventstore.New(eventstore.NewMemoryBackend())
+	m := transfer.NewManager(store, quiet(), 0)
+	page := []transfer.Stuck{{Tenant: "t1", TransferID: "gone-1"}, {Tenant: "t1", TransferID: "gone-2"}}
+
+	rep, err := transfer.Sweep(t.Context(), m, stuckList{page}, time.Now(), 2)
+	if err == nil || !strings.Contains(err.Error(), "ends where it started") || rep.Found != 4 {
+		t.Errorf("a lister that does not move on: %+v, %v", rep, err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rep, err = transfer.Sweep(ctx, m, &listed{stuck: page}, time.Now(), 5)
+	if want := (transfer.SweepReport{Found: 2, Errors: 2}); rep != want || !errors.Is(err, context.Canceled) {
+		t.Errorf("out of time: %+v, %v; want %+v and the context's error", rep, err, want)
 	}
 }

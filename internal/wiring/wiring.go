@@ -8,6 +8,7 @@ package wiring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -32,7 +33,8 @@ func Function(id string, b Builder) awsconfig.Wire {
 		v := newVars(id, env)
 		h, err := b(ctx, v, cfg)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", id, err)
+			// Drift is reported too: it may be why the build failed.
+			return nil, errors.Join(v.err(), fmt.Errorf("%s: %w", id, err))
 		}
 		if err := v.err(); err != nil {
 			return nil, err
