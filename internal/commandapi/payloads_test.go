@@ -3,8 +3,6 @@ package commandapi_test
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +10,7 @@ import (
 
 	"annals/internal/eventstore"
 	"annals/internal/httpapi"
+	"annals/internal/lambdatest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 )
@@ -75,28 +74,7 @@ func seedDemo(t *testing.T, store *eventstore.Store) {
 
 func payloads(t *testing.T) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("../../events/command/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no payloads in events/command: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(f)
-		if _, ok := payloadExpectations[name]; !ok {
-			t.Errorf("events/command/%s has no expectation in payloadExpectations", name)
-		}
-		out[name] = b
-	}
-	for name := range payloadExpectations {
-		if _, ok := out[name]; !ok {
-			t.Errorf("payloadExpectations names %s, which is not in events/command", name)
-		}
-	}
-	return out
+	return lambdatest.Payloads(t, "command", payloadExpectations)
 }
 
 // checkPayloadResponse asserts a response against its expectation.

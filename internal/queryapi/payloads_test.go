@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"annals/internal/eventstore"
 	"annals/internal/httpapi"
+	"annals/internal/lambdatest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -125,28 +124,7 @@ func seedDemo(t testing.TB, store *eventstore.Store, view projection.AccountStor
 
 func payloads(t *testing.T) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("../../events/query/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no payloads in events/query: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(f)
-		if _, ok := payloadExpectations[name]; !ok {
-			t.Errorf("events/query/%s has no expectation in payloadExpectations", name)
-		}
-		out[name] = b
-	}
-	for name := range payloadExpectations {
-		if _, ok := out[name]; !ok {
-			t.Errorf("payloadExpectations names %s, which is not in events/query", name)
-		}
-	}
-	return out
+	return lambdatest.Payloads(t, "query", payloadExpectations)
 }
 
 // checkPayloadResponse asserts a response against its expectation.

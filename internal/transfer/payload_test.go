@@ -2,8 +2,6 @@ package transfer_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -33,26 +31,7 @@ var payloadExpectations = map[string]struct {
 
 func payloads(t *testing.T) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("../../events/transfers/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no payloads in events/transfers: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Base(f)
-		if _, ok := payloadExpectations[name]; !ok {
-			t.Errorf("events/transfers/%s has no expectation", name)
-		}
-		out[name] = b
-	}
-	if len(out) != len(payloadExpectations) {
-		t.Errorf("%d payloads, %d expectations", len(out), len(payloadExpectations))
-	}
-	return out
+	return lambdatest.Payloads(t, "transfers", payloadExpectations)
 }
 
 // seedDemo writes the demo accounts and both requested transfers.
