@@ -16,6 +16,7 @@ import (
 	"annals/internal/commandapi"
 	"annals/internal/eventstore"
 	"annals/internal/httpapi"
+	"annals/internal/httpapi/httpapitest"
 	"annals/internal/idempotency"
 )
 
@@ -111,36 +112,14 @@ func (r req) event() events.APIGatewayV2HTTPRequest {
 	if r.method == "" {
 		r.method = "POST"
 	}
-	headers := map[string]string{}
-	if r.body != "" {
-		headers["content-type"] = "application/json"
+	if r.tenant == "" {
+		r.tenant = "t1"
 	}
-	for k, v := range r.headers {
-		headers[strings.ToLower(k)] = v
+	if r.scopes == nil {
+		r.scopes = []string{httpapi.ScopeWrite}
 	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RawPath: r.path, Headers: headers, Body: r.body,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: r.path},
-		},
-	}
-	if !r.noAuth {
-		tenant := r.tenant
-		if tenant == "" {
-			tenant = "t1"
-		}
-		scopes := r.scopes
-		if scopes == nil {
-			scopes = []string{httpapi.ScopeWrite}
-		}
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-				Claims: map[string]string{"sub": "alice", "tenant": tenant},
-				Scopes: scopes,
-			},
-		}
-	}
-	return ev
+	return httpapitest.Request{Method: r.method, Path: r.path, Body: r.body, Headers: r.headers,
+		Subject: "alice", Tenant: r.tenant, Scopes: r.scopes, NoAuth: r.noAuth}.Event()
 }
 
 func (f *fixture) do(t *testing.T, r req) events.APIGatewayV2HTTPResponse {

@@ -23,6 +23,7 @@ import (
 	"annals/internal/eventstore/dynamostore"
 	"annals/internal/fanout"
 	"annals/internal/httpapi"
+	"annals/internal/httpapi/httpapitest"
 	"annals/internal/idempotency"
 	"annals/internal/ledger"
 	"annals/internal/localsources"
@@ -142,24 +143,13 @@ type response struct {
 func (p *pipeline) send(t *testing.T, route, body, key string) response {
 	t.Helper()
 	headers := map[string]string{}
-	if body != "" {
-		headers["content-type"] = "application/json"
-	}
 	if key != "" {
 		headers["idempotency-key"] = key
 	}
-	resp, err := p.cmd.Handle(t.Context(), events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RouteKey: "POST " + route, RawPath: route, Headers: headers, Body: body,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: route},
-			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-				JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-					Claims: map[string]string{"sub": "clerk", "tenant": p.tenant},
-					Scopes: []string{httpapi.ScopeWrite},
-				},
-			},
-		},
-	})
+	resp, err := p.cmd.Handle(t.Context(), httpapitest.Request{
+		Method: "POST", RouteKey: "POST " + route, Path: route, Body: body, Headers: headers,
+		Subject: "clerk", Tenant: p.tenant, Scopes: []string{httpapi.ScopeWrite},
+	}.Event())
 	if err != nil {
 		t.Fatalf("POST %s: %v", route, err)
 	}

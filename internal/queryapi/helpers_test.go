@@ -16,6 +16,7 @@ import (
 
 	"annals/internal/eventstore"
 	"annals/internal/httpapi"
+	"annals/internal/httpapi/httpapitest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -173,33 +174,14 @@ func (r req) event() events.APIGatewayV2HTTPRequest {
 	if r.method == "" {
 		r.method = "GET"
 	}
-	headers := map[string]string{}
-	for k, v := range r.headers {
-		headers[strings.ToLower(k)] = v
+	if r.tenant == "" {
+		r.tenant = "t1"
 	}
-	ev := events.APIGatewayV2HTTPRequest{
-		Version: "2.0", RawPath: r.path, RawQueryString: r.query, Headers: headers,
-		RequestContext: events.APIGatewayV2HTTPRequestContext{
-			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: r.method, Path: r.path},
-		},
+	if r.scopes == nil {
+		r.scopes = []string{httpapi.ScopeRead}
 	}
-	if !r.noAuth {
-		tenant := r.tenant
-		if tenant == "" {
-			tenant = "t1"
-		}
-		scopes := r.scopes
-		if scopes == nil {
-			scopes = []string{httpapi.ScopeRead}
-		}
-		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
-			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-				Claims: map[string]string{"sub": "reader", "tenant": tenant},
-				Scopes: scopes,
-			},
-		}
-	}
-	return ev
+	return httpapitest.Request{Method: r.method, Path: r.path, Query: r.query, Headers: r.headers,
+		Subject: "reader", Tenant: r.tenant, Scopes: r.scopes, NoAuth: r.noAuth}.Event()
 }
 
 func (f *fixture) do(t testing.TB, r req) events.APIGatewayV2HTTPResponse {
