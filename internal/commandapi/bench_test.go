@@ -3,7 +3,6 @@ package commandapi_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"annals/internal/commandapi"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
+	"annals/internal/httpapi/httpapitest"
 	"annals/internal/idempotency"
 	"annals/internal/ledgerstore"
 )
@@ -130,68 +130,6 @@ func (k benchKeys) Release(ctx context.Context, key, owner string) error {
 	return k.calls.do("DeleteItem", func() error { return k.Store.Release(ctx, key, owner) })
 }
 
-// benchLogged sums what the handler's log lines report.
-type benchLogged struct {
-	mu       sync.Mutex
-	lines    int
-	requests int64
-	rcu, wcu float64
-	warnings []string
-}
-
-func (l *benchLogged) take() *benchLogged {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := &benchLogged{lines: l.lines, requests: l.requests, rcu: l.rcu, wcu: l.wcu, warnings: l.warnings}
-	l.lines, l.requests, l.rcu, l.wcu, l.warnings = 0, 0, 0, 0, nil
-	return out
-}
-
-// benchLog reads the handler's log lines on their way to a JSON handler
-// (the one the function uses), which writes them nowhere: the cost of
-// logging stays in ns/op.
-type benchLog struct {
-	slog.Handler
-	sums *benchLogged
-}
-
-func newBenchLogger(sums *benchLogged) *slog.Logger {
-	return slog.New(benchLog{Handler: slog.NewJSONHandler(io.Discard, nil), sums: sums})
-}
-
-func (h benchLog) Handle(ctx context.Context, r slog.Record) error {
-	s := h.sums
-	s.mu.Lock()
-	if r.Message == "command" {
-		s.lines++
-		r.Attrs(func(a slog.Attr) bool {
-			v := a.Value.Resolve()
-			switch a.Key {
-			case "ddbRequests":
-				s.requests += v.Int64()
-			case "rcu":
-				s.rcu += v.Float64()
-			case "wcu":
-				s.wcu += v.Float64()
-			}
-			return true
-		})
-	}
-	if r.Level >= slog.LevelWarn {
-		s.warnings = append(s.warnings, r.Message)
-	}
-	s.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h benchLog) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return benchLog{Handler: h.Handler.WithAttrs(attrs), sums: h.sums}
-}
-
-func (h benchLog) WithGroup(name string) slog.Handler {
-	return benchLog{Handler: h.Handler.WithGroup(name), sums: h.sums}
-}
-
 func benchID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // benchHandler is wired as internal/wiring wires the command function: UUIDv7 ids, the
@@ -208,7 +146,7 @@ type benchRig struct {
 	h      *commandapi.Handler
 	store  *benchCalls
 	keys   *benchCalls
-	logged *benchLogged
+	logged *httpapitest.LineCounter
 	// seed writes, outside the counted path, an account that has seen K+1
 	// deposits and returns its id.
 	seed func(*testing.B) string
@@ -222,8 +160,8 @@ type benchRig struct {
 }
 
 func newBenchRig(b *testing.B, moto bool) *benchRig {
-	r := &benchRig{store: &benchCalls{}, keys: &benchCalls{}, logged: &benchLogged{}}
-	log := newBenchLogger(r.logged)
+	r := &benchRig{store: &benchCalls{}, keys: &benchCalls{}, logged: httpapitest.NewLineCounter("command")}
+	log := r.logged.Logger()
 	if !moto {
 		backend := eventstore.NewMemoryBackend()
 		r.h = benchHandler(benchBackend{backend, r.store}, benchKeys{idempotency.NewMemory(), r.keys}, log)
@@ -332,7 +270,7 @@ func benchVersion(b *testing.B, resp events.APIGatewayV2HTTPResponse) int64 {
 func (r *benchRig) start() {
 	r.store.take()
 	r.keys.take()
-	r.logged.take()
+	r.logged.Take()
 	if r.wire != nil {
 		r.wire.Reset()
 	}
@@ -352,23 +290,23 @@ func benchTotal(counts map[string]int) int {
 func (r *benchRig) report(b *testing.B, want map[string]int) {
 	store, storeTime := r.store.take()
 	keys, keysTime := r.keys.take()
-	logged := r.logged.take()
+	logged := r.logged.Take()
 	sent, spent := maps.Clone(store), maps.Clone(storeTime)
 	for op, c := range keys {
 		sent[op] += c
 		spent[op] += keysTime[op]
 	}
-	if len(logged.warnings) > 0 {
-		b.Fatalf("the handler logged warnings: %q", logged.warnings)
+	if len(logged.Warnings) > 0 {
+		b.Fatalf("the handler logged warnings: %q", logged.Warnings)
 	}
-	if logged.lines != b.N {
-		b.Fatalf("%d log lines for %d requests", logged.lines, b.N)
+	if logged.Lines != b.N {
+		b.Fatalf("%d log lines for %d requests", logged.Lines, b.N)
 	}
 	// Both stores, in memory as on DynamoDB, report every request to the
 	// handler's Meter.
 	metered := benchTotal(store) + benchTotal(keys)
-	if logged.requests != int64(metered) {
-		b.Fatalf("the handler's log lines count %d requests, the stores received %d (%v)", logged.requests, metered, sent)
+	if logged.Requests != int64(metered) {
+		b.Fatalf("the handler's log lines count %d requests, the stores received %d (%v)", logged.Requests, metered, sent)
 	}
 	n := float64(b.N)
 	if r.wire != nil {
@@ -376,8 +314,8 @@ func (r *benchRig) report(b *testing.B, want map[string]int) {
 		if !maps.Equal(sent, wire) {
 			b.Fatalf("the stores sent %v, the wire carried %v", sent, wire)
 		}
-		if logged.requests != int64(benchTotal(wire)) {
-			b.Fatalf("the handler's log lines count %d requests, the wire carried %d (%v)", logged.requests, benchTotal(wire), wire)
+		if logged.Requests != int64(benchTotal(wire)) {
+			b.Fatalf("the handler's log lines count %d requests, the wire carried %d (%v)", logged.Requests, benchTotal(wire), wire)
 		}
 		b.ReportMetric(float64(benchTotal(wire))/n, "http-req/op")
 	}
@@ -389,12 +327,12 @@ func (r *benchRig) report(b *testing.B, want map[string]int) {
 		b.ReportMetric(float64(c)/n, op+"/op")
 		b.ReportMetric(float64(spent[op].Nanoseconds())/float64(c), "ns/"+op)
 	}
-	b.ReportMetric(float64(logged.requests)/n, "logged-req/op")
-	if logged.wcu > 0 {
-		b.ReportMetric(logged.wcu/n, "WCU/op")
+	b.ReportMetric(float64(logged.Requests)/n, "logged-req/op")
+	if logged.WCU > 0 {
+		b.ReportMetric(logged.WCU/n, "WCU/op")
 	}
-	if logged.rcu > 0 {
-		b.ReportMetric(logged.rcu/n, "RCU/op")
+	if logged.RCU > 0 {
+		b.ReportMetric(logged.RCU/n, "RCU/op")
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"annals/internal/awstest"
 	"annals/internal/eventstore"
 	"annals/internal/eventstore/dynamostore"
+	"annals/internal/httpapi/httpapitest"
 	"annals/internal/ledger"
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
@@ -116,64 +116,13 @@ func (v benchViews) Transactions(ctx context.Context, tenant, id string, before 
 	return v.history.Transactions(ctx, tenant, id, before, limit)
 }
 
-// benchLogged sums what the handler's log lines report.
-type benchLogged struct {
-	mu       sync.Mutex
-	lines    int
-	requests int64
-	rcu      float64
-	bad      []string
-}
-
-func (l *benchLogged) take() *benchLogged {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := &benchLogged{lines: l.lines, requests: l.requests, rcu: l.rcu, bad: l.bad}
-	l.lines, l.requests, l.rcu, l.bad = 0, 0, 0, nil
-	return out
-}
-
-type benchLog struct {
-	slog.Handler
-	sums *benchLogged
-}
-
-func (h benchLog) Handle(ctx context.Context, r slog.Record) error {
-	s := h.sums
-	s.mu.Lock()
-	if r.Message == "query" {
-		s.lines++
-		r.Attrs(func(a slog.Attr) bool {
-			switch a.Key {
-			case "ddbRequests":
-				s.requests += a.Value.Int64()
-			case "rcu":
-				s.rcu += a.Value.Float64()
-			}
-			return true
-		})
-	}
-	if r.Level >= slog.LevelWarn {
-		s.bad = append(s.bad, r.Message)
-	}
-	s.mu.Unlock()
-	return h.Handler.Handle(ctx, r)
-}
-
-func (h benchLog) WithAttrs(a []slog.Attr) slog.Handler {
-	return benchLog{Handler: h.Handler.WithAttrs(a), sums: h.sums}
-}
-func (h benchLog) WithGroup(n string) slog.Handler {
-	return benchLog{Handler: h.Handler.WithGroup(n), sums: h.sums}
-}
-
 // benchRig is a query handler whose requests are counted, over stores in
 // memory or on moto, and a writer of the data it reads (uncounted).
 type benchRig struct {
 	h      *queryapi.Handler
 	events *benchCalls
 	views  *benchCalls
-	logged *benchLogged
+	logged *httpapitest.LineCounter
 	wire   *awstest.Wire
 
 	// Uncounted: where the data is written.
@@ -185,8 +134,8 @@ type benchRig struct {
 }
 
 func newBenchRig(b *testing.B, moto bool) *benchRig {
-	r := &benchRig{events: &benchCalls{}, views: &benchCalls{}, logged: &benchLogged{}}
-	log := slog.New(benchLog{Handler: slog.NewJSONHandler(io.Discard, nil), sums: r.logged})
+	r := &benchRig{events: &benchCalls{}, views: &benchCalls{}, logged: httpapitest.NewLineCounter("query")}
+	log := r.logged.Logger()
 	var (
 		counted      eventstore.Backend
 		readAccounts queryapi.Accounts
@@ -309,7 +258,7 @@ func (r *benchRig) copy(b *testing.B, src eventstore.Backend, stream eventstore.
 func (r *benchRig) start() {
 	r.events.take()
 	r.views.take()
-	r.logged.take()
+	r.logged.Take()
 	if r.wire != nil {
 		r.wire.Reset()
 	}
@@ -326,12 +275,12 @@ func benchTotal(m map[string]int) int {
 // report checks the counts against each other and against want (per op),
 // then reports them per op.
 func (r *benchRig) report(b *testing.B, want map[string]int) {
-	ev, vw, logged := r.events.take(), r.views.take(), r.logged.take()
-	if len(logged.bad) > 0 {
-		b.Fatalf("the handler logged warnings: %q", logged.bad)
+	ev, vw, logged := r.events.take(), r.views.take(), r.logged.Take()
+	if len(logged.Warnings) > 0 {
+		b.Fatalf("the handler logged warnings: %q", logged.Warnings)
 	}
-	if logged.lines != b.N {
-		b.Fatalf("%d log lines for %d requests", logged.lines, b.N)
+	if logged.Lines != b.N {
+		b.Fatalf("%d log lines for %d requests", logged.Lines, b.N)
 	}
 	sent := maps.Clone(ev)
 	for op, c := range vw {
@@ -354,14 +303,14 @@ func (r *benchRig) report(b *testing.B, want map[string]int) {
 		metered = benchTotal(wire)
 		b.ReportMetric(float64(metered)/float64(n), "http-req/op")
 	}
-	if logged.requests != int64(metered) {
-		b.Fatalf("the log lines count %d requests, want %d", logged.requests, metered)
+	if logged.Requests != int64(metered) {
+		b.Fatalf("the log lines count %d requests, want %d", logged.Requests, metered)
 	}
 	b.ReportMetric(float64(benchTotal(sent))/float64(n), "req/op")
 	for op, c := range sent {
 		b.ReportMetric(float64(c)/float64(n), op+"/op")
 	}
-	b.ReportMetric(logged.rcu/float64(n), "logged-RCU/op")
+	b.ReportMetric(logged.RCU/float64(n), "logged-RCU/op")
 }
 
 func benchGet(b *testing.B, h *queryapi.Handler, ev events.APIGatewayV2HTTPRequest, check func(body) bool) {
