@@ -3,9 +3,7 @@ package commandapi_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,7 @@ import (
 	"annals/internal/httpapi"
 	"annals/internal/httpapi/httpapitest"
 	"annals/internal/idempotency"
+	"annals/internal/testlog"
 )
 
 // fixture is a handler over in-memory stores (held to the DynamoDB
@@ -28,7 +27,7 @@ type fixture struct {
 	backend eventstore.Backend
 	idem    idempotency.Store
 	clock   *clock
-	logs    *strings.Builder
+	logs    *testlog.Buffer
 }
 
 type clock struct {
@@ -60,15 +59,13 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 		backend: eventstore.NewMemoryBackend(),
 		idem:    idempotency.NewMemory(),
 		clock:   &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
-		logs:    &strings.Builder{},
+		logs:    &testlog.Buffer{},
 	}
 	cfg := commandapi.Config{
-		Idempotency: f.idem,
-		Now:         f.clock.Now,
-		NewID:       newID,
-		Log:         slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil)),
+		Now:   f.clock.Now,
+		NewID: newID,
+		Log:   slog.New(slog.NewJSONHandler(f.logs, nil)),
 	}
-	cfg.Idempotency = nil
 	for _, o := range opts {
 		o(&cfg, f)
 	}
@@ -80,17 +77,6 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	cfg.Store = f.store
 	f.h = commandapi.New(cfg)
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 type req struct {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"testing"
 
 	"annals/internal/awstest"
@@ -13,6 +12,7 @@ import (
 	"annals/internal/httpapi"
 	"annals/internal/projection"
 	"annals/internal/queryapi"
+	"annals/internal/testlog"
 )
 
 // motoRig is the handler as the function wires it, over moto's tables made
@@ -21,7 +21,7 @@ import (
 type motoRig struct {
 	h    *queryapi.Handler
 	wire *awstest.Wire
-	logs *strings.Builder
+	logs *testlog.Buffer
 }
 
 func newMotoRig(t *testing.T) *motoRig {
@@ -32,14 +32,14 @@ func newMotoRig(t *testing.T) *motoRig {
 	historyTable := awstest.Table(t, db, "HistoryTable")
 	store := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID))
 	seedDemo(t, store, projection.NewDynamoAccounts(db, accountsTable), projection.NewDynamoHistory(db, historyTable))
-	r := &motoRig{wire: awstest.NewWire(), logs: &strings.Builder{}}
+	r := &motoRig{wire: awstest.NewWire(), logs: &testlog.Buffer{}}
 	views := queryapi.ReadOnlyDynamoDB{DB: awstest.DynamoDBOver(t, r.wire, 1)}
 	r.h = queryapi.New(queryapi.Config{
 		Store:    store,
 		Accounts: projection.NewDynamoAccounts(views, accountsTable),
 		History:  projection.NewDynamoHistory(views, historyTable),
 		NewID:    newID,
-		Log:      slog.New(slog.NewJSONHandler(&lockedWriter{w: r.logs}, nil)),
+		Log:      slog.New(slog.NewJSONHandler(r.logs, nil)),
 	})
 	return r
 }

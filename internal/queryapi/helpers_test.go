@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"annals/internal/ledgerstore"
 	"annals/internal/projection"
 	"annals/internal/queryapi"
+	"annals/internal/testlog"
 )
 
 // fixture is a query handler over in-memory stores (held to the DynamoDB
@@ -32,7 +32,7 @@ type fixture struct {
 	view    *projection.MemoryAccounts
 	project func(ctx context.Context, commit []eventstore.Event) error
 	clock   *clock
-	logs    *strings.Builder
+	logs    *testlog.Buffer
 }
 
 type clock struct {
@@ -58,11 +58,11 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{
 		view:  projection.NewMemoryAccounts(),
 		clock: &clock{now: start},
-		logs:  &strings.Builder{},
+		logs:  &testlog.Buffer{},
 	}
 	f.store = eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
 		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
-	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: f.logs}, nil))
+	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	quiet := slog.New(slog.DiscardHandler)
 	history := projection.NewMemoryHistory()
 	accountsView := projection.NewAccounts(f.view, f.store, nil, quiet)
@@ -81,17 +81,6 @@ func newFixture(t testing.TB) *fixture {
 		Log:      log,
 	})
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // account appends ledger events to one account stream and projects them

@@ -29,6 +29,13 @@ func (l *Buffer) String() string {
 	return l.b.String()
 }
 
+// Reset forgets everything written so far.
+func (l *Buffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
 // Contains reports whether s was written.
 func (l *Buffer) Contains(s string) bool { return strings.Contains(l.String(), s) }
 

@@ -27,4 +27,8 @@ func TestBufferTakesConcurrentWritersAndReadsLinesBack(t *testing.T) {
 	if _, err := b.Lines(); err == nil {
 		t.Error("a line that is not JSON was decoded")
 	}
+	b.Reset()
+	if lines, err := b.Lines(); err != nil || len(lines) != 0 || b.String() != "" {
+		t.Errorf("after Reset: %q, %v", b.String(), err)
+	}
 }
