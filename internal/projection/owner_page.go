@@ -59,14 +59,7 @@ func (m *MemoryAccounts) AccountsOfOwnerPage(_ context.Context, tenant, owner, a
 	if limit < 1 || owner == "" {
 		return nil, nil
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []AccountRow
-	for _, r := range m.rows {
-		if r.Tenant == tenant && r.State.Owner == owner && r.AccountID > after {
-			out = append(out, cloneRow(r))
-		}
-	}
+	out := m.rows.where(func(r AccountRow) bool { return r.Tenant == tenant && r.State.Owner == owner && r.AccountID > after })
 	slices.SortFunc(out, func(a, b AccountRow) int { return strings.Compare(a.AccountID, b.AccountID) })
 	if len(out) > limit {
 		out = out[:limit]

@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"annals/internal/transfer"
@@ -14,38 +13,24 @@ import (
 // MemoryTransfers is a TransferStore in memory, with the DynamoDB store's
 // semantics, for fast tests.
 type MemoryTransfers struct {
-	mu   sync.Mutex
-	rows map[string]TransferRow
+	rows *memoryRows[TransferRow]
 }
 
 // NewMemoryTransfers returns an empty view.
 func NewMemoryTransfers() *MemoryTransfers {
-	return &MemoryTransfers{rows: map[string]TransferRow{}}
+	return &MemoryTransfers{rows: newMemoryRows(func(r TransferRow) int64 { return r.Version }, cloneTransfer)}
 }
 
 func (m *MemoryTransfers) Transfer(_ context.Context, tenant, id string) (TransferRow, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, ok := m.rows[transferKey(tenant, id)]
-	return cloneTransfer(r), ok, nil
+	r, ok := m.rows.get(transferKey(tenant, id))
+	return r, ok, nil
 }
 
 func (m *MemoryTransfers) PutTransfer(_ context.Context, row TransferRow, expected int64) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := transferKey(row.Tenant, row.TransferID)
-	if cur, ok := m.rows[k]; ok && cur.Version != expected {
-		return ErrStale
-	}
-	row = cloneTransfer(row)
-	row.UpdatedAt = row.UpdatedAt.UTC()
-	m.rows[k] = row
-	return nil
+	return m.rows.put(transferKey(row.Tenant, row.TransferID), row, expected)
 }
 
 func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	// Request time, then the table's key: a total order, as the index's
 	// is (DynamoDB does not say how it orders equal request times).
 	order := func(a, b transfer.Stuck) int {
@@ -53,10 +38,9 @@ func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, fro
 			strings.Compare(transferKey(a.Tenant, a.TransferID), transferKey(b.Tenant, b.TransferID)))
 	}
 	var out []transfer.Stuck
-	for _, r := range m.rows {
+	for _, r := range m.rows.where(func(r TransferRow) bool { return r.State.Transfer.Status == transfer.StatusPending }) {
 		s := transfer.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: r.State.RequestedAt}
-		if r.State.Transfer.Status == transfer.StatusPending && !s.RequestedAt.IsZero() && s.RequestedAt.Before(before) &&
-			(from.TransferID == "" || order(s, from) > 0) {
+		if !s.RequestedAt.IsZero() && s.RequestedAt.Before(before) && (from.TransferID == "" || order(s, from) > 0) {
 			out = append(out, s)
 		}
 	}
@@ -65,6 +49,7 @@ func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, fro
 }
 
 func cloneTransfer(r TransferRow) TransferRow {
+	r.UpdatedAt = r.UpdatedAt.UTC()
 	if r.Quarantine != nil {
 		q := *r.Quarantine
 		r.Quarantine = &q
