@@ -232,24 +232,37 @@ func (w *Walkthrough) call(ctx context.Context, method, path, body string, want 
 }
 
 func (w *Walkthrough) send(ctx context.Context, method, path, body string) (answer, error) {
+	resp, b, err := Send(ctx, w.Client, w.URL, method, path, body)
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{status: resp.StatusCode, body: b, header: resp.Header}, nil
+}
+
+// Send sends one request to the stack at base, with a JSON body when body
+// is not empty, and reads the whole answer.
+func Send(ctx context.Context, c *http.Client, base, method, path, body string) (*http.Response, []byte, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, w.URL+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
-		return answer{}, err
+		return nil, nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := w.Client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		return answer{}, fmt.Errorf("%s %s: %w (is the stack running? `make local`)", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w (is the stack running? `make local`)", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, body: b, header: resp.Header}, err
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	return resp, b, nil
 }
 
 // until reads path into v until done holds, polling with a deadline: the

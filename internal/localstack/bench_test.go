@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"annals/internal/demo"
 )
 
 // openAccount opens an account on the stack and returns its id.
@@ -92,9 +94,14 @@ func BenchmarkSustainedCommands(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				status, body := request(b, s.URL, "POST", "/accounts/"+ids[c]+"/deposits", `{"amount":1}`)
-				if status != http.StatusOK {
-					b.Errorf("deposit: %d %s", status, strings.TrimSpace(body))
+				// Not request: a goroutine of its own may not end the benchmark.
+				resp, body, err := demo.Send(b.Context(), http.DefaultClient, s.URL, "POST", "/accounts/"+ids[c]+"/deposits", `{"amount":1}`)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("deposit: %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 					return
 				}
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/samtemplate"
+	"annals/internal/testlog"
 )
 
 // echo answers with the event it got, so tests can read what the gateway
@@ -150,5 +151,28 @@ func TestGatewayRefusesHugeBodies(t *testing.T) {
 	g.ServeHTTP(rec, httptest.NewRequest("POST", "/x", strings.NewReader(strings.Repeat("a", maxPayload+1))))
 	if rec.Code != http.StatusRequestEntityTooLarge || called {
 		t.Errorf("huge body = %d (function called: %v), want 413 before the function", rec.Code, called)
+	}
+}
+
+// A function that panics fails its invocation, as in Lambda, and the
+// stack goes on: the gateway answers 500 and the panic is in the log.
+func TestPanicFailsTheInvocationOnly(t *testing.T) {
+	logs := &testlog.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	boom := recovering("Boom", func(context.Context, []byte) ([]byte, error) { panic("boom") }, log)
+	g := newGateway(t, map[string]Invoke{"Boom": boom}, samtemplate.Route{Function: "Boom", Method: "GET", Path: "/boom"})
+	for range 2 {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest("GET", "/boom", nil))
+		if rec.Code != 500 || rec.Body.String() != `{"message":"Internal Server Error"}` {
+			t.Errorf("GET /boom = %d %s, want API Gateway's 500", rec.Code, rec.Body.String())
+		}
+	}
+	if !logs.Contains(`"msg":"function panicked","function":"Boom","panic":"boom"`) {
+		t.Errorf("the panic is not in the log: %s", logs.String())
+	}
+	ok := recovering("Ok", func(context.Context, []byte) ([]byte, error) { return []byte("{}"), nil }, log)
+	if out, err := ok(context.Background(), nil); err != nil || string(out) != "{}" {
+		t.Errorf("a function that does not panic: %s, %v", out, err)
 	}
 }

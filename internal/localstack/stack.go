@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -103,7 +104,7 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 		if err != nil {
 			return nil, fmt.Errorf("localstack: wire %s: %w", fn, err)
 		}
-		invokers[fn] = lambda.NewHandler(h).Invoke
+		invokers[fn] = recovering(fn, lambda.NewHandler(h).Invoke, c.Log)
 		timeouts[fn] = timeout(tpl, fn)
 	}
 
@@ -258,4 +259,20 @@ func FormatStatus(cs []Consumer) []string {
 	}
 	slices.Sort(lines)
 	return lines
+}
+
+// recovering fails an invocation whose function panics, as Lambda does
+// (the gateway answers 500, an event source retries), instead of letting
+// the panic end the whole local stack; the stack goes to the log, as
+// Lambda's runtime writes it to the function's.
+func recovering(fn string, invoke Invoke, log *slog.Logger) Invoke {
+	return func(ctx context.Context, payload []byte) (out []byte, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.ErrorContext(ctx, "function panicked", "function", fn, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				out, err = nil, fmt.Errorf("%s panicked: %v", fn, r)
+			}
+		}()
+		return invoke(ctx, payload)
+	}
 }
