@@ -141,13 +141,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Info("gateway", "method", r.Method, "path", r.URL.Path, "status", http.StatusNotFound, "route", "")
 		return
 	}
+	refuse := func(status int, message string) {
+		writeJSON(w, status, `{"message":"`+message+`"}`)
+		g.log.Info("gateway", "method", r.Method, "path", r.URL.Path, "status", status, "route", rt.Key())
+	}
+	if r.ContentLength > maxPayload {
+		refuse(http.StatusRequestEntityTooLarge, "Request Entity Too Large")
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, `{"message":"Bad Request"}`)
+		refuse(http.StatusBadRequest, "Bad Request")
 		return
 	}
 	if len(body) > maxPayload {
-		writeJSON(w, http.StatusRequestEntityTooLarge, `{"message":"Request Entity Too Large"}`)
+		refuse(http.StatusRequestEntityTooLarge, "Request Entity Too Large")
 		return
 	}
 	ev := g.event(r, rt, params, body, start)

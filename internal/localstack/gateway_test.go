@@ -143,16 +143,30 @@ func TestGatewayRouting(t *testing.T) {
 	}
 }
 
+// A body over API Gateway's 10 MB limit gets its 413 before the function
+// runs: at once when the request declares its length (the body is never
+// read), else once the limit is read past.
 func TestGatewayRefusesHugeBodies(t *testing.T) {
 	called := false
 	g := newGateway(t, map[string]Invoke{"A": func(context.Context, []byte) ([]byte, error) { called = true; return nil, nil }},
 		samtemplate.Route{Function: "A", Method: "POST", Path: "/x"})
-	rec := httptest.NewRecorder()
-	g.ServeHTTP(rec, httptest.NewRequest("POST", "/x", strings.NewReader(strings.Repeat("a", maxPayload+1))))
-	if rec.Code != http.StatusRequestEntityTooLarge || called {
-		t.Errorf("huge body = %d (function called: %v), want 413 before the function", rec.Code, called)
+	declared := httptest.NewRequest("POST", "/x", unreadable{})
+	declared.ContentLength = maxPayload + 1
+	undeclared := httptest.NewRequest("POST", "/x", strings.NewReader(strings.Repeat("a", maxPayload+1)))
+	undeclared.ContentLength = -1
+	for name, r := range map[string]*http.Request{"declared": declared, "undeclared": undeclared} {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, r)
+		if rec.Code != http.StatusRequestEntityTooLarge || called {
+			t.Errorf("%s huge body = %d (function called: %v), want 413 before the function", name, rec.Code, called)
+		}
 	}
 }
+
+// unreadable is a body that must not be read.
+type unreadable struct{}
+
+func (unreadable) Read([]byte) (int, error) { return 0, errors.New("the body was read") }
 
 // A function that panics fails its invocation, as in Lambda, and the
 // stack goes on: the gateway answers 500 and the panic is in the log.
