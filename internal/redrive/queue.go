@@ -84,6 +84,13 @@ func Drain(ctx context.Context, q SQS, url string, visibility int32, views ...Li
 				}
 				targets = []Lifter{v}
 			}
+			// A letter of no view is for every view that keeps the
+			// stream's kind of stream, not for the others.
+			targets = slices.DeleteFunc(slices.Clone(targets), func(v Lifter) bool { return !v.Holds(stream) })
+			if len(targets) == 0 {
+				res.Kept = append(res.Kept, fmt.Sprintf("message %s of %s: no view of this redrive keeps %q streams", id, l.Stream, stream.Category))
+				continue
+			}
 			healed := true
 			for _, v := range targets {
 				key := l.Stream + "\x00" + v.Name()
