@@ -36,6 +36,7 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
+	tables := map[string]string{"EVENTS_TABLE": "e", "ACCOUNTS_TABLE": "a", "HISTORY_TABLE": "h", "TRANSFERS_TABLE": "t", "DEAD_LETTER_QUEUE_URL": "q"}
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
@@ -54,6 +55,12 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 		{[]string{"rebuild", "accounts", "--events-table", "e", "--live-table", "l", "--table", "l"}, nil, "is the live table"},
 		{[]string{"rebuild", "accounts", "--events-table", "e", "--live-table", "l", "--segments", "0"}, nil, "--segments 0"},
 		{[]string{"rebuild", "accounts", "extra"}, map[string]string{"EVENTS_TABLE": "e", "ACCOUNTS_TABLE": "l"}, "unexpected arguments"},
+		// Flags after the view's name count when flags come before it too.
+		{[]string{"rebuild", "--events-table", "e", "--live-table", "l", "accounts", "--since", "2026-03-01T00:00:00Z"}, nil, "--since needs --resume"},
+		{[]string{"rebuild", "--events-table", "e", "--live-table", "l", "accounts", "bogus"}, nil, `unexpected arguments ["bogus"]`},
+		{[]string{"redrive", "--stream", "a#account#b", "--lift", "--timeout", "0s"}, tables, "--timeout must be positive"},
+		{[]string{"redrive", "--from-queue", "q", "--visibility", "-1"}, tables, "--visibility from 0 to 43200"},
+		{[]string{"sweep-transfers", "--timeout", "-1s"}, tables, "--timeout positive"},
 		{[]string{"redrive"}, nil, "exactly one of --stream KEY or --from-queue URL"},
 		{[]string{"redrive", "--stream", "a#account#b", "--from-queue", "q"}, nil, "exactly one of"},
 		{[]string{"redrive", "--stream", "a#account#b"}, nil, "--republish (onto the events stream), --lift"},

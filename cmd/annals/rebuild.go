@@ -48,9 +48,6 @@ func viewNames() string {
 	return strings.Join(names, "|")
 }
 
-// rebuildHook, when set by a test, runs after each pass's scan.
-var rebuildHook func(ctx context.Context, pass int) error
-
 func (c cli) rebuild(ctx context.Context, args []string) error {
 	var view string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -76,8 +73,13 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		return err
 	}
 	if view == "" && fs.NArg() > 0 {
+		// The view's name after some flags: more flags may follow it.
 		view = fs.Arg(0)
-	} else if fs.NArg() > 0 {
+		if err := parse(fs, fs.Args()[1:]); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() > 0 {
 		return usagef("rebuild: unexpected arguments %q", fs.Args())
 	}
 	spec, ok := rebuildable[view]
@@ -164,7 +166,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 
 	r := rebuild.New(rebuild.Config{
 		DB: db, EventsTable: *eventsTable, View: target, Category: spec.category,
-		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since, AfterScan: rebuildHook,
+		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since,
 	})
 	bar := c.startProgress(r.Progress)
 	res, err := r.Run(ctx)

@@ -114,6 +114,9 @@ flags:
 		return err
 	}
 
+	if *timeout <= 0 || *visibility < 0 || *visibility > maxVisibility {
+		return usagef("redrive: --timeout must be positive and --visibility from 0 to %d seconds", maxVisibility)
+	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	cfg, err := awsconfig.Load(ctx)
@@ -183,3 +186,6 @@ flags:
 	}
 	return nil
 }
+
+// maxVisibility is SQS's longest visibility timeout: 12 hours.
+const maxVisibility = 12 * 60 * 60

@@ -48,8 +48,8 @@ a transfer that cannot move is counted and passed.
 	if err := required(fs, map[string]string{"events-table": "EVENTS_TABLE", "transfers-table": "TRANSFERS_TABLE"}, "events-table", "transfers-table"); err != nil {
 		return err
 	}
-	if *olderThan < 0 || *page < 1 {
-		return usagef("sweep-transfers: --older-than must not be negative and --page must be at least 1")
+	if *olderThan < 0 || *page < 1 || *timeout <= 0 {
+		return usagef("sweep-transfers: --older-than must not be negative, --page must be at least 1 and --timeout positive")
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
