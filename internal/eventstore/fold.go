@@ -97,7 +97,7 @@ func (a *Aggregate[S]) At(ctx context.Context, stream StreamID, v int64) (Past[S
 // events with RecordedAt <= t. Before the stream's first event it is
 // ErrVersionNotFound; after its last, the current state.
 func (a *Aggregate[S]) AsOf(ctx context.Context, stream StreamID, t time.Time) (Past[S], error) {
-	r, err := a.replay(ctx, stream, bound{time: t})
+	r, err := a.replay(ctx, stream, bound{time: t, hasTime: true})
 	if err != nil {
 		return Past[S]{}, err
 	}
@@ -154,6 +154,7 @@ func (a *Aggregate[S]) snapshot(ctx context.Context, cur Current[S]) {
 type bound struct {
 	version int64
 	time    time.Time
+	hasTime bool // time is a bound: the zero time is a time like any other
 }
 
 type replayed[S any] struct {
@@ -198,7 +199,7 @@ pages:
 					return r, fmt.Errorf("load %s: %w", stream, err)
 				}
 				exists = true
-				if !b.time.IsZero() && c.recordedAt.After(b.time) {
+				if b.hasTime && c.recordedAt.After(b.time) {
 					continue
 				}
 				commits = append(commits, c)
@@ -209,7 +210,7 @@ pages:
 					continue
 				}
 				exists = true
-				if sn.foldKey != a.fold.key() || !b.time.IsZero() && sn.recordedAt.After(b.time) {
+				if sn.foldKey != a.fold.key() || b.hasTime && sn.recordedAt.After(b.time) {
 					continue
 				}
 				base = &sn
@@ -238,7 +239,7 @@ pages:
 	if err := a.foldCommits(&r, commits, b); err != nil {
 		return r, err
 	}
-	if r.version == 0 && !b.time.IsZero() {
+	if r.version == 0 && b.hasTime {
 		return r, fmt.Errorf("%s as of %s: %w", stream, b.time.Format(time.RFC3339Nano), ErrVersionNotFound)
 	}
 	return r, nil
@@ -290,7 +291,7 @@ func (a *Aggregate[S]) replayWithoutSnapshots(ctx context.Context, stream Stream
 			if err != nil {
 				return r, fmt.Errorf("load %s: %w", stream, err)
 			}
-			if !b.time.IsZero() && c.recordedAt.After(b.time) {
+			if b.hasTime && c.recordedAt.After(b.time) {
 				past = true
 				break
 			}
@@ -305,7 +306,7 @@ func (a *Aggregate[S]) replayWithoutSnapshots(ctx context.Context, stream Stream
 		q.Start = p.Next
 	}
 	if r.version == 0 {
-		if b.time.IsZero() {
+		if !b.hasTime {
 			return r, fmt.Errorf("load %s: %w", stream, ErrNotFound)
 		}
 		return r, fmt.Errorf("%s as of %s: %w", stream, b.time.Format(time.RFC3339Nano), ErrVersionNotFound)

@@ -41,12 +41,12 @@ func Decide(s Account, c Command) ([]Event, error) {
 
 func decideOpen(s Account, c Open) ([]Event, error) {
 	owner := strings.TrimSpace(c.Owner)
-	var v validator
-	v.text("accountId", c.AccountID, true)
-	v.text("owner", owner, true)
+	var v Validator
+	v.Text("accountId", c.AccountID, true)
+	v.Text("owner", owner, true)
 	v.currency("currency", c.Currency)
-	v.bounded("overdraftLimit", c.OverdraftLimit, 0)
-	if err := v.err(); err != nil {
+	v.Amount("overdraftLimit", c.OverdraftLimit, 0)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	// A closed account still holds its id, so reopening it is a conflict too.
@@ -62,11 +62,11 @@ func decideOpen(s Account, c Open) ([]Event, error) {
 }
 
 func decideDeposit(s Account, c Deposit) ([]Event, error) {
-	var v validator
-	v.bounded("amount", c.Amount, 1)
-	v.text("reference", c.Reference, false)
-	v.text("transferId", c.TransferID, false)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Amount("amount", c.Amount, 1)
+	v.Text("reference", c.Reference, false)
+	v.Text("transferId", c.TransferID, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := requireOpen(s); err != nil {
@@ -101,11 +101,11 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 }
 
 func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
-	var v validator
-	v.bounded("amount", c.Amount, 1)
-	v.text("reference", c.Reference, false)
-	v.text("transferId", c.TransferID, false)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Amount("amount", c.Amount, 1)
+	v.Text("reference", c.Reference, false)
+	v.Text("transferId", c.TransferID, false)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := requireOpen(s); err != nil {
@@ -142,10 +142,10 @@ func decideClose(s Account) ([]Event, error) {
 }
 
 func decideBeginTransferOut(s Account, c BeginTransferOut) ([]Event, error) {
-	var v validator
-	v.text("transferId", c.TransferID, true)
-	v.bounded("amount", c.Amount, 1)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Text("transferId", c.TransferID, true)
+	v.Amount("amount", c.Amount, 1)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := requireOpen(s); err != nil {
@@ -159,9 +159,9 @@ func decideBeginTransferOut(s Account, c BeginTransferOut) ([]Event, error) {
 }
 
 func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
-	var v validator
-	v.text("transferId", c.TransferID, true)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Text("transferId", c.TransferID, true)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := requireOpen(s); err != nil {
@@ -184,58 +184,70 @@ func requireOpen(s Account) error {
 	return nil
 }
 
-// validator collects every field problem of a command before reporting.
-type validator struct {
+// Validator collects every field problem of a command before reporting:
+// the ledger's rules for text and amounts, for the transfer's commands and
+// the query parameters too.
+type Validator struct {
 	fields []FieldError
 }
 
-func (v *validator) add(field, message string) {
+// Add notes a problem with field.
+func (v *Validator) Add(field, message string) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: message})
 }
 
-func (v *validator) err() error {
+// Err is every problem noted, or nil.
+func (v *Validator) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
 	return &ValidationError{Fields: v.fields}
 }
 
-// text checks free text. Invalid UTF-8 is refused because JSON encoding would
+// Text checks free text. Invalid UTF-8 is refused because JSON encoding would
 // silently replace it, so the event would not record what was sent; control
 // characters are refused because they corrupt logs, statements and CSV
 // exports downstream.
-func (v *validator) text(field, s string, required bool) {
+func (v *Validator) Text(field, s string, required bool) {
+	if m := TextProblem(s, required); m != "" {
+		v.Add(field, m)
+	}
+}
+
+// TextProblem says what is wrong with free text by Text's rules, or "".
+func TextProblem(s string, required bool) string {
 	switch {
 	case s == "":
 		if required {
-			v.add(field, "is required")
+			return "is required"
 		}
 	case len(s) > maxTextBytes:
-		v.add(field, "must be at most "+strconv.Itoa(maxTextBytes)+" bytes")
+		return "must be at most " + strconv.Itoa(maxTextBytes) + " bytes"
 	case !utf8.ValidString(s):
-		v.add(field, "must be valid UTF-8")
+		return "must be valid UTF-8"
 	case strings.ContainsFunc(s, unicode.IsControl):
-		v.add(field, "must not contain control characters")
+		return "must not contain control characters"
 	}
+	return ""
 }
 
-// bounded checks an amount in minor units against least..MaxAmount.
-func (v *validator) bounded(field string, n, least int64) {
+// Amount checks an amount in minor units against least..MaxAmount.
+func (v *Validator) Amount(field string, n, least int64) {
 	switch {
 	case n < least:
-		v.add(field, "must be at least "+strconv.FormatInt(least, 10))
+		v.Add(field, "must be at least "+strconv.FormatInt(least, 10))
 	case n > MaxAmount:
-		v.add(field, "must be at most "+strconv.FormatInt(MaxAmount, 10))
+		v.Add(field, "must be at most "+strconv.FormatInt(MaxAmount, 10))
 	}
 }
 
-func (v *validator) currency(field string, c Currency) {
+func (v *Validator) currency(field string, c Currency) {
 	switch {
 	case c == "":
-		v.add(field, "is required")
+		v.Add(field, "is required")
 	case !c.wellFormed():
-		v.add(field, "must be an ISO 4217 code of three upper-case letters")
+		v.Add(field, "must be an ISO 4217 code of three upper-case letters")
 	case !c.Valid():
-		v.add(field, "is not an active ISO 4217 currency")
+		v.Add(field, "is not an active ISO 4217 currency")
 	}
 }

@@ -63,7 +63,7 @@ func (h *Handler) account(ctx context.Context, req *events.APIGatewayV2HTTPReque
 			return c.log.FailErr(err, c.corr)
 		}
 		body, source = newAccountBody(c.stream.ID, past.State, past.Version, past.RecordedAt), SourceEvents
-	case !p.at.IsZero():
+	case p.hasAt:
 		past, err := h.replay.AsOf(ctx, c.stream, p.at)
 		if errors.Is(err, eventstore.ErrVersionNotFound) {
 			return c.log.Fail(httpapi.NewProblem(httpapi.KindVersionNotFound, "the account did not exist yet at "+p.at.UTC().Format(time.RFC3339Nano)), c.corr)

@@ -94,7 +94,7 @@ func FuzzParams(f *testing.F) {
 			t.Fatalf("%v %q accepted as %+v", r, q, p)
 		}
 		set := 0
-		for _, b := range []bool{p.version > 0, !p.at.IsZero(), p.minVersion > 0} {
+		for _, b := range []bool{p.version > 0, p.hasAt, p.minVersion > 0} {
 			if b {
 				set++
 			}

@@ -178,6 +178,8 @@ func TestTimeTravelByTime(t *testing.T) {
 		expect(t, f.do(t, req{path: "/accounts/acc-1", query: q}), 400, httpapi.KindValidation)
 	}
 	expect(t, f.do(t, req{path: "/accounts/nope", query: at(a.versions[0])}), 404, httpapi.KindNotFound)
+	// The earliest time there is, long before the account: not now.
+	expect(t, f.do(t, req{path: "/accounts/acc-1", query: "at=0001-01-01T00:00:00Z"}), 404, httpapi.KindVersionNotFound)
 }
 
 func TestReadYourWrites(t *testing.T) {
@@ -275,7 +277,8 @@ func TestOwnerAccounts(t *testing.T) {
 	}
 
 	for _, q := range []string{"", "owner=", "owner=alice&limit=0", "owner=alice&limit=101", "owner=alice&limit=x",
-		"owner=alice&cursor=", "owner=alice&fromVersion=2", "owner=a&owner=b"} {
+		"owner=alice&cursor=", "owner=alice&fromVersion=2", "owner=a&owner=b",
+		"owner=" + strings.Repeat("o", 201), "owner=%01bob", "owner=%FF"} {
 		expect(t, f.do(t, req{path: "/accounts", query: q}), 400, httpapi.KindValidation)
 	}
 	// A cursor of another owner's list.

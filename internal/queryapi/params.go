@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/httpapi"
+	"annals/internal/ledger"
 )
 
 // Page sizes of the list routes.
@@ -26,6 +27,7 @@ type params struct {
 	// The account view reads at most one of these.
 	version    int64
 	at         time.Time
+	hasAt      bool // at was sent: its zero value is a time like any other
 	minVersion int64
 	// The audit trail starts here (1 when absent).
 	fromVersion int64
@@ -121,9 +123,11 @@ func checkParams(r route, values url.Values) (params, *httpapi.Problem) {
 	}
 	switch r {
 	case routeOwnerAccounts:
+		// An owner the ledger would refuse has no accounts: say why, rather
+		// than send DynamoDB a key it refuses (over 2 KB) or list nothing.
 		out.owner = get["owner"]
-		if out.owner == "" {
-			bad("owner", "is required")
+		if m := ledger.TextProblem(out.owner, true); m != "" {
+			bad("owner", m)
 		}
 	case routeEvents:
 		if _, ok := get["fromVersion"]; ok {
@@ -139,7 +143,7 @@ func checkParams(r route, values url.Values) (params, *httpapi.Problem) {
 			if err != nil {
 				bad("at", "must be an RFC 3339 time, e.g. 2026-03-01T09:00:00Z")
 			}
-			out.at = t
+			out.at, out.hasAt = t, true
 		}
 		if len(get) > 1 {
 			bad("(query)", "version, at and minVersion are alternatives: send one at most")

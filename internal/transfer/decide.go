@@ -2,16 +2,9 @@ package transfer
 
 import (
 	"errors"
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"annals/internal/ledger"
 )
-
-// maxTextBytes bounds ids and the reference, as the ledger does.
-const maxTextBytes = 200
 
 // Request is a transfer as a client asks for it.
 type Request struct {
@@ -32,41 +25,19 @@ type AccountError struct {
 func (e *AccountError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *AccountError) Unwrap() error { return e.Err }
 
-// Validate checks what a request says on its own, every field at once.
+// Validate checks what a request says on its own, every field at once, by
+// the ledger's rules for text and amounts.
 func Validate(r Request) error {
-	var fields []ledger.FieldError
-	add := func(f, m string) { fields = append(fields, ledger.FieldError{Field: f, Message: m}) }
-	text := func(f, s string, required bool) {
-		switch {
-		case s == "":
-			if required {
-				add(f, "is required")
-			}
-		case len(s) > maxTextBytes:
-			add(f, "must be at most "+strconv.Itoa(maxTextBytes)+" bytes")
-		case !utf8.ValidString(s):
-			add(f, "must be valid UTF-8")
-		case strings.ContainsFunc(s, unicode.IsControl):
-			add(f, "must not contain control characters")
-		}
-	}
-	text("transferId", r.TransferID, true)
-	text("fromAccountId", r.FromAccountID, true)
-	text("toAccountId", r.ToAccountID, true)
-	text("reference", r.Reference, false)
-	switch {
-	case r.Amount < 1:
-		add("amount", "must be at least 1")
-	case r.Amount > ledger.MaxAmount:
-		add("amount", "must be at most "+strconv.FormatInt(ledger.MaxAmount, 10))
-	}
+	var v ledger.Validator
+	v.Text("transferId", r.TransferID, true)
+	v.Text("fromAccountId", r.FromAccountID, true)
+	v.Text("toAccountId", r.ToAccountID, true)
+	v.Text("reference", r.Reference, false)
+	v.Amount("amount", r.Amount, 1)
 	if r.FromAccountID != "" && r.FromAccountID == r.ToAccountID {
-		add("toAccountId", "must differ from fromAccountId")
+		v.Add("toAccountId", "must differ from fromAccountId")
 	}
-	if len(fields) > 0 {
-		return &ledger.ValidationError{Fields: fields}
-	}
-	return nil
+	return v.Err()
 }
 
 // Decide checks a request against both accounts as they are now: both

@@ -683,6 +683,10 @@ func testTimeTravel(t *testing.T, nb NewBackend) {
 	if _, err := f.agg.AsOf(ctx(t), stream, all[0].RecordedAt.Add(-time.Nanosecond)); !errors.Is(err, eventstore.ErrVersionNotFound) {
 		t.Errorf("state before the first event: %v, want ErrVersionNotFound", err)
 	}
+	// The zero time is a time too, long before any stream.
+	if _, err := f.agg.AsOf(ctx(t), stream, time.Time{}); !errors.Is(err, eventstore.ErrVersionNotFound) {
+		t.Errorf("as of the zero time: %v, want ErrVersionNotFound", err)
+	}
 	future, err := f.agg.AsOf(ctx(t), stream, all[len(all)-1].RecordedAt.Add(24*time.Hour))
 	if err != nil || future.Version != head {
 		t.Errorf("state in the future: version %d err %v, want the head %d", future.Version, err, head)
