@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -50,6 +52,18 @@ func (l *Line) FailErr(err error, corr string) events.APIGatewayV2HTTPResponse {
 	return l.Fail(p, corr)
 }
 
+// answer runs serve, turning a panic into the internal problem it is, so
+// that a bug answers problem+json like any failure, with its cause and
+// stack on the line, and the function lives on to serve the next request.
+func answer(ctx context.Context, corr string, l *Line, serve func(ctx context.Context, corr string, l *Line) events.APIGatewayV2HTTPResponse) (resp events.APIGatewayV2HTTPResponse) {
+	defer func() {
+		if r := recover(); r != nil {
+			resp = l.FailErr(fmt.Errorf("panic: %v\n%s", r, debug.Stack()), corr)
+		}
+	}()
+	return serve(ctx, corr, l)
+}
+
 // Serve answers one request with serve and logs its one line, at info, or
 // at error for a 5xx: the correlation id, method, path, status and latency,
 // the DynamoDB requests and capacity a meter on the context counted, then
@@ -61,7 +75,7 @@ func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.L
 	ctx = eventstore.WithMeter(ctx, meter)
 	corr := CorrelationID(req, newID)
 	l := &Line{}
-	resp := serve(ctx, corr, l)
+	resp := answer(ctx, corr, l, serve)
 
 	u := meter.Usage()
 	attrs := append([]any{

@@ -42,6 +42,7 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 		{"an internal failure", failing(errors.New("disk on fire")), 500, "ERROR", httpapi.KindInternal, true},
 		{"throttling", failing(fmt.Errorf("put: %w", eventstore.ErrThrottled)), 429, "INFO", httpapi.KindThrottled, true},
 		{"an unknown outcome", failing(fmt.Errorf("put: %w", eventstore.ErrUnknownOutcome)), 503, "ERROR", httpapi.KindOutcomeUnknown, true},
+		{"a panic", func(*httpapi.Line, string) events.APIGatewayV2HTTPResponse { panic("nil map") }, 500, "ERROR", httpapi.KindInternal, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -78,6 +79,9 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 			}
 			if got, _ := l["problem"].(string); got != c.problem {
 				t.Errorf("problem %q, want %q", got, c.problem)
+			}
+			if c.problem != "" && resp.Headers["Content-Type"] != "application/problem+json" {
+				t.Errorf("content type %q, want problem+json", resp.Headers["Content-Type"])
 			}
 			if _, ok := l["error"]; ok != c.logsError {
 				t.Errorf("error on the line: %v, want %v", l["error"], c.logsError)
