@@ -354,3 +354,23 @@ func TestOtherCategoriesAreIgnored(t *testing.T) {
 		t.Error("a transfer stream landed in the account view")
 	}
 }
+
+// A record too big to carry in a dead letter still dead-letters and
+// quarantines its stream: the letter leaves the record out and says so,
+// instead of being refused by SQS and retried until the batch is lost.
+func TestHugeUndecodableRecordFitsItsLetter(t *testing.T) {
+	f := newFixture(t)
+	a := newAccount(t, "a1")
+	garbage := []byte(`"` + strings.Repeat("x", 900<<10) + `"`)
+	if failed := f.handle(t, batch(rawRecord(1, a.stream.Key(), garbage))); len(failed) != 0 {
+		t.Fatalf("failures %v", failed)
+	}
+	letters := f.sqs.Letters()
+	if len(letters) != 1 || letters[0].Record != nil || !strings.Contains(letters[0].Omitted, "record") ||
+		letters[0].Stream != a.stream.Key() || letters[0].SequenceNumber == "" {
+		t.Fatalf("dead letters %+v, want one naming the stream and sequence number, without the record", letters)
+	}
+	if row := f.row(t, a); row.Quarantine == nil {
+		t.Errorf("a1 not quarantined: %+v", row)
+	}
+}

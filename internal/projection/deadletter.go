@@ -31,7 +31,15 @@ type DeadLetter struct {
 	Record         []byte `json:"record,omitempty"`
 	PartitionKey   string `json:"partitionKey,omitempty"`
 	SequenceNumber string `json:"sequenceNumber,omitempty"`
+	// Omitted says what was left out to fit SQS's message size: the event
+	// or the record, which the stream and version or the sequence number
+	// still find.
+	Omitted string `json:"omitted,omitempty"`
 }
+
+// maxLetterBytes keeps a dead letter within SQS's 256 KiB message limit,
+// with room to spare.
+const maxLetterBytes = 200 << 10
 
 // DeadLetters sends dead letters to one queue.
 type DeadLetters struct {
@@ -44,6 +52,16 @@ func NewDeadLetters(q Queue) *DeadLetters { return &DeadLetters{queue: q} }
 // Send puts one dead letter on the queue.
 func (d *DeadLetters) Send(ctx context.Context, l DeadLetter) error {
 	body, err := json.Marshal(l)
+	if err == nil && len(body) > maxLetterBytes {
+		// A letter SQS refuses would be retried until the batch is
+		// given up: send what finds the poison instead of the poison.
+		l.Omitted = fmt.Sprintf("event and record (%d bytes as a letter)", len(body))
+		l.Event, l.Record = nil, nil
+		if len(l.Reason) > 4<<10 {
+			l.Reason = l.Reason[:4<<10] + "..."
+		}
+		body, err = json.Marshal(l)
+	}
 	if err != nil {
 		return fmt.Errorf("dead letter of %s %d: %w", l.Stream, l.Version, err)
 	}
