@@ -102,3 +102,17 @@ func Name(t testing.TB, prefix string) string {
 func cleanupContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
+
+// ProjectRoot is the folder of template.yaml above the test's package.
+func ProjectRoot(t testing.TB) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := samtemplate.ProjectRoot(wd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}

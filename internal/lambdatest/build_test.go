@@ -13,7 +13,6 @@ import (
 
 	"annals/internal/awstest"
 	"annals/internal/lambdatest"
-	"annals/internal/samtemplate"
 	"annals/internal/wiring"
 )
 
@@ -49,24 +48,8 @@ func checkBinary(t *testing.T, path, arch string) {
 	}
 }
 
-func projectRoot(t testing.TB) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 func functions(t testing.TB) []string {
-	tpl := awstest.Template(t)
-	var ids []string
-	for id, r := range tpl.Resources {
-		if r.Type == "AWS::Serverless::Function" {
-			ids = append(ids, id)
-		}
-	}
+	ids := awstest.Template(t).Functions()
 	if len(ids) == 0 {
 		t.Fatal("no functions in template.yaml")
 	}
@@ -80,7 +63,7 @@ const maxBootstrap = 10 << 20
 // What `sam build` produced (make test runs it first) is what ships, and
 // it stays within the size target.
 func TestSAMBuildShipsStaticStrippedARMBinaries(t *testing.T) {
-	root := projectRoot(t)
+	root := awstest.ProjectRoot(t)
 	for _, id := range functions(t) {
 		p := filepath.Join(root, ".aws-sam", "build", id, "bootstrap")
 		if _, err := os.Stat(p); err != nil {
@@ -117,7 +100,7 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 		}
 		dir := strings.TrimSuffix(strings.ToLower(id), "function")
 		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./functions/"+dir)
-		cmd.Dir = projectRoot(t)
+		cmd.Dir = awstest.ProjectRoot(t)
 		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

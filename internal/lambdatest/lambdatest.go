@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"annals/internal/samtemplate"
+	"annals/internal/awstest"
 	"annals/internal/testlog"
 )
 
@@ -46,11 +46,7 @@ func Build(t testing.TB, logicalID string) string {
 	if p, ok := built[logicalID]; ok {
 		return p
 	}
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := awstest.ProjectRoot(t)
 	dir, err := os.MkdirTemp("", "annals-"+logicalID+"-")
 	if err != nil {
 		t.Fatal(err)

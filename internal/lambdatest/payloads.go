@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"annals/internal/samtemplate"
+	"annals/internal/awstest"
 )
 
 // Payloads reads a function's golden payloads, events/<dir>/*.json, by file
@@ -14,11 +14,7 @@ import (
 // payload.
 func Payloads[E any](t testing.TB, dir string, expectations map[string]E) map[string][]byte {
 	t.Helper()
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := awstest.ProjectRoot(t)
 	files, err := filepath.Glob(filepath.Join(root, "events", dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no payloads in events/%s: %v", dir, err)

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"annals/internal/awsconfig"
+	"annals/internal/awstest"
 	"annals/internal/localstack"
-	"annals/internal/samtemplate"
 	"annals/internal/wiring"
 )
 
@@ -22,15 +22,7 @@ import (
 // wiring builds from exactly the variables its manifest lists (it refuses
 // to build on any drift, see internal/wiring).
 func TestEveryFunctionIsWiredThroughItsManifest(t *testing.T) {
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, tpl := awstest.ProjectRoot(t), awstest.Template(t)
 	inTemplate := slices.Sorted(slices.Values(tpl.Functions()))
 	if got := slices.Sorted(maps.Keys(localstack.Functions)); !slices.Equal(got, inTemplate) {
 		t.Fatalf("wired functions %v, template's %v", got, inTemplate)

@@ -22,7 +22,7 @@ import (
 	"github.com/awslabs/goformation/v7/intrinsics"
 
 	"annals/internal/awsconfig"
-	"annals/internal/samtemplate"
+	"annals/internal/awstest"
 )
 
 // The template is read with every intrinsic function turned into a plain
@@ -49,11 +49,7 @@ var scenarios = []scenario{
 
 func templatePath(t *testing.T) string {
 	t.Helper()
-	wd, _ := os.Getwd()
-	root, err := samtemplate.ProjectRoot(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := awstest.ProjectRoot(t)
 	return filepath.Join(root, "template.yaml")
 }
 

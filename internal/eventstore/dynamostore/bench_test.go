@@ -210,7 +210,7 @@ type benchLoad struct {
 // Loading the current state of a 10,000-event stream. A full replay takes
 // moto over 10 s, so the in-memory benchmarks alone also replay past stale
 // snapshots (a Query more per 52 items than no-snapshots) and load with K=0
-// (pages of 2 items: 500 Queries, some 40 s of moto).
+// (pages of DynamoDB's 1 MB: 2 Queries, but a full replay all the same).
 func BenchmarkLoad(b *testing.B) {
 	r := newBenchRig(b)
 	src := eventstore.NewMemoryBackend()
