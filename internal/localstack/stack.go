@@ -77,6 +77,21 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	if c.Tenant == "" || c.Actor == "" {
 		return nil, errors.New("localstack: a local tenant and actor are required")
 	}
+	// The address first: a port in use is the likeliest mistake, and says
+	// so before a minute of creating tables.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: cannot serve on %s (another `make local`? choose another with PORT=N): %w", c.Addr, err)
+	}
+	s, err := start(ctx, c, ln)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 	tpl := c.Template
 	clients := provision.Clients{
 		DynamoDB: dynamodb.NewFromConfig(c.AWS),
@@ -137,11 +152,6 @@ func Start(ctx context.Context, c Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("localstack: listen on %s: %w", c.Addr, err)
-	}
-
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
 		URL:     "http://" + ln.Addr().String(),
