@@ -1,5 +1,5 @@
-# annals: build, test and run everything from a machine that has only Go,
-# Python 3, Node and Java. Every tool is installed at a pinned version into a
+# annals: build, test and run everything with only Go and Python 3 (with
+# venv) installed. Every tool is installed at a pinned version into a
 # cache folder outside the repository, keyed by those versions, so a fresh
 # clone on the same machine reuses it and a version bump installs anew.
 
@@ -68,7 +68,7 @@ test: tools lint ## run every check and test (the CI command)
 # every function in one process, the stream event sources, and the HTTP API.
 PORT ?= 3000
 .PHONY: local
-local: tools ## run the whole system locally on 127.0.0.1:$(PORT) (Ctrl-C stops everything)
+local: $(MOTO_VENV)/.installed ## run the whole system locally on 127.0.0.1:$(PORT) (Ctrl-C stops everything)
 	$(GO) build -o bin/annals-local ./cmd/local
 	tools/with-moto $(MOTO_PYTHON) bin/annals-local -addr 127.0.0.1:$(PORT)
 
@@ -77,7 +77,7 @@ demo: ## walk through the ledger against a running `make local` (URL=http://127.
 	$(GO) run ./cmd/demo $(or $(URL),http://127.0.0.1:$(PORT))
 
 .PHONY: bench
-bench: tools ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
+bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/commandapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/
@@ -130,7 +130,7 @@ lint: tools ## gofmt, go vet, sam validate --lint, sam build
 	$(SAM) build --template template.yaml
 
 .PHONY: moto
-moto: tools ## serve moto on 127.0.0.1:$(MOTO_PORT) for go test by hand
+moto: $(MOTO_VENV)/.installed ## serve moto on 127.0.0.1:$(MOTO_PORT) for go test by hand
 	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(MOTO_PORT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=annals-local AWS_SECRET_ACCESS_KEY=annals-local"
 	$(MOTO_PYTHON) tools/moto_launcher.py --port $(MOTO_PORT)
 
