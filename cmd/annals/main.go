@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 )
@@ -140,18 +139,4 @@ func required(fs *flag.FlagSet, env map[string]string, names ...string) error {
 		return usagef("%s: missing %s", fs.Name(), strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-func sortedStrings(s []string) []string {
-	slices.Sort(s)
-	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"time"
 
@@ -106,11 +107,7 @@ flags:
 			needs[v+"-table"] = rebuildable[v].tableEnv
 		}
 	}
-	var names []string
-	for n := range needs {
-		names = append(names, n)
-	}
-	if err := required(fs, needs, sortedStrings(names)...); err != nil {
+	if err := required(fs, needs, slices.Sorted(maps.Keys(needs))...); err != nil {
 		return err
 	}
 
@@ -169,7 +166,7 @@ flags:
 		return nil
 	}
 	res, err := redrive.Drain(ctx, sqsClient, *fromQueue, int32(*visibility), lifters...)
-	for _, key := range sortedKeys(res.Lifted) {
+	for _, key := range slices.Sorted(maps.Keys(res.Lifted)) {
 		for _, l := range res.Lifted[key] {
 			fmt.Fprintf(w, "%s %s\n", key, l)
 		}

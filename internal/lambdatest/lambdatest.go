@@ -164,7 +164,7 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK || strings.Contains(resp.Header.Get("Lambda-Runtime-Function-Error-Type"), "") && resp.Header.Get("X-Amz-Function-Error") != "" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" {
 		return body, fmt.Errorf("invoke: status %d, function error %q: %s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), body)
 	}
 	return body, nil

@@ -136,7 +136,8 @@ func (s *shard) done() {
 	s.cond.Broadcast()
 }
 
-// drain waits until every record was handled; more may come afterwards.
+// close says no more records will be put: the workers stop once the shard
+// is empty and nothing is in flight.
 func (s *shard) close() {
 	s.mu.Lock()
 	s.closed = true
@@ -341,7 +342,10 @@ type outcome struct {
 // then many concurrent random transfers among a few accounts, then a
 // sweep; and checks the invariants.
 func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) outcome {
-	ctx := context.Background()
+	// A deadline, so that a store call that hangs fails the seed instead
+	// of the whole test binary's timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
 	tenant := fmt.Sprintf("t%d", seed)
 	w := newWorld(t, backend, seed, tenant)
 	w.open(ctx, "A", 10_000, 0)
