@@ -437,23 +437,15 @@ func TestLogLine(t *testing.T) {
 	f.do(t, req{path: "/accounts/acc-1", query: "version=1", headers: map[string]string{"X-Correlation-Id": "c2"}})
 	f.do(t, req{path: "/accounts/acc-1/events", query: "limit=1", headers: map[string]string{"X-Correlation-Id": "c3"}})
 	f.do(t, req{path: "/accounts/acc-1", query: "version=9", headers: map[string]string{"X-Correlation-Id": "c4"}})
-	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("%d log lines, want 4:\n%s", len(lines), f.logs)
-	}
-	var got []map[string]any
-	for _, l := range lines {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, m)
+	got, err := f.logs.Lines()
+	if err != nil || len(got) != 4 {
+		t.Fatalf("%d log lines (%v), want 4:\n%s", len(got), err, f.logs)
 	}
 	check := func(i int, want map[string]any) {
 		t.Helper()
 		for k, v := range want {
 			if fmt.Sprint(got[i][k]) != fmt.Sprint(v) {
-				t.Errorf("line %d: %s = %v, want %v\n%s", i, k, got[i][k], v, lines[i])
+				t.Errorf("line %d: %s = %v, want %v\n%v", i, k, got[i][k], v, got[i])
 			}
 		}
 	}
