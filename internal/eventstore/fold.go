@@ -122,6 +122,13 @@ func (a *Aggregate[S]) Append(ctx context.Context, cur Current[S], events []NewE
 // stream that only ever moves in multi-stream commits keeps its loads
 // bounded too.
 func (a *Aggregate[S]) Advance(ctx context.Context, cur Current[S], committed Committed) (Current[S], error) {
+	// A commit of another stream, or not right after cur, would fold into
+	// a state no load would give, and a snapshot would keep it.
+	if len(committed.Events) == 0 || committed.Head.stream != cur.Head.stream ||
+		committed.Events[0].Version != cur.Head.version+1 || committed.Head.version != cur.Head.version+int64(len(committed.Events)) {
+		return Current[S]{}, fmt.Errorf("advance %s at %d: the commit (%s at %d) does not follow it",
+			cur.Head.stream, cur.Head.version, committed.Head.stream, committed.Head.version)
+	}
 	state := cur.State
 	var err error
 	for _, e := range committed.Events {

@@ -737,6 +737,18 @@ func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
 			t.Errorf("%s: a load cost %v, want one Query from a snapshot", s, u.Requests)
 		}
 	}
+	// A commit of another stream, or one that does not follow the head, is
+	// refused rather than folded into a state no load would give.
+	last, err := f.store.AppendAll(ctx(t), []eventstore.Pending{{Head: curB.Head, Events: events(3)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.agg.Advance(ctx(t), curA, last[0]); err == nil {
+		t.Error("advanced one stream by another's commit")
+	}
+	if _, err := f.agg.Advance(ctx(t), fresh(b), last[0]); err == nil {
+		t.Error("advanced a stream by a commit that does not follow its head")
+	}
 }
 
 func testSnapshotLoad(t *testing.T, nb NewBackend) {
