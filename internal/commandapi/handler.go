@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,9 +31,10 @@ type Config struct {
 	Now         func() time.Time
 	NewID       func() string
 	Log         *slog.Logger
-	// MaxAttempts bounds how often a command without If-Match is decided
-	// again after losing a race for the head (default 5).
-	MaxAttempts int
+	// ConflictBudget bounds the time a command without If-Match spends
+	// being decided again after losing races for the head
+	// (eventstore.DefaultConflictBudget when zero).
+	ConflictBudget time.Duration
 	// Lease is how long an Idempotency-Key stays in flight before another
 	// request may take it over: longer than the function's timeout.
 	Lease time.Duration
@@ -50,9 +50,6 @@ type Handler struct {
 
 // New returns a handler; unset durations and counts take their defaults.
 func New(cfg Config) *Handler {
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 5
-	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 60 * time.Second
 	}
@@ -124,73 +121,78 @@ type command struct {
 	ifMatch   *int64
 }
 
-// run loads, decides and appends, deciding again after a lost race unless
-// the client pinned the version with If-Match.
+// run loads, decides and appends. A command that loses the race for the
+// head is decided again on the state the winner left, for as long as the
+// conflict budget allows, unless the client pinned the version with
+// If-Match: racing commands on one account serialize instead of failing.
 func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-	for attempt := 1; ; attempt++ {
-		cur := eventstore.Current[ledger.Account]{Head: eventstore.NewStream(stream)}
-		if c.route != routeOpen {
-			var err error
-			if cur, err = h.accounts.Load(ctx, stream); err != nil {
-				return l.FailErr(err, corr)
-			}
-		}
-		if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {
-			p := httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account is at version "+strconv.FormatInt(cur.Head.Version(), 10))
-			return l.Fail(p, corr)
-		}
-		decided, err := ledger.Decide(cur.State, c.cmd)
-		if err != nil {
-			return l.FailErr(err, corr)
-		}
-		next := cur.State
-		for _, e := range decided {
-			next = ledger.Evolve(next, e)
-		}
-		version := cur.Head.Version() + int64(len(decided))
-		resp := h.success(c, next, version, corr)
-		l.Add("version", version)
-		if len(decided) == 0 {
-			return resp
-		}
-		evs, err := ledgerstore.Encode(decided)
-		if err != nil {
-			return l.FailErr(err, corr)
-		}
-		var g *eventstore.Guard
-		if guard != nil {
-			outcome, err := json.Marshal(storable(resp))
-			if err != nil {
-				return l.FailErr(err, corr)
-			}
-			g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
-		}
-		_, _, err = h.accounts.Append(ctx, cur, evs, meta, g)
-		var applied *eventstore.AlreadyAppliedError
-		switch {
-		case err == nil:
-			return resp
-		case errors.As(err, &applied):
-			return replayOutcome(applied.Outcome, corr)
-		case errors.Is(err, eventstore.ErrConflict):
-			switch {
-			case c.route == routeOpen:
-				return l.FailErr(ledger.ErrAccountExists, corr)
-			case c.ifMatch != nil:
-				return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr)
-			case attempt >= h.cfg.MaxAttempts:
-				return l.FailErr(err, corr)
-			}
-			// Full jitter keeps racing writers from colliding again in step.
-			select {
-			case <-ctx.Done():
-				return l.FailErr(err, corr)
-			case <-time.After(rand.N(time.Duration(attempt) * 10 * time.Millisecond)):
-			}
-		default:
-			return l.FailErr(err, corr)
+	var resp events.APIGatewayV2HTTPResponse
+	err := eventstore.RetryConflicts(ctx, h.cfg.ConflictBudget, func(int) error {
+		var err error
+		resp, err = h.attempt(ctx, stream, c, meta, guard, corr, l)
+		return err
+	})
+	if err != nil {
+		return l.FailErr(err, corr)
+	}
+	return resp
+}
+
+// attempt loads, decides and appends once. It answers every outcome but a
+// lost race, which it returns as the conflict to retry.
+func (h *Handler) attempt(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) (events.APIGatewayV2HTTPResponse, error) {
+	cur := eventstore.Current[ledger.Account]{Head: eventstore.NewStream(stream)}
+	if c.route != routeOpen {
+		var err error
+		if cur, err = h.accounts.Load(ctx, stream); err != nil {
+			return l.FailErr(err, corr), nil
 		}
 	}
+	if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {
+		p := httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account is at version "+strconv.FormatInt(cur.Head.Version(), 10))
+		return l.Fail(p, corr), nil
+	}
+	decided, err := ledger.Decide(cur.State, c.cmd)
+	if err != nil {
+		return l.FailErr(err, corr), nil
+	}
+	next := cur.State
+	for _, e := range decided {
+		next = ledger.Evolve(next, e)
+	}
+	version := cur.Head.Version() + int64(len(decided))
+	resp := h.success(c, next, version, corr)
+	l.Add("version", version)
+	if len(decided) == 0 {
+		return resp, nil
+	}
+	evs, err := ledgerstore.Encode(decided)
+	if err != nil {
+		return l.FailErr(err, corr), nil
+	}
+	var g *eventstore.Guard
+	if guard != nil {
+		outcome, err := json.Marshal(storable(resp))
+		if err != nil {
+			return l.FailErr(err, corr), nil
+		}
+		g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
+	}
+	_, _, err = h.accounts.Append(ctx, cur, evs, meta, g)
+	var applied *eventstore.AlreadyAppliedError
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.As(err, &applied):
+		return replayOutcome(applied.Outcome, corr), nil
+	case errors.Is(err, eventstore.ErrConflict) && c.ifMatch != nil:
+		return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr), nil
+	case errors.Is(err, eventstore.ErrConflict) && c.route != routeOpen:
+		return resp, err
+	case errors.Is(err, eventstore.ErrConflict):
+		return l.FailErr(ledger.ErrAccountExists, corr), nil
+	}
+	return l.FailErr(err, corr), nil
 }
 
 func (h *Handler) success(c command, a ledger.Account, version int64, corr string) events.APIGatewayV2HTTPResponse {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,24 +163,17 @@ func testIfMatch(t *testing.T, opts ...option) {
 
 func TestRacingDepositsAllLand(t *testing.T) { testRacingDepositsAllLand(t) }
 
+// A hot account serializes commutative commands instead of refusing them:
+// every one of 16 deposits sent at once without If-Match lands.
 func testRacingDepositsAllLand(t *testing.T, opts ...option) {
 	f := newFixture(t, opts...)
 	id := f.open(t, 0)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sum, accepted := int64(0), 0
-	for i := range 20 {
+	const racers = 16
+	for i := range racers {
 		wg.Go(func() {
-			resp := f.deposit(t, id, int64(i+1))
-			mu.Lock()
-			defer mu.Unlock()
-			switch resp.StatusCode {
-			case 200:
-				sum += int64(i + 1)
-				accepted++
-			case 409:
-			default:
-				t.Errorf("racing deposit: %d %s", resp.StatusCode, resp.Body)
+			if resp := f.deposit(t, id, int64(i+1)); resp.StatusCode != 200 {
+				t.Errorf("racing deposit %d: %d %s", i, resp.StatusCode, resp.Body)
 			}
 		})
 	}
@@ -189,9 +183,45 @@ func testRacingDepositsAllLand(t *testing.T, opts ...option) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.State.Balance != sum || cur.Head.Version() != int64(accepted)+1 {
-		t.Fatalf("balance %d at %d, want %d from %d accepted deposits", cur.State.Balance, cur.Head.Version(), sum, accepted)
+	if want := int64(racers * (racers + 1) / 2); cur.State.Balance != want || cur.Head.Version() != racers+1 {
+		t.Fatalf("balance %d at %d, want %d at %d", cur.State.Balance, cur.Head.Version(), want, racers+1)
 	}
+}
+
+// The retries of a command that keeps losing are bounded by time, not by a
+// count: it is decided again for the whole budget, then answers 409.
+func TestLosingCommandRetriesForItsBudget(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	var appends atomic.Int64
+	f := newFixture(t, func(c *commandapi.Config, f *fixture) {
+		c.ConflictBudget = budget
+		f.backend = &alwaysLosing{Backend: f.backend, appends: &appends}
+	})
+	id := f.open(t, 0)
+	start := time.Now()
+	resp := f.deposit(t, id, 5)
+	elapsed := time.Since(start)
+	expect(t, resp, 409, httpapi.KindConflict)
+	if n := appends.Load(); n <= 5 {
+		t.Errorf("%d attempts, want more than a small fixed count", n)
+	}
+	if elapsed < budget/2 {
+		t.Errorf("gave up after %v, before the budget of %v was spent", elapsed, budget)
+	}
+}
+
+// alwaysLosing lets an account be opened, then loses every later append
+// to a writer that got there first.
+type alwaysLosing struct {
+	eventstore.Backend
+	appends *atomic.Int64
+}
+
+func (b *alwaysLosing) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	if b.appends.Add(1) == 1 {
+		return b.Backend.Write(ctx, writes, token)
+	}
+	return fmt.Errorf("lost the race: %w", eventstore.ErrConflict)
 }
 
 func TestIdempotencyKey(t *testing.T) { testIdempotencyKey(t) }
