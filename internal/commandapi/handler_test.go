@@ -387,7 +387,8 @@ func TestBackendFailures(t *testing.T) {
 		status  int
 		problem string
 	}{
-		{fmt.Errorf("query: %w", eventstore.ErrThrottled), 429, httpapi.KindThrottled},
+		{fmt.Errorf("query: %w", eventstore.ErrThrottled), 503, httpapi.KindThrottled},
+		{fmt.Errorf("query: %w", eventstore.ErrUnavailable), 503, httpapi.KindUnavailable},
 		{errors.New("secret internal detail"), 500, httpapi.KindInternal},
 	} {
 		f := newFixture(t, func(c *commandapi.Config, f *fixture) {
@@ -395,8 +396,8 @@ func TestBackendFailures(t *testing.T) {
 		})
 		resp := f.deposit(t, "acc", 1)
 		expect(t, resp, tc.status, tc.problem)
-		if tc.status == 429 && resp.Headers["Retry-After"] == "" {
-			t.Error("429 without Retry-After")
+		if tc.status == 503 && resp.Headers["Retry-After"] == "" {
+			t.Error("503 without Retry-After")
 		}
 		if strings.Contains(resp.Body, "secret") {
 			t.Errorf("internal detail leaked: %s", resp.Body)

@@ -29,6 +29,9 @@ var (
 	ErrUnknownOutcome = errors.New("write outcome unknown")
 	// ErrThrottled: the backend refused for capacity; retry later.
 	ErrThrottled = errors.New("throttled")
+	// ErrUnavailable: a read failed for a reason that may pass (a 5xx, a
+	// timeout); nothing was changed, retry later.
+	ErrUnavailable = errors.New("backend unavailable")
 )
 
 // ConflictError names the stream and the version that was taken.

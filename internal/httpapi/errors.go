@@ -48,7 +48,11 @@ func ProblemFor(err error) *Problem {
 	case errors.Is(err, eventstore.ErrConflict):
 		return NewProblem(KindConflict, "")
 	case errors.Is(err, eventstore.ErrThrottled):
-		p := NewProblem(KindThrottled, "")
+		p := NewProblem(KindThrottled, "nothing was changed")
+		p.RetryAfter = 1
+		return p
+	case errors.Is(err, eventstore.ErrUnavailable):
+		p := NewProblem(KindUnavailable, "nothing was changed")
 		p.RetryAfter = 1
 		return p
 	case errors.Is(err, eventstore.ErrUnknownOutcome):

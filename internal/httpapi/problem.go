@@ -41,6 +41,7 @@ const (
 	KindUnauthorized         = "unauthorized"
 	KindForbidden            = "forbidden"
 	KindThrottled            = "throttled"
+	KindUnavailable          = "unavailable"
 	KindOutcomeUnknown       = "outcome-unknown"
 	KindInternal             = "internal"
 )
@@ -71,7 +72,8 @@ var catalogue = map[string]struct {
 	KindUnsupportedMediaType: {http.StatusUnsupportedMediaType, "The request body must be application/json"},
 	KindUnauthorized:         {http.StatusUnauthorized, "Authentication required"},
 	KindForbidden:            {http.StatusForbidden, "Not allowed"},
-	KindThrottled:            {http.StatusTooManyRequests, "Too many requests; retry later"},
+	KindThrottled:            {http.StatusServiceUnavailable, "The store is at capacity; retry later"},
+	KindUnavailable:          {http.StatusServiceUnavailable, "The store is unavailable; retry later"},
 	KindOutcomeUnknown:       {http.StatusServiceUnavailable, "The outcome is unknown; retry with the same Idempotency-Key"},
 	KindInternal:             {http.StatusInternalServerError, "Internal error"},
 }

@@ -43,10 +43,10 @@ func (l *Line) Fail(p *Problem, corr string) events.APIGatewayV2HTTPResponse {
 
 // FailErr answers err through the one mapping (ProblemFor). The error
 // behind a problem the client sees only the kind of (internal, throttled,
-// outcome unknown) stays on the line.
+// unavailable, outcome unknown) stays on the line.
 func (l *Line) FailErr(err error, corr string) events.APIGatewayV2HTTPResponse {
 	p := ProblemFor(err)
-	if p.Kind == KindInternal || p.Kind == KindOutcomeUnknown || p.Kind == KindThrottled {
+	if p.Kind == KindInternal || p.Kind == KindOutcomeUnknown || p.Kind == KindThrottled || p.Kind == KindUnavailable {
 		l.err = err
 	}
 	return l.Fail(p, corr)
@@ -65,7 +65,7 @@ func answer(ctx context.Context, corr string, l *Line, serve func(ctx context.Co
 }
 
 // Serve answers one request with serve and logs its one line, at info, or
-// at error for a 5xx: the correlation id, method, path, status and latency,
+// at error for a 5xx (a warning for throttling): the correlation id, method, path, status and latency,
 // the DynamoDB requests and capacity a meter on the context counted, then
 // what serve added.
 func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.Logger, msg string, newID func() string,
@@ -89,8 +89,13 @@ func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.L
 	if l.err != nil {
 		attrs = append(attrs, "error", l.err.Error())
 	}
+	// Throttling is capacity, which DynamoDB's own metrics alarm on, not a
+	// failure of the function: a warning, where every other 5xx is an error.
 	level := slog.LevelInfo
-	if resp.StatusCode >= 500 {
+	switch {
+	case l.problem == KindThrottled:
+		level = slog.LevelWarn
+	case resp.StatusCode >= 500:
 		level = slog.LevelError
 	}
 	log.Log(ctx, level, msg, attrs...)

@@ -40,7 +40,8 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 			return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "changed"), corr)
 		}, 412, "INFO", httpapi.KindPreconditionFailed, false},
 		{"an internal failure", failing(errors.New("disk on fire")), 500, "ERROR", httpapi.KindInternal, true},
-		{"throttling", failing(fmt.Errorf("put: %w", eventstore.ErrThrottled)), 429, "INFO", httpapi.KindThrottled, true},
+		{"throttling", failing(fmt.Errorf("put: %w", eventstore.ErrThrottled)), 503, "WARN", httpapi.KindThrottled, true},
+		{"an outage of a read", failing(fmt.Errorf("get: %w", eventstore.ErrUnavailable)), 503, "ERROR", httpapi.KindUnavailable, true},
 		{"an unknown outcome", failing(fmt.Errorf("put: %w", eventstore.ErrUnknownOutcome)), 503, "ERROR", httpapi.KindOutcomeUnknown, true},
 		{"a panic", func(*httpapi.Line, string) events.APIGatewayV2HTTPResponse { panic("nil map") }, 500, "ERROR", httpapi.KindInternal, true},
 	}

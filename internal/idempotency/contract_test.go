@@ -23,6 +23,31 @@ func TestDynamoDBContract(t *testing.T) {
 	contract(t, func(t *testing.T) idempotency.Store { return idempotency.NewDynamoDB(db, table) })
 }
 
+// An acquire whose write lands but whose answer is lost is resent by the
+// SDK; the resend finds the record it wrote and must hold the key, not
+// report it taken by someone else.
+func TestDynamoDBAcquireSurvivesALostAnswer(t *testing.T) {
+	wire := awstest.NewWire()
+	wire.Inject = func(op string, n int) *awstest.Fault {
+		if op == "PutItem" && n == 1 {
+			return awstest.ServerError(true)
+		}
+		return nil
+	}
+	db := awstest.DynamoDBOver(t, wire, 3)
+	table := awstest.Table(t, awstest.DynamoDB(t), "IdempotencyTable")
+	s := idempotency.NewDynamoDB(db, table)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := idempotency.Record{Key: "tenant#lost", Fingerprint: "fp", Owner: "a", LeaseUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+	old, err := s.Acquire(t.Context(), r, now)
+	if err != nil || old == nil || old.Owner != "a" {
+		t.Fatalf("acquire after a lost answer: %+v %v, want the key held, with its own record as the replaced one", old, err)
+	}
+	if got := wire.Counts()["PutItem"]; got != 2 {
+		t.Fatalf("%d PutItem requests, want the lost one and its resend", got)
+	}
+}
+
 var seq atomic.Int64
 
 func contract(t *testing.T, newStore func(*testing.T) idempotency.Store) {
@@ -49,6 +74,23 @@ func contract(t *testing.T, newStore func(*testing.T) idempotency.Store) {
 		}
 		if old.State != idempotency.InFlight || old.Owner != "a" || old.Fingerprint != "fp-1" {
 			t.Errorf("existing record %+v, want a's in-flight record", old)
+		}
+	})
+	t.Run("AcquireResentFindsItsOwnRecord", func(t *testing.T) {
+		s := newStore(t)
+		r := rec("a")
+		if _, err := s.Acquire(t.Context(), r, now); err != nil {
+			t.Fatal(err)
+		}
+		// The same acquire again, as after a lost answer: the key is held
+		// by it, and what it replaced is unknown, so its own record comes
+		// back as the replaced one (the caller then checks the guard).
+		old, err := s.Acquire(t.Context(), r, now.Add(time.Second))
+		if err != nil || old == nil || old.Owner != "a" || old.State != idempotency.InFlight {
+			t.Fatalf("resent acquire: %+v %v, want its own in-flight record and no error", old, err)
+		}
+		if err := s.Complete(t.Context(), r.Key, "a", resp, now.Add(24*time.Hour)); err != nil {
+			t.Fatalf("complete after a resent acquire: %v", err)
 		}
 	})
 	t.Run("DoneIsReplayedWithItsFingerprint", func(t *testing.T) {

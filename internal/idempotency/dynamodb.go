@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/awserr"
 	"annals/internal/eventstore"
 )
 
@@ -106,10 +107,14 @@ func (d *DynamoDB) Acquire(ctx context.Context, r Record, now time.Time) (*Recor
 		if derr != nil {
 			return nil, derr
 		}
+		if old.Owner == r.Owner {
+			// Our own write: its answer was lost and the SDK resent it.
+			return old, nil
+		}
 		return old, ErrTaken
 	}
 	if err != nil {
-		return nil, fmt.Errorf("acquire idempotency key: %w", err)
+		return nil, awserr.Write("acquire idempotency key", err)
 	}
 	if len(out.Attributes) > 0 {
 		return decode(out.Attributes)
@@ -141,7 +146,7 @@ func (d *DynamoDB) Complete(ctx context.Context, key, owner string, resp Respons
 	if errors.As(err, &ccf) {
 		return fmt.Errorf("complete %s: %w", key, ErrLeaseLost)
 	}
-	return err
+	return awserr.Write("complete idempotency key", err)
 }
 
 func (d *DynamoDB) Release(ctx context.Context, key, owner string) error {
@@ -157,5 +162,5 @@ func (d *DynamoDB) Release(ctx context.Context, key, owner string) error {
 	if errors.As(err, &ccf) {
 		return fmt.Errorf("release %s: %w", key, ErrLeaseLost)
 	}
-	return err
+	return awserr.Write("release idempotency key", err)
 }

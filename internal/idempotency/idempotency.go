@@ -50,7 +50,12 @@ type Store interface {
 	// holds the key: absent, expired and abandoned (in flight past its
 	// lease) records are replaced, and the replaced one is returned, so the
 	// caller knows an earlier attempt may have applied the command.
-	// Otherwise it returns the live record and ErrTaken.
+	// Otherwise it returns the live record and ErrTaken. A live record of
+	// r's own owner is this very acquire, whose answer was lost and which
+	// was resent: r holds the key, and since the record it replaced cannot
+	// be known any more, its own record is returned as the replaced one,
+	// which makes the caller check the guard as after any abandoned
+	// attempt.
 	Acquire(ctx context.Context, r Record, now time.Time) (*Record, error)
 	// Complete records the final response if owner still holds the key.
 	Complete(ctx context.Context, key, owner string, resp Response, expiresAt time.Time) error

@@ -33,6 +33,9 @@ func (m *Memory) Acquire(ctx context.Context, r Record, now time.Time) (*Record,
 	eventstore.Record(ctx, "PutItem", 0, 1)
 	old, ok := m.records[r.Key]
 	if ok && live(old, now) {
+		if old.Owner == r.Owner {
+			return &old, nil
+		}
 		return &old, ErrTaken
 	}
 	r.State, r.Response = InFlight, nil

@@ -116,10 +116,11 @@ func TestQueryTablesOnDynamoDB(t *testing.T) {
 		t.Errorf("alice's accounts %v", ids)
 	}
 
-	// DynamoDB's throttling of a view read is the client's 429.
+	// DynamoDB's throttling of a view read is a 503 throttled, not the
+	// client's fault.
 	r.wire.Inject = func(op string, n int) *awstest.Fault { return awstest.Throttled("ThrottlingException") }
 	b, line := r.do(t, req{path: "/accounts/acc-demo-1"})
-	if b["type"] != httpapi.ProblemTypePrefix+httpapi.KindThrottled || line["error"] == nil {
+	if b["type"] != httpapi.ProblemTypePrefix+httpapi.KindThrottled || b["status"] != float64(503) || line["error"] == nil {
 		t.Errorf("throttled view read: %v, log %v", b, line)
 	}
 	r.wire.Inject = nil

@@ -3,11 +3,10 @@ package queryapi
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/smithy-go"
 
+	"annals/internal/awserr"
 	"annals/internal/eventstore"
 )
 
@@ -21,7 +20,7 @@ type DynamoDBReader interface {
 // ReadOnlyDynamoDB is the client the query function hands the view stores:
 // it reports every read to the request's eventstore.Meter (requests and
 // capacity by DynamoDB's rules, as the event store's backends do), turns
-// throttling into eventstore.ErrThrottled so that the client gets a 429,
+// AWS errors through awserr so that throttling and outages answer 503,
 // and refuses writes, which the function has no permission for anyway.
 type ReadOnlyDynamoDB struct{ DB DynamoDBReader }
 
@@ -33,7 +32,7 @@ func (r ReadOnlyDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput
 	out, err := r.DB.GetItem(ctx, in, opts...)
 	if err != nil {
 		eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(0, consistent), 0)
-		return nil, classify(err)
+		return nil, awserr.Read("read a query table", err)
 	}
 	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), consistent), 0)
 	return out, nil
@@ -44,7 +43,7 @@ func (r ReadOnlyDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, op
 	out, err := r.DB.Query(ctx, in, opts...)
 	if err != nil {
 		eventstore.Record(ctx, "Query", eventstore.ReadUnits(0, consistent), 0)
-		return nil, classify(err)
+		return nil, awserr.Read("read a query table", err)
 	}
 	bytes := 0
 	for _, it := range out.Items {
@@ -60,16 +59,4 @@ func (r ReadOnlyDynamoDB) PutItem(context.Context, *dynamodb.PutItemInput, ...fu
 
 func (r ReadOnlyDynamoDB) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	return nil, ErrReadOnly
-}
-
-// classify marks DynamoDB's refusals for capacity as throttling.
-func classify(err error) error {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded":
-			return fmt.Errorf("%w: %w", eventstore.ErrThrottled, err)
-		}
-	}
-	return err
 }

@@ -44,7 +44,7 @@ func TestDriveStopsOnAGuardTheStreamDoesNotReflect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := transfer.NewManager(store, slog.New(slog.DiscardHandler), 3)
+	m := transfer.NewManager(store, slog.New(slog.DiscardHandler), 0)
 	_, err = m.Drive(ctx, tr)
 	if err == nil || ctx.Err() != nil || !errors.Is(err, eventstore.ErrAlreadyApplied) || !strings.Contains(err.Error(), "stays at version 1") {
 		t.Errorf("Drive = %v (context %v), want a prompt error naming the stuck version", err, ctx.Err())

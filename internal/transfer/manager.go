@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"annals/internal/eventstore"
@@ -28,24 +27,22 @@ const (
 // Manager is the transfers process manager: it drives a transfer from its
 // stream's current state, one guarded multi-stream commit per step.
 type Manager struct {
-	transfers    *Transfers
-	accounts     *ledgerstore.Accounts
-	log          *slog.Logger
-	maxConflicts int
+	transfers *Transfers
+	accounts  *ledgerstore.Accounts
+	log       *slog.Logger
+	budget    time.Duration
 }
 
-// NewManager returns a manager over the events store. Conflicts (another
-// writer moved a stream between the load and the commit) are decided again
-// up to maxConflicts times in a row (default 10) before Drive gives up
-// with the conflict, which a redelivery then retries.
-func NewManager(store *eventstore.Store, log *slog.Logger, maxConflicts int) *Manager {
+// NewManager returns a manager over the events store. A step that loses
+// the race for one of its streams' heads (another writer moved it between
+// the load and the commit) is decided again for up to budget
+// (eventstore.DefaultConflictBudget when zero) before Drive gives up with
+// the conflict, which a redelivery then retries.
+func NewManager(store *eventstore.Store, log *slog.Logger, budget time.Duration) *Manager {
 	if log == nil {
 		log = slog.Default()
 	}
-	if maxConflicts <= 0 {
-		maxConflicts = 10
-	}
-	return &Manager{transfers: NewTransfers(store), accounts: ledgerstore.NewAccounts(store), log: log, maxConflicts: maxConflicts}
+	return &Manager{transfers: NewTransfers(store), accounts: ledgerstore.NewAccounts(store), log: log, budget: budget}
 }
 
 // Transfers returns the transfer streams the manager reads.
@@ -56,26 +53,32 @@ func (m *Manager) Transfers() *Transfers { return m.transfers }
 // the event that woke it, so a duplicate, late or reordered delivery, or a
 // run after a crash between steps, only finds less (or nothing) to do.
 func (m *Manager) Drive(ctx context.Context, stream eventstore.StreamID) (Transfer, error) {
-	conflicts := 0
 	var last eventstore.Head
 	for {
-		cur, err := m.transfers.Load(ctx, stream)
-		if err != nil {
-			return Transfer{}, fmt.Errorf("load transfer %s: %w", stream, err)
-		}
+		var (
+			cur  eventstore.Current[Transfer]
+			step string
+		)
+		err := eventstore.RetryConflicts(ctx, m.budget, func(int) error {
+			var err error
+			if cur, err = m.transfers.Load(ctx, stream); err != nil {
+				return fmt.Errorf("load transfer %s: %w", stream, err)
+			}
+			if cur.State.Status != StatusPending {
+				return nil
+			}
+			step = StepDebit
+			if cur.State.Debited {
+				step = StepCredit
+			}
+			return m.step(ctx, cur, step)
+		})
 		t := cur.State
-		if t.Status != StatusPending {
-			return t, nil
-		}
-		step := StepDebit
-		if t.Debited {
-			step = StepCredit
-		}
-		err = m.step(ctx, cur, step)
 		switch {
+		case err == nil && t.Status != StatusPending:
+			return t, nil
 		case err == nil:
 			// On to the next step, from the stream as it now is.
-			conflicts = 0
 		case errors.Is(err, eventstore.ErrAlreadyApplied):
 			// Another run took this step; the reload shows it. A guard
 			// the stream does not reflect twice in a row (a restored or
@@ -83,16 +86,9 @@ func (m *Manager) Drive(ctx context.Context, stream eventstore.StreamID) (Transf
 			if cur.Head.Version() == last.Version() && last.Version() != 0 {
 				return t, fmt.Errorf("transfer %s, step %s: the step's guard exists but the transfer's stream stays at version %d: %w", stream.ID, step, cur.Head.Version(), err)
 			}
-			last, conflicts = cur.Head, 0
-		case errors.Is(err, eventstore.ErrConflict):
-			if conflicts++; conflicts >= m.maxConflicts {
-				return t, fmt.Errorf("transfer %s, step %s: %w", stream.ID, step, err)
-			}
-			select {
-			case <-ctx.Done():
-				return t, ctx.Err()
-			case <-time.After(rand.N(time.Duration(conflicts) * 5 * time.Millisecond)):
-			}
+			last = cur.Head
+		case step == "":
+			return t, err
 		default:
 			return t, fmt.Errorf("transfer %s, step %s: %w", stream.ID, step, err)
 		}

@@ -9,11 +9,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
+	"annals/internal/awserr"
 	"annals/internal/eventstore"
 )
 
@@ -89,7 +88,7 @@ func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token st
 			return fmt.Errorf("transact write: %w: %w", eventstore.ErrThrottled, err)
 		}
 	}
-	return classify("transact write", err)
+	return awserr.Write("transact write", err)
 }
 
 func (b *Backend) put(ctx context.Context, w eventstore.Write) error {
@@ -107,7 +106,7 @@ func (b *Backend) put(ctx context.Context, w eventstore.Write) error {
 	if errors.As(err, &ccf) {
 		return &eventstore.ConditionFailedError{Failed: []eventstore.FailedWrite{{Index: 0, Existing: ccf.Item}}}
 	}
-	return classify("put", err)
+	return awserr.Write("put", err)
 }
 
 // Query implements eventstore.Backend.
@@ -142,7 +141,7 @@ func (b *Backend) Query(ctx context.Context, q eventstore.Query) (eventstore.Pag
 	out, err := b.db.Query(ctx, in)
 	if err != nil {
 		eventstore.Record(ctx, "Query", eventstore.ReadUnits(0, q.Consistent), 0)
-		return eventstore.Page{}, classify("query", err)
+		return eventstore.Page{}, awserr.Read("query", err)
 	}
 	bytes := 0
 	for _, it := range out.Items {
@@ -164,32 +163,8 @@ func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (ev
 	})
 	if err != nil {
 		eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(0, true), 0)
-		return nil, classify("get", err)
+		return nil, awserr.Read("get", err)
 	}
 	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), true), 0)
 	return out.Item, nil
-}
-
-var throttles = map[string]bool{
-	"ThrottlingException":                    true,
-	"ProvisionedThroughputExceededException": true,
-	"RequestLimitExceeded":                   true,
-}
-
-var retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
-
-// classify marks errors the store must resend identically: throttling (the
-// request was refused, sending it again is right) and failures that leave
-// the outcome unknown (timeouts, 5xx, broken connections).
-func classify(op string, err error) error {
-	var api smithy.APIError
-	if errors.As(err, &api) && throttles[api.ErrorCode()] {
-		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrThrottled, err)
-	}
-	// A request cut off by its deadline may still have been applied.
-	if retryables.IsErrorRetryable(err) == aws.TrueTernary ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrUnknownOutcome, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
 }
