@@ -21,13 +21,17 @@ import (
 // standard AWS variables (AWS_ENDPOINT_URL, AWS_REGION, ...), as for any SDK
 // program: there is no setting of our own for local runs. Retries are the
 // standard ones with a short ceiling, since a function's caller is waiting.
+// The HTTP client is the SDK's, with request bodies kept from racing their
+// own response (SafeBodies).
 func Load(ctx context.Context) (aws.Config, error) {
-	return config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 4
 			o.MaxBackoff = 500 * time.Millisecond
 		})
 	}))
+	cfg.HTTPClient = SafeBodies(cfg.HTTPClient)
+	return cfg, err
 }
 
 // Env reads the function's environment variables, collecting every problem

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"annals/internal/awsconfig"
 	"annals/internal/samtemplate"
 )
 
@@ -51,6 +52,8 @@ func Config(t testing.TB, service string) aws.Config {
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
+	// As the functions have it (awsconfig.Load).
+	cfg.HTTPClient = awsconfig.SafeBodies(cfg.HTTPClient)
 	if cfg.Region == "" {
 		t.Fatal("AWS_REGION is not set; " + ErrNoEndpoint.Error())
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"annals/internal/awsconfig"
 )
 
 // Fault is what the Wire does to one request.
@@ -141,7 +143,7 @@ func DynamoDBOver(t testing.TB, w *Wire, attempts int) *dynamodb.Client {
 	t.Helper()
 	cfg := Config(t, "DYNAMODB")
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.HTTPClient = &http.Client{Transport: w}
+		o.HTTPClient = awsconfig.SafeBodies(&http.Client{Transport: w})
 		o.Retryer = retry.NewStandard(FastRetries(attempts))
 	})
 }

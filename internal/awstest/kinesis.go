@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"annals/internal/awsconfig"
 	"annals/internal/provision"
 )
 
@@ -24,7 +25,7 @@ func Kinesis(t testing.TB) *kinesis.Client {
 func KinesisOver(t testing.TB, w *Wire, attempts int) *kinesis.Client {
 	t.Helper()
 	return kinesis.NewFromConfig(Config(t, "KINESIS"), func(o *kinesis.Options) {
-		o.HTTPClient = &http.Client{Transport: w}
+		o.HTTPClient = awsconfig.SafeBodies(&http.Client{Transport: w})
 		o.Retryer = retry.NewStandard(FastRetries(attempts))
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"annals/internal/awsconfig"
 	"annals/internal/awstest"
 	"annals/internal/envelope"
 	"annals/internal/eventstore"
@@ -348,7 +349,7 @@ func TestMeterCountsEveryAttempt(t *testing.T) {
 	}
 	meter := rebuild.NewMeter()
 	db := dynamodb.NewFromConfig(awstest.Config(t, "DYNAMODB"), meter.Register, func(o *dynamodb.Options) {
-		o.HTTPClient = &http.Client{Transport: w}
+		o.HTTPClient = awsconfig.SafeBodies(&http.Client{Transport: w})
 		o.Retryer = retry.NewStandard(awstest.FastRetries(3))
 	})
 	table := awstest.Table(t, db, "AccountsTable")
