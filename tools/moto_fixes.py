@@ -33,6 +33,13 @@ moto's own behaviour or miss a new one.
    Query of 50 commits spends most of its time there. Here an
    AttributeValue, whose wire form is the value itself, is written directly
    (binary values base64-encoded, as the model's serializer does).
+6. DynamoDB item operations (GetItem, Query, Scan, the writes, their batch
+   and transaction forms). moto turns their results into plain values, then
+   serializes them by the model: two walks over every attribute of every
+   item. Here the result is written as JSON in one pass, by moto's own
+   DynamoDB encoder (DynamoType.to_json), as moto did before its model
+   serializer; members without a value, or not in the operation's output,
+   are left out, as that serializer does.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ EXPECTED_SOURCES = {
     "moto.dynamodbstreams.models.ShardIterator.__init__": "5842e50a95242ef84673613918b71c4a2a9c149d4baa10904b0c84034c4c793e",
     "moto.dynamodbstreams.models.DynamoDBStreamsBackend.get_records": "db8c6cb04430c08f76be9e6b3cc9317387643b4fee26f43071c5ac22e25d2b64",
     "moto.core.serialize.ResponseSerializer._serialize": "4eccca5bf02593efd2e425f7e1659871406ee6734ec1084ccd452885b7e89052",
+    "moto.dynamodb.responses.DynamoResult.__init__": "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
     # relied on
     "moto.dynamodb.models.table.StreamShard.add": "357dc6da267e5dd7d46e18ee25d14b232a98679677906a2f02e4d454d1f11e03",
     "moto.dynamodb.models.table.Table.put_item": "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47",
@@ -71,6 +79,10 @@ EXPECTED_SOURCES = {
     "moto.dynamodb.models.DynamoDBBackend.update_item": "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
     "moto.kinesis.models.Shard.put_record": "e2d15174261bc63e98ffce9cab9a1038f07c7ff5ce9846cb7b3202652f60ae38",
     "moto.dynamodbstreams.models.ShardIterator.get": "8932c0f7250e89963eef1e848bdd205a05c0f6ed94f526ed36ca9b7339442ace",
+    "moto.core.responses.ActionResult.execute_result": "6333faa349b58671258985778d2aaf02d31e0617aae380442e4c683c36ab248d",
+    "moto.dynamodb.models.utilities.dynamo_json_dump": "2aa70fe4a931096fa86e0d063aafe6ff9f7d276f06b7fe2cd837d5c6ddeb6e84",
+    "moto.dynamodb.models.utilities.DynamoJsonEncoder.default": "487a50bc0a68864f3013b0d56e0ec47a7eb585b63987e9d65b92910d3611b7ba",
+    "moto.dynamodb.models.dynamo_type.DynamoType.to_json": "62eaa03febd15b265a19d9b5e5431df5d4ab880af1124ca32ffb4a8ca9075410",
 }
 
 # How long a DynamoDB Streams shard iterator stays valid, as on AWS.
@@ -449,6 +461,51 @@ def _install_attribute_values() -> None:
     ResponseSerializer._serialize = serialize
 
 
+# 6. Item operations' responses ------------------------------------------------
+
+# The operations whose results are items and counts: nothing in them needs
+# the model's serializer (no timestamps, no renamed members).
+ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+
+
+def _install_item_responses() -> None:
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.models.utilities import dynamo_json_dump, dynamo_to_dict
+    from moto.dynamodb.responses import DynamoResult
+
+    def init(self, result: object) -> None:
+        # Kept as it is: moto's handlers add members to it (ConsumedCapacity)
+        # after it is made; it is converted only if the model's serializer
+        # is used.
+        self._result = result
+
+    def execute_result(self, context: Any) -> Any:
+        operation = context.operation_model
+        raw = self._result
+        if operation.name in ITEM_OPERATIONS and isinstance(raw, dict):
+            members = operation.output_shape.members
+            body = dynamo_json_dump({k: v for k, v in raw.items() if v is not None and k in members})
+            status = operation.http.get("responseCode", 200)
+            return status, {"Content-Type": "application/x-amz-json-1.0"}, body
+        return ActionResult(dynamo_to_dict(raw)).execute_result(context)
+
+    DynamoResult.__init__ = init
+    DynamoResult.execute_result = execute_result
+
+
 def apply() -> None:
     """Check moto, then install every correction."""
     check()
@@ -459,3 +516,4 @@ def apply() -> None:
     _install_kinesis()
     _install_stream_iterators()
     _install_attribute_values()
+    _install_item_responses()
