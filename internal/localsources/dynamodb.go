@@ -3,6 +3,7 @@ package localsources
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamstypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/aws/smithy-go"
 
 	"annals/internal/fanout"
 )
@@ -47,7 +49,7 @@ func (o *dynamoOps) open(ctx context.Context) (string, []reader, error) {
 			if err != nil {
 				return "", nil, fmt.Errorf("iterator of shard %s: %w", aws.ToString(sh.ShardId), err)
 			}
-			readers = append(readers, &dynamoShard{streams: o.streams, arn: arn, shard: aws.ToString(sh.ShardId), iter: it.ShardIterator})
+			readers = append(readers, &dynamoShard{streams: o.streams, arn: arn, shard: aws.ToString(sh.ShardId), start: o.start, iter: it.ShardIterator})
 		}
 		after = desc.StreamDescription.LastEvaluatedShardId
 		if after == nil {
@@ -68,7 +70,9 @@ type dynamoShard struct {
 	streams Streams
 	arn     string
 	shard   string
-	iter    *string
+	start   string  // the iterator type the shard was opened with
+	iter    *string // the next iterator
+	last    string  // the sequence number of the last record read
 }
 
 func (s *dynamoShard) id() string { return s.shard }
@@ -78,6 +82,13 @@ func (s *dynamoShard) read(ctx context.Context, limit int) ([]record, []any, int
 		return nil, nil, 0, true, nil
 	}
 	out, err := s.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(limit))})
+	if expired(err) {
+		// An iterator lives 15 minutes (a stack that was suspended, say):
+		// go on from the last record read.
+		if err = s.renew(ctx); err == nil {
+			out, err = s.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(limit))})
+		}
+	}
 	if err != nil {
 		return nil, nil, 0, false, fmt.Errorf("get records: %w", err)
 	}
@@ -96,9 +107,31 @@ func (s *dynamoShard) read(ctx context.Context, limit int) ([]record, []any, int
 		}
 		recs = append(recs, record{seq: er.Change.SequenceNumber, event: er})
 		docs = append(docs, doc)
+		s.last = er.Change.SequenceNumber
 	}
 	s.iter = out.NextShardIterator
 	return recs, docs, 0, s.iter == nil, nil
+}
+
+// renew gets a new iterator after the last record read, or at the shard's
+// starting position if none was.
+func (s *dynamoShard) renew(ctx context.Context) error {
+	in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(s.arn), ShardId: aws.String(s.shard), ShardIteratorType: streamstypes.ShardIteratorType(s.start)}
+	if s.last != "" {
+		in.ShardIteratorType, in.SequenceNumber = streamstypes.ShardIteratorTypeAfterSequenceNumber, aws.String(s.last)
+	}
+	it, err := s.streams.GetShardIterator(ctx, in)
+	if err != nil {
+		return fmt.Errorf("renew the iterator of shard %s: %w", s.shard, err)
+	}
+	s.iter = it.ShardIterator
+	return nil
+}
+
+// expired reports whether err is an iterator that outlived its lifetime.
+func expired(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "ExpiredIteratorException"
 }
 
 // jsonDoc is v's JSON form as generic values.

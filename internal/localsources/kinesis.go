@@ -41,7 +41,7 @@ func (o *kinesisOps) open(ctx context.Context) (string, []reader, error) {
 			if err != nil {
 				return "", nil, fmt.Errorf("iterator of shard %s: %w", aws.ToString(sh.ShardId), err)
 			}
-			readers = append(readers, &kinesisShard{k: o.k, arn: arn, shard: aws.ToString(sh.ShardId), iter: it.ShardIterator})
+			readers = append(readers, &kinesisShard{k: o.k, arn: arn, stream: o.stream, shard: aws.ToString(sh.ShardId), start: o.start, iter: it.ShardIterator})
 		}
 		if out.NextToken == nil {
 			return arn, readers, nil
@@ -59,10 +59,13 @@ func (o *kinesisOps) event(recs []record) any {
 }
 
 type kinesisShard struct {
-	k     Kinesis
-	arn   string
-	shard string
-	iter  *string
+	k      Kinesis
+	arn    string
+	stream string
+	shard  string
+	start  string  // the iterator type the shard was opened with
+	iter   *string // the next iterator
+	last   string  // the sequence number of the last record read
 }
 
 func (s *kinesisShard) id() string { return s.shard }
@@ -72,6 +75,12 @@ func (s *kinesisShard) read(ctx context.Context, limit int) ([]record, []any, in
 		return nil, nil, 0, true, nil
 	}
 	out, err := s.k.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(limit))})
+	if expired(err) {
+		// A Kinesis iterator lives 5 minutes: go on from the last record.
+		if err = s.renew(ctx); err == nil {
+			out, err = s.k.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: s.iter, Limit: aws.Int32(int32(limit))})
+		}
+	}
 	if err != nil {
 		return nil, nil, 0, false, fmt.Errorf("get records: %w", err)
 	}
@@ -105,9 +114,25 @@ func (s *kinesisShard) read(ctx context.Context, limit int) ([]record, []any, in
 		}
 		recs = append(recs, record{seq: seq, event: er})
 		docs = append(docs, doc)
+		s.last = seq
 	}
 	s.iter = out.NextShardIterator
 	return recs, docs, aws.ToInt64(out.MillisBehindLatest), s.iter == nil, nil
+}
+
+// renew gets a new iterator after the last record read, or at the shard's
+// starting position if none was.
+func (s *kinesisShard) renew(ctx context.Context) error {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(s.stream), ShardId: aws.String(s.shard), ShardIteratorType: ktypes.ShardIteratorType(s.start)}
+	if s.last != "" {
+		in.ShardIteratorType, in.StartingSequenceNumber = ktypes.ShardIteratorTypeAfterSequenceNumber, aws.String(s.last)
+	}
+	it, err := s.k.GetShardIterator(ctx, in)
+	if err != nil {
+		return fmt.Errorf("renew the iterator of shard %s: %w", s.shard, err)
+	}
+	s.iter = it.ShardIterator
+	return nil
 }
 
 // kinesisDoc is what Lambda's filters see of a Kinesis record: its

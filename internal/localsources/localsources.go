@@ -6,8 +6,11 @@
 // handler reports as failed, and after MaximumRetryAttempts sends a record
 // of the batch to the OnFailure queue and moves past it.
 //
-// It polls with short, plain GetRecords calls and never long-polls: the
-// local server answers one request at a time.
+// Each source polls on its own, as a mapping does: a source with records
+// left polls again at once, one that is caught up waits Interval. It polls
+// with short, plain GetRecords calls and never long-polls: the local server
+// answers one request at a time. An iterator that expired (a stack
+// suspended past its lifetime) is renewed after the last record read.
 //
 // Locally each shard has one batch in flight (ParallelizationFactor 1),
 // records never expire out of a mapping (MaximumRecordAgeInSeconds is not
@@ -93,7 +96,6 @@ type Runner struct {
 	cfg      Config
 	log      *slog.Logger
 	sources  []*source
-	step     sync.Mutex // one poll round at a time (Run and Drain share shard state)
 	mu       sync.Mutex // guards handlers
 	handlers map[string]Handler
 }
@@ -135,17 +137,34 @@ func (r *Runner) handler(function string) Handler {
 	return r.handlers[function]
 }
 
-// Run polls until ctx is cancelled, then returns nil. A failing AWS call is
-// logged and retried on the next poll.
+// Run polls until ctx is cancelled, then returns nil. Each source polls on
+// its own, as Lambda's event source mappings do, so a slow consumer never
+// delays another; a source with records left polls again at once, and one
+// that is caught up waits Interval. A failing AWS call is logged and
+// retried on the next poll.
 func (r *Runner) Run(ctx context.Context) error {
-	for {
-		if _, err := r.poll(ctx); err != nil && ctx.Err() == nil {
-			r.log.ErrorContext(ctx, "local event source poll failed; retrying", "error", err.Error())
-		}
-		if err := wait(ctx, r.cfg.Interval); err != nil {
-			return nil
-		}
+	var wg sync.WaitGroup
+	for _, s := range r.sources {
+		wg.Go(func() {
+			for {
+				idle, err := r.pollSource(ctx, s)
+				if err != nil && ctx.Err() == nil {
+					r.log.ErrorContext(ctx, "local event source poll failed; retrying", "function", s.es.Function, "event", s.es.Event, "error", err.Error())
+				}
+				if !idle && err == nil {
+					if ctx.Err() != nil {
+						return
+					}
+					continue
+				}
+				if wait(ctx, r.cfg.Interval) != nil {
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
+	return nil
 }
 
 // Drain polls until every shard of every source with a handler is caught up
@@ -153,8 +172,16 @@ func (r *Runner) Run(ctx context.Context) error {
 // the first AWS error, or an error when ctx ends first.
 func (r *Runner) Drain(ctx context.Context) error {
 	for {
-		idle, err := r.poll(ctx)
-		if err != nil {
+		idle := true
+		var errs []error
+		for _, s := range r.sources {
+			done, err := r.pollSource(ctx, s)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			idle = idle && done
+		}
+		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("drain: %w", err)
 		}
 		if idle {
@@ -185,25 +212,21 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// poll runs one round over every shard of every source and reports whether
-// all of them were idle (caught up, nothing left to deliver).
-func (r *Runner) poll(ctx context.Context) (bool, error) {
-	r.step.Lock()
-	defer r.step.Unlock()
-	idle := true
-	var errs []error
-	for _, s := range r.sources {
-		h := r.handler(s.es.Function)
-		if h == nil || !s.es.Enabled {
-			continue
-		}
-		done, err := s.poll(ctx, h, r.cfg.Timeout, r.log)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s event %s: %w", s.es.Function, s.es.Event, err))
-		}
-		idle = idle && done && err == nil
+// pollSource runs one round over the source's shards and reports whether
+// it is idle (caught up, nothing left to deliver); a source without a
+// handler, or disabled, is idle.
+func (r *Runner) pollSource(ctx context.Context, s *source) (bool, error) {
+	h := r.handler(s.es.Function)
+	if h == nil || !s.es.Enabled {
+		return true, nil
 	}
-	return idle, errors.Join(errs...)
+	s.step.Lock()
+	defer s.step.Unlock()
+	idle, err := s.poll(ctx, h, r.cfg.Timeout, r.log)
+	if err != nil {
+		return false, fmt.Errorf("%s event %s: %w", s.es.Function, s.es.Event, err)
+	}
+	return idle, nil
 }
 
 // Stats are the counters of one event source, for a status display.

@@ -75,10 +75,11 @@ type source struct {
 	filters []*Filter
 	queue   string // the OnFailure queue's physical name
 
+	step   sync.Mutex // one poll at a time (Run and Drain share the shards)
 	arn    string
 	shards []*shard
 
-	mu sync.Mutex
+	mu sync.Mutex // guards st
 	st Stats
 }
 
