@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -77,7 +78,9 @@ func BenchmarkCommandToView(b *testing.B) {
 }
 
 // Sustained commands: 8 clients depositing into their own accounts as fast
-// as the stack answers.
+// as the stack answers, then the time the views take to show every
+// client's last deposit once the load stops. The local server's counters
+// say which requests each command caused, end to end.
 func BenchmarkSustainedCommands(b *testing.B) {
 	s, _ := startStack(b)
 	const clients = 8
@@ -85,14 +88,19 @@ func BenchmarkSustainedCommands(b *testing.B) {
 	for c := range ids {
 		ids[c] = openAccount(b, s.URL, fmt.Sprint("bench-", c))
 	}
+	for _, id := range ids {
+		for viewVersion(b, s.URL, id) < 1 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	before := motoStats(b)
 	var next atomic.Int64
+	last := make([]int64, clients)
 	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
 	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for next.Add(1) <= int64(b.N) {
 				// Not request: a goroutine of its own may not end the benchmark.
 				resp, body, err := demo.Send(b.Context(), http.DefaultClient, s.URL, "POST", "/accounts/"+ids[c]+"/deposits", `{"amount":1}`)
@@ -104,10 +112,61 @@ func BenchmarkSustainedCommands(b *testing.B) {
 					b.Errorf("deposit: %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 					return
 				}
+				last[c]++
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	loaded := time.Since(start)
+	for c, id := range ids {
+		for viewVersion(b, s.URL, id) < last[c]+1 {
+			if time.Since(start) > loaded+time.Minute {
+				b.Fatalf("the view of %s never reached version %d", id, last[c]+1)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	caughtUp := time.Since(start) - loaded
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commands/s")
+	b.ReportMetric(float64(b.N)/loaded.Seconds(), "commands/s")
+	b.ReportMetric(float64(caughtUp.Microseconds())/1000, "catchup-ms")
+	for op, n := range motoStats(b).since(before) {
+		if per := float64(n) / float64(b.N); per >= 0.005 {
+			b.ReportMetric(per, op+"/cmd")
+		}
+	}
+}
+
+// motoCounts is the local server's count of requests per operation
+// (tools/moto_launcher.py's counters).
+type motoCounts map[string]int
+
+func motoStats(b *testing.B) motoCounts {
+	b.Helper()
+	resp, err := http.Get(os.Getenv("AWS_ENDPOINT_URL") + "/moto-api/annals/stats")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var stats map[string]struct {
+		Count int `json:"count"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+		b.Fatal(err)
+	}
+	out := motoCounts{}
+	for op, st := range stats {
+		out[op] = st.Count
+	}
+	return out
+}
+
+func (m motoCounts) since(before motoCounts) motoCounts {
+	out := motoCounts{}
+	for op, n := range m {
+		if d := n - before[op]; d > 0 {
+			out[op] = d
+		}
+	}
+	return out
 }
