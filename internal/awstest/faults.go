@@ -36,14 +36,37 @@ type Fault struct {
 // Wire is an HTTP transport between an SDK client and the local server
 // that counts every request by API operation (as the server sees them,
 // retries included) and injects faults. It speaks the JSON protocols of
-// DynamoDB, DynamoDB Streams and Kinesis.
+// DynamoDB, DynamoDB Streams, Kinesis and SQS.
 type Wire struct {
 	mu     sync.Mutex
 	counts map[string]int
 	// Inject, if set, decides the fault for the nth request (from 1) of an
-	// operation; nil means pass it through.
+	// operation; nil means pass it through. Set it before the Wire carries
+	// requests; SetPlan changes faults while it does.
 	Inject func(operation string, n int) *Fault
+	plan   func(Call) *Fault
 	next   http.RoundTripper
+}
+
+// Call is one request as a fault plan sees it.
+type Call struct {
+	// Service is the API named by the request's X-Amz-Target:
+	// DynamoDB_20120810, DynamoDBStreams_20120810, Kinesis_20131202,
+	// AmazonSQS. DynamoDB Streams and Kinesis share operation names
+	// (GetRecords, GetShardIterator), not their error codes.
+	Service   string
+	Operation string
+	N         int // the nth request of the operation, from 1
+}
+
+// SetPlan makes plan decide every request's fault from now on, in place
+// of Inject; nil turns it off. It is safe while requests are in flight,
+// so a test can run a whole system under faults, then turn them off and
+// watch it recover.
+func (w *Wire) SetPlan(plan func(Call) *Fault) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.plan = plan
 }
 
 // NewWire returns a counting transport to the local server.
@@ -71,15 +94,19 @@ func (w *Wire) Reset() {
 
 func (w *Wire) RoundTrip(req *http.Request) (*http.Response, error) {
 	target := req.Header.Get("X-Amz-Target")
-	op := target[strings.LastIndex(target, ".")+1:]
+	dot := strings.LastIndex(target, ".")
+	op := target[dot+1:]
 	w.mu.Lock()
 	w.counts[op]++
 	n := w.counts[op]
-	inject := w.Inject
+	inject, plan := w.Inject, w.plan
 	w.mu.Unlock()
 
 	var f *Fault
-	if inject != nil {
+	switch {
+	case plan != nil:
+		f = plan(Call{Service: target[:max(dot, 0)], Operation: op, N: n})
+	case inject != nil:
 		f = inject(op, n)
 	}
 	if f == nil {
