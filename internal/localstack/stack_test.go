@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/awstest"
@@ -22,10 +23,24 @@ import (
 // against moto.
 func startStack(t testing.TB) (*localstack.Stack, *testlog.Buffer) {
 	t.Helper()
+	s, logs := startStackOver(t, awstest.Config(t, "DYNAMODB"))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stack logs:\n%s", logs.String())
+		}
+	})
+	return s, logs
+}
+
+// startStackOver is startStack with the AWS configuration every function
+// and event source of the stack uses (a test's own HTTP client, say). It
+// leaves the logs to the test: a long run's are too many to print whole.
+func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.Buffer) {
+	t.Helper()
 	logs := &testlog.Buffer{}
 	s, err := localstack.Start(t.Context(), localstack.Config{
 		Template: awstest.Template(t),
-		AWS:      awstest.Config(t, "DYNAMODB"),
+		AWS:      cfg,
 		Prefix:   awstest.Name(t, "local"),
 		Addr:     "127.0.0.1:0",
 		Tenant:   "local",
@@ -39,9 +54,6 @@ func startStack(t testing.TB) (*localstack.Stack, *testlog.Buffer) {
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("close: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("stack logs:\n%s", logs.String())
 		}
 	})
 	return s, logs
