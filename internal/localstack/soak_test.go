@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"annals/internal/awsconfig"
 	"annals/internal/awstest"
 	"annals/internal/soak"
 	"annals/internal/testlog"
@@ -61,6 +62,93 @@ func TestSoak(t *testing.T) {
 			t.Errorf("no %s: the soak did not exercise them", want.what)
 		}
 	}
+}
+
+// The soak again with every AWS call of every function and event source
+// going through a Wire that throttles a quarter of them (the server never
+// sees those) and fails a twentieth with a 500, half of those after the
+// server applied them (the answer is lost). While the faults last, answers
+// may say the outcome is unknown or the stack is throttled; none may be a
+// 500. Then the faults stop, and everything must converge: nothing lost,
+// nothing applied twice, every view equal to the fold.
+func TestSoakUnderFaults(t *testing.T) {
+	t.Parallel()
+	awstest.Config(t, "DYNAMODB") // fails with instructions without local AWS
+	cfg, err := awsconfig.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := awstest.NewWire()
+	cfg.HTTPClient = &http.Client{Transport: wire}
+	s, logs := startStackOver(t, cfg)
+
+	plan := newFaultPlan(2)
+	wire.SetPlan(plan.fault)
+	sc := soak.Config{
+		URL: s.URL, Clients: 8, Accounts: 8, Duration: 15 * time.Second, Seed: 2, Converge: 40 * time.Second,
+		Faults: true, LoadDone: func() { wire.SetPlan(nil) }, RetryFor: 8 * time.Second, Progress: testWriter{t},
+	}
+	if long() {
+		sc.Clients, sc.Accounts, sc.Duration, sc.Seed, sc.Converge = 16, 12, 2*time.Minute, rand.Uint64(), 2*time.Minute
+	}
+	rep, err := soak.Run(t.Context(), sc)
+	t.Logf("seed %d; AWS requests under the plan: %s\n%s", sc.Seed, plan, rep.Summary())
+	if throttled, failed, lost := plan.injected(); throttled == 0 || failed == 0 || lost == 0 {
+		t.Errorf("the plan injected %s: every kind of fault must have happened", plan)
+	}
+	if err != nil {
+		explain(t, rep, logs)
+		t.Fatal(err)
+	}
+	if rep.Kinds[soak.KindDeposit].Accepted == 0 || rep.Kinds[soak.KindTransfer].Accepted == 0 {
+		t.Errorf("nothing got through the faults: %+v", rep.Kinds)
+	}
+}
+
+// faultPlan draws each AWS request's fault: at least a quarter throttled
+// (with the service's own code) and a twentieth answered 500, half of
+// them after the server applied the request.
+type faultPlan struct {
+	mu                             sync.Mutex
+	rng                            *rand.Rand
+	calls, throttled, failed, lost int
+}
+
+func newFaultPlan(seed uint64) *faultPlan {
+	return &faultPlan{rng: rand.New(rand.NewPCG(seed, seed))}
+}
+
+func (p *faultPlan) fault(c awstest.Call) *awstest.Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	switch x := p.rng.Float64(); {
+	case x < 0.25:
+		p.throttled++
+		if strings.HasPrefix(c.Service, "Kinesis") {
+			return awstest.Throttled("ProvisionedThroughputExceededException")
+		}
+		return awstest.Throttled("ThrottlingException")
+	case x < 0.275:
+		p.failed++
+		return awstest.ServerError(false)
+	case x < 0.30:
+		p.lost++
+		return awstest.ServerError(true)
+	}
+	return nil
+}
+
+func (p *faultPlan) injected() (throttled, failed, lost int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.throttled, p.failed, p.lost
+}
+
+func (p *faultPlan) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("%d calls, %d throttled, %d failed with 500, %d applied and answered 500", p.calls, p.throttled, p.failed, p.lost)
 }
 
 // explain logs, for each violation, the stack's log lines of the
