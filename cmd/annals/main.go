@@ -3,11 +3,12 @@
 //	annals rebuild <accounts|history|transfers> [flags]   rebuild a view into a fresh table
 //	annals redrive --stream KEY ... | --from-queue URL ...
 //	annals sweep-transfers [--older-than D]   drive transfers stuck pending
+//	annals soak [--url U] [--clients N] ...   load a running stack over HTTP and check it
 //
 // It finds AWS as every SDK program does (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL, ...) and the stack's resources from flags, or from the
-// same environment variables the functions read. docs/operations.md says
-// when and how to use each subcommand.
+// same environment variables the functions read; soak needs only the
+// API's URL. docs/operations.md says when and how to use each subcommand.
 package main
 
 import (
@@ -32,6 +33,7 @@ const (
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
   annals sweep-transfers [--older-than D] [--page N] [flags]
+  annals soak [--url U] [--clients N] [--accounts N] [--duration D] [--seed N] [--converge D]
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `
@@ -79,6 +81,8 @@ func (c cli) run(ctx context.Context, args []string) int {
 		err = c.redrive(ctx, args[1:])
 	case "sweep-transfers":
 		err = c.sweepTransfers(ctx, args[1:])
+	case "soak":
+		err = c.soak(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageHeader)
 		return exitOK
