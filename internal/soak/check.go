@@ -227,8 +227,10 @@ func (r *run) snapshot(ctx context.Context, deadline time.Time, accounts []*acco
 }
 
 // settle reads every transfer not yet settled until it is, or the
-// deadline passes. It reads them in rounds, a pause between: the pipeline
-// that settles them shares the stack with these reads.
+// deadline passes. The process manager settles transfers about in the
+// order they were requested, and their ids are in that order (UUIDv7): so
+// each round reads them oldest first and stops at the first one still
+// pending, and the reads leave the stack to the pipeline they wait for.
 func (r *run) settle(ctx context.Context, deadline time.Time, transfers map[string]*transferState) {
 	var open []*transferState
 	for _, t := range transfers {
@@ -239,9 +241,8 @@ func (r *run) settle(ctx context.Context, deadline time.Time, transfers map[stri
 	sort.Slice(open, func(i, j int) bool { return open[i].id < open[j].id })
 	for len(open) > 0 && ctx.Err() == nil {
 		last := time.Now().After(deadline)
-		var mu sync.Mutex
 		var still []*transferState
-		parallel(readers, open, func(t *transferState) {
+		for i, t := range open {
 			var v transferView
 			a, err := r.get(ctx, "/transfers/"+url.PathEscape(t.id), "transfer "+t.id, &v)
 			if err == nil {
@@ -249,17 +250,20 @@ func (r *run) settle(ctx context.Context, deadline time.Time, transfers map[stri
 				t.settled = v.Status == "completed" || v.Status == "failed"
 			}
 			switch {
-			case t.settled || ctx.Err() != nil:
+			case t.settled:
+				continue
+			case ctx.Err() != nil:
+				return
 			case last && err != nil:
 				r.violate(Violation{Check: "transfer", Subject: "transfer " + t.id, Detail: err.Error(), Correlation: []string{a.corr}})
+				continue
 			case last:
 				r.violate(Violation{Check: "transfer", Subject: "transfer " + t.id, Detail: "still " + v.Status + " at the deadline", Correlation: []string{a.corr}})
-			default:
-				mu.Lock()
-				still = append(still, t)
-				mu.Unlock()
+				continue
 			}
-		})
+			still = append(still, open[i:]...)
+			break
+		}
 		open = still
 		if len(open) > 0 {
 			pause(ctx, pollEvery)
@@ -662,38 +666,46 @@ func (r *run) checkViews(ctx context.Context, deadline time.Time, trails []*trai
 		want := accountView{AccountID: t.account.id, Owner: t.account.owner, Currency: currency,
 			Balance: t.state.Balance, Status: string(t.state.Status), Version: t.version()}
 		path := "/accounts/" + url.PathEscape(t.account.id)
-		r.until(ctx, deadline, "view", "account "+t.account.id, func() (string, string) {
+		r.until(ctx, deadline, "view", "account "+t.account.id, func() (string, string, bool) {
 			var v accountView
 			a, err := r.get(ctx, path, "account "+t.account.id, &v)
 			switch {
 			case err != nil && a.status == http.StatusNotFound:
-				return "404 (the view has not the account yet)", a.corr
+				return "404 (the view has not the account yet)", a.corr, false
 			case err != nil:
-				return err.Error(), a.corr
+				return err.Error(), a.corr, false
 			case v != want:
-				return fmt.Sprintf("view %+v, fold %+v", v, want), a.corr
+				// A view behind the fold may yet catch up; one at its
+				// version and different never will.
+				return fmt.Sprintf("view %+v, fold %+v", v, want), a.corr, v.Version >= want.Version
 			}
-			return "", ""
+			return "", "", false
 		})
-		r.until(ctx, deadline, "history", "account "+t.account.id, func() (string, string) {
+		r.until(ctx, deadline, "history", "account "+t.account.id, func() (string, string, bool) {
 			got, corr, err := r.readHistory(ctx, t.account)
 			if err != nil {
-				return err.Error(), corr
+				return err.Error(), corr, false
 			}
-			return diffHistory(got, history(t)), corr
+			want := history(t)
+			caughtUp := len(got) > 0 && len(want) > 0 && got[0].Version >= want[0].Version || len(want) == 0
+			return diffHistory(got, want), corr, caughtUp
 		})
 	})
 }
 
-// until polls check until it reports nothing wrong, or reports its last
-// finding as a violation at the deadline.
-func (r *run) until(ctx context.Context, deadline time.Time, check, subject string, f func() (wrong, corr string)) {
+// until polls f until it reports nothing wrong, and reports what it
+// found as a violation once f says no wait can change it, or at the
+// deadline.
+func (r *run) until(ctx context.Context, deadline time.Time, check, subject string, f func() (wrong, corr string, final bool)) {
 	for {
-		wrong, corr := f()
-		if wrong == "" || ctx.Err() != nil {
+		wrong, corr, final := f()
+		switch {
+		case wrong == "" || ctx.Err() != nil:
 			return
-		}
-		if time.Now().After(deadline) {
+		case final:
+			r.violate(Violation{Check: check, Subject: subject, Detail: wrong, Correlation: []string{corr}})
+			return
+		case time.Now().After(deadline):
 			r.violate(Violation{Check: check, Subject: subject, Detail: "at the deadline: " + wrong, Correlation: []string{corr}})
 			return
 		}
