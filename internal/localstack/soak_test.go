@@ -185,7 +185,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 // The soak finds what is wrong: between it and a sound stack, a proxy
 // applies one unkeyed deposit twice, turns one accepted command into a
 // refusal, changes one replay, answers one read with a 500, and lies about
-// one account's view and history. Each must come out as a violation
+// one account's view (its balance) and history (its oldest movement
+// missing). Each must come out as a violation
 // naming what it concerns.
 func TestSoakFindsWhatIsWrong(t *testing.T) {
 	t.Parallel()
@@ -193,7 +194,7 @@ func TestSoakFindsWhatIsWrong(t *testing.T) {
 	liar := &lyingProxy{t: t, target: s.URL}
 	proxy := httptest.NewServer(liar)
 	defer proxy.Close()
-	rep, err := soak.Run(t.Context(), soak.Config{URL: proxy.URL, Clients: 3, Accounts: 4, Duration: 4 * time.Second, Seed: 3, Converge: 12 * time.Second})
+	rep, err := soak.Run(t.Context(), soak.Config{URL: proxy.URL, Clients: 3, Accounts: 4, Commands: 60, Duration: time.Minute, Seed: 3, Converge: 40 * time.Second})
 	t.Logf("%s\n%v", rep.Summary(), err)
 	if err == nil {
 		t.Fatal("the soak found nothing wrong")
@@ -209,8 +210,8 @@ func TestSoakFindsWhatIsWrong(t *testing.T) {
 		{"audit", liar.refused, "answered 409 conflict, found 1 times"},
 		{"replay", liar.replay, "answered 200"},
 		{"answer", "", "answered 500 internal"},
-		{"view", "account " + liar.account, "at the deadline: view"},
-		{"history", "account " + liar.account, "at the deadline"},
+		{"view", "account " + liar.account, "view {"},
+		{"history", "account " + liar.account, "transaction"},
 	} {
 		found := false
 		for _, v := range rep.Violations {
@@ -294,8 +295,8 @@ func (p *lyingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case lie == "history":
 		var page map[string]json.RawMessage
 		var items []json.RawMessage
-		if json.Unmarshal(out, &page) == nil && json.Unmarshal(page["items"], &items) == nil && len(items) > 0 {
-			page["items"], _ = json.Marshal(items[1:])
+		if json.Unmarshal(out, &page) == nil && json.Unmarshal(page["items"], &items) == nil && len(items) > 1 {
+			page["items"], _ = json.Marshal(items[:len(items)-1])
 			out, _ = json.Marshal(page)
 		}
 	case !keyed && move && lie == "" && status == http.StatusOK && p.refused == "":
