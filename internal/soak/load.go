@@ -443,10 +443,10 @@ func (c *client) amount(most int64) int64 {
 // many it sent.
 func (c *client) next(ctx context.Context) int {
 	switch p := c.rng.IntN(100); {
-	case p < 8:
+	case p < 12:
 		c.read(ctx)
 		return 1
-	case p < 10:
+	case p < 14:
 		c.closing(ctx)
 		return 3
 	case p < 52:
@@ -543,7 +543,8 @@ func (c *client) read(ctx context.Context) {
 	r := c.run
 	cmd := &command{kind: KindRead, method: http.MethodGet}
 	var check func(a answer) string
-	if len(c.transfers) > 0 && c.rng.IntN(2) == 0 {
+	switch which := c.rng.IntN(3); {
+	case which == 0 && len(c.transfers) > 0:
 		t := c.transfers[c.rng.IntN(len(c.transfers))]
 		fa, _ := t.final()
 		var started struct {
@@ -562,7 +563,24 @@ func (c *client) read(ctx context.Context) {
 			}
 			return ""
 		}
-	} else {
+	case which == 1:
+		acc := c.pick()
+		cmd.path = "/accounts/" + acc.id + "/transactions?limit=5"
+		check = func(a answer) string {
+			var page struct {
+				Items []transaction `json:"items"`
+			}
+			if err := json.Unmarshal(a.body, &page); err != nil {
+				return err.Error()
+			}
+			for i, it := range page.Items {
+				if it.Kind != "deposit" && it.Kind != "withdrawal" || i > 0 && it.Version >= page.Items[i-1].Version {
+					return fmt.Sprintf("transactions %+v, want deposits and withdrawals, newest first", page.Items)
+				}
+			}
+			return ""
+		}
+	default:
 		acc := c.pick()
 		least := max(c.seen[acc.id], 1)
 		cmd.path = fmt.Sprintf("/accounts/%s?minVersion=%d", acc.id, least)
