@@ -133,7 +133,47 @@ func (r *run) check(ctx context.Context) checked {
 	r.checkMoney(trails, commands)
 	r.progress("waiting for the views to equal the folds")
 	r.checkViews(ctx, deadline, trails)
+	r.checkUnknownOpens(ctx, commands)
 	return out
+}
+
+// checkUnknownOpens looks for the accounts that opens without a final
+// answer may have opened, by their owners (each open's own): at most one
+// each, holding nothing but its opening, since no command knew of it. It
+// runs last, when the owner index has caught up with everything else.
+func (r *run) checkUnknownOpens(ctx context.Context, commands []*command) {
+	for _, c := range commands {
+		if _, ok := c.final(); ok || c.kind != KindOpen || ctx.Err() != nil {
+			continue
+		}
+		var page struct {
+			Items []accountView `json:"items"`
+		}
+		path := "/accounts?limit=100&owner=" + url.QueryEscape(c.owner)
+		if _, err := r.get(ctx, path, c.String(), &page); err != nil {
+			r.violate(Violation{Check: "audit", Subject: c.String(), Detail: err.Error(), Correlation: c.corrs()})
+			continue
+		}
+		switch len(page.Items) {
+		case 0:
+			continue
+		case 1:
+		default:
+			r.violate(Violation{Check: "audit", Subject: c.String(), Detail: fmt.Sprintf("had no final answer, and opened %d accounts: %+v", len(page.Items), page.Items), Correlation: c.corrs()})
+			continue
+		}
+		c.applied = true
+		acc := &account{id: page.Items[0].AccountID, owner: c.owner, overdraft: c.overdraft, open: c}
+		t, err := r.readTrail(ctx, acc)
+		if err != nil {
+			r.violate(Violation{Check: "audit", Subject: c.String(), Detail: err.Error(), Correlation: c.corrs()})
+			continue
+		}
+		r.checkTrails([]*trail{t})
+		if len(t.items) != 1 {
+			r.violate(Violation{Check: "audit", Subject: "account " + acc.id, Detail: fmt.Sprintf("opened by %s, which had no final answer, it holds %d events", c, len(t.items)), Correlation: c.corrs()})
+		}
+	}
 }
 
 // resend sends every keyed command the load left without a final answer
@@ -157,6 +197,9 @@ func (r *run) resend(ctx context.Context, deadline time.Time) {
 			if a.final() {
 				r.judge(c, a)
 				r.checkReplays(c)
+				if c.kind == KindOpen && a.status == http.StatusCreated {
+					r.addAccount(c, false)
+				}
 				return
 			}
 			if a.problem != "idempotency-in-flight" && a.problem != "conflict" {

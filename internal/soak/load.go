@@ -3,6 +3,7 @@ package soak
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -284,35 +285,48 @@ func (r *run) checkReplays(c *command) {
 	}
 }
 
-// open opens the shared accounts, some with an overdraft limit.
+// open opens the shared accounts, some with an overdraft limit. An open
+// left without a final answer (its key held, say) is reported, and
+// another, under a key of its own, takes its place: one wrong answer must
+// not hide what the whole run would find.
 func (r *run) open(ctx context.Context) error {
-	opens := make([]*command, r.cfg.Accounts)
+	errs := make([]error, r.cfg.Accounts)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, r.cfg.Clients)
-	for i := range opens {
+	for i := range r.cfg.Accounts {
 		overdraft := int64(0)
 		if i%2 == 1 {
 			overdraft = 20_000
 		}
-		opens[i] = r.openCommand(fmt.Sprintf("soak-%s-%d", r.id, i), overdraft, keyedOnce, fmt.Sprintf("open-%d", i))
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r.exec(ctx, opens[i])
+			for try := range 3 {
+				c := r.openCommand(fmt.Sprintf("soak-%s-%d-%d", r.id, i, try), overdraft, keyedOnce, fmt.Sprintf("open-%d-%d", i, try))
+				r.exec(ctx, c)
+				a, ok := c.final()
+				switch {
+				case ok && a.status == http.StatusCreated:
+					r.addAccount(c, false)
+					errs[i] = nil
+					return
+				case ok:
+					errs[i] = fmt.Errorf("soak %s: could not open an account: %s", r.id, a.what())
+					return // judged already: another try would be refused alike
+				default:
+					errs[i] = fmt.Errorf("soak %s: could not open an account: %s", r.id, c.history())
+				}
+				if ctx.Err() != nil {
+					return
+				}
+			}
 		})
 	}
 	wg.Wait()
-	for _, c := range opens {
-		a, ok := c.final()
-		if !ok || a.status != http.StatusCreated {
-			if ok {
-				return fmt.Errorf("soak %s: could not open an account: %s", r.id, a.what())
-			}
-			return fmt.Errorf("soak %s: could not open an account: %s", r.id, c.history())
-		}
-		r.addAccount(c, false)
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	r.progress("opened %d accounts", len(opens))
+	r.progress("opened %d accounts", r.cfg.Accounts)
 	return nil
 }
 
