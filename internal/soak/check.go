@@ -198,7 +198,7 @@ func (r *run) resend(ctx context.Context, deadline time.Time) {
 				r.judge(c, a)
 				r.checkReplays(c)
 				if c.kind == KindOpen && a.status == http.StatusCreated {
-					r.addAccount(c, false)
+					r.addAccount(c)
 				}
 				return
 			}

@@ -25,11 +25,7 @@ type account struct {
 	id        string
 	owner     string
 	overdraft int64
-	// closing accounts are opened during the load, receive one transfer
-	// and are closed at once, so that transfers into a closed account
-	// fail and are refunded.
-	closing bool
-	open    *command
+	open      *command
 }
 
 // mode is how a command is sent.
@@ -246,7 +242,8 @@ func (r *run) judge(c *command, a answer) {
 }
 
 // checkReplays holds a keyed command's final answers to the protocol:
-// every one the same, and all but the first marked as replays.
+// every one the same, and at most one (the request that ran the command)
+// not marked as a replay.
 func (r *run) checkReplays(c *command) {
 	c.mu.Lock()
 	var finals []answer
@@ -307,7 +304,7 @@ func (r *run) open(ctx context.Context) error {
 				a, ok := c.final()
 				switch {
 				case ok && a.status == http.StatusCreated:
-					r.addAccount(c, false)
+					r.addAccount(c)
 					errs[i] = nil
 					return
 				case ok:
@@ -340,13 +337,13 @@ func (r *run) openCommand(owner string, overdraft int64, m mode, key string) *co
 }
 
 // addAccount records the account a 201 to c opened.
-func (r *run) addAccount(c *command, closing bool) *account {
+func (r *run) addAccount(c *command) *account {
 	a, _ := c.final()
 	var b struct {
 		AccountID string `json:"accountId"`
 	}
 	_ = json.Unmarshal(a.body, &b)
-	acc := &account{id: b.AccountID, owner: c.owner, overdraft: c.overdraft, closing: closing, open: c}
+	acc := &account{id: b.AccountID, owner: c.owner, overdraft: c.overdraft, open: c}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.accounts = append(r.accounts, acc)
@@ -545,7 +542,7 @@ func (c *client) closing(ctx context.Context) {
 	if a, ok := open.final(); !ok || a.status != http.StatusCreated {
 		return // judged already
 	}
-	x := c.run.addAccount(open, true)
+	x := c.run.addAccount(open)
 	c.send(ctx, c.transfer(c.pick(), x, 1+c.rng.Int64N(5_000)))
 	cl := c.keyed(&command{kind: KindClose, ref: c.ref(), from: x.id, method: http.MethodPost, path: "/accounts/" + x.id + "/close"})
 	c.send(ctx, cl)
