@@ -81,14 +81,16 @@ func sameBody(a, b []byte) bool {
 // send sends one request and reads the whole answer. Every request
 // carries its own correlation id, which the stack logs and records on the
 // events it appends.
-func (r *run) send(ctx context.Context, method, path string, body []byte, key string) answer {
+func (r *run) send(ctx context.Context, method, path string, body []byte, key string) (a answer) {
 	r.mu.Lock()
 	r.seq++
 	corr := fmt.Sprintf("soak-%s-%d", r.id, r.seq)
 	r.requests++
 	r.mu.Unlock()
 
-	a := answer{corr: corr, sent: time.Now()}
+	a = answer{corr: corr, sent: time.Now()}
+	// The result is named so that the time the answer came, set here, is
+	// the one returned.
 	defer func() {
 		a.at = time.Now()
 		r.mu.Lock()

@@ -2,6 +2,8 @@ package soak
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +199,28 @@ func TestViolationsAreReportedOnce(t *testing.T) {
 	}
 	if s := r.report(time.Second, 0).Violations[0].String(); s != "view: account a: d (correlation ids c1)" {
 		t.Errorf("violation reads %q", s)
+	}
+}
+
+// A concurrent duplicate's 409 idempotency-in-flight is expected only
+// while the other request is in flight: attempt tells them apart by when
+// each answer came.
+func TestOverlapIsToldByTime(t *testing.T) {
+	stack := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	srv := httptest.NewServer(stack)
+	defer srv.Close()
+	r := newRun(Config{URL: srv.URL, Client: srv.Client()})
+	c := &command{method: http.MethodGet, path: "/"}
+	first, overlapped := r.attempt(context.Background(), c)
+	if overlapped || first.at.IsZero() || first.at.Before(first.sent) {
+		t.Fatalf("a lone request: overlapped %v, sent %v, answered %v", overlapped, first.sent, first.at)
+	}
+	if _, overlapped := r.attempt(context.Background(), c); overlapped {
+		t.Error("a request sent after the first was answered overlaps it")
+	}
+	// An answer that came after this request was sent overlaps it.
+	c.answers = append(c.answers, answer{at: time.Now().Add(time.Hour)})
+	if _, overlapped := r.attempt(context.Background(), c); !overlapped {
+		t.Error("a request answered while another was in flight does not overlap it")
 	}
 }
