@@ -40,6 +40,9 @@ type Config struct {
 	Lease time.Duration
 	// KeyTTL is how long a final response is kept for replay.
 	KeyTTL time.Duration
+	// KeyBudget bounds the time spent keeping a response or releasing a
+	// key while AWS throttles or fails (2 s when zero).
+	KeyBudget time.Duration
 }
 
 // Handler serves the command routes.
@@ -55,6 +58,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.KeyTTL <= 0 {
 		cfg.KeyTTL = 24 * time.Hour
+	}
+	if cfg.KeyBudget <= 0 {
+		cfg.KeyBudget = 2 * time.Second
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

@@ -40,6 +40,12 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
 		p.RetryAfter = max(1, int(math.Ceil(old.LeaseUntil.Sub(now).Seconds())))
 		return l.Fail(p, corr)
+	case errors.Is(err, eventstore.ErrUnknownOutcome):
+		// The record may be ours: free it rather than hold the key for
+		// the whole lease (a release of a record we do not hold does
+		// nothing).
+		h.release(ctx, rec, corr)
+		return l.FailErr(err, corr)
 	case err != nil:
 		return l.FailErr(err, corr)
 	}
@@ -68,7 +74,12 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 	if final(resp) {
 		kept := storable(resp)
 		delete(kept.Headers, "Idempotent-Replayed")
-		if err := h.cfg.Idempotency.Complete(ctx, rec.Key, rec.Owner, kept, h.cfg.Now().Add(h.cfg.KeyTTL)); err != nil {
+		// Until the response is kept, a retry is told the request is in
+		// flight: worth a few attempts while AWS throttles or fails.
+		err := eventstore.RetryWhile(ctx, h.cfg.KeyBudget, eventstore.Transient, func(int) error {
+			return h.cfg.Idempotency.Complete(ctx, rec.Key, rec.Owner, kept, h.cfg.Now().Add(h.cfg.KeyTTL))
+		})
+		if err != nil {
 			h.cfg.Log.WarnContext(ctx, "idempotent response not kept", "correlationId", corr, "error", err)
 		}
 	} else {
@@ -77,8 +88,13 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 	return resp
 }
 
+// release gives the key up, so that a retry runs the request again; until
+// then a retry is told it is in flight, so it is worth a few attempts.
 func (h *Handler) release(ctx context.Context, rec idempotency.Record, corr string) {
-	if err := h.cfg.Idempotency.Release(ctx, rec.Key, rec.Owner); err != nil {
+	err := eventstore.RetryWhile(ctx, h.cfg.KeyBudget, eventstore.Transient, func(int) error {
+		return h.cfg.Idempotency.Release(ctx, rec.Key, rec.Owner)
+	})
+	if err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
 		h.cfg.Log.WarnContext(ctx, "idempotency key not released", "correlationId", corr, "error", err)
 	}
 }

@@ -25,6 +25,20 @@ const conflictMargin = time.Second
 // zero), or a second before ctx's deadline, whichever comes first, the last
 // conflict is returned.
 func RetryConflicts(ctx context.Context, budget time.Duration, attempt func(n int) error) error {
+	return RetryWhile(ctx, budget, func(err error) bool { return errors.Is(err, ErrConflict) }, attempt)
+}
+
+// Transient reports whether err is a failure that passes by itself: the
+// backend throttled, was unavailable, or left a write's outcome open.
+func Transient(err error) bool {
+	return errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownOutcome)
+}
+
+// RetryWhile calls attempt until it returns an error retryable does not
+// accept (or nil), and returns that, with RetryConflicts' pauses and time
+// bound: after budget (DefaultConflictBudget when zero), or a second
+// before ctx's deadline, the last error is returned.
+func RetryWhile(ctx context.Context, budget time.Duration, retryable func(error) bool, attempt func(n int) error) error {
 	if budget <= 0 {
 		budget = DefaultConflictBudget
 	}
@@ -34,7 +48,7 @@ func RetryConflicts(ctx context.Context, budget time.Duration, attempt func(n in
 	}
 	for n := 1; ; n++ {
 		err := attempt(n)
-		if !errors.Is(err, ErrConflict) {
+		if err == nil || !retryable(err) {
 			return err
 		}
 		pause := conflictPause(n)

@@ -79,7 +79,7 @@ func TestSoakUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	wire := awstest.NewWire()
-	cfg.HTTPClient = &http.Client{Transport: wire}
+	cfg.HTTPClient = awsconfig.SafeBodies(&http.Client{Transport: wire})
 	s, logs := startStackOver(t, cfg)
 
 	plan := newFaultPlan(2)

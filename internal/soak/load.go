@@ -79,7 +79,8 @@ func (c *command) String() string {
 
 // final returns the command's first final answer: for a keyed command one
 // that ends it under the Idempotency-Key protocol, for an unkeyed one any
-// 2xx or 4xx but 429 (which says nothing of the outcome).
+// 2xx or 4xx but 429 (API Gateway's refusal, which says nothing of the
+// outcome).
 func (c *command) final() (answer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -53,7 +53,7 @@ type Config struct {
 	// before it is left to the checks (with the same key).
 	RetryFor time.Duration
 	// Faults says that the stack's AWS calls fail on purpose during the
-	// load: 503 outcome-unknown and 503 throttled answers (with
+	// load: 503 throttled, unavailable and outcome-unknown answers (with
 	// Retry-After) are then allowed, not violations.
 	Faults bool
 	// LoadDone, if set, runs once the load has ended and before the checks
@@ -120,7 +120,7 @@ type Counts struct {
 	Accepted int // a final 2xx
 	Refused  int // a final 4xx
 	// Unknown never got a final answer: an unkeyed command answered
-	// outcome-unknown or throttled, or a keyed one still not final by the
+	// with a 503, or a keyed one still not final by the
 	// deadline. The audit trail says whether it applied.
 	Unknown int
 	// Applied counts the Unknown ones the audit trail shows applied.

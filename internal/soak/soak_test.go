@@ -42,7 +42,8 @@ func TestFinalAnswers(t *testing.T) {
 		{answer{status: 404, problem: "not-found"}, true},
 		{answer{status: 409, problem: "conflict"}, false},
 		{answer{status: 409, problem: "idempotency-in-flight"}, false},
-		{answer{status: 429, problem: "throttled"}, false},
+		{answer{status: 503, problem: "throttled"}, false},
+		{answer{status: 503, problem: "unavailable"}, false},
 		{answer{status: 503, problem: "outcome-unknown"}, false},
 		{answer{status: 500, problem: "internal"}, false},
 		{answer{err: context.DeadlineExceeded}, false},
@@ -108,8 +109,8 @@ func TestReplayRules(t *testing.T) {
 	}
 }
 
-// Only answers no request may get are violations: a 5xx, or a throttled
-// or unknown outcome without Retry-After or without faults.
+// Only answers no request may get are violations: a 5xx or 429, or a
+// 503 of a failing AWS without Retry-After or without faults.
 func TestAllowedAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		a      answer
@@ -118,8 +119,11 @@ func TestAllowedAnswers(t *testing.T) {
 	}{
 		{answer{status: 200}, false, true},
 		{answer{status: 422}, false, true},
-		{answer{status: 429, problem: "throttled", retryAfter: "1"}, false, true},
-		{answer{status: 429, problem: "throttled"}, true, false},
+		{answer{status: 503, problem: "throttled", retryAfter: "1"}, true, true},
+		{answer{status: 503, problem: "throttled", retryAfter: "1"}, false, false},
+		{answer{status: 503, problem: "unavailable", retryAfter: "1"}, true, true},
+		{answer{status: 503, problem: "throttled"}, true, false},
+		{answer{status: 429, problem: "throttled", retryAfter: "1"}, true, false},
 		{answer{status: 503, problem: "outcome-unknown", retryAfter: "1"}, true, true},
 		{answer{status: 503, problem: "outcome-unknown", retryAfter: "1"}, false, false},
 		{answer{status: 503, problem: "internal", retryAfter: "1"}, true, false},
