@@ -3,10 +3,13 @@ package localstack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +170,48 @@ func TestBusyPortFailsFirst(t *testing.T) {
 		if strings.HasPrefix(name, prefix) {
 			t.Errorf("table %s created before the port was found busy", name)
 		}
+	}
+}
+
+// Two keyed deposits racing on one account: the loser's guarded
+// transaction is refused. On moto as shipped, a refused transaction left
+// every stream consumer reading a dead shard, and the views stayed at the
+// account's opening for good. Three rounds, then the view must show them
+// all.
+func TestViewsFollowRacingKeyedDeposits(t *testing.T) {
+	t.Parallel()
+	s, _ := startStack(t)
+	id := openAccount(t, s.URL, "racer")
+	for round := range 3 {
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				req, err := http.NewRequestWithContext(t.Context(), "POST", s.URL+"/accounts/"+id+"/deposits", strings.NewReader(`{"amount":5}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("race-%d-%d", round, i))
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b, _ := io.ReadAll(resp.Body)
+					t.Errorf("round %d deposit %d: %d %s", round, i, resp.StatusCode, b)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for viewVersion(t, s.URL, id) < 7 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the view stayed at version %d, want 7 (open and six deposits)", viewVersion(t, s.URL, id))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
