@@ -78,6 +78,7 @@ demo: ## walk through the ledger against a running `make local` (URL=http://127.
 
 .PHONY: bench
 bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/awstest/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/commandapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/
