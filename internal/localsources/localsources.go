@@ -7,7 +7,9 @@
 // of the batch to the OnFailure queue and moves past it.
 //
 // Each source polls on its own, as a mapping does: a source with records
-// left polls again at once, one that is caught up waits Interval. It polls
+// left polls again at once, one that is caught up waits Interval, doubled
+// at each poll that finds nothing up to eight Intervals, and any source's
+// delivery wakes the others at once. It polls
 // with short, plain GetRecords calls and never long-polls: the local server
 // answers one request at a time. An iterator that expired (a stack
 // suspended past its lifetime) is renewed after the last record read.
@@ -69,6 +71,10 @@ type SQS interface {
 // or whose last batch failed.
 const DefaultInterval = 100 * time.Millisecond
 
+// idleBackoff bounds how far the pause grows while a source stays caught
+// up: up to this many Intervals.
+const idleBackoff = 8
+
 // DefaultTimeout bounds one invocation when Config.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
@@ -96,8 +102,11 @@ type Runner struct {
 	cfg      Config
 	log      *slog.Logger
 	sources  []*source
-	mu       sync.Mutex // guards handlers
+	mu       sync.Mutex // guards handlers and activity
 	handlers map[string]Handler
+	// activity is closed (and replaced) when a source delivers records,
+	// to wake the others: what one delivers is often what the next reads.
+	activity chan struct{}
 }
 
 // New checks the sources (their filters compile, their resources are named)
@@ -109,7 +118,7 @@ func New(c Config) (*Runner, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	r := &Runner{cfg: c, log: c.Log, handlers: map[string]Handler{}}
+	r := &Runner{cfg: c, log: c.Log, handlers: map[string]Handler{}, activity: make(chan struct{})}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -140,12 +149,13 @@ func (r *Runner) handler(function string) Handler {
 // Run polls until ctx is cancelled, then returns nil. Each source polls on
 // its own, as Lambda's event source mappings do, so a slow consumer never
 // delays another; a source with records left polls again at once, and one
-// that is caught up waits Interval. A failing AWS call is logged and
-// retried on the next poll.
+// that is caught up waits Interval, longer while it stays caught up. A
+// failing AWS call is logged and retried on the next poll.
 func (r *Runner) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, s := range r.sources {
 		wg.Go(func() {
+			pause := r.cfg.Interval
 			for {
 				idle, err := r.pollSource(ctx, s)
 				if err != nil && ctx.Err() == nil {
@@ -155,10 +165,23 @@ func (r *Runner) Run(ctx context.Context) error {
 					if ctx.Err() != nil {
 						return
 					}
+					r.wakeOthers()
+					pause = r.cfg.Interval
 					continue
 				}
-				if wait(ctx, r.cfg.Interval) != nil {
+				woken, err := r.sleep(ctx, pause)
+				if err != nil {
 					return
+				}
+				// A source that stays caught up polls less and less often,
+				// as a mapping on an idle shard does: an idle stack must not
+				// keep the one-request-at-a-time server busy. Another
+				// source's delivery wakes it at once.
+				switch {
+				case woken:
+					pause = r.cfg.Interval
+				case idle:
+					pause = min(2*pause, idleBackoff*r.cfg.Interval)
 				}
 			}
 		})
@@ -199,6 +222,32 @@ func (r *Runner) describeBacklog() string {
 		out += fmt.Sprintf("%s/%s: %d behind, %d delivered, %d retries; ", st.Function, st.Event, st.Behind, st.Delivered, st.Retries)
 	}
 	return out
+}
+
+// wakeOthers wakes every source sleeping in sleep.
+func (r *Runner) wakeOthers() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	close(r.activity)
+	r.activity = make(chan struct{})
+}
+
+// sleep waits d, or until another source delivers records (woken), or
+// until ctx ends (an error).
+func (r *Runner) sleep(ctx context.Context, d time.Duration) (woken bool, err error) {
+	r.mu.Lock()
+	activity := r.activity
+	r.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-activity:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	}
 }
 
 func wait(ctx context.Context, d time.Duration) error {
