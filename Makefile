@@ -17,16 +17,20 @@ MOTO_VERSION := 5.2.5
 SAM_VERSION := 1.170.0
 RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_MODULE := honnef.co/go/tools/cmd/staticcheck
+STATICCHECK_VERSION := v0.8.2
 
 PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
 hash = $(shell sha256sum $(1) | cut -c1-12)
 MOTO_VENV := $(CACHE)/moto-$(MOTO_VERSION)-$(PY_TAG)-$(call hash,tools/moto-requirements.txt)
 SAM_VENV := $(CACHE)/sam-$(SAM_VERSION)-$(PY_TAG)-$(call hash,tools/sam-requirements.txt)
 RIE_DIR := $(CACHE)/rie-$(RIE_VERSION)
+STATICCHECK_DIR := $(CACHE)/staticcheck-$(STATICCHECK_VERSION)
 
 MOTO_PYTHON := $(MOTO_VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 RIE := $(RIE_DIR)/aws-lambda-rie
+STATICCHECK := $(STATICCHECK_DIR)/staticcheck
 
 export SAM_CLI_TELEMETRY := 0
 # Long randomized runs: make test LONG=1.
@@ -37,7 +41,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) ## install the pinned tools (idempotent)
+tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) $(STATICCHECK) ## install the pinned tools (idempotent)
 
 # A venv is only used once its stamp exists, so an interrupted install is
 # redone rather than half reused. The stamps do not depend on the
@@ -59,6 +63,9 @@ $(SAM_VENV)/.installed:
 
 $(RIE):
 	GOBIN=$(RIE_DIR) GOFLAGS=-mod=mod $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
+
+$(STATICCHECK):
+	GOBIN=$(STATICCHECK_DIR) GOFLAGS=-mod=mod $(GO) install $(STATICCHECK_MODULE)@$(STATICCHECK_VERSION)
 
 .PHONY: test
 test: tools lint ## run every check and test (the CI command)
@@ -123,10 +130,11 @@ build: tools ## sam build: every function for Lambda (linux/arm64) into .aws-sam
 	$(SAM) build --template template.yaml
 
 .PHONY: lint
-lint: tools ## gofmt, go vet, sam validate --lint, sam build
+lint: tools ## gofmt, go vet, staticcheck, sam validate --lint, sam build
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') ); \
 	if [[ -n $$unformatted ]]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(SAM) validate --lint --region us-east-1 --template template.yaml
 	$(SAM) build --template template.yaml
 

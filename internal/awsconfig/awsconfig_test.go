@@ -47,7 +47,7 @@ func TestZeroEnvReadsTheProcess(t *testing.T) {
 	if v := env.Required("TABLE"); v != "t1" || env.Err() != nil {
 		t.Errorf("TABLE = %q (%v), want t1", v, env.Err())
 	}
-	if env.Logger() == nil || env.Logger() != env.Logger() {
+	if l := env.Logger(); l == nil || env.Logger() != l {
 		t.Error("the logger is not built once")
 	}
 }

@@ -38,29 +38,23 @@ func transient(err error) bool {
 // Write classifies the error of a write: throttling wraps
 // eventstore.ErrThrottled; a failure that leaves the outcome open wraps
 // eventstore.ErrUnknownOutcome.
-func Write(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case Throttled(err):
-		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrThrottled, err)
-	case transient(err):
-		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrUnknownOutcome, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
+func Write(op string, err error) error { return classify(op, err, eventstore.ErrUnknownOutcome) }
 
 // Read classifies the error of a read: throttling wraps
 // eventstore.ErrThrottled; any other transient failure wraps
 // eventstore.ErrUnavailable, since a read changes nothing.
-func Read(op string, err error) error {
+func Read(op string, err error) error { return classify(op, err, eventstore.ErrUnavailable) }
+
+// classify wraps err with the operation, and with ErrThrottled or, for
+// another transient failure, with what that failure means for the caller.
+func classify(op string, err, transientMeans error) error {
 	switch {
 	case err == nil:
 		return nil
 	case Throttled(err):
 		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrThrottled, err)
 	case transient(err):
-		return fmt.Errorf("%s: %w: %w", op, eventstore.ErrUnavailable, err)
+		return fmt.Errorf("%s: %w: %w", op, transientMeans, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

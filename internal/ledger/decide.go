@@ -155,7 +155,7 @@ func decideBeginTransferOut(s Account, c BeginTransferOut) ([]Event, error) {
 	if _, ok := s.TransfersInFlight[c.TransferID]; ok {
 		return nil, nil
 	}
-	return []Event{TransferOutBegun{TransferID: c.TransferID, Amount: c.Amount}}, nil
+	return []Event{TransferOutBegun(c)}, nil
 }
 
 func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
@@ -171,7 +171,7 @@ func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
 	if _, ok := s.TransfersInFlight[c.TransferID]; !ok {
 		return nil, nil
 	}
-	return []Event{TransferOutEnded{TransferID: c.TransferID}}, nil
+	return []Event{TransferOutEnded(c)}, nil
 }
 
 func requireOpen(s Account) error {

@@ -10,10 +10,7 @@ import "math"
 // anyway).
 const MaxAmount int64 = 1_000_000_000_000_000
 
-// maxBalance is symmetric around zero so that any balance can be negated.
-const maxBalance = math.MaxInt64
-
-// checkedAdd returns a+b, or ErrOverflow when the sum leaves ±maxBalance:
+// checkedAdd returns a+b, or ErrOverflow when the sum leaves int64's range:
 // a wrapped balance would silently turn a rich account into a debtor.
 func checkedAdd(a, b int64) (int64, error) {
 	s := a + b

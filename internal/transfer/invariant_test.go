@@ -91,7 +91,6 @@ type shard struct {
 	records  []string
 	inFlight int
 	closed   bool
-	seq      int
 }
 
 func newShard() *shard {
@@ -406,7 +405,7 @@ func (w *world) check(ctx context.Context, swept int) outcome {
 	t := w.t
 	t.Helper()
 	out := outcome{reasons: map[string]int{}, swept: swept, injected: w.faults.injected}
-	type legs struct{ out, back, in int }
+	type legs struct{ out, in int }
 	byTransfer := map[string]map[string]*legs{} // transfer -> account -> legs
 	var sum int64
 	for _, id := range w.opened {

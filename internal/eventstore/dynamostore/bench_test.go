@@ -33,8 +33,6 @@ const (
 )
 
 // The fixtures are shared with the other backends' benchmarks.
-type benchAccount = storetest.BenchAccount
-
 var (
 	benchFold            = storetest.BenchFold
 	benchDeposit         = storetest.BenchDeposit
