@@ -85,13 +85,13 @@ demo: ## walk through the ledger against a running `make local` (URL=http://127.
 
 .PHONY: bench
 bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/awstest/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/eventstore/...
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/commandapi/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/queryapi/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=1 ./internal/projection/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/localstack/
-	ANNALS_RIE=$(RIE) $(GO) test -run '^$$' -bench ColdStart -benchtime=1x -count=1 ./internal/lambdatest/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/localaws/awstest/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/kit/eventstore/...
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/ledger/commandapi/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/ledger/queryapi/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=1 ./internal/kit/projection/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/ledger/stacktest/
+	ANNALS_RIE=$(RIE) $(GO) test -run '^$$' -bench ColdStart -benchtime=1x -count=1 ./internal/ledger/functions/
 
 .PHONY: rie-path
 rie-path: ## print the Lambda emulator's path (for ANNALS_RIE)

@@ -14,14 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/awstest"
-	"annals/internal/envelope"
-	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/ledger"
-	"annals/internal/ledgerstore"
-	"annals/internal/projection"
-	"annals/internal/rebuild"
+	"annals/internal/kit/envelope"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/projection"
+	"annals/internal/kit/rebuild"
+	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
+	"annals/internal/localaws/awstest"
 )
 
 // runCLI runs one command line in-process with the given environment for
@@ -112,15 +112,15 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 	seq := 0
 	for i := range streams {
 		id := fmt.Sprintf("acc-%03d", i)
-		st, _ := ledgerstore.AccountStream("acme", id)
+		st, _ := app.AccountStream("acme", id)
 		head := eventstore.NewStream(st)
-		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		evs := []account.Event{account.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
 		for d := range deposits {
-			evs = append(evs, ledger.MoneyDeposited{Amount: 10, BalanceAfter: int64(10 * (d + 1))})
+			evs = append(evs, account.MoneyDeposited{Amount: 10, BalanceAfter: int64(10 * (d + 1))})
 		}
 		var records []events.KinesisEventRecord
 		for _, e := range evs {
-			news, _ := ledgerstore.Encode([]ledger.Event{e})
+			news, _ := app.Encode([]account.Event{e})
 			c, err := f.store.Append(t.Context(), head, news, eventstore.Metadata{}, nil)
 			if err != nil {
 				t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"annals/internal/rebuild"
+	"annals/internal/kit/rebuild"
 )
 
 // progress redraws a bar on a terminal, or writes a plain line now and then

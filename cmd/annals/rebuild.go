@@ -15,15 +15,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/awsconfig"
-	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/ledgerstore"
-	"annals/internal/projection"
-	"annals/internal/rebuild"
-	"annals/internal/samtemplate"
-	"annals/internal/sqsqueue"
-	"annals/internal/transfer"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/projection"
+	"annals/internal/kit/rebuild"
+	"annals/internal/kit/sqsqueue"
+	"annals/internal/ledger/app"
+	"annals/internal/ledger/transfer"
+	"annals/internal/localaws/samtemplate"
 )
 
 // viewSpec is what the CLI knows of one rebuildable view.
@@ -34,8 +34,8 @@ type viewSpec struct {
 }
 
 var rebuildable = map[string]viewSpec{
-	projection.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: ledgerstore.AccountCategory},
-	projection.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: ledgerstore.AccountCategory},
+	projection.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: app.AccountCategory},
+	projection.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: app.AccountCategory},
 	projection.TransfersView: {logicalID: "TransfersTable", tableEnv: "TRANSFERS_TABLE", category: transfer.Category},
 }
 

@@ -6,10 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"annals/internal/awstest"
-	"annals/internal/eventstore"
-	"annals/internal/projection"
-	"annals/internal/transfer"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/projection"
+	"annals/internal/ledger/transfer"
+	"annals/internal/localaws/awstest"
 )
 
 // The CLI rebuilds the transfer view into a table it creates from

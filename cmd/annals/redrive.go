@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/awsconfig"
-	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/fanout"
-	"annals/internal/projection"
-	"annals/internal/redrive"
-	"annals/internal/sqsqueue"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/fanout"
+	"annals/internal/kit/projection"
+	"annals/internal/kit/redrive"
+	"annals/internal/kit/sqsqueue"
 )
 
 func (c cli) redrive(ctx context.Context, args []string) error {

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"annals/internal/soak"
+	"annals/internal/ledger/soak"
 )
 
 // soak runs the project's own soak against a running stack over its HTTP

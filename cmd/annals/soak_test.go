@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"annals/internal/awstest"
-	"annals/internal/localstack"
+	"annals/internal/ledger/functions"
+
+	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/localstack"
 )
 
 // A short soak against the whole local stack: it reports its progress on
@@ -16,14 +18,15 @@ import (
 func TestSoakCommand(t *testing.T) {
 	t.Parallel()
 	s, err := localstack.Start(t.Context(), localstack.Config{
-		Template: awstest.Template(t),
-		AWS:      awstest.Config(t, "DYNAMODB"),
-		Prefix:   awstest.Name(t, "local"),
-		Addr:     "127.0.0.1:0",
-		Tenant:   "local",
-		Actor:    "local-user",
-		Log:      slog.New(slog.DiscardHandler),
-		Interval: 20 * time.Millisecond,
+		Functions: functions.Wires,
+		Template:  awstest.Template(t),
+		AWS:       awstest.Config(t, "DYNAMODB"),
+		Prefix:    awstest.Name(t, "local"),
+		Addr:      "127.0.0.1:0",
+		Tenant:    "local",
+		Actor:     "local-user",
+		Log:       slog.New(slog.DiscardHandler),
+		Interval:  20 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"annals/internal/awsconfig"
-	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/projection"
-	"annals/internal/transfer"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/projection"
+	"annals/internal/ledger/transfer"
 )
 
 // sweepTransfers drives the transfers the transfer view shows pending for

@@ -7,13 +7,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"annals/internal/awstest"
-	"annals/internal/eventstore"
-	"annals/internal/eventstore/dynamostore"
-	"annals/internal/ledger"
-	"annals/internal/ledgerstore"
-	"annals/internal/projection"
-	"annals/internal/transfer"
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/projection"
+	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
+	"annals/internal/ledger/transfer"
+	"annals/internal/localaws/awstest"
 )
 
 // A transfer the view shows pending (its process manager never came) is
@@ -66,21 +66,21 @@ func TestSweepTransfersCommand(t *testing.T) {
 func seedTransferAccounts(t *testing.T, db *dynamodb.Client, eventsTable string) *eventstore.Store {
 	t.Helper()
 	store := eventstore.New(dynamostore.New(db, eventsTable))
-	accounts := ledgerstore.NewAccounts(store)
+	accounts := app.NewAccounts(store)
 	for id, deposit := range map[string]int64{"a": 500, "b": 0} {
-		s, err := ledgerstore.AccountStream("acme", id)
+		s, err := app.AccountStream("acme", id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		evs := []ledger.Event{ledger.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
+		evs := []account.Event{account.AccountOpened{AccountID: id, Owner: "o", Currency: "EUR"}}
 		if deposit > 0 {
-			evs = append(evs, ledger.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
+			evs = append(evs, account.MoneyDeposited{Amount: deposit, BalanceAfter: deposit})
 		}
-		enc, err := ledgerstore.Encode(evs)
+		enc, err := app.Encode(evs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := accounts.Append(t.Context(), eventstore.Current[ledger.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
+		if _, _, err := accounts.Append(t.Context(), eventstore.Current[account.Account]{Head: eventstore.NewStream(s)}, enc, eventstore.Metadata{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"os/signal"
 	"time"
 
-	"annals/internal/demo"
+	"annals/internal/ledger/demo"
 )
 
 func main() {

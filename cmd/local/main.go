@@ -17,9 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"annals/internal/awsconfig"
-	"annals/internal/localstack"
-	"annals/internal/samtemplate"
+	"annals/internal/ledger/functions"
+
+	"annals/internal/kit/awsconfig"
+	"annals/internal/localaws/localstack"
+	"annals/internal/localaws/samtemplate"
 )
 
 func main() {
@@ -66,13 +68,14 @@ func run() error {
 
 	started := time.Now()
 	stack, err := localstack.Start(ctx, localstack.Config{
-		Template: tpl,
-		AWS:      cfg,
-		Prefix:   fmt.Sprintf("annals-%d", started.Unix()),
-		Addr:     *addr,
-		Tenant:   *tenant,
-		Actor:    *actor,
-		Log:      awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
+		Functions: functions.Wires,
+		Template:  tpl,
+		AWS:       cfg,
+		Prefix:    fmt.Sprintf("annals-%d", started.Unix()),
+		Addr:      *addr,
+		Tenant:    *tenant,
+		Actor:     *actor,
+		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
 	})
 	if err != nil {
 		return err

@@ -2,8 +2,8 @@
 package main
 
 import (
-	"annals/internal/awsconfig"
-	"annals/internal/wiring/command"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/wiring/command"
 )
 
 func main() { awsconfig.Start(command.Wire) }

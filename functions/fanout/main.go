@@ -2,8 +2,8 @@
 package main
 
 import (
-	"annals/internal/awsconfig"
-	"annals/internal/wiring/fanout"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/wiring/fanout"
 )
 
 func main() { awsconfig.Start(fanout.Wire) }

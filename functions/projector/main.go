@@ -3,8 +3,8 @@
 package main
 
 import (
-	"annals/internal/awsconfig"
-	"annals/internal/wiring/projector"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/wiring/projector"
 )
 
 func main() { awsconfig.Start(projector.Wire) }

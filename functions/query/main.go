@@ -2,8 +2,8 @@
 package main
 
 import (
-	"annals/internal/awsconfig"
-	"annals/internal/wiring/query"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/wiring/query"
 )
 
 func main() { awsconfig.Start(query.Wire) }

@@ -3,8 +3,8 @@
 package main
 
 import (
-	"annals/internal/awsconfig"
-	"annals/internal/wiring/transfers"
+	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/wiring/transfers"
 )
 
 func main() { awsconfig.Start(transfers.Wire) }

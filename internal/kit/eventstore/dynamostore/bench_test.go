@@ -1,0 +1,271 @@
+package dynamostore_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/eventstore/storetest"
+	"annals/internal/localaws/awstest"
+)
+
+// These benchmarks run most of the event store's benchmarks (see
+// eventstore/bench_test.go) against moto: all but those too slow on it. Each request is counted twice: by
+// the store's Meter and by the Wire, on the HTTP connection to the server;
+// a benchmark stops if the two disagree. ns/op is the latency of the local
+// stack (SDK, loopback HTTP, moto's single-threaded Python server), not of
+// DynamoDB. docs/benchmarks.md explains the figures; `make bench` runs them.
+//
+// moto takes several milliseconds per PutItem, so long fixtures are built by
+// the same store on the in-memory backend (which keys and sizes items exactly
+// as DynamoDB does) and copied into the table, 25 items to a BatchWriteItem.
+
+const (
+	benchStreamLength = 10_000 // events in the long streams that loads replay
+	benchCommitSize   = 10     // events per commit when building them
+	benchK            = eventstore.DefaultSnapshotEvery
+)
+
+// The fixtures are shared with the other backends' benchmarks.
+var (
+	benchFold            = storetest.BenchFold
+	benchDeposit         = storetest.BenchDeposit
+	benchMeta            = storetest.BenchMeta
+	benchStore           = storetest.BenchStore
+	benchStream          = storetest.BenchStream
+	benchNew             = storetest.BenchNew
+	benchExtend          = storetest.BenchExtend
+	benchExpect          = storetest.BenchExpect
+	benchEventsPerSecond = storetest.BenchEventsPerSecond
+)
+
+// benchRig is one events table in moto. Measured operations go through the
+// Wire; fixtures are copied in through a plain client.
+type benchRig struct {
+	db       *dynamodb.Client
+	table    string
+	wire     *awstest.Wire
+	measured eventstore.Backend
+}
+
+func newBenchRig(b *testing.B) benchRig {
+	db := awstest.DynamoDB(b)
+	table := awstest.Table(b, db, "EventsTable")
+	wire := awstest.NewWire()
+	// One attempt: no SDK retry can put a request on the wire that the
+	// backend did not send, so the two counts must be equal.
+	client := awstest.DynamoDBOver(b, wire, 1)
+	return benchRig{db: db, table: table, wire: wire, measured: dynamostore.New(client, table)}
+}
+
+// seed puts every item of the streams' partitions in src into the table.
+func (r benchRig) seed(b *testing.B, src eventstore.Backend, streams ...eventstore.StreamID) {
+	ctx := b.Context()
+	var items []eventstore.Item
+	for _, s := range streams {
+		q := eventstore.Query{PK: s.Key()}
+		for {
+			p, err := src.Query(ctx, q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			items = append(items, p.Items...)
+			if p.Next == nil {
+				break
+			}
+			q.Start = p.Next
+		}
+	}
+	for len(items) > 0 {
+		n := min(len(items), 25)
+		puts := make([]types.WriteRequest, n)
+		for i, it := range items[:n] {
+			puts[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		items = items[n:]
+		for pending := map[string][]types.WriteRequest{r.table: puts}; len(pending) > 0; {
+			out, err := r.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				b.Fatalf("copy the fixture into %s: %v", r.table, err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
+}
+
+// measure runs op in the benchmark loop with a Meter in its context and
+// reports, per unit of work (an op does per of them), what the Meter counted
+// and what the wire carried, which must agree.
+func (r benchRig) measure(b *testing.B, per int, unit string, op func(context.Context)) eventstore.Usage {
+	m := &eventstore.Meter{}
+	ctx := eventstore.WithMeter(b.Context(), m)
+	r.wire.Reset()
+	for b.Loop() {
+		op(ctx)
+	}
+	u := m.Usage()
+	wire := r.wire.Counts()
+	if !maps.Equal(u.Requests, wire) {
+		b.Fatalf("the Meter counted %v, the wire carried %v", u.Requests, wire)
+	}
+	n := float64(b.N * per)
+	b.ReportMetric(float64(u.Total())/n, "req/"+unit)
+	http := 0
+	for _, c := range wire {
+		http += c
+	}
+	b.ReportMetric(float64(http)/n, "http-req/"+unit)
+	for op, c := range u.Requests {
+		b.ReportMetric(float64(c)/n, op+"/"+unit)
+	}
+	if u.WriteUnits > 0 {
+		b.ReportMetric(u.WriteUnits/n, "WCU/"+unit)
+	}
+	if u.ReadUnits > 0 {
+		b.ReportMetric(u.ReadUnits/n, "RCU/"+unit)
+	}
+	return u
+}
+
+// A plain command's write: one event, one conditional PutItem.
+func BenchmarkAppend(b *testing.B) {
+	r := newBenchRig(b)
+	store := benchStore(r.measured)
+	head := eventstore.NewStream(benchStream(b, "append"))
+	evs := []eventstore.NewEvent{benchDeposit(1)}
+	u := r.measure(b, 1, "op", func(ctx context.Context) {
+		c, err := store.Append(ctx, head, evs, benchMeta, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		head = c.Head
+	})
+	benchExpect(b, u, map[string]int{"PutItem": 1})
+	size, err := store.CommitSize(eventstore.Pending{Head: head, Events: evs, Meta: benchMeta})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(size), "item-bytes")
+}
+
+// A command with an Idempotency-Key: the commit and its guard in one
+// TransactWriteItems.
+func BenchmarkAppendGuarded(b *testing.B) {
+	r := newBenchRig(b)
+	store := benchStore(r.measured)
+	stream := benchStream(b, "guarded")
+	head := eventstore.NewStream(stream)
+	evs := []eventstore.NewEvent{benchDeposit(1)}
+	outcome := []byte(`{"accountId":"acc-0001","version":1,"balance":1250}`)
+	n := 0
+	u := r.measure(b, 1, "op", func(ctx context.Context) {
+		n++
+		g := &eventstore.Guard{Tenant: stream.Tenant, CommandID: fmt.Sprintf("0190f5c2-6b1e-7c3a-9d4f-%012d", n), Outcome: outcome}
+		c, err := store.Append(ctx, head, evs, benchMeta, g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		head = c.Head
+	})
+	benchExpect(b, u, map[string]int{"TransactWriteItems": 1})
+}
+
+// benchStreams are the long streams the load benchmarks read.
+type benchStreams struct {
+	atHead eventstore.StreamID // 10,000 events written with K=50: a snapshot at the head
+	behind eventstore.StreamID // 9,999 events with K=50: the last snapshot 49 events back
+	plain  eventstore.StreamID // 10,000 events written with K=0: no snapshot at all
+}
+
+func benchBuildStreams(b *testing.B, backend eventstore.Backend) benchStreams {
+	ctx := b.Context()
+	s := benchStreams{atHead: benchStream(b, "at-head"), behind: benchStream(b, "behind"), plain: benchStream(b, "plain")}
+	withK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
+	noK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(0)), benchFold(1, nil))
+	benchExtend(ctx, b, withK, benchNew(s.atHead), benchStreamLength/benchCommitSize, benchCommitSize)
+	cur := benchExtend(ctx, b, withK, benchNew(s.behind), (benchStreamLength-benchK)/benchCommitSize, benchCommitSize)
+	benchExtend(ctx, b, withK, cur, benchK-1, 1)
+	benchExtend(ctx, b, noK, benchNew(s.plain), benchStreamLength/benchCommitSize, benchCommitSize)
+	return s
+}
+
+// benchLoad is one way to load a stream of the fixture.
+type benchLoad struct {
+	name   string
+	stream eventstore.StreamID
+	k      int64 // the loading store's K, which also sets its page size (K+2 items)
+	logic  int
+	head   int64
+	one    bool // the design's promise holds: one Query
+}
+
+// Loading the current state of a 10,000-event stream. A full replay takes
+// moto over 10 s, so the in-memory benchmarks alone also replay past stale
+// snapshots (a Query more per 52 items than no-snapshots) and load with K=0
+// (pages of DynamoDB's 1 MB: 2 Queries, but a full replay all the same).
+func BenchmarkLoad(b *testing.B) {
+	r := newBenchRig(b)
+	src := eventstore.NewMemoryBackend()
+	s := benchBuildStreams(b, src)
+	r.seed(b, src, s.atHead, s.behind, s.plain)
+	for _, c := range []benchLoad{
+		{"snapshot-at-head", s.atHead, benchK, 1, benchStreamLength, true},
+		{"snapshot-49-behind", s.behind, benchK, 1, benchStreamLength - 1, true},
+		{"no-snapshots", s.plain, benchK, 1, benchStreamLength, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var folded int64
+			agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(c.k)), benchFold(c.logic, &folded))
+			u := r.measure(b, 1, "op", func(ctx context.Context) {
+				cur, err := agg.Load(ctx, c.stream)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if v := cur.Head.Version(); v != c.head || cur.State.Balance != 1250*v {
+					b.Fatalf("loaded balance %d at %d, want %d at %d", cur.State.Balance, v, 1250*c.head, c.head)
+				}
+			})
+			if c.one {
+				benchExpect(b, u, map[string]int{"Query": 1})
+			}
+			b.ReportMetric(float64(folded)/float64(b.N), "folded/op")
+			if !c.one {
+				benchEventsPerSecond(b, folded)
+			}
+		})
+	}
+}
+
+// A plain command end to end, with K=50: load (one Query), decide, append
+// one event (one PutItem), and a snapshot write every K events. An op is a
+// round of K commands on one stream, which crosses exactly one multiple of K
+// and so writes exactly one snapshot; figures are per command. The stream
+// starts with the K+2 items a load reads.
+func BenchmarkCommand(b *testing.B) {
+	r := newBenchRig(b)
+	src := eventstore.NewMemoryBackend()
+	stream := benchStream(b, "command")
+	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
+	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
+	r.seed(b, src, stream)
+	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
+	u := r.measure(b, benchK, "command", func(ctx context.Context) {
+		for range benchK {
+			cur, err := agg.Load(ctx, stream)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := agg.Append(ctx, cur, []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, benchMeta, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	benchExpect(b, u, map[string]int{"Query": benchK, "PutItem": benchK + 1})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
+}

@@ -1,0 +1,170 @@
+// Package dynamostore is the event store's DynamoDB backend: conditional
+// PutItem for a plain commit, TransactWriteItems for guarded and multi-stream
+// commits, consistent Queries for loads and reads.
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"annals/internal/kit/awserr"
+	"annals/internal/kit/eventstore"
+)
+
+// API is the part of the DynamoDB client the backend uses.
+type API interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Backend stores event store items in one DynamoDB table.
+type Backend struct {
+	db    API
+	table string
+	pk    string
+	sk    string
+}
+
+// New returns a backend over the events table.
+func New(db API, table string) *Backend {
+	pk, sk := eventstore.KeyNames()
+	return &Backend{db: db, table: table, pk: pk, sk: sk}
+}
+
+var notExists = aws.String("attribute_not_exists(pk)")
+
+// Write implements eventstore.Backend.
+func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	switch len(writes) {
+	case 0:
+		return fmt.Errorf("%w: no writes", eventstore.ErrInvalid)
+	case 1:
+		return b.put(ctx, writes[0])
+	}
+	items := make([]eventstore.Item, len(writes))
+	tx := make([]types.TransactWriteItem, len(writes))
+	for i, w := range writes {
+		items[i] = w.Item
+		put := &types.Put{TableName: &b.table, Item: w.Item}
+		if w.MustNotExist {
+			put.ConditionExpression = notExists
+			put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+		}
+		tx[i] = types.TransactWriteItem{Put: put}
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: tx}
+	if token != "" {
+		// Makes a resent transaction idempotent for ten minutes on AWS.
+		in.ClientRequestToken = aws.String(token)
+	}
+	eventstore.Record(ctx, "TransactWriteItems", 0, eventstore.WriteUnits(items, true))
+	_, err := b.db.TransactWriteItems(ctx, in)
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		var failed []eventstore.FailedWrite
+		retryable := false
+		for i, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				failed = append(failed, eventstore.FailedWrite{Index: i, Existing: r.Item})
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+				retryable = true
+			}
+		}
+		if len(failed) > 0 {
+			return &eventstore.ConditionFailedError{Failed: failed}
+		}
+		if retryable {
+			return fmt.Errorf("transact write: %w: %w", eventstore.ErrThrottled, err)
+		}
+	}
+	return awserr.Write("transact write", err)
+}
+
+func (b *Backend) put(ctx context.Context, w eventstore.Write) error {
+	in := &dynamodb.PutItemInput{TableName: &b.table, Item: w.Item}
+	if w.MustNotExist {
+		in.ConditionExpression = notExists
+		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	eventstore.Record(ctx, "PutItem", 0, eventstore.WriteUnits([]eventstore.Item{w.Item}, false))
+	_, err := b.db.PutItem(ctx, in)
+	if err == nil {
+		return nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &eventstore.ConditionFailedError{Failed: []eventstore.FailedWrite{{Index: 0, Existing: ccf.Item}}}
+	}
+	return awserr.Write("put", err)
+}
+
+// Query implements eventstore.Backend.
+func (b *Backend) Query(ctx context.Context, q eventstore.Query) (eventstore.Page, error) {
+	cond := "pk = :pk"
+	values := map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: q.PK}}
+	switch {
+	case q.From != nil && q.To != nil:
+		cond += " AND sk BETWEEN :from AND :to"
+	case q.From != nil:
+		cond += " AND sk >= :from"
+	case q.To != nil:
+		cond += " AND sk <= :to"
+	}
+	if q.From != nil {
+		values[":from"] = &types.AttributeValueMemberN{Value: q.From.String()}
+	}
+	if q.To != nil {
+		values[":to"] = &types.AttributeValueMemberN{Value: q.To.String()}
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 &b.table,
+		KeyConditionExpression:    &cond,
+		ExpressionAttributeValues: values,
+		ScanIndexForward:          aws.Bool(!q.Descending),
+		ConsistentRead:            aws.Bool(q.Consistent),
+		ExclusiveStartKey:         q.Start,
+	}
+	if q.Limit > 0 {
+		in.Limit = aws.Int32(q.Limit)
+	}
+	out, err := b.db.Query(ctx, in)
+	if err != nil {
+		eventstore.Record(ctx, "Query", eventstore.ReadUnits(0, q.Consistent), 0)
+		return eventstore.Page{}, awserr.Read("query", err)
+	}
+	bytes := 0
+	for _, it := range out.Items {
+		bytes += eventstore.ItemSize(it)
+	}
+	eventstore.Record(ctx, "Query", eventstore.ReadUnits(bytes, q.Consistent), 0)
+	return eventstore.Page{Items: out.Items, Next: out.LastEvaluatedKey}, nil
+}
+
+// Get implements eventstore.Backend.
+func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (eventstore.Item, error) {
+	out, err := b.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &b.table,
+		Key: map[string]types.AttributeValue{
+			b.pk: &types.AttributeValueMemberS{Value: pk},
+			b.sk: &types.AttributeValueMemberN{Value: sk.String()},
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(0, true), 0)
+		return nil, awserr.Read("get", err)
+	}
+	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), true), 0)
+	return out.Item, nil
+}

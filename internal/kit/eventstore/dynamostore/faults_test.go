@@ -1,0 +1,131 @@
+package dynamostore_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/localaws/awstest"
+)
+
+// These tests put faults on the wire between the SDK and moto: the SDK's own
+// retries, the store's resends and DynamoDB's ALL_OLD answers have to work
+// together for a command to land exactly once.
+
+func faultyStore(t *testing.T, w *awstest.Wire, attempts int) (*eventstore.Store, eventstore.StreamID) {
+	t.Helper()
+	db := awstest.DynamoDBOver(t, w, attempts)
+	table := awstest.Table(t, awstest.DynamoDB(t), "EventsTable")
+	stream, err := eventstore.NewStreamID("t1", "test", t.Name()[len(t.Name())-8:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.New(dynamostore.New(db, table)), stream
+}
+
+var one = []eventstore.NewEvent{{Type: "Added", SchemaVersion: 1, Data: json.RawMessage(`{"n":1}`)}}
+
+func assertVersions(t *testing.T, s *eventstore.Store, stream eventstore.StreamID, want int) {
+	t.Helper()
+	p, err := s.Read(t.Context(), stream, 1, 100)
+	if want == 0 {
+		if !errors.Is(err, eventstore.ErrNotFound) {
+			t.Fatalf("stream exists (%d events, %v), want nothing written", len(p.Events), err)
+		}
+		return
+	}
+	if err != nil || len(p.Events) != want {
+		t.Fatalf("stream has %d events (%v), want %d", len(p.Events), err, want)
+	}
+}
+
+func TestLostPutItemAnswerIsResentAndRecognised(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "PutItem" && n == 1 {
+			return awstest.ServerError(true)
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 3)
+	c, err := store.Append(t.Context(), eventstore.NewStream(stream), one, eventstore.Metadata{}, nil)
+	if err != nil {
+		t.Fatalf("append whose answer was lost: %v", err)
+	}
+	if got := w.Counts()["PutItem"]; got != 2 {
+		t.Errorf("%d PutItem requests, want 2 (the lost one and its identical resend)", got)
+	}
+	if c.Head.Version() != 1 {
+		t.Errorf("head %d, want 1", c.Head.Version())
+	}
+	assertVersions(t, store, stream, 1)
+}
+
+func TestLostTransactionAnswerIsResentAndRecognised(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "TransactWriteItems" && n == 1 {
+			return awstest.ServerError(true)
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 3)
+	guard := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "cmd-1", Outcome: []byte("ok")}
+	if _, err := store.Append(t.Context(), eventstore.NewStream(stream), one, eventstore.Metadata{}, guard); err != nil {
+		t.Fatalf("guarded append whose answer was lost: %v", err)
+	}
+	if got := w.Counts()["TransactWriteItems"]; got != 2 {
+		t.Errorf("%d TransactWriteItems requests, want 2", got)
+	}
+	assertVersions(t, store, stream, 1)
+	if err := store.CheckGuard(t.Context(), stream.Tenant, "cmd-1"); !errors.Is(err, eventstore.ErrAlreadyApplied) {
+		t.Errorf("guard after the resend: %v, want it recorded", err)
+	}
+}
+
+func TestThrottlingBeyondSDKRetriesIsResent(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "PutItem" && n <= 4 {
+			return awstest.Throttled("ThrottlingException")
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 2)
+	if _, err := store.Append(t.Context(), eventstore.NewStream(stream), one, eventstore.Metadata{}, nil); err != nil {
+		t.Fatalf("append under throttling: %v", err)
+	}
+	if got := w.Counts()["PutItem"]; got != 5 {
+		t.Errorf("%d PutItem requests, want 5 (4 throttled, then through)", got)
+	}
+	assertVersions(t, store, stream, 1)
+}
+
+func TestUnknownOutcomeUntilTheDeadlineIsReportedAsSuch(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "PutItem" {
+			return awstest.ServerError(false)
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := store.Append(ctx, eventstore.NewStream(stream), one, eventstore.Metadata{}, nil)
+	if !errors.Is(err, eventstore.ErrUnknownOutcome) {
+		t.Fatalf("append that never got an answer: %v, want ErrUnknownOutcome", err)
+	}
+	if w.Counts()["PutItem"] < 3 {
+		t.Errorf("only %d PutItem requests: the store gave up without resending", w.Counts()["PutItem"])
+	}
+	assertVersions(t, store, stream, 0)
+}

@@ -1,0 +1,12 @@
+package eventstore_test
+
+import (
+	"testing"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/storetest"
+)
+
+func TestMemoryBackendContract(t *testing.T) {
+	storetest.Run(t, func(*testing.T) eventstore.Backend { return eventstore.NewMemoryBackend() })
+}

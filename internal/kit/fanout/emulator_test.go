@@ -1,0 +1,58 @@
+package fanout_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/lambdatest"
+)
+
+// The built function, under the Lambda Runtime Interface Emulator, against
+// a moto Kinesis stream: events/fanout/commit-insert.json puts its commit on
+// the stream and drops its snapshot.
+func TestPayloadThroughTheBuiltFunction(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "FanoutFunction")
+	kstream := awstest.KinesisStream(t, "EventsStream")
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": kstream})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fn.Logs())
+	}
+	var resp events.DynamoDBEventResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("response %s, want an empty list of failures", out)
+	}
+	got := awstest.ReadKinesis(t, kstream, 1)
+	if len(got) != 1 {
+		t.Fatalf("%d records on the stream, want 1", len(got))
+	}
+	checkGoldenEnvelope(t, aws.ToString(got[0].PartitionKey), got[0].Data)
+	if !fn.LogsContain(`"msg":"fanout"`, 5*time.Second) {
+		t.Errorf("no summary log line in\n%s", fn.Logs())
+	}
+}
+
+// Without its stream name the function fails at start-up, not per event.
+func TestMissingStreamNameFailsFast(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "FanoutFunction")
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": ""})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err == nil {
+		t.Fatalf("invoke without STREAM_NAME succeeded: %s", out)
+	}
+	if !fn.LogsContain("STREAM_NAME", 5*time.Second) {
+		t.Errorf("the start-up error does not name STREAM_NAME:\n%s", fn.Logs())
+	}
+}

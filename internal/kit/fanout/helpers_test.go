@@ -1,0 +1,282 @@
+package fanout_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/fanout"
+	"annals/internal/kit/testlog"
+)
+
+// capture is an in-memory event store backend that keeps every item
+// written, so tests get exactly the items the store writes to DynamoDB.
+type capture struct {
+	*eventstore.MemoryBackend
+	mu    sync.Mutex
+	items []eventstore.Item
+}
+
+func (c *capture) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	if err := c.MemoryBackend.Write(ctx, writes, token); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, w := range writes {
+		c.items = append(c.items, w.Item)
+	}
+	return nil
+}
+
+func (c *capture) ofKind(kind string) []eventstore.Item {
+	var out []eventstore.Item
+	for _, it := range c.items {
+		if eventstore.KindOf(it) == kind {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func newStore(opts ...eventstore.Option) (*eventstore.Store, *capture) {
+	c := &capture{MemoryBackend: eventstore.NewMemoryBackend()}
+	n := 0
+	clock := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC)
+	opts = append([]eventstore.Option{
+		eventstore.WithIDs(func() string { n++; return fmt.Sprintf("id-%06d", n) }),
+		eventstore.WithClock(func() time.Time { clock = clock.Add(time.Millisecond); return clock }),
+	}, opts...)
+	return eventstore.New(c, opts...), c
+}
+
+func stream(t testing.TB, id string) eventstore.StreamID {
+	t.Helper()
+	s, err := eventstore.NewStreamID("acme", "account", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func event(typ, data string) eventstore.NewEvent {
+	return eventstore.NewEvent{Type: typ, SchemaVersion: 1, Data: json.RawMessage(data),
+		OccurredAt: time.Date(2026, 2, 28, 23, 59, 59, 5, time.UTC)}
+}
+
+// appendCommits appends one single-event commit to each of n streams.
+func appendCommits(t testing.TB, s *eventstore.Store, n int) []eventstore.Committed {
+	t.Helper()
+	out := make([]eventstore.Committed, n)
+	for i := range n {
+		c, err := s.Append(context.Background(), eventstore.NewStream(stream(t, fmt.Sprintf("a%04d", i))),
+			[]eventstore.NewEvent{event("AccountOpened", fmt.Sprintf(`{"n":%d}`, i))},
+			eventstore.Metadata{CommandID: fmt.Sprintf("cmd-%d", i), Actor: "alice"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// image converts an item to a stream record's image, as Lambda delivers it.
+func image(t testing.TB, it eventstore.Item) map[string]events.DynamoDBAttributeValue {
+	t.Helper()
+	out := make(map[string]events.DynamoDBAttributeValue, len(it))
+	for k, v := range it {
+		out[k] = attr(t, v)
+	}
+	return out
+}
+
+func attr(t testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue {
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *ddbtypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = attr(t, e)
+		}
+		return events.NewListAttribute(l)
+	case *ddbtypes.AttributeValueMemberM:
+		return events.NewMapAttribute(image(t, v.Value))
+	}
+	t.Fatalf("unsupported attribute %T", v)
+	return events.DynamoDBAttributeValue{}
+}
+
+// seq numbers records like DynamoDB Streams: increasing decimal strings.
+func seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
+
+func record(t testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
+	t.Helper()
+	pk, sk, err := eventstore.ItemKey(it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events.DynamoDBEventRecord{
+		EventID:     fmt.Sprintf("ev-%d", i),
+		EventName:   string(name),
+		EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{
+			Keys:           map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk), "sk": events.NewNumberAttribute(sk.String())},
+			NewImage:       image(t, it),
+			SequenceNumber: seq(i),
+			StreamViewType: "NEW_IMAGE",
+		},
+	}
+}
+
+// inserts is a stream event with one INSERT per item.
+func inserts(t testing.TB, items []eventstore.Item) events.DynamoDBEvent {
+	var ev events.DynamoDBEvent
+	for i, it := range items {
+		ev.Records = append(ev.Records, record(t, i, events.DynamoDBOperationTypeInsert, it))
+	}
+	return ev
+}
+
+// fakeKinesis stores what PutRecords sends, checks the service limits, and
+// fails what answer says to fail.
+type fakeKinesis struct {
+	t      testing.TB
+	mu     sync.Mutex
+	calls  [][]types.PutRecordsRequestEntry
+	stored []types.PutRecordsRequestEntry
+	// answer decides call n (from 1): a whole-request error, or for each
+	// entry whether it fails.
+	answer func(n int, entries []types.PutRecordsRequestEntry) (failed []bool, err error)
+}
+
+func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.calls = append(f.calls, in.Records)
+	total := 0
+	for _, r := range in.Records {
+		size := len(r.Data) + len(aws.ToString(r.PartitionKey))
+		if size > fanout.MaxRecordBytes {
+			f.t.Errorf("record of %d bytes over the 1 MiB limit", size)
+		}
+		total += size
+	}
+	if len(in.Records) > 500 || total > 5<<20 || len(in.Records) == 0 {
+		f.t.Errorf("PutRecords with %d records, %d bytes: outside the service limits", len(in.Records), total)
+	}
+	var failed []bool
+	if f.answer != nil {
+		var err error
+		if failed, err = f.answer(len(f.calls), in.Records); err != nil {
+			return nil, err
+		}
+	}
+	out := &kinesis.PutRecordsOutput{}
+	for i, r := range in.Records {
+		if i < len(failed) && failed[i] {
+			out.Records = append(out.Records, types.PutRecordsResultEntry{
+				ErrorCode: aws.String("ProvisionedThroughputExceededException"), ErrorMessage: aws.String("slow down")})
+			out.FailedRecordCount = aws.Int32(aws.ToInt32(out.FailedRecordCount) + 1)
+			continue
+		}
+		f.stored = append(f.stored, r)
+		out.Records = append(out.Records, types.PutRecordsResultEntry{
+			SequenceNumber: aws.String(strconv.Itoa(len(f.stored))), ShardId: aws.String("shardId-000000000000")})
+	}
+	return out, nil
+}
+
+func (f *fakeKinesis) storedKeys() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.stored {
+		out = append(out, aws.ToString(r.PartitionKey))
+	}
+	return out
+}
+
+// lines decodes the handler's log lines.
+func lines(t testing.TB, l *testlog.Buffer) []map[string]any {
+	t.Helper()
+	out, err := l.Lines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// summary is the invocation's one summary line.
+func summary(t testing.TB, l *testlog.Buffer) map[string]any {
+	t.Helper()
+	for _, m := range lines(t, l) {
+		if m["msg"] == "fanout" {
+			return m
+		}
+	}
+	t.Fatal("no summary log line")
+	return nil
+}
+
+func newHandler(t testing.TB, k fanout.Kinesis) (*fanout.Handler, *testlog.Buffer) {
+	logs := &testlog.Buffer{}
+	return fanout.New(fanout.Config{
+		Kinesis: k,
+		Stream:  "events",
+		Log:     slog.New(slog.NewJSONHandler(logs, nil)),
+		Margin:  50 * time.Millisecond,
+		Backoff: func(int) time.Duration { return time.Millisecond },
+	}), logs
+}
+
+func deadline(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// compact is the event data as the envelope carries it.
+func compact(t testing.TB, evs []eventstore.Event) []eventstore.Event {
+	out := make([]eventstore.Event, len(evs))
+	for i, e := range evs {
+		var b bytes.Buffer
+		if err := json.Compact(&b, e.Data); err != nil {
+			t.Fatal(err)
+		}
+		e.Data = b.Bytes()
+		e.OccurredAt, e.RecordedAt = e.OccurredAt.UTC(), e.RecordedAt.UTC()
+		out[i] = e
+	}
+	return out
+}

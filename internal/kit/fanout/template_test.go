@@ -1,0 +1,109 @@
+package fanout_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"testing"
+
+	"annals/internal/localaws/awstest"
+)
+
+// The event source mapping in template.yaml: never gives up, reports the
+// first unsent record, and its filter lets through exactly the commit
+// inserts (checked on the golden payload's records).
+func TestTemplateWiresTheFanout(t *testing.T) {
+	fn, ok := awstest.Template(t).Resources["FanoutFunction"]
+	if !ok {
+		t.Fatal("no FanoutFunction in template.yaml")
+	}
+	var p struct {
+		Environment struct{ Variables map[string]any }
+		Policies    []struct {
+			Statement []struct {
+				Effect   string
+				Action   []string
+				Resource any
+			}
+		}
+		Events map[string]struct {
+			Type       string
+			Properties struct {
+				Stream                    any
+				StartingPosition          string
+				FunctionResponseTypes     []string
+				MaximumRetryAttempts      int
+				MaximumRecordAgeInSeconds int
+				ParallelizationFactor     int
+				FilterCriteria            struct{ Filters []struct{ Pattern string } }
+			}
+		}
+	}
+	if err := fn.Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p.Environment.Variables["STREAM_NAME"], map[string]any{"Ref": "EventsStream"}) {
+		t.Errorf("STREAM_NAME = %v, want !Ref EventsStream", p.Environment.Variables["STREAM_NAME"])
+	}
+	if len(p.Policies) != 1 || len(p.Policies[0].Statement) != 1 ||
+		!slices.Equal(p.Policies[0].Statement[0].Action, []string{"kinesis:PutRecords"}) ||
+		!reflect.DeepEqual(p.Policies[0].Statement[0].Resource, map[string]any{"Fn::GetAtt": []any{"EventsStream", "Arn"}}) {
+		t.Errorf("policies %+v, want kinesis:PutRecords on the events stream only", p.Policies)
+	}
+	if len(p.Events) != 1 {
+		t.Fatalf("%d event sources, want 1", len(p.Events))
+	}
+	for name, e := range p.Events {
+		ep := e.Properties
+		if e.Type != "DynamoDB" || !reflect.DeepEqual(ep.Stream, map[string]any{"Fn::GetAtt": []any{"EventsTable", "StreamArn"}}) ||
+			ep.StartingPosition != "TRIM_HORIZON" || !slices.Equal(ep.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
+			ep.MaximumRetryAttempts != -1 || ep.MaximumRecordAgeInSeconds != -1 || ep.ParallelizationFactor != 1 {
+			t.Errorf("event source %s = %+v", name, e)
+		}
+		if len(ep.FilterCriteria.Filters) != 1 {
+			t.Fatalf("%d filters, want 1", len(ep.FilterCriteria.Filters))
+		}
+		var pattern map[string]any
+		if err := json.Unmarshal([]byte(ep.FilterCriteria.Filters[0].Pattern), &pattern); err != nil {
+			t.Fatalf("filter pattern: %v", err)
+		}
+		_, raw := goldenEvent(t)
+		var golden struct{ Records []map[string]any }
+		if err := json.Unmarshal(raw, &golden); err != nil {
+			t.Fatal(err)
+		}
+		var kept []bool
+		for _, r := range golden.Records {
+			kept = append(kept, matches(pattern, r))
+		}
+		if !slices.Equal(kept, []bool{true, false}) {
+			t.Errorf("filter keeps %v of [commit insert, snapshot insert], want [true false]", kept)
+		}
+		modify := golden.Records[0]
+		modify["eventName"] = "MODIFY"
+		if matches(pattern, modify) {
+			t.Error("filter keeps a MODIFY")
+		}
+	}
+}
+
+// matches applies the subset of Lambda's event filter syntax the template
+// uses: nested objects, and arrays of allowed string values at the leaves.
+func matches(pattern, v map[string]any) bool {
+	for k, p := range pattern {
+		switch p := p.(type) {
+		case map[string]any:
+			sub, ok := v[k].(map[string]any)
+			if !ok || !matches(p, sub) {
+				return false
+			}
+		case []any:
+			if !slices.Contains(p, v[k]) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,192 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"annals/internal/ledger/account"
+)
+
+// DynamoDB is the part of the DynamoDB client the views use.
+type DynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// ByOwnerIndex is the accounts table's index of accounts by tenant and owner.
+const ByOwnerIndex = "ByOwner"
+
+// DynamoAccounts is the account view in the accounts table: one item per
+// account, pk = tenant#accountId.
+type DynamoAccounts struct {
+	db    DynamoDB
+	table string
+}
+
+// NewDynamoAccounts returns the view stored in table.
+func NewDynamoAccounts(db DynamoDB, table string) *DynamoAccounts {
+	return &DynamoAccounts{db: db, table: table}
+}
+
+func accountKey(tenant, accountID string) string { return tenant + "#" + accountID }
+
+func ownerKey(tenant, owner string) string { return tenant + "#" + owner }
+
+func (d *DynamoAccounts) Account(ctx context.Context, tenant, accountID string) (AccountRow, bool, error) {
+	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(d.table),
+		Key:            map[string]types.AttributeValue{"pk": str(accountKey(tenant, accountID))},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return AccountRow{}, false, fmt.Errorf("get account %s#%s: %w", tenant, accountID, err)
+	}
+	if out.Item == nil {
+		return AccountRow{}, false, nil
+	}
+	r, err := decodeAccount(out.Item)
+	if err != nil {
+		return AccountRow{}, false, fmt.Errorf("get account %s#%s: %w", tenant, accountID, err)
+	}
+	return r, true, nil
+}
+
+func (d *DynamoAccounts) PutAccount(ctx context.Context, row AccountRow, expected int64) error {
+	_, err := d.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(d.table),
+		Item:                      encodeAccount(row),
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(expected)},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, ErrStale)
+	}
+	if err != nil {
+		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, err)
+	}
+	return nil
+}
+
+func (d *DynamoAccounts) AccountsOfOwner(ctx context.Context, tenant, owner string) ([]AccountRow, error) {
+	var out []AccountRow
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(d.table),
+		IndexName:                 aws.String(ByOwnerIndex),
+		KeyConditionExpression:    aws.String("ownerKey = :o"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(ownerKey(tenant, owner))},
+	}
+	for {
+		page, err := d.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+		}
+		for _, it := range page.Items {
+			r, err := decodeAccount(it)
+			if err != nil {
+				return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+			}
+			out = append(out, r)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// encodeAccount is the row's item. Optional attributes are left out rather
+// than stored empty: an index key may not be an empty string, and absent
+// owner means the account is not in ByOwner.
+func encodeAccount(r AccountRow) map[string]types.AttributeValue {
+	it := map[string]types.AttributeValue{
+		"pk":             str(accountKey(r.Tenant, r.AccountID)),
+		"tenant":         str(r.Tenant),
+		"accountId":      str(r.AccountID),
+		"balance":        num(r.State.Balance),
+		"overdraftLimit": num(r.State.OverdraftLimit),
+		"version":        num(r.Version),
+	}
+	if r.State.ID != "" {
+		it["openedAs"] = str(r.State.ID)
+	}
+	if r.State.Owner != "" {
+		it["owner"] = str(r.State.Owner)
+		it["ownerKey"] = str(ownerKey(r.Tenant, r.State.Owner))
+	}
+	if r.State.Currency != "" {
+		it["currency"] = str(string(r.State.Currency))
+	}
+	if r.State.Status != account.StatusNone {
+		it["status"] = str(string(r.State.Status))
+	}
+	if !r.UpdatedAt.IsZero() {
+		it["updatedAt"] = str(r.UpdatedAt.UTC().Format(time.RFC3339Nano))
+	}
+	if len(r.State.TransfersInFlight) > 0 {
+		m := make(map[string]types.AttributeValue, len(r.State.TransfersInFlight))
+		for id, amount := range r.State.TransfersInFlight {
+			m[id] = num(amount)
+		}
+		it["transfersInFlight"] = &types.AttributeValueMemberM{Value: m}
+	}
+	if q := r.Quarantine; q != nil {
+		it["quarantined"] = &types.AttributeValueMemberBOOL{Value: true}
+		it["quarantineReason"] = str(q.Reason)
+		it["quarantinedAt"] = num(q.At)
+	}
+	return it
+}
+
+func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
+	it := item(raw)
+	r := AccountRow{
+		Tenant:    it.s("tenant"),
+		AccountID: it.s("accountId"),
+		Version:   it.n("version"),
+		State: account.Account{
+			ID:             it.s("openedAs"),
+			Owner:          it.s("owner"),
+			Currency:       account.Currency(it.s("currency")),
+			OverdraftLimit: it.n("overdraftLimit"),
+			Balance:        it.n("balance"),
+			Status:         account.Status(it.s("status")),
+		},
+		UpdatedAt: it.time("updatedAt"),
+	}
+	if m, ok := raw["transfersInFlight"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
+		r.State.TransfersInFlight = make(map[string]int64, len(m.Value))
+		for id, v := range m.Value {
+			n, ok := v.(*types.AttributeValueMemberN)
+			if !ok {
+				return r, fmt.Errorf("transfer %s in flight is not a number", id)
+			}
+			amount, perr := strconv.ParseInt(n.Value, 10, 64)
+			if perr != nil {
+				return r, fmt.Errorf("transfer %s in flight: %w", id, perr)
+			}
+			r.State.TransfersInFlight[id] = amount
+		}
+	}
+	if q, ok := raw["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
+		r.Quarantine = &Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
+	}
+	if r.Tenant == "" || r.AccountID == "" {
+		return r, errors.New("account item without tenant or accountId")
+	}
+	return r, it.err
+}

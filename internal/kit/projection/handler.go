@@ -1,0 +1,202 @@
+package projection
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/envelope"
+	"annals/internal/kit/eventstore"
+)
+
+// View is one read model fed by the projector. Each keeps its own
+// per-stream positions and quarantine, so a poison
+// event in one view does not stall another.
+type View interface {
+	Name() string
+	// Apply applies one commit's events (one stream, consecutive versions).
+	// It returns only errors worth a retry; poison is handled inside.
+	Apply(ctx context.Context, commit []eventstore.Event) error
+	// Quarantine stops the stream in the view, for a record that names it
+	// but cannot be read.
+	Quarantine(ctx context.Context, stream eventstore.StreamID, reason string) error
+}
+
+// Handler is the projector: it feeds each record of the events stream to
+// every view.
+type Handler struct {
+	views []View
+	dead  *DeadLetters
+	log   *slog.Logger
+}
+
+// NewHandler returns the projector over views; dead receives the records
+// whose envelope does not decode.
+func NewHandler(dead *DeadLetters, log *slog.Logger, views ...View) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Handler{views: views, dead: dead, log: log}
+}
+
+// Handle applies the batch. Records are grouped by partition key (a
+// stream), in order of first appearance: the events of a stream's records
+// are sorted, deduplicated and applied to each view in contiguous runs, so
+// a stream with k records in the batch costs each view one read and one
+// write instead of k. Once a stream fails for a reason worth a retry, the
+// sequence number of its first record in the batch is reported and its
+// later records are left alone, so that the stream's order holds; other
+// streams go on. The event source mapping resends from the lowest reported
+// sequence number, and what was already applied is then skipped as
+// duplicates.
+//
+// A record whose envelope does not decode is poison: it is dead-lettered
+// with its raw data, and the stream its partition key names (the fan-out
+// uses the stream key) is quarantined in every view, after the stream's
+// events that came before it are applied. A partition key that is not a
+// stream key names no stream to quarantine: the record is then only
+// dead-lettered and logged, and the redrive must find its stream from the
+// letter.
+func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+	start := time.Now()
+	resp := events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
+	var order []string
+	groups := map[string][]events.KinesisEventRecord{}
+	for _, r := range ev.Records {
+		key := r.Kinesis.PartitionKey
+		if _, ok := groups[key]; !ok {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], r)
+	}
+	var applied, held, poison int
+	for _, key := range order {
+		records := groups[key]
+		n, undecodable, err := h.handleStream(ctx, records)
+		applied, poison = applied+n, poison+undecodable
+		if err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: records[0].Kinesis.SequenceNumber})
+			held += len(records) - n
+		}
+	}
+	level := slog.LevelInfo
+	if len(resp.BatchItemFailures)+poison > 0 {
+		level = slog.LevelWarn
+	}
+	h.log.Log(ctx, level, "projector", "records", len(ev.Records), "streams", len(order), "applied", applied,
+		"failed", len(resp.BatchItemFailures), "held", held, "undecodable", poison,
+		"ms", time.Since(start).Milliseconds())
+	return resp, nil
+}
+
+// handleStream applies one partition key's records, in order, and returns
+// how many it handled (applied or dead-lettered) before an error worth a
+// retry, if any.
+func (h *Handler) handleStream(ctx context.Context, records []events.KinesisEventRecord) (handled, undecodable int, err error) {
+	var pending []eventstore.Event
+	done := 0 // records whose events are in pending or already handled
+	flush := func() error {
+		if err := h.apply(ctx, pending, records[0]); err != nil {
+			return err
+		}
+		pending, handled = pending[:0], done
+		return nil
+	}
+	for _, r := range records {
+		commit, derr := envelope.Decode(r.Kinesis.Data)
+		if derr == nil {
+			pending = append(pending, commit...)
+			done++
+			continue
+		}
+		if err := flush(); err != nil {
+			return handled, undecodable, err
+		}
+		undecodable++
+		if err := h.reject(ctx, r, derr); err != nil {
+			return handled, undecodable, err
+		}
+		done++
+		handled = done
+	}
+	return handled, undecodable, flush()
+}
+
+// apply feeds events (one partition key's, in any order, possibly
+// repeated) to every view: per stream, sorted by version without
+// duplicates, one call per contiguous run, so that each call is what a
+// view expects, consecutive versions of one stream.
+func (h *Handler) apply(ctx context.Context, evs []eventstore.Event, first events.KinesisEventRecord) error {
+	for _, run := range runs(evs) {
+		for _, v := range h.views {
+			if err := v.Apply(ctx, run); err != nil {
+				h.log.WarnContext(ctx, "projection failed to apply events; the record will be retried",
+					"view", v.Name(), "stream", run[0].Stream.Key(), "version", run[0].Version,
+					"sequenceNumber", first.Kinesis.SequenceNumber, "error", err.Error())
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// runs splits events into runs of consecutive versions of one stream,
+// streams in order of first appearance, versions ascending, each version
+// once.
+func runs(evs []eventstore.Event) [][]eventstore.Event {
+	var keys []string
+	byStream := map[string][]eventstore.Event{}
+	for _, e := range evs {
+		k := e.Stream.Key()
+		if _, ok := byStream[k]; !ok {
+			keys = append(keys, k)
+		}
+		byStream[k] = append(byStream[k], e)
+	}
+	var out [][]eventstore.Event
+	for _, k := range keys {
+		s := byStream[k]
+		slices.SortStableFunc(s, func(a, b eventstore.Event) int { return cmp.Compare(a.Version, b.Version) })
+		s = slices.CompactFunc(s, func(a, b eventstore.Event) bool { return a.Version == b.Version })
+		begin := 0
+		for i := 1; i <= len(s); i++ {
+			if i == len(s) || s[i].Version != s[i-1].Version+1 {
+				out = append(out, s[begin:i])
+				begin = i
+			}
+		}
+	}
+	return out
+}
+
+// reject dead-letters a record whose envelope does not decode and
+// quarantines the stream its partition key names, if any.
+func (h *Handler) reject(ctx context.Context, r events.KinesisEventRecord, cause error) error {
+	key, seq := r.Kinesis.PartitionKey, r.Kinesis.SequenceNumber
+	reason := "envelope does not decode: " + cause.Error()
+	l := DeadLetter{Reason: reason, Record: r.Kinesis.Data, PartitionKey: key, SequenceNumber: seq}
+	stream, perr := eventstore.ParseStreamKey(key)
+	if perr == nil {
+		l.Stream = stream.Key()
+	}
+	if err := h.dead.Send(ctx, l); err != nil {
+		return err
+	}
+	if perr != nil {
+		h.log.ErrorContext(ctx, "projector dead-lettered a record that does not decode and names no stream; nothing quarantined",
+			"partitionKey", key, "sequenceNumber", seq, "error", cause.Error())
+		return nil
+	}
+	h.log.ErrorContext(ctx, "projector dead-lettered a record that does not decode",
+		"stream", stream.Key(), "sequenceNumber", seq, "error", cause.Error())
+	for _, v := range h.views {
+		if err := v.Quarantine(ctx, stream, reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"annals/internal/kit/eventstore"
+)
+
+// EventReader reads a stream's events from the events table with
+// consistent reads; *eventstore.Store is one.
+type EventReader interface {
+	Read(ctx context.Context, stream eventstore.StreamID, from int64, limit int) (eventstore.EventPage, error)
+}
+
+// maxStaleRetries bounds how often one commit is re-judged after another
+// writer moved the position under it.
+const maxStaleRetries = 5
+
+// Position is where one stream stands in one view: the last applied
+// version, that event's recordedAt, and the quarantine, if any.
+type Position struct {
+	Version    int64
+	UpdatedAt  time.Time
+	Quarantine *Quarantine
+}
+
+// Quarantine records why and where a stream stopped in a view.
+type Quarantine struct {
+	Reason string
+	// At is the version of the event that could not be applied (for a
+	// record whose envelope did not decode: the next version expected).
+	At int64
+}
+
+// ErrStale is returned by a view store's conditional write when the stored
+// position is no longer the expected one: another writer moved it; reload
+// and judge again.
+var ErrStale = errors.New("the view's position moved")
+
+// Model is what a read model adds to the ordering rules every view shares
+// (see Projection): how to load a stream's state, fold one event into it,
+// and store it together with the position.
+type Model[S any] interface {
+	// Load returns the stream's state and position (consistent read); a
+	// stream never seen has the zero state at position 0.
+	Load(ctx context.Context, stream eventstore.StreamID) (S, Position, error)
+	// Fold returns the state after e. An error means e can never be
+	// folded: it is poison. A type the model does not use returns s.
+	Fold(s S, e eventstore.Event) (S, error)
+	// Save stores s with pos in one write, conditional on the stored
+	// position being expected (or absent, for 0); ErrStale otherwise.
+	Save(ctx context.Context, stream eventstore.StreamID, s S, pos Position, expected int64) error
+}
+
+// Projection keeps one read model current, restoring order per stream by
+// itself: an event at or below the stored position is a duplicate and is
+// skipped; the next version is applied; a gap is filled at once from the
+// events table; event types the model does not use still advance the
+// position; poison is dead-lettered and quarantines the stream in this
+// view only.
+type Projection[S any] struct {
+	name     string
+	category string
+	model    Model[S]
+	events   EventReader
+	dead     *DeadLetters
+	log      *slog.Logger
+}
+
+func newProjection[S any](name, category string, m Model[S], events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[S] {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Projection[S]{name: name, category: category, model: m, events: events, dead: dead, log: log}
+}
+
+// Name is the view's name.
+func (p *Projection[S]) Name() string { return p.name }
+
+// Holds reports whether the view keeps streams like this one (of its
+// category).
+func (p *Projection[S]) Holds(stream eventstore.StreamID) bool { return stream.Category == p.category }
+
+// Apply brings the view of one commit's stream up to the commit's last
+// event. It returns only infrastructure errors: poison is dead-lettered
+// and quarantines the stream, which is not an error for the batch.
+func (p *Projection[S]) Apply(ctx context.Context, commit []eventstore.Event) error {
+	if len(commit) == 0 {
+		return nil
+	}
+	stream := commit[0].Stream
+	if stream.Category != p.category {
+		return nil
+	}
+	return p.retryStale(stream, func() error { return p.apply(ctx, stream, commit) })
+}
+
+// retryStale runs f again while another writer moves the position under it.
+func (p *Projection[S]) retryStale(stream eventstore.StreamID, f func() error) error {
+	for range maxStaleRetries {
+		err := f()
+		if !errors.Is(err, ErrStale) {
+			return err
+		}
+	}
+	return fmt.Errorf("%s view of %s: %w %d times in a row", p.name, stream, ErrStale, maxStaleRetries)
+}
+
+func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, commit []eventstore.Event) error {
+	state, pos, err := p.model.Load(ctx, stream)
+	if err != nil {
+		return err
+	}
+	if pos.Quarantine != nil {
+		p.log.WarnContext(ctx, "projection skipped an event of a quarantined stream",
+			"view", p.name, "stream", stream.Key(), "version", commit[0].Version,
+			"quarantinedAt", pos.Quarantine.At)
+		return nil
+	}
+	at := pos.Version
+	var pending []eventstore.Event
+	for _, e := range commit {
+		if e.Version > at {
+			pending = append(pending, e)
+		}
+	}
+	if len(pending) == 0 {
+		return nil // a duplicate
+	}
+	if first := pending[0].Version; first > at+1 {
+		missing, err := p.fill(ctx, stream, at+1, first-1)
+		var poison *PoisonError
+		if errors.As(err, &poison) {
+			return p.quarantine(ctx, stream, state, pos, at, poison)
+		}
+		if err != nil {
+			return err
+		}
+		pending = append(missing, pending...)
+	}
+
+	next, nextPos := state, pos
+	for _, e := range pending {
+		folded, err := p.model.Fold(next, e)
+		if err != nil {
+			// What came before the poison is applied with the quarantine.
+			return p.quarantine(ctx, stream, next, nextPos, at, &PoisonError{Event: e, Reason: err.Error()})
+		}
+		next, nextPos.Version, nextPos.UpdatedAt = folded, e.Version, e.RecordedAt.UTC()
+	}
+	err = p.model.Save(ctx, stream, next, nextPos, at)
+	if invalidWrite(err) {
+		return p.quarantine(ctx, stream, state, pos, at, &PoisonError{Event: pending[0], Reason: err.Error()})
+	}
+	return err
+}
+
+// fill reads versions from..to of the stream from the events table. A
+// version that the table does not hold cannot come later (a consistent
+// read sees every commit, and versions have no holes), so it is poison.
+func (p *Projection[S]) fill(ctx context.Context, stream eventstore.StreamID, from, to int64) ([]eventstore.Event, error) {
+	var out []eventstore.Event
+	for next := from; next <= to; {
+		page, err := p.events.Read(ctx, stream, next, int(min(to-next+1, 1000)))
+		if err != nil && !errors.Is(err, eventstore.ErrNotFound) {
+			return nil, fmt.Errorf("fill the gap of %s from %d to %d: %w", stream, from, to, err)
+		}
+		if len(page.Events) == 0 || page.Events[0].Version != next {
+			missing := eventstore.Event{Stream: stream, Version: next}
+			return nil, &PoisonError{Event: missing, Reason: fmt.Sprintf("gap from %d to %d: the events table has no version %d", from, to, next)}
+		}
+		for _, e := range page.Events {
+			if e.Version > to {
+				break
+			}
+			if e.Version != next {
+				return nil, &PoisonError{Event: e, Reason: fmt.Sprintf("gap from %d to %d: version %d read where %d was due", from, to, e.Version, next)}
+			}
+			out = append(out, e)
+			next++
+		}
+	}
+	return out, nil
+}
+
+// quarantine sends the poison event to the dead-letter queue, then stores
+// the stream as quarantined with state and pos, in one write conditional
+// on the position read (at). The letter goes first: if the write fails,
+// the retry sends it again, which is better than a quarantine without its
+// letter.
+func (p *Projection[S]) quarantine(ctx context.Context, stream eventstore.StreamID, state S, pos Position, at int64, poison *PoisonError) error {
+	if err := p.dead.Send(ctx, eventLetter(p.name, poison.Event, poison.Reason)); err != nil {
+		return err
+	}
+	pos.Quarantine = &Quarantine{Reason: poison.Reason, At: poison.Event.Version}
+	if err := p.model.Save(ctx, stream, state, pos, at); err != nil {
+		return err
+	}
+	p.log.ErrorContext(ctx, "projection quarantined a stream at a poison event; redrive it once fixed",
+		"view", p.name, "stream", stream.Key(), "version", poison.Event.Version, "reason", poison.Reason)
+	return nil
+}
+
+// Quarantine stops the stream in the view at its next version, for a
+// record that names the stream but whose events cannot be read. The dead
+// letter is the caller's.
+func (p *Projection[S]) Quarantine(ctx context.Context, stream eventstore.StreamID, reason string) error {
+	if stream.Category != p.category {
+		return nil
+	}
+	return p.retryStale(stream, func() error {
+		state, pos, err := p.model.Load(ctx, stream)
+		if err != nil || pos.Quarantine != nil {
+			return err
+		}
+		pos.Quarantine = &Quarantine{Reason: reason, At: pos.Version + 1}
+		if err := p.model.Save(ctx, stream, state, pos, pos.Version); err != nil {
+			return err
+		}
+		p.log.ErrorContext(ctx, "projection quarantined a stream at an unreadable record; redrive it once fixed",
+			"view", p.name, "stream", stream.Key(), "version", pos.Version+1, "reason", reason)
+		return nil
+	})
+}
+
+// Status returns the stream's position in the view, with its quarantine.
+func (p *Projection[S]) Status(ctx context.Context, stream eventstore.StreamID) (Position, error) {
+	_, pos, err := p.model.Load(ctx, stream)
+	return pos, err
+}
+
+// Lift lifts the stream's quarantine, if any, and brings the view up to
+// the events table's head: the redrive once the cause is fixed. It reads
+// from the position on, so nothing republished is needed, and it is safe
+// to run again. It returns the position reached; a stream that is still
+// poisoned is quarantined again and returned with its new quarantine.
+func (p *Projection[S]) Lift(ctx context.Context, stream eventstore.StreamID) (Position, error) {
+	if stream.Category != p.category {
+		return Position{}, fmt.Errorf("the %s view holds no %q streams", p.name, stream.Category)
+	}
+	err := p.retryStale(stream, func() error {
+		state, pos, err := p.model.Load(ctx, stream)
+		if err != nil || pos.Quarantine == nil {
+			return err
+		}
+		q := pos.Quarantine
+		pos.Quarantine = nil
+		if err := p.model.Save(ctx, stream, state, pos, pos.Version); err != nil {
+			return err
+		}
+		p.log.InfoContext(ctx, "projection lifted a quarantine",
+			"view", p.name, "stream", stream.Key(), "version", pos.Version, "reason", q.Reason)
+		return nil
+	})
+	if err != nil {
+		return Position{}, err
+	}
+	for {
+		_, pos, err := p.model.Load(ctx, stream)
+		if err != nil || pos.Quarantine != nil {
+			return pos, err
+		}
+		page, err := p.events.Read(ctx, stream, pos.Version+1, 1000)
+		if errors.Is(err, eventstore.ErrNotFound) || err == nil && len(page.Events) == 0 {
+			return pos, nil
+		}
+		if err != nil {
+			return pos, fmt.Errorf("lift %s in the %s view: %w", stream, p.name, err)
+		}
+		if err := p.Apply(ctx, page.Events); err != nil {
+			return pos, err
+		}
+	}
+}

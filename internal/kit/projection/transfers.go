@@ -1,0 +1,82 @@
+package projection
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/transfer"
+)
+
+// TransfersView is the name of the transfer view in logs and dead letters.
+const TransfersView = "transfers"
+
+// TransferState is what the transfer view keeps of a transfer: the
+// domain's own fold, and when it was requested (the sweeper's clock).
+type TransferState struct {
+	Transfer    transfer.Transfer
+	RequestedAt time.Time
+}
+
+// TransferRow is one transfer of the transfer view, with its stream
+// position and quarantine.
+type TransferRow struct {
+	Tenant     string
+	TransferID string // the transfer stream's id
+	State      TransferState
+	Version    int64
+	UpdatedAt  time.Time
+	Quarantine *Quarantine
+}
+
+// TransferStore is where the transfer view lives.
+type TransferStore interface {
+	// Transfer returns the row (consistent read), or found false.
+	Transfer(ctx context.Context, tenant, transferID string) (row TransferRow, found bool, err error)
+	// PutTransfer writes the whole row if it does not exist yet or its
+	// position is still expected, else fails with ErrStale.
+	PutTransfer(ctx context.Context, row TransferRow, expected int64) error
+	// PendingBefore lists, oldest first, up to limit transfers of any
+	// tenant still pending that were requested before the time, starting
+	// after from: the last of the previous page read with the same before,
+	// or the zero Stuck.
+	PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error)
+}
+
+// NewTransfers returns the transfer view over store: per transfer stream,
+// the transfer's own fold, for GET /transfers/{id} and the sweeper.
+func NewTransfers(store TransferStore, events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[TransferState] {
+	return newProjection(TransfersView, transfer.Category, transferModel{store}, events, dead, log)
+}
+
+type transferModel struct{ store TransferStore }
+
+func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (TransferState, Position, error) {
+	row, _, err := m.store.Transfer(ctx, stream.Tenant, stream.ID)
+	return row.State, Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
+}
+
+// transferFold is the transfer's own fold, so that a row holds exactly what
+// loading the stream gives (the correlation id too), and a rebuild can be
+// checked against it.
+var transferFold = transfer.Fold()
+
+func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, error) {
+	ev, err := transfer.Decode(e)
+	if err != nil || ev == nil {
+		return s, err
+	}
+	if _, ok := ev.(transfer.Requested); ok {
+		s.RequestedAt = e.RecordedAt.UTC()
+	}
+	s.Transfer, err = transferFold.Evolve(s.Transfer, e)
+	return s, err
+}
+
+func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos Position, expected int64) error {
+	return m.store.PutTransfer(ctx, TransferRow{
+		Tenant: stream.Tenant, TransferID: stream.ID, State: s,
+		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,
+	}, expected)
+}

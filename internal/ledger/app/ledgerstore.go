@@ -1,0 +1,69 @@
+// Package ledgerstore binds the ledger domain to the event store: how
+// account streams are named, how ledger events are stored, and the fold that
+// rebuilds an account from them.
+package app
+
+import (
+	"fmt"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/account"
+)
+
+// AccountCategory is the stream category of accounts.
+const AccountCategory = "account"
+
+// StateSchema versions the JSON encoding of account.Account in snapshots.
+const StateSchema = 1
+
+// AccountStream names the stream of one tenant's account.
+func AccountStream(tenant, accountID string) (eventstore.StreamID, error) {
+	return eventstore.NewStreamID(tenant, AccountCategory, accountID)
+}
+
+// AccountFold rebuilds an account from its stored events.
+func AccountFold() eventstore.Fold[account.Account] {
+	return eventstore.Fold[account.Account]{
+		Name:         AccountCategory,
+		LogicVersion: account.FoldLogicVersion,
+		StateSchema:  StateSchema,
+		Evolve: func(a account.Account, e eventstore.Event) (account.Account, error) {
+			ev, err := Decode(e)
+			if err != nil {
+				return a, err
+			}
+			return account.Evolve(a, ev), nil
+		},
+	}
+}
+
+// Accounts loads and appends to account streams.
+type Accounts = eventstore.Aggregate[account.Account]
+
+// NewAccounts binds the account fold to a store.
+func NewAccounts(store *eventstore.Store) *Accounts {
+	return eventstore.NewAggregate(store, AccountFold())
+}
+
+// Encode turns ledger events into events to append.
+func Encode(events []account.Event) ([]eventstore.NewEvent, error) {
+	out := make([]eventstore.NewEvent, len(events))
+	for i, e := range events {
+		typ, sv, data, err := account.EncodeEvent(e)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
+		}
+		out[i] = eventstore.NewEvent{Type: typ, SchemaVersion: sv, Data: data}
+	}
+	return out, nil
+}
+
+// Decode turns a stored event back into a ledger event, upcasting old
+// schema versions.
+func Decode(e eventstore.Event) (account.Event, error) {
+	ev, err := account.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)
+	}
+	return ev, nil
+}

@@ -1,0 +1,409 @@
+package commandapi_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/httpapi"
+	"annals/internal/kit/idempotency"
+	"annals/internal/ledger/app"
+	"annals/internal/ledger/commandapi"
+)
+
+func TestAccountLifecycle(t *testing.T) { testAccountLifecycle(t) }
+
+func testAccountLifecycle(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	resp := f.do(t, req{path: "/accounts", body: `{"owner":"alice","currency":"EUR","overdraftLimit":500}`})
+	b := expect(t, resp, 201, "")
+	id, _ := b["accountId"].(string)
+	if id == "" || num(b, "version") != 1 {
+		t.Fatalf("open: %v", b)
+	}
+	if resp.Headers["Location"] != "/accounts/"+id || resp.Headers["ETag"] != `"1"` {
+		t.Errorf("open headers %v, want Location and ETag", resp.Headers)
+	}
+
+	b = expect(t, f.deposit(t, id, 1000), 200, "")
+	if num(b, "balance") != 1000 || num(b, "version") != 2 || b["accountId"] != id {
+		t.Errorf("deposit: %v", b)
+	}
+	resp = f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":1500,"reference":"rent"}`})
+	b = expect(t, resp, 200, "")
+	if num(b, "balance") != -500 || resp.Headers["ETag"] != `"3"` {
+		t.Errorf("withdraw into the overdraft: %v %v", b, resp.Headers)
+	}
+	resp = f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":1}`})
+	expect(t, resp, 422, httpapi.KindInsufficientFunds)
+
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/close"}), 422, httpapi.KindAccountNotEmpty)
+	expect(t, f.deposit(t, id, 500), 200, "")
+	b = expect(t, f.do(t, req{path: "/accounts/" + id + "/close"}), 200, "")
+	if b["status"] != "closed" || num(b, "version") != 5 {
+		t.Errorf("close: %v", b)
+	}
+	expect(t, f.deposit(t, id, 1), 422, httpapi.KindAccountClosed)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/close", body: `{}`}), 422, httpapi.KindAccountClosed)
+}
+
+func TestEventsCarryTheirMetadata(t *testing.T) { testEventsCarryTheirMetadata(t) }
+
+func testEventsCarryTheirMetadata(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	resp := f.do(t, req{path: "/accounts", body: `{"owner":"bob","currency":"USD"}`, headers: map[string]string{"X-Correlation-Id": "corr-42"}})
+	expect(t, resp, 201, "")
+	if resp.Headers[httpapi.CorrelationHeader] != "corr-42" {
+		t.Errorf("correlation id not echoed: %v", resp.Headers)
+	}
+	id := decodeBody(t, resp)["accountId"].(string)
+	stream, _ := app.AccountStream("t1", id)
+	page, err := f.store.Read(t.Context(), stream, 1, 10)
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("read: %v %v", page, err)
+	}
+	e := page.Events[0]
+	if e.CorrelationID != "corr-42" || e.Actor != "alice" || e.CommandID == "" || e.CausationID != e.CommandID || e.Stream.Tenant != "t1" {
+		t.Errorf("event metadata %+v", e.Metadata)
+	}
+
+	resp = f.deposit(t, id, 5)
+	if got := resp.Headers[httpapi.CorrelationHeader]; got == "" || got == "corr-42" {
+		t.Errorf("a request without a correlation id got %q, want a new one", got)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{`"correlationId":"corr-42"`, `"ddbRequests":`, `"wcu":`, `"latencyMs":`, `"stream":"t1#account#` + id} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, `"owner":"bob"`) {
+		t.Error("a request body reached the logs")
+	}
+}
+
+func TestBadRequests(t *testing.T) { testBadRequests(t) }
+
+func testBadRequests(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	dep := "/accounts/" + id + "/deposits"
+	big := `{"amount":1,"reference":"` + strings.Repeat("x", httpapi.MaxBody) + `"}`
+	cases := []struct {
+		name    string
+		r       req
+		status  int
+		problem string
+		field   string
+	}{
+		{"missing fields", req{path: "/accounts", body: `{}`}, 400, httpapi.KindValidation, "owner"},
+		{"bad currency and overdraft", req{path: "/accounts", body: `{"owner":"a","currency":"eur","overdraftLimit":-1}`}, 400, httpapi.KindValidation, "currency"},
+		{"fractional amount", req{path: dep, body: `{"amount":1.5}`}, 400, httpapi.KindValidation, "amount"},
+		{"amount as a string", req{path: dep, body: `{"amount":"100"}`}, 400, httpapi.KindValidation, "amount"},
+		{"amount too large for int64", req{path: dep, body: `{"amount":99999999999999999999}`}, 400, httpapi.KindValidation, "amount"},
+		{"zero amount", req{path: dep, body: `{"amount":0}`}, 400, httpapi.KindValidation, "amount"},
+		{"missing amount", req{path: dep, body: `{"reference":"x"}`}, 400, httpapi.KindValidation, "amount"},
+		{"unknown field", req{path: dep, body: `{"amount":1,"currency":"EUR"}`}, 400, httpapi.KindValidation, "currency"},
+		{"malformed JSON", req{path: dep, body: `{"amount":`}, 400, httpapi.KindMalformedJSON, ""},
+		{"array body", req{path: dep, body: `[1]`}, 400, httpapi.KindMalformedJSON, ""},
+		{"trailing data", req{path: dep, body: `{"amount":1} {}`}, 400, httpapi.KindMalformedJSON, ""},
+		{"no body", req{path: dep, headers: map[string]string{"content-type": "application/json"}}, 400, httpapi.KindMalformedJSON, ""},
+		{"wrong media type", req{path: dep, body: `amount=1`, headers: map[string]string{"content-type": "application/x-www-form-urlencoded"}}, 415, httpapi.KindUnsupportedMediaType, ""},
+		{"body too large", req{path: dep, body: big}, 413, httpapi.KindPayloadTooLarge, ""},
+		{"unknown route", req{path: "/nope"}, 404, httpapi.KindRouteNotFound, ""},
+		{"wrong method", req{method: "PUT", path: dep, body: `{"amount":1}`}, 405, httpapi.KindMethodNotAllowed, ""},
+		{"unknown account", req{path: "/accounts/nobody/deposits", body: `{"amount":1}`}, 404, httpapi.KindNotFound, ""},
+		{"impossible account id", req{path: "/accounts/a%23b/deposits", body: `{"amount":1}`}, 404, httpapi.KindNotFound, ""},
+		{"no token", req{path: dep, body: `{"amount":1}`, noAuth: true}, 401, httpapi.KindUnauthorized, ""},
+		{"read scope only", req{path: dep, body: `{"amount":1}`, scopes: []string{httpapi.ScopeRead}}, 403, httpapi.KindForbidden, ""},
+		{"another tenant's account", req{path: dep, body: `{"amount":1}`, tenant: "t2"}, 404, httpapi.KindNotFound, ""},
+		{"malformed If-Match", req{path: dep, body: `{"amount":1}`, headers: map[string]string{"If-Match": "abc"}}, 400, httpapi.KindValidation, "If-Match"},
+		{"malformed Idempotency-Key", req{path: dep, body: `{"amount":1}`, headers: map[string]string{"Idempotency-Key": "has space"}}, 400, httpapi.KindValidation, "Idempotency-Key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := f.do(t, tc.r)
+			b := expect(t, resp, tc.status, tc.problem)
+			if tc.field != "" && !strings.Contains(fmt.Sprint(b["errors"]), "field:"+tc.field) {
+				t.Errorf("errors %v do not name %s", b["errors"], tc.field)
+			}
+			if resp.Headers[httpapi.CorrelationHeader] == "" {
+				t.Error("no correlation id on a problem")
+			}
+		})
+	}
+	b := expect(t, f.do(t, req{path: "/accounts", body: `{"owner":"","currency":"XYZ","overdraftLimit":-5}`}), 400, httpapi.KindValidation)
+	if errs, _ := b["errors"].([]any); len(errs) != 3 {
+		t.Errorf("errors %v, want all three bad fields at once", b["errors"])
+	}
+	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 1 {
+		t.Errorf("after all the bad requests the balance is %v, want only the one good deposit", b)
+	}
+}
+
+func TestIfMatch(t *testing.T) { testIfMatch(t) }
+
+func testIfMatch(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	dep := "/accounts/" + id + "/deposits"
+	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `"1"`}}), 200, "")
+	b := expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `"1"`}}), 412, httpapi.KindPreconditionFailed)
+	if !strings.Contains(b["detail"].(string), "2") {
+		t.Errorf("412 detail %q does not say the current version", b["detail"])
+	}
+	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `W/"2"`}}), 200, "")
+}
+
+func TestRacingDepositsAllLand(t *testing.T) { testRacingDepositsAllLand(t) }
+
+// A hot account serializes commutative commands instead of refusing them:
+// every one of 16 deposits sent at once without If-Match lands.
+func testRacingDepositsAllLand(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	var wg sync.WaitGroup
+	const racers = 16
+	for i := range racers {
+		wg.Go(func() {
+			if resp := f.deposit(t, id, int64(i+1)); resp.StatusCode != 200 {
+				t.Errorf("racing deposit %d: %d %s", i, resp.StatusCode, resp.Body)
+			}
+		})
+	}
+	wg.Wait()
+	stream, _ := app.AccountStream("t1", id)
+	cur, err := app.NewAccounts(f.store).Load(t.Context(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(racers * (racers + 1) / 2); cur.State.Balance != want || cur.Head.Version() != racers+1 {
+		t.Fatalf("balance %d at %d, want %d at %d", cur.State.Balance, cur.Head.Version(), want, racers+1)
+	}
+}
+
+// The retries of a command that keeps losing are bounded by time, not by a
+// count: it is decided again for the whole budget, then answers 409.
+func TestLosingCommandRetriesForItsBudget(t *testing.T) {
+	const budget = 300 * time.Millisecond
+	var appends atomic.Int64
+	f := newFixture(t, func(c *commandapi.Config, f *fixture) {
+		c.ConflictBudget = budget
+		f.backend = &alwaysLosing{Backend: f.backend, appends: &appends}
+	})
+	id := f.open(t, 0)
+	start := time.Now()
+	resp := f.deposit(t, id, 5)
+	elapsed := time.Since(start)
+	expect(t, resp, 409, httpapi.KindConflict)
+	if n := appends.Load(); n <= 5 {
+		t.Errorf("%d attempts, want more than a small fixed count", n)
+	}
+	if elapsed < budget/2 {
+		t.Errorf("gave up after %v, before the budget of %v was spent", elapsed, budget)
+	}
+}
+
+// alwaysLosing lets an account be opened, then loses every later append
+// to a writer that got there first.
+type alwaysLosing struct {
+	eventstore.Backend
+	appends *atomic.Int64
+}
+
+func (b *alwaysLosing) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	if b.appends.Add(1) == 1 {
+		return b.Backend.Write(ctx, writes, token)
+	}
+	return fmt.Errorf("lost the race: %w", eventstore.ErrConflict)
+}
+
+func TestIdempotencyKey(t *testing.T) { testIdempotencyKey(t) }
+
+func testIdempotencyKey(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	dep := "/accounts/" + id + "/deposits"
+	key := map[string]string{"Idempotency-Key": "k-1"}
+	first := f.do(t, req{path: dep, body: `{"amount":7,"reference":"r"}`, headers: key})
+	expect(t, first, 200, "")
+	// The same request, serialised differently, is the same request.
+	again := f.do(t, req{path: dep, body: `{ "reference": "r", "amount": 7 }`, headers: key})
+	expect(t, again, 200, "")
+	if again.Body != first.Body || again.Headers["ETag"] != first.Headers["ETag"] || again.Headers["Idempotent-Replayed"] != "true" {
+		t.Errorf("replay %v %s, want the first response %s", again.Headers, again.Body, first.Body)
+	}
+	expect(t, f.do(t, req{path: dep, body: `{"amount":8}`, headers: key}), 422, httpapi.KindIdempotencyReused)
+	// Another tenant's identical key is another key.
+	expect(t, f.do(t, req{path: dep, body: `{"amount":7,"reference":"r"}`, headers: key, tenant: "t2"}), 404, httpapi.KindNotFound)
+
+	// A 4xx is final too: replayed, not re-run.
+	wkey := map[string]string{"Idempotency-Key": "k-2"}
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, httpapi.KindInsufficientFunds)
+	expect(t, f.deposit(t, id, 1000), 200, "")
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, httpapi.KindInsufficientFunds)
+
+	b := decodeBody(t, f.deposit(t, id, 1))
+	if num(b, "balance") != 1008 {
+		t.Errorf("balance %d, want 7 + 1000 + 1: a keyed command applied twice or a 4xx was re-run", num(b, "balance"))
+	}
+}
+
+// Once a key's record has expired the key is free: another request under
+// it is applied as the new command it is (never answered with the old
+// request's outcome), and the very same request still applies once.
+func TestExpiredKeyTakesANewRequest(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, 0)
+	key := map[string]string{"Idempotency-Key": "k-reused"}
+	dep := req{path: "/accounts/" + id + "/deposits", body: `{"amount":500}`, headers: key}
+	first := f.do(t, dep)
+	expect(t, first, 200, "")
+	f.clock.advance(25 * time.Hour)
+
+	wd := f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":200}`, headers: key})
+	expect(t, wd, 200, "")
+	if b := decodeBody(t, wd); num(b, "balance") != 300 || wd.Headers["Idempotent-Replayed"] == "true" {
+		t.Errorf("withdrawal under an expired key = %v %v, want it applied: balance 300", wd.Headers, b)
+	}
+	f.clock.advance(25 * time.Hour)
+	again := f.do(t, dep)
+	expect(t, again, 200, "")
+	if again.Body != first.Body {
+		t.Errorf("the first deposit resent under its expired key = %s, want its first outcome %s", again.Body, first.Body)
+	}
+	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 301 {
+		t.Errorf("balance %d, want 301: the resent deposit applied twice", num(b, "balance"))
+	}
+}
+
+func TestIdempotencyKeyInFlight(t *testing.T) { testIdempotencyKeyInFlight(t) }
+
+func testIdempotencyKeyInFlight(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	path := "/accounts/" + id + "/deposits"
+	// Another request holds the key (its lease still runs).
+	r := req{path: path, body: `{"amount":7}`, headers: map[string]string{"Idempotency-Key": "k-busy"}}
+	held := idempotency.Record{Key: "t1#k-busy", Owner: "other", LeaseUntil: f.clock.Now().Add(10 * time.Second), ExpiresAt: f.clock.Now().Add(time.Hour)}
+	held.Fingerprint = commandapi.Fingerprint("t1", "POST", r.path, []byte(r.body))
+	if _, err := f.idem.Acquire(t.Context(), held, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp := f.do(t, r)
+	expect(t, resp, 409, httpapi.KindIdempotencyInFlight)
+	if resp.Headers["Retry-After"] != "10" {
+		t.Errorf("Retry-After %q, want the lease's remaining 10 s", resp.Headers["Retry-After"])
+	}
+}
+
+// forgetful loses the final response of a request, as a function that
+// crashed after its commit and before recording its answer would.
+type forgetful struct {
+	idempotency.Store
+}
+
+func (forgetful) Complete(context.Context, string, string, idempotency.Response, time.Time) error {
+	return errors.New("crashed")
+}
+
+func TestRetryAfterALostResponseDoesNotApplyTwice(t *testing.T) { testRetryAfterALostResponse(t) }
+
+func testRetryAfterALostResponse(t *testing.T, opts ...option) {
+	f := newFixture(t, append(opts, func(c *commandapi.Config, f *fixture) {
+		c.Idempotency = forgetful{f.idem}
+		c.Lease = 30 * time.Second
+	})...)
+	id := f.open(t, 0)
+	r := req{path: "/accounts/" + id + "/deposits", body: `{"amount":7}`, headers: map[string]string{"Idempotency-Key": "k-lost"}}
+	first := f.do(t, r)
+	expect(t, first, 200, "")
+	// The client never saw that answer. Until the lease ends, a retry is
+	// told the request is in flight; after it, the retry takes over.
+	expect(t, f.do(t, r), 409, httpapi.KindIdempotencyInFlight)
+	f.clock.advance(31 * time.Second)
+	again := f.do(t, r)
+	expect(t, again, 200, "")
+	if again.Body != first.Body {
+		t.Errorf("retry answered %s, want the first answer %s", again.Body, first.Body)
+	}
+	stream, _ := app.AccountStream("t1", id)
+	cur, err := app.NewAccounts(f.store).Load(t.Context(), stream)
+	if err != nil || cur.State.Balance != 7 || cur.Head.Version() != 2 {
+		t.Fatalf("balance %d at %d (%v), want one deposit of 7", cur.State.Balance, cur.Head.Version(), err)
+	}
+}
+
+func TestConcurrentRequestsWithOneKeyApplyOnce(t *testing.T) {
+	testConcurrentRequestsWithOneKeyApplyOnce(t)
+}
+
+func testConcurrentRequestsWithOneKeyApplyOnce(t *testing.T, opts ...option) {
+	f := newFixture(t, opts...)
+	id := f.open(t, 0)
+	r := req{path: "/accounts/" + id + "/deposits", body: `{"amount":3}`, headers: map[string]string{"Idempotency-Key": "k-race"}}
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Go(func() { statuses[i] = f.do(t, r).StatusCode })
+	}
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		switch s {
+		case 200:
+			ok++
+		case 409:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	stream, _ := app.AccountStream("t1", id)
+	cur, _ := app.NewAccounts(f.store).Load(t.Context(), stream)
+	if ok < 1 || cur.State.Balance != 3 {
+		t.Fatalf("%d successes, balance %d: want at least one success and exactly one deposit", ok, cur.State.Balance)
+	}
+}
+
+// failing makes every backend call fail with err.
+type failing struct {
+	eventstore.Backend
+	err error
+}
+
+func (b failing) Query(context.Context, eventstore.Query) (eventstore.Page, error) {
+	return eventstore.Page{}, b.err
+}
+
+func TestBackendFailures(t *testing.T) {
+	for _, tc := range []struct {
+		err     error
+		status  int
+		problem string
+	}{
+		{fmt.Errorf("query: %w", eventstore.ErrThrottled), 503, httpapi.KindThrottled},
+		{fmt.Errorf("query: %w", eventstore.ErrUnavailable), 503, httpapi.KindUnavailable},
+		{errors.New("secret internal detail"), 500, httpapi.KindInternal},
+	} {
+		f := newFixture(t, func(c *commandapi.Config, f *fixture) {
+			f.backend = failing{eventstore.NewMemoryBackend(), tc.err}
+		})
+		resp := f.deposit(t, "acc", 1)
+		expect(t, resp, tc.status, tc.problem)
+		if tc.status == 503 && resp.Headers["Retry-After"] == "" {
+			t.Error("503 without Retry-After")
+		}
+		if strings.Contains(resp.Body, "secret") {
+			t.Errorf("internal detail leaked: %s", resp.Body)
+		}
+		if !strings.Contains(f.logs.String(), tc.err.Error()) {
+			t.Errorf("the cause is not in the logs: %s", f.logs.String())
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package commandapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/httpapi"
+	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/idempotency"
+	"annals/internal/kit/testlog"
+	"annals/internal/ledger/commandapi"
+)
+
+// fixture is a handler over in-memory stores (held to the DynamoDB
+// contract by their own suites), with a controllable clock.
+type fixture struct {
+	h       *commandapi.Handler
+	store   *eventstore.Store
+	backend eventstore.Backend
+	idem    idempotency.Store
+	clock   *clock
+	logs    *testlog.Buffer
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+var ids atomic.Int64
+
+func newID() string { return fmt.Sprintf("id-%06d", ids.Add(1)) }
+
+type option func(*commandapi.Config, *fixture)
+
+func newFixture(t *testing.T, opts ...option) *fixture {
+	t.Helper()
+	f := &fixture{
+		backend: eventstore.NewMemoryBackend(),
+		idem:    idempotency.NewMemory(),
+		clock:   &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
+		logs:    &testlog.Buffer{},
+	}
+	cfg := commandapi.Config{
+		Now:   f.clock.Now,
+		NewID: newID,
+		Log:   slog.New(slog.NewJSONHandler(f.logs, nil)),
+	}
+	for _, o := range opts {
+		o(&cfg, f)
+	}
+	if cfg.Idempotency == nil {
+		cfg.Idempotency = f.idem
+	}
+	f.store = eventstore.New(f.backend, eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
+		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
+	cfg.Store = f.store
+	f.h = commandapi.New(cfg)
+	return f
+}
+
+type req struct {
+	raw                *events.APIGatewayV2HTTPRequest
+	method, path, body string
+	headers            map[string]string
+	tenant             string
+	scopes             []string
+	noAuth             bool
+}
+
+// reqFromEvent sends a ready-made event as it is.
+func reqFromEvent(ev events.APIGatewayV2HTTPRequest) req { return req{raw: &ev} }
+
+func (r req) event() events.APIGatewayV2HTTPRequest {
+	if r.raw != nil {
+		return *r.raw
+	}
+	if r.method == "" {
+		r.method = "POST"
+	}
+	if r.tenant == "" {
+		r.tenant = "t1"
+	}
+	if r.scopes == nil {
+		r.scopes = []string{httpapi.ScopeWrite}
+	}
+	return httpapitest.Request{Method: r.method, Path: r.path, Body: r.body, Headers: r.headers,
+		Subject: "alice", Tenant: r.tenant, Scopes: r.scopes, NoAuth: r.noAuth}.Event()
+}
+
+func (f *fixture) do(t *testing.T, r req) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	resp, err := f.h.Handle(t.Context(), r.event())
+	if err != nil {
+		t.Fatalf("%s %s: handler returned an error: %v", r.method, r.path, err)
+	}
+	return resp
+}
+
+type body map[string]any
+
+func decodeBody(t *testing.T, resp events.APIGatewayV2HTTPResponse) body {
+	t.Helper()
+	var b body
+	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
+		t.Fatalf("response body %q is not JSON: %v", resp.Body, err)
+	}
+	return b
+}
+
+// expect checks a success status, or a problem's status and type.
+func expect(t *testing.T, resp events.APIGatewayV2HTTPResponse, status int, problem string) body {
+	t.Helper()
+	b := decodeBody(t, resp)
+	if resp.StatusCode != status {
+		t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Body, status)
+	}
+	if problem == "" {
+		if ct := resp.Headers["Content-Type"]; ct != "application/json" {
+			t.Errorf("Content-Type %q, want application/json", ct)
+		}
+		return b
+	}
+	if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	if b["type"] != httpapi.ProblemTypePrefix+problem || int(b["status"].(float64)) != status {
+		t.Fatalf("problem %v, want type %s status %d", b, problem, status)
+	}
+	return b
+}
+
+func (f *fixture) open(t *testing.T, overdraft int64) string {
+	t.Helper()
+	resp := f.do(t, req{path: "/accounts", body: fmt.Sprintf(`{"owner":"alice","currency":"EUR","overdraftLimit":%d}`, overdraft)})
+	b := expect(t, resp, 201, "")
+	return b["accountId"].(string)
+}
+
+func (f *fixture) deposit(t *testing.T, id string, amount int64) events.APIGatewayV2HTTPResponse {
+	t.Helper()
+	return f.do(t, req{path: "/accounts/" + id + "/deposits", body: fmt.Sprintf(`{"amount":%d}`, amount)})
+}
+
+func num(b body, k string) int64 {
+	v, _ := b[k].(float64)
+	return int64(v)
+}

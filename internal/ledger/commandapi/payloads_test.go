@@ -1,0 +1,108 @@
+package commandapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
+	"annals/internal/localaws/lambdatest"
+)
+
+// The events/command payloads are what `sam local invoke` feeds the
+// function; here they are golden inputs with their expected answers, so a
+// payload that no longer works fails a test. Every payload must be listed.
+var payloadExpectations = map[string]struct {
+	status  int
+	problem string
+	balance int64 // checked for 200s that return one
+}{
+	"open-account.json":                {status: 201},
+	"open-account-missing-fields.json": {status: 400, problem: httpapi.KindValidation},
+	"deposit.json":                     {status: 200, balance: 7500},
+	"deposit-idempotent.json":          {status: 200, balance: 5100},
+	"deposit-if-match-stale.json":      {status: 412, problem: httpapi.KindPreconditionFailed},
+	"deposit-invalid-amount.json":      {status: 400, problem: httpapi.KindValidation},
+	"deposit-malformed-json.json":      {status: 400, problem: httpapi.KindMalformedJSON},
+	"deposit-wrong-media-type.json":    {status: 415, problem: httpapi.KindUnsupportedMediaType},
+	"deposit-unknown-account.json":     {status: 404, problem: httpapi.KindNotFound},
+	"withdraw.json":                    {status: 200, balance: 4000},
+	"withdraw-insufficient-funds.json": {status: 422, problem: httpapi.KindInsufficientFunds},
+	"close.json":                       {status: 200},
+	"close-not-empty.json":             {status: 422, problem: httpapi.KindAccountNotEmpty},
+	"unknown-route.json":               {status: 404, problem: httpapi.KindRouteNotFound},
+
+	"start-transfer.json":              {status: 202},
+	"start-transfer-same-account.json": {status: 400, problem: httpapi.KindValidation},
+}
+
+// seedDemo writes the accounts the payloads name: acc-demo-1 with 5,000
+// (at version 2) and the empty acc-demo-2, both of tenant demo.
+func seedDemo(t *testing.T, store *eventstore.Store) {
+	t.Helper()
+	accounts := app.NewAccounts(store)
+	for _, a := range []struct {
+		id      string
+		deposit int64
+	}{{"acc-demo-1", 5000}, {"acc-demo-2", 0}} {
+		stream, err := app.AccountStream("demo", a.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := []account.Event{account.AccountOpened{AccountID: a.id, Owner: "alice", Currency: "EUR"}}
+		if a.deposit > 0 {
+			evs = append(evs, account.MoneyDeposited{Amount: a.deposit, Reference: "seed", BalanceAfter: a.deposit})
+		}
+		enc, err := app.Encode(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
+		for _, e := range enc {
+			if cur, _, err = accounts.Append(context.Background(), cur, []eventstore.NewEvent{e}, eventstore.Metadata{Actor: "seed"}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func payloads(t *testing.T) map[string][]byte {
+	t.Helper()
+	return lambdatest.Payloads(t, "command", payloadExpectations)
+}
+
+// checkPayloadResponse asserts a response against its expectation.
+func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
+	t.Helper()
+	want := payloadExpectations[name]
+	b := expect(t, resp, want.status, want.problem)
+	if want.balance != 0 && num(b, "balance") != want.balance {
+		t.Errorf("balance %v, want %d", b["balance"], want.balance)
+	}
+	if resp.StatusCode < 300 && resp.Headers["ETag"] == "" {
+		t.Error("success without ETag")
+	}
+	if !strings.HasPrefix(resp.Headers[httpapi.CorrelationHeader], "corr-") {
+		t.Errorf("correlation id %q, want the payload's", resp.Headers[httpapi.CorrelationHeader])
+	}
+}
+
+func TestPayloadsThroughTheHandler(t *testing.T) {
+	for name, raw := range payloads(t) {
+		t.Run(name, func(t *testing.T) {
+			var req events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(raw, &req); err != nil {
+				t.Fatal(err)
+			}
+			f := newFixture(t)
+			seedDemo(t, f.store)
+			checkPayloadResponse(t, name, f.do(t, reqFromEvent(req)))
+		})
+	}
+}

@@ -1,0 +1,131 @@
+package functions_test
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"annals/internal/ledger/registry"
+	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/lambdatest"
+)
+
+// checkBinary asserts the build settings every Lambda binary must carry.
+func checkBinary(t *testing.T, path, arch string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	for k, want := range map[string]string{
+		"CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": arch, "-tags": "lambda.norpc", "-trimpath": "true",
+	} {
+		if settings[k] != want {
+			t.Errorf("%s: build setting %s = %q, want %q", path, k, settings[k], want)
+		}
+	}
+	// -ldflags "-s -w" is not recorded under -trimpath; its effect is: no
+	// symbol table, no DWARF.
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, s := range f.Sections {
+		if s.Name == ".symtab" || strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			t.Errorf("%s has section %s: not built with -ldflags \"-s -w\"", path, s.Name)
+		}
+	}
+}
+
+func templateFunctions(t testing.TB) []string {
+	ids := awstest.Template(t).Functions()
+	if len(ids) == 0 {
+		t.Fatal("no functions in template.yaml")
+	}
+	return ids
+}
+
+// maxBootstrap is the size target of a function's binary (docs/benchmarks.md):
+// 10 MB as Lambda counts sizes in its quotas, 2^20 bytes to the MB.
+const maxBootstrap = 10 << 20
+
+// What `sam build` produced (make test runs it first) is what ships, and
+// it stays within the size target.
+func TestSAMBuildShipsStaticStrippedARMBinaries(t *testing.T) {
+	root := awstest.ProjectRoot(t)
+	for _, id := range templateFunctions(t) {
+		p := filepath.Join(root, ".aws-sam", "build", id, "bootstrap")
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s: %v: run `make test` (or `make build`), which runs sam build first", id, err)
+		}
+		checkBinary(t, p, "arm64")
+		if fi, err := os.Stat(p); err == nil && fi.Size() > maxBootstrap {
+			t.Errorf("%s: bootstrap is %d bytes, over the %d-byte target: see what it links (docs/benchmarks.md)", id, fi.Size(), maxBootstrap)
+		}
+	}
+}
+
+// credentialChain is what config.LoadDefaultConfig links into every
+// function: the SSO, sign-in and STS clients of the default credential
+// chain.
+var credentialChain = []string{"signin", "sso", "ssooidc", "sts"}
+
+// A function links the SDK clients of the services its manifest grants it
+// and no other: each client is a few hundred kilobytes of binary and of
+// start-up work, so wiring that pulled in another function's client would
+// cost every cold start.
+func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
+	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
+	for _, id := range templateFunctions(t) {
+		granted := map[string]bool{}
+		for _, g := range registry.Manifests[id].Grants {
+			for _, a := range g.Actions {
+				service, _, _ := strings.Cut(a, ":")
+				granted[service] = true
+			}
+		}
+		for _, s := range credentialChain {
+			granted[s] = true
+		}
+		dir := strings.TrimSuffix(strings.ToLower(id), "function")
+		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./functions/"+dir)
+		cmd.Dir = awstest.ProjectRoot(t)
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: go list: %v\n%s", id, err, out)
+		}
+		var own []string
+		for _, pkg := range strings.Fields(string(out)) {
+			service, ok := strings.CutPrefix(pkg, sdk)
+			if !ok || strings.Contains(service, "/") || slices.Contains(credentialChain, service) {
+				continue // not a client package (types, endpoints), or the chain's
+			}
+			own = append(own, service)
+			if !granted[service] {
+				t.Errorf("%s links the %s client, which its manifest grants no action of", id, service)
+			}
+		}
+		if len(own) == 0 {
+			t.Errorf("%s links no SDK client of its own", id)
+		}
+	}
+}
+
+// The copies the emulator tests run differ only in architecture.
+func TestHostBuildsUseTheSameFlags(t *testing.T) {
+	for _, id := range templateFunctions(t) {
+		checkBinary(t, lambdatest.Build(t, id), runtime.GOARCH)
+	}
+}

@@ -1,0 +1,48 @@
+package queryapi_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/projection"
+	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/lambdatest"
+)
+
+// The built function, under the Lambda Runtime Interface Emulator (what
+// `sam local invoke` runs inside its container), against moto: each payload
+// in events/query gets the same answer as from the handler in memory. The
+// payloads only read, so they share one set of tables and one function.
+func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
+	bootstrap := lambdatest.Build(t, "QueryFunction")
+	db := awstest.DynamoDB(t)
+	eventsTable := awstest.Table(t, db, "EventsTable")
+	accountsTable := awstest.Table(t, db, "AccountsTable")
+	historyTable := awstest.Table(t, db, "HistoryTable")
+	seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID)),
+		projection.NewDynamoAccounts(db, accountsTable), projection.NewDynamoHistory(db, historyTable))
+	fn := lambdatest.Start(t, bootstrap, map[string]string{
+		"EVENTS_TABLE":   eventsTable,
+		"ACCOUNTS_TABLE": accountsTable,
+		"HISTORY_TABLE":  historyTable,
+
+		"TRANSFERS_TABLE": awstest.Table(t, db, "TransfersTable"),
+	})
+	for name, raw := range payloads(t) {
+		t.Run(name, func(t *testing.T) {
+			out, err := fn.Invoke(t.Context(), raw)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, fn.Logs())
+			}
+			var resp events.APIGatewayV2HTTPResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				t.Fatalf("response %s: %v", out, err)
+			}
+			checkPayloadResponse(t, name, resp)
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package transfer_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/transfer"
+)
+
+// listed is a PendingLister over a fixed list, in its order, counting the
+// pages read.
+type listed struct {
+	stuck []transfer.Stuck
+	pages int
+}
+
+func (l *listed) PendingBefore(_ context.Context, _ time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
+	l.pages++
+	rest := l.stuck
+	if from.TransferID != "" {
+		i := slices.IndexFunc(rest, func(s transfer.Stuck) bool { return s.TransferID == from.TransferID })
+		rest = rest[i+1:]
+	}
+	return rest[:min(len(rest), limit)], nil
+}
+
+// Transfers that cannot move, however many, never hide the ones behind
+// them: a sweep reads the list to its end, page by page.
+func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	store := eventstore.New(eventstore.NewMemoryBackend())
+	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 0})
+	tr, _ := transfer.Stream("t1", "tr-ok")
+	req, err := transfer.Encode(transfer.Requested{TransferID: "tr-ok", FromAccountID: "a", ToAccountID: "b", Amount: 30, Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, eventstore.NewStream(tr), req, eventstore.Metadata{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Five rows no step can move (ids no stream can have), then the one
+	// that can.
+	list := &listed{}
+	for _, id := range []string{"bad#1", "bad#2", "bad#3", "bad#4", "bad#5", "tr-ok"} {
+		list.stuck = append(list.stuck, transfer.Stuck{Tenant: "t1", TransferID: id})
+	}
+
+	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, quiet(), 0), list, time.Now(), 2)
+	if want := (transfer.SweepReport{Found: 6, Completed: 1, Errors: 5}); rep != want {
+		t.Errorf("report %+v, want %+v", rep, want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "transfer bad#1 of t1") {
+		t.Errorf("error %v, want the first failure's", err)
+	}
+	if list.pages != 4 {
+		t.Errorf("%d pages read, want 4 (three full, one empty)", list.pages)
+	}
+	cur, err := transfer.NewTransfers(store).Load(ctx, tr)
+	if err != nil || cur.State.Status != transfer.StatusCompleted {
+		t.Errorf("tr-ok after the sweep: %+v, %v", cur.State, err)
+	}
+	if _, err := transfer.Sweep(ctx, nil, list, time.Now(), 0); err == nil {
+		t.Error("a sweep with pages of 0 ran")
+	}
+}
+
+// stuckList ignores where a page should start: it returns the same page
+// every time.
+type stuckList struct{ page []transfer.Stuck }
+
+func (l stuckList) PendingBefore(context.Context, time.Time, transfer.Stuck, int) ([]transfer.Stuck, error) {
+	return l.page, nil
+}
+
+// A lister that does not move on stops the sweep with an error instead of
+// looping, and a sweep out of time counts what it did not reach as not
+// moved.
+func TestSweepStopsWhereItCannotGoOn(t *testing.T) {
+	store := eventstore.New(eventstore.NewMemoryBackend())
+	m := transfer.NewManager(store, quiet(), 0)
+	page := []transfer.Stuck{{Tenant: "t1", TransferID: "gone-1"}, {Tenant: "t1", TransferID: "gone-2"}}
+
+	rep, err := transfer.Sweep(t.Context(), m, stuckList{page}, time.Now(), 2)
+	if err == nil || !strings.Contains(err.Error(), "ends where it started") || rep.Found != 4 {
+		t.Errorf("a lister that does not move on: %+v, %v", rep, err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	rep, err = transfer.Sweep(ctx, m, &listed{stuck: page}, time.Now(), 5)
+	if want := (transfer.SweepReport{Found: 2, Errors: 2}); rep != want || !errors.Is(err, context.Canceled) {
+		t.Errorf("out of time: %+v, %v; want %+v and the context's error", rep, err, want)
+	}
+}
