@@ -3,48 +3,57 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+	"iter"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/ledger/account"
 )
 
-// ProblemFor is the one mapping from an error to what the client sees.
-// Anything it does not know is an internal error whose detail stays in the
-// logs: no internal message or stack trace ever leaves the API.
+// Refusal is an error a domain lets its clients see as it is: its own
+// problem type, status, title and detail. The core knows no domain; a
+// domain's refusals reach HTTP through this method alone.
+type Refusal interface {
+	error
+	Problem() (kind string, status int, title, detail string)
+}
+
+// Invalidity is an error that lists invalid fields (named as the client
+// sent them) and what is wrong with each: a validation problem.
+type Invalidity interface {
+	error
+	InvalidFields() iter.Seq2[string, string]
+}
+
+// ProblemFor is the one mapping from an error to what the client sees: a
+// Problem as it is, a domain's Refusal or Invalidity, the store's and AWS's
+// own failures. Anything else is an internal error whose detail stays in
+// the logs: no internal message or stack trace ever leaves the API.
 func ProblemFor(err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
 	}
-	var ve *account.ValidationError
-	if errors.As(err, &ve) {
-		fields := make([]FieldError, len(ve.Fields))
-		for i, f := range ve.Fields {
-			fields[i] = FieldError{Field: f.Field, Message: f.Message}
+	var inv Invalidity
+	if errors.As(err, &inv) {
+		var fields []FieldError
+		for f, m := range inv.InvalidFields() {
+			fields = append(fields, FieldError{Field: f, Message: m})
 		}
 		return Invalid(fields...)
+	}
+	var r Refusal
+	if errors.As(err, &r) {
+		kind, status, title, detail := r.Problem()
+		return &Problem{Kind: kind, Type: ProblemTypePrefix + kind, Title: title, Status: status, Detail: detail}
 	}
 	var tl *eventstore.TooLargeError
 	if errors.As(err, &tl) {
 		return NewProblem(KindPayloadTooLarge, fmt.Sprintf("the events would take %d bytes, over the %d-byte limit of one commit", tl.Size, tl.Limit))
 	}
 	switch {
-	case errors.Is(err, account.ErrAccountNotFound), errors.Is(err, eventstore.ErrNotFound):
-		return NewProblem(KindNotFound, "no account with this id")
+	case errors.Is(err, eventstore.ErrNotFound):
+		return NewProblem(KindNotFound, "")
 	case errors.Is(err, eventstore.ErrVersionNotFound):
-		return NewProblem(KindVersionNotFound, "the account has no such version")
-	case errors.Is(err, account.ErrAccountExists):
-		return NewProblem(KindAccountExists, "")
-	case errors.Is(err, account.ErrInsufficientFunds):
-		return NewProblem(KindInsufficientFunds, "the withdrawal would take the balance below the overdraft limit")
-	case errors.Is(err, account.ErrAccountClosed):
-		return NewProblem(KindAccountClosed, "a closed account accepts no commands")
-	case errors.Is(err, account.ErrAccountNotEmpty):
-		return NewProblem(KindAccountNotEmpty, "only an account with a zero balance can close")
-	case errors.Is(err, account.ErrTransfersInFlight):
-		return NewProblem(KindTransfersInFlight, "the account can close once its transfers have settled")
-	case errors.Is(err, account.ErrOverflow):
-		return NewProblem(KindAmountOverflow, "")
+		return NewProblem(KindVersionNotFound, "no such version")
 	case errors.Is(err, eventstore.ErrConflict):
 		return NewProblem(KindConflict, "")
 	case errors.Is(err, eventstore.ErrThrottled):

@@ -1,5 +1,5 @@
-// Package httpapi owns what the ledger's HTTP API has in common across its
-// functions: RFC 9457 problem responses with a stable type per error, the one
+// Package httpapi owns what an application's HTTP API has in common across
+// its functions: RFC 9457 problem responses with a stable type per error, the one
 // mapping from errors to them, request decoding with its limits, the caller's
 // identity from API Gateway's JWT claims, and correlation ids.
 package httpapi
@@ -26,12 +26,6 @@ const (
 	KindVersionNotFound      = "version-not-found"
 	KindRouteNotFound        = "route-not-found"
 	KindMethodNotAllowed     = "method-not-allowed"
-	KindAccountExists        = "account-exists"
-	KindInsufficientFunds    = "insufficient-funds"
-	KindAccountClosed        = "account-closed"
-	KindAccountNotEmpty      = "account-not-empty"
-	KindTransfersInFlight    = "transfers-in-flight"
-	KindAmountOverflow       = "amount-overflow"
 	KindConflict             = "conflict"
 	KindPreconditionFailed   = "precondition-failed"
 	KindIdempotencyReused    = "idempotency-key-reused"
@@ -58,12 +52,6 @@ var catalogue = map[string]struct {
 	KindVersionNotFound:      {http.StatusNotFound, "No such version"},
 	KindRouteNotFound:        {http.StatusNotFound, "No such route"},
 	KindMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed on this route"},
-	KindAccountExists:        {http.StatusConflict, "The account already exists"},
-	KindInsufficientFunds:    {http.StatusUnprocessableEntity, "Insufficient funds"},
-	KindAccountClosed:        {http.StatusUnprocessableEntity, "The account is closed"},
-	KindAccountNotEmpty:      {http.StatusUnprocessableEntity, "The account balance is not zero"},
-	KindTransfersInFlight:    {http.StatusUnprocessableEntity, "The account has transfers in flight"},
-	KindAmountOverflow:       {http.StatusUnprocessableEntity, "The balance would overflow"},
 	KindConflict:             {http.StatusConflict, "Concurrent changes kept winning; try again"},
 	KindPreconditionFailed:   {http.StatusPreconditionFailed, "The resource changed since the version in If-Match"},
 	KindIdempotencyReused:    {http.StatusUnprocessableEntity, "The Idempotency-Key was used for another request"},

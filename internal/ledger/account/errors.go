@@ -1,20 +1,41 @@
 package account
 
 import (
-	"errors"
+	"iter"
 	"strings"
 )
 
-// Errors callers branch on, for instance to choose an HTTP status. Decide
-// returns them unwrapped; callers add the operation and ids.
+// Refusal is a command the ledger refuses by one of its rules. Kind is the
+// stable name clients branch on (the HTTP API's problem type), Status the
+// HTTP status that says what kind of refusal it is, Title a short summary
+// and Detail the rule in words. Callers branch on the values below with
+// errors.Is; Decide returns them unwrapped, and callers add the operation
+// and ids.
+type Refusal struct {
+	Kind   string
+	Status int
+	Title  string
+	Detail string
+}
+
+func (r *Refusal) Error() string { return r.Title }
+
+// Problem names what a client is told (see httpapi.Refusal).
+func (r *Refusal) Problem() (kind string, status int, title, detail string) {
+	return r.Kind, r.Status, r.Title, r.Detail
+}
+
+// The ledger's refusals. 404: no such account; 409: the account exists;
+// 422: the command breaks a rule of the account as it stands.
 var (
-	ErrAccountNotFound   = errors.New("account not found")
-	ErrAccountExists     = errors.New("account already exists")
-	ErrAccountClosed     = errors.New("account is closed")
-	ErrInsufficientFunds = errors.New("insufficient funds")
-	ErrAccountNotEmpty   = errors.New("account balance is not zero")
-	ErrTransfersInFlight = errors.New("account has transfers in flight")
-	ErrOverflow          = errors.New("balance would overflow")
+	ErrAccountNotFound   = &Refusal{"not-found", 404, "No such resource", "no account with this id"}
+	ErrAccountExists     = &Refusal{"account-exists", 409, "The account already exists", ""}
+	ErrAccountClosed     = &Refusal{"account-closed", 422, "The account is closed", "a closed account accepts no commands"}
+	ErrInsufficientFunds = &Refusal{"insufficient-funds", 422, "Insufficient funds", "the withdrawal would take the balance below the overdraft limit"}
+	ErrAccountNotEmpty   = &Refusal{"account-not-empty", 422, "The account balance is not zero", "only an account with a zero balance can close"}
+	ErrTransfersInFlight = &Refusal{"transfers-in-flight", 422, "The account has transfers in flight", "the account can close once its transfers have settled"}
+	ErrOverflow          = &Refusal{"amount-overflow", 422, "The balance would overflow", ""}
+	ErrVersionNotFound   = &Refusal{"version-not-found", 404, "No such version", "the account has no such version"}
 )
 
 // FieldError is one invalid field of a command, named as in the HTTP API's
@@ -42,4 +63,16 @@ func (e *ValidationError) Error() string {
 		b.WriteString(f.Message)
 	}
 	return b.String()
+}
+
+// InvalidFields yields each invalid field and what is wrong with it (see
+// httpapi.Invalidity).
+func (e *ValidationError) InvalidFields() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, f := range e.Fields {
+			if !yield(f.Field, f.Message) {
+				return
+			}
+		}
+	}
 }

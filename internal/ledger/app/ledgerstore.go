@@ -1,9 +1,10 @@
-// Package ledgerstore binds the ledger domain to the event store: how
-// account streams are named, how ledger events are stored, and the fold that
-// rebuilds an account from them.
+// Package app is the ledger's application layer: it binds the domains to
+// the event store (how account streams are named, how ledger events are
+// stored, the fold that rebuilds an account from them).
 package app
 
 import (
+	"errors"
 	"fmt"
 
 	"annals/internal/kit/eventstore"
@@ -66,4 +67,17 @@ func Decode(e eventstore.Event) (account.Event, error) {
 		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)
 	}
 	return ev, nil
+}
+
+// AccountError says in the ledger's words what the store reports of an
+// account stream: no such stream is no such account, no such version of it
+// is no such version of the account. Other errors are returned as they are.
+func AccountError(err error) error {
+	switch {
+	case errors.Is(err, eventstore.ErrVersionNotFound):
+		return fmt.Errorf("%w: %w", account.ErrVersionNotFound, err)
+	case errors.Is(err, eventstore.ErrNotFound):
+		return fmt.Errorf("%w: %w", account.ErrAccountNotFound, err)
+	}
+	return err
 }

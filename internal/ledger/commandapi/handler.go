@@ -151,7 +151,7 @@ func (h *Handler) attempt(ctx context.Context, stream eventstore.StreamID, c com
 	if c.route != routeOpen {
 		var err error
 		if cur, err = h.accounts.Load(ctx, stream); err != nil {
-			return l.FailErr(err, corr), nil
+			return l.FailErr(app.AccountError(err), corr), nil
 		}
 	}
 	if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {

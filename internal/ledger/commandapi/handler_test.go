@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"annals/internal/ledger/account"
+
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/idempotency"
@@ -41,16 +43,16 @@ func testAccountLifecycle(t *testing.T, opts ...option) {
 		t.Errorf("withdraw into the overdraft: %v %v", b, resp.Headers)
 	}
 	resp = f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":1}`})
-	expect(t, resp, 422, httpapi.KindInsufficientFunds)
+	expect(t, resp, 422, account.ErrInsufficientFunds.Kind)
 
-	expect(t, f.do(t, req{path: "/accounts/" + id + "/close"}), 422, httpapi.KindAccountNotEmpty)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/close"}), 422, account.ErrAccountNotEmpty.Kind)
 	expect(t, f.deposit(t, id, 500), 200, "")
 	b = expect(t, f.do(t, req{path: "/accounts/" + id + "/close"}), 200, "")
 	if b["status"] != "closed" || num(b, "version") != 5 {
 		t.Errorf("close: %v", b)
 	}
-	expect(t, f.deposit(t, id, 1), 422, httpapi.KindAccountClosed)
-	expect(t, f.do(t, req{path: "/accounts/" + id + "/close", body: `{}`}), 422, httpapi.KindAccountClosed)
+	expect(t, f.deposit(t, id, 1), 422, account.ErrAccountClosed.Kind)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/close", body: `{}`}), 422, account.ErrAccountClosed.Kind)
 }
 
 func TestEventsCarryTheirMetadata(t *testing.T) { testEventsCarryTheirMetadata(t) }
@@ -245,9 +247,9 @@ func testIdempotencyKey(t *testing.T, opts ...option) {
 
 	// A 4xx is final too: replayed, not re-run.
 	wkey := map[string]string{"Idempotency-Key": "k-2"}
-	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, httpapi.KindInsufficientFunds)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, account.ErrInsufficientFunds.Kind)
 	expect(t, f.deposit(t, id, 1000), 200, "")
-	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, httpapi.KindInsufficientFunds)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, account.ErrInsufficientFunds.Kind)
 
 	b := decodeBody(t, f.deposit(t, id, 1))
 	if num(b, "balance") != 1008 {

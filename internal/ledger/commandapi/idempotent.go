@@ -40,10 +40,11 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
 		p.RetryAfter = max(1, int(math.Ceil(old.LeaseUntil.Sub(now).Seconds())))
 		return l.Fail(p, corr)
-	case errors.Is(err, eventstore.ErrUnknownOutcome):
-		// The record may be ours: free it rather than hold the key for
-		// the whole lease (a release of a record we do not hold does
-		// nothing).
+	case eventstore.Transient(err):
+		// The record may be ours, from an attempt whose answer was lost
+		// before the SDK's last, refused one: free it rather than hold the
+		// key for the whole lease (a release of a record we do not hold
+		// does nothing).
 		h.release(ctx, rec, corr)
 		return l.FailErr(err, corr)
 	case err != nil:

@@ -33,9 +33,9 @@ var payloadExpectations = map[string]struct {
 	"deposit-wrong-media-type.json":    {status: 415, problem: httpapi.KindUnsupportedMediaType},
 	"deposit-unknown-account.json":     {status: 404, problem: httpapi.KindNotFound},
 	"withdraw.json":                    {status: 200, balance: 4000},
-	"withdraw-insufficient-funds.json": {status: 422, problem: httpapi.KindInsufficientFunds},
+	"withdraw-insufficient-funds.json": {status: 422, problem: account.ErrInsufficientFunds.Kind},
 	"close.json":                       {status: 200},
-	"close-not-empty.json":             {status: 422, problem: httpapi.KindAccountNotEmpty},
+	"close-not-empty.json":             {status: 422, problem: account.ErrAccountNotEmpty.Kind},
 	"unknown-route.json":               {status: 404, problem: httpapi.KindRouteNotFound},
 
 	"start-transfer.json":              {status: 202},

@@ -105,13 +105,7 @@ func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream even
 		}
 	}
 	requested, err := transfer.Decide(accounts[0], accounts[1], r)
-	var ae *transfer.AccountError
-	switch {
-	case errors.As(err, &ae) && errors.Is(err, account.ErrAccountNotFound):
-		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with the id in "+ae.Field), corr)
-	case errors.As(err, &ae) && errors.Is(err, account.ErrAccountClosed):
-		return l.Fail(httpapi.NewProblem(httpapi.KindAccountClosed, "the account in "+ae.Field+" is closed"), corr)
-	case err != nil:
+	if err != nil {
 		return l.FailErr(err, corr)
 	}
 	evs, err := transfer.Encode(requested)

@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
 )
 
 // SourceHeader says where an account view response was read: "view" (the
@@ -60,7 +61,7 @@ func (h *Handler) account(ctx context.Context, req *events.APIGatewayV2HTTPReque
 	case p.version > 0:
 		past, err := h.replay.At(ctx, c.stream, p.version)
 		if err != nil {
-			return c.log.FailErr(err, c.corr)
+			return c.log.FailErr(app.AccountError(err), c.corr)
 		}
 		body, source = newAccountBody(c.stream.ID, past.State, past.Version, past.RecordedAt), SourceEvents
 	case p.hasAt:
@@ -69,26 +70,26 @@ func (h *Handler) account(ctx context.Context, req *events.APIGatewayV2HTTPReque
 			return c.log.Fail(httpapi.NewProblem(httpapi.KindVersionNotFound, "the account did not exist yet at "+p.at.UTC().Format(time.RFC3339Nano)), c.corr)
 		}
 		if err != nil {
-			return c.log.FailErr(err, c.corr)
+			return c.log.FailErr(app.AccountError(err), c.corr)
 		}
 		body, source = newAccountBody(c.stream.ID, past.State, past.Version, past.RecordedAt), SourceEvents
 	default:
 		row, found, err := h.cfg.Accounts.Account(ctx, c.tenant, c.stream.ID)
 		if err != nil {
-			return c.log.FailErr(err, c.corr)
+			return c.log.FailErr(app.AccountError(err), c.corr)
 		}
 		switch {
 		case found && visible(row) && row.Version >= p.minVersion:
 			body, source = newAccountBody(c.stream.ID, row.State, row.Version, row.UpdatedAt), SourceView
 		case p.minVersion == 0:
-			return c.log.FailErr(fmt.Errorf("account view %s: %w", c.stream, eventstore.ErrNotFound), c.corr)
+			return c.log.FailErr(fmt.Errorf("account view %s: %w", c.stream, account.ErrAccountNotFound), c.corr)
 		default:
 			// The view lags behind the version the caller has seen: the
 			// events table has it (a load is one Query and a fold of at
 			// most K events).
 			cur, err := h.replay.Load(ctx, c.stream)
 			if err != nil {
-				return c.log.FailErr(err, c.corr)
+				return c.log.FailErr(app.AccountError(err), c.corr)
 			}
 			if v := cur.Head.Version(); v < p.minVersion {
 				return c.log.Fail(httpapi.NewProblem(httpapi.KindVersionNotFound,

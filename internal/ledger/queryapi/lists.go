@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/app"
 )
 
 // list renders a page of a list: nextCursor is null on the last page.
@@ -38,7 +39,7 @@ func (h *Handler) ownerAccounts(ctx context.Context, c call) events.APIGatewayV2
 	}
 	rows, err := h.cfg.Accounts.AccountsOfOwnerPage(ctx, c.tenant, c.params.owner, after, c.params.limit+1)
 	if err != nil {
-		return c.log.FailErr(err, c.corr)
+		return c.log.FailErr(app.AccountError(err), c.corr)
 	}
 	items := make([]accountBody, 0, len(rows))
 	var next *cursor
@@ -74,7 +75,7 @@ func (h *Handler) transactions(ctx context.Context, c call) events.APIGatewayV2H
 	}
 	entries, err := h.cfg.History.Transactions(ctx, c.tenant, c.stream.ID, before, c.params.limit+1)
 	if err != nil {
-		return c.log.FailErr(err, c.corr)
+		return c.log.FailErr(app.AccountError(err), c.corr)
 	}
 	if len(entries) == 0 && c.cursor == nil {
 		// An account without movements and no account at all both have
@@ -125,7 +126,7 @@ func (h *Handler) events(ctx context.Context, c call) events.APIGatewayV2HTTPRes
 	}
 	pg, err := h.cfg.Store.Read(ctx, c.stream, from, c.params.limit)
 	if err != nil {
-		return c.log.FailErr(err, c.corr)
+		return c.log.FailErr(app.AccountError(err), c.corr)
 	}
 	if len(pg.Events) == 0 && c.cursor == nil {
 		// Past the head of an account, an empty page; past nothing, a 404.
@@ -159,7 +160,7 @@ func (h *Handler) exists(ctx context.Context, c call) *events.APIGatewayV2HTTPRe
 	if !errors.Is(err, eventstore.ErrNotFound) {
 		err = fmt.Errorf("does %s exist: %w", c.stream, err)
 	}
-	resp := c.log.FailErr(err, c.corr)
+	resp := c.log.FailErr(app.AccountError(err), c.corr)
 	return &resp
 }
 

@@ -16,14 +16,26 @@ type Request struct {
 }
 
 // AccountError says which of the two accounts refused a request, and why
-// (a ledger sentinel: not found, closed).
+// (an account refusal: not found, closed).
 type AccountError struct {
 	Field string // fromAccountId or toAccountId
-	Err   error
+	Err   *account.Refusal
 }
 
 func (e *AccountError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *AccountError) Unwrap() error { return e.Err }
+
+// Problem is the account's refusal, naming the account by its field.
+func (e *AccountError) Problem() (kind string, status int, title, detail string) {
+	kind, status, title, _ = e.Err.Problem()
+	switch e.Err {
+	case account.ErrAccountNotFound:
+		detail = "no account with the id in " + e.Field
+	default:
+		detail = "the account in " + e.Field + " is closed"
+	}
+	return kind, status, title, detail
+}
 
 // Validate checks what a request says on its own, every field at once, by
 // the ledger's rules for text and amounts.
