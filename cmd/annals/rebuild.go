@@ -23,6 +23,7 @@ import (
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/samtemplate"
 )
 
@@ -34,9 +35,9 @@ type viewSpec struct {
 }
 
 var rebuildable = map[string]viewSpec{
-	projection.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: app.AccountCategory},
-	projection.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: app.AccountCategory},
-	projection.TransfersView: {logicalID: "TransfersTable", tableEnv: "TRANSFERS_TABLE", category: transfer.Category},
+	views.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: app.AccountCategory},
+	views.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: app.AccountCategory},
+	views.TransfersView: {logicalID: "TransfersTable", tableEnv: "TRANSFERS_TABLE", category: transfer.Category},
 }
 
 func viewNames() string {
@@ -144,23 +145,23 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	var target rebuild.View
 	var verifyFn func(streams []eventstore.StreamID) (rebuild.Report, error)
 	switch view {
-	case projection.AccountsView:
-		store := projection.NewDynamoAccounts(db, *fresh)
-		target = projection.NewAccounts(store, events, dead, log)
+	case views.AccountsView:
+		store := views.NewDynamoAccounts(db, *fresh)
+		target = views.NewAccounts(store, events, dead, log)
 		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return rebuild.VerifyAccounts(ctx, store, projection.NewDynamoAccounts(db, *live), events, streams, *segments)
+			return views.VerifyAccounts(ctx, store, views.NewDynamoAccounts(db, *live), events, streams, *segments)
 		}
-	case projection.HistoryView:
-		store := projection.NewDynamoHistory(db, *fresh)
-		target = projection.NewHistory(store, events, dead, log)
+	case views.HistoryView:
+		store := views.NewDynamoHistory(db, *fresh)
+		target = views.NewHistory(store, events, dead, log)
 		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return rebuild.VerifyHistory(ctx, store, projection.NewDynamoHistory(db, *live), events, streams, *segments)
+			return views.VerifyHistory(ctx, store, views.NewDynamoHistory(db, *live), events, streams, *segments)
 		}
-	case projection.TransfersView:
-		store := projection.NewDynamoTransfers(db, *fresh)
-		target = projection.NewTransfers(store, events, dead, log)
+	case views.TransfersView:
+		store := views.NewDynamoTransfers(db, *fresh)
+		target = views.NewTransfers(store, events, dead, log)
 		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return rebuild.VerifyTransfers(ctx, store, projection.NewDynamoTransfers(db, *live), events, streams, *segments)
+			return views.VerifyTransfers(ctx, store, views.NewDynamoTransfers(db, *live), events, streams, *segments)
 		}
 	}
 

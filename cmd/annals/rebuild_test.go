@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -23,7 +23,7 @@ func TestRebuildTransfersCommand(t *testing.T) {
 	eventsTable, liveTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
 	store := seedTransferAccounts(t, db, eventsTable)
 	manager := transfer.NewManager(store, slog.New(slog.DiscardHandler), 0)
-	live := projection.NewTransfers(projection.NewDynamoTransfers(db, liveTable), store, nil, slog.New(slog.DiscardHandler))
+	live := views.NewTransfers(views.NewDynamoTransfers(db, liveTable), store, nil, slog.New(slog.DiscardHandler))
 	var pending eventstore.StreamID
 	for i, drive := range []bool{true, false, true} {
 		id := fmt.Sprintf("tr-%d", i)
@@ -78,7 +78,7 @@ func TestRebuildTransfersCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "3 stream(s), 2 equal, 1 lagging, 0 different") || !strings.Contains(stdout, "lagging  "+pending.Key()) {
 		t.Fatalf("resume: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	row, _, err := projection.NewDynamoTransfers(db, fresh).Transfer(ctx, "acme", pending.ID)
+	row, _, err := views.NewDynamoTransfers(db, fresh).Transfer(ctx, "acme", pending.ID)
 	if err != nil || row.State.Transfer.Status != transfer.StatusCompleted || row.State.Transfer.CorrelationID != "c-"+pending.ID {
 		t.Errorf("swept transfer in the fresh table: %+v, %v", row, err)
 	}

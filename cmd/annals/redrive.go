@@ -20,6 +20,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/redrive"
 	"annals/internal/kit/sqsqueue"
+	"annals/internal/ledger/views"
 )
 
 func (c cli) redrive(ctx context.Context, args []string) error {
@@ -71,11 +72,11 @@ flags:
 	case set["view"] && *republish && !*lift:
 		return usagef("redrive: --view chooses what --lift lifts; --republish goes to every consumer of the events stream")
 	}
-	views, ok := map[string][]string{
-		"all":                    {projection.AccountsView, projection.HistoryView, projection.TransfersView},
-		projection.AccountsView:  {projection.AccountsView},
-		projection.HistoryView:   {projection.HistoryView},
-		projection.TransfersView: {projection.TransfersView},
+	chosen, ok := map[string][]string{
+		"all":               {views.AccountsView, views.HistoryView, views.TransfersView},
+		views.AccountsView:  {views.AccountsView},
+		views.HistoryView:   {views.HistoryView},
+		views.TransfersView: {views.TransfersView},
 	}[*view]
 	if !ok {
 		return usagef("redrive: unknown --view %q (accounts, history, transfers or all)", *view)
@@ -88,8 +89,8 @@ flags:
 		}
 		// Only the views that keep such streams take part (and need
 		// their tables).
-		views = slices.DeleteFunc(views, func(v string) bool { return rebuildable[v].category != stream.Category })
-		if *lift && len(views) == 0 {
+		chosen = slices.DeleteFunc(chosen, func(v string) bool { return rebuildable[v].category != stream.Category })
+		if *lift && len(chosen) == 0 {
 			return usagef("redrive: no view given (--view %s) holds %q streams", *view, stream.Category)
 		}
 	}
@@ -103,7 +104,7 @@ flags:
 			*dlq = *fromQueue
 		}
 		needs["dead-letter-queue"] = "DEAD_LETTER_QUEUE_URL"
-		for _, v := range views {
+		for _, v := range chosen {
 			needs[v+"-table"] = rebuildable[v].tableEnv
 		}
 	}
@@ -140,14 +141,14 @@ flags:
 	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
 	dead := projection.NewDeadLetters(sqsqueue.New(sqsClient, *dlq))
 	var lifters []redrive.Lifter
-	for _, v := range views {
+	for _, v := range chosen {
 		switch v {
-		case projection.AccountsView:
-			lifters = append(lifters, projection.NewAccounts(projection.NewDynamoAccounts(db, *accountsTable), events, dead, log))
-		case projection.HistoryView:
-			lifters = append(lifters, projection.NewHistory(projection.NewDynamoHistory(db, *historyTable), events, dead, log))
-		case projection.TransfersView:
-			lifters = append(lifters, projection.NewTransfers(projection.NewDynamoTransfers(db, *transfersTable), events, dead, log))
+		case views.AccountsView:
+			lifters = append(lifters, views.NewAccounts(views.NewDynamoAccounts(db, *accountsTable), events, dead, log))
+		case views.HistoryView:
+			lifters = append(lifters, views.NewHistory(views.NewDynamoHistory(db, *historyTable), events, dead, log))
+		case views.TransfersView:
+			lifters = append(lifters, views.NewTransfers(views.NewDynamoTransfers(db, *transfersTable), events, dead, log))
 		}
 	}
 	if *fromQueue == "" {

@@ -11,8 +11,8 @@ import (
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 )
 
 // sweepTransfers drives the transfers the transfer view shows pending for
@@ -60,7 +60,7 @@ a transfer that cannot move is counted and passed.
 	db := dynamodb.NewFromConfig(cfg)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
-	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), projection.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *page)
+	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), views.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *page)
 	fmt.Fprintf(c.stdout, "sweep-transfers: %d pending, %d completed, %d failed, %d not moved\n", rep.Found, rep.Completed, rep.Failed, rep.Errors)
 	return err
 }

@@ -9,10 +9,10 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -30,7 +30,7 @@ func TestSweepTransfersCommand(t *testing.T) {
 	if _, err := store.Append(ctx, eventstore.NewStream(stream), evs, eventstore.Metadata{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	view := projection.NewTransfers(projection.NewDynamoTransfers(db, transfersTable), store, nil, slog.New(slog.DiscardHandler))
+	view := views.NewTransfers(views.NewDynamoTransfers(db, transfersTable), store, nil, slog.New(slog.DiscardHandler))
 	project := func() {
 		page, err := store.Read(ctx, stream, 1, 100)
 		if err != nil {

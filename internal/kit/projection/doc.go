@@ -1,6 +1,6 @@
-// Package projection owns the read models the projector keeps current from
-// the public event stream (docs/events.md): the account view (with its
-// by-owner index) and the transaction history.
+// Package projection is the engine of the read models a projector keeps
+// current from the public event stream (docs/events.md). An application
+// gives it its views; the engine knows none of them.
 //
 // Each read model restores order by itself (Projection holds the rules, a
 // Model says how one view loads, folds and saves a stream): it

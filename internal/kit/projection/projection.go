@@ -71,7 +71,10 @@ type Projection[S any] struct {
 	log      *slog.Logger
 }
 
-func newProjection[S any](name, category string, m Model[S], events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[S] {
+// New returns the projection named name (in logs and dead letters) that
+// keeps m current from the streams of category: gaps are filled from
+// events, poison goes to dead.
+func New[S any](name, category string, m Model[S], events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[S] {
 	if log == nil {
 		log = slog.Default()
 	}

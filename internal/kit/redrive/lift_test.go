@@ -9,6 +9,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/redrive"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 )
 
 // A lift goes to the views that keep the stream's kind of stream: a
@@ -19,8 +20,8 @@ func TestLiftGoesToTheViewsThatHoldTheStream(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	store := eventstore.New(eventstore.NewMemoryBackend())
 	dead := projection.NewDeadLetters(&projection.LetterBox{})
-	transfers := projection.NewTransfers(projection.NewMemoryTransfers(), store, dead, quiet)
-	accounts := projection.NewAccounts(projection.NewMemoryAccounts(), store, dead, quiet)
+	transfers := views.NewTransfers(views.NewMemoryTransfers(), store, dead, quiet)
+	accounts := views.NewAccounts(views.NewMemoryAccounts(), store, dead, quiet)
 
 	s, err := transfer.Stream("t1", "tr1")
 	if err != nil {
@@ -43,7 +44,7 @@ func TestLiftGoesToTheViewsThatHoldTheStream(t *testing.T) {
 	}
 
 	lifted, err := redrive.Lift(ctx, s, accounts, transfers)
-	if err != nil || len(lifted) != 1 || lifted[0].View != projection.TransfersView || !lifted[0].Healed() || lifted[0].Position.Version != 1 {
+	if err != nil || len(lifted) != 1 || lifted[0].View != views.TransfersView || !lifted[0].Healed() || lifted[0].Position.Version != 1 {
 		t.Errorf("lift = %+v, %v; want the transfer view alone, healed at version 1", lifted, err)
 	}
 	if _, err := redrive.Lift(ctx, s, accounts); err == nil || !strings.Contains(err.Error(), `"transfer" streams`) {

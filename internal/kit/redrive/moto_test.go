@@ -23,6 +23,7 @@ import (
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -115,8 +116,8 @@ type pipeline struct {
 	db          *dynamodb.Client
 	eventsTable string
 	events      *eventstore.Store
-	accounts    *projection.DynamoAccounts
-	history     *projection.DynamoHistory
+	accounts    *views.DynamoAccounts
+	history     *views.DynamoHistory
 	queue       string
 	dead        *projection.DeadLetters
 	log         *slog.Logger
@@ -129,8 +130,8 @@ func newPipeline(t *testing.T) *pipeline {
 	*p = pipeline{
 		db: db, eventsTable: p.eventsTable,
 		events:   eventstore.New(dynamostore.New(db, p.eventsTable)),
-		accounts: projection.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")),
-		history:  projection.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")),
+		accounts: views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")),
+		history:  views.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")),
 		queue:    awstest.Queue(t, "ProjectorDeadLetterQueue"),
 		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -142,8 +143,8 @@ func newPipeline(t *testing.T) *pipeline {
 // lifters are the views over the live tables, reading events from store.
 func (p *pipeline) lifters(store *eventstore.Store) []projection.View {
 	return []projection.View{
-		projection.NewAccounts(p.accounts, store, p.dead, p.log),
-		projection.NewHistory(p.history, store, p.dead, p.log),
+		views.NewAccounts(p.accounts, store, p.dead, p.log),
+		views.NewHistory(p.history, store, p.dead, p.log),
 	}
 }
 
@@ -201,7 +202,7 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	}
 	// Every view, as `annals redrive --from-queue` drains by default: the
 	// transfer view keeps no account streams and is not asked.
-	transfers := projection.NewTransfers(projection.NewMemoryTransfers(), p.events, p.dead, p.log)
+	transfers := views.NewTransfers(views.NewMemoryTransfers(), p.events, p.dead, p.log)
 	res, err := redrive.Drain(t.Context(), awstest.SQS(t), p.queue, 30, asLifters(append(p.lifters(p.events), transfers))...)
 	if err != nil {
 		t.Fatal(err)

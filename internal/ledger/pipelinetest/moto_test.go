@@ -27,6 +27,7 @@ import (
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/commandapi"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/localsources"
 	"annals/internal/localaws/samtemplate"
@@ -43,8 +44,8 @@ type pipeline struct {
 	tenant  string
 	cmd     *commandapi.Handler
 	events  *eventstore.Store // the events table, as the projector reads it
-	view    *projection.DynamoAccounts
-	history *projection.DynamoHistory
+	view    *views.DynamoAccounts
+	history *views.DynamoHistory
 	queue   string // the dead-letter queue's URL
 	stream  string // the Kinesis stream's name
 	runner  *localsources.Runner
@@ -73,8 +74,8 @@ func newPipeline(t *testing.T) *pipeline {
 		viewWire:    awstest.NewWire(),
 	}
 	viewDB := awstest.DynamoDBOver(t, p.viewWire, 2)
-	p.view = projection.NewDynamoAccounts(viewDB, accountsTable)
-	p.history = projection.NewDynamoHistory(viewDB, historyTable)
+	p.view = views.NewDynamoAccounts(viewDB, accountsTable)
+	p.history = views.NewDynamoHistory(viewDB, historyTable)
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	p.cmd = commandapi.New(commandapi.Config{
@@ -121,7 +122,7 @@ func newPipeline(t *testing.T) *pipeline {
 	p.runner.Register("FanoutFunction", localsources.JSONHandler(fan.Handle))
 	dead := projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), p.queue))
 	proj := projection.NewHandler(dead, log,
-		projection.NewAccounts(p.view, p.events, dead, log), projection.NewHistory(p.history, p.events, dead, log))
+		views.NewAccounts(p.view, p.events, dead, log), views.NewHistory(p.history, p.events, dead, log))
 	p.runner.Register("ProjectorFunction", localsources.JSONHandler(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 		if p.projected != nil {
 			p.projected(ev)

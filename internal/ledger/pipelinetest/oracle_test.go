@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 // truth is what the domain makes of one account stream: its events as the
@@ -24,7 +24,7 @@ type truth struct {
 	states []account.Account
 	// moves are the stream's money movements as history entries, oldest
 	// first.
-	moves []projection.HistoryEntry
+	moves []views.HistoryEntry
 }
 
 // readTruth reads the whole stream back from the event store and folds it
@@ -69,7 +69,7 @@ func (tr truth) state() account.Account { return tr.states[len(tr.states)-1] }
 // checkRow asserts that row is the domain's fold of the stream at the
 // row's own version (at the head, when atHead), with every other field of
 // the row following from that version.
-func checkRow(t testing.TB, tr truth, row projection.AccountRow, atHead bool) {
+func checkRow(t testing.TB, tr truth, row views.AccountRow, atHead bool) {
 	t.Helper()
 	v := row.Version
 	if v < 1 || v > tr.head() || (atHead && v != tr.head()) {
@@ -94,7 +94,7 @@ func checkRow(t testing.TB, tr truth, row projection.AccountRow, atHead bool) {
 // checkAccounts asserts that the view holds every account at its head,
 // equal to the fold, and no row for a stream that has no events; it returns
 // the truths read.
-func checkAccounts(t testing.TB, ctx context.Context, view projection.AccountStore, store *eventstore.Store, streams []eventstore.StreamID) []truth {
+func checkAccounts(t testing.TB, ctx context.Context, view views.AccountStore, store *eventstore.Store, streams []eventstore.StreamID) []truth {
 	t.Helper()
 	var out []truth
 	for _, s := range streams {
@@ -119,7 +119,7 @@ func checkAccounts(t testing.TB, ctx context.Context, view projection.AccountSto
 // checkOwners asserts that the accounts-by-owner listing of every owner of
 // every tenant named in owners is exactly the accounts whose fold names that
 // owner, in account id order, each row equal to the fold at the head.
-func checkOwners(t testing.TB, ctx context.Context, view projection.AccountStore, truths []truth, owners map[string][]string) {
+func checkOwners(t testing.TB, ctx context.Context, view views.AccountStore, truths []truth, owners map[string][]string) {
 	t.Helper()
 	want := map[string][]truth{}
 	for _, tr := range truths {
@@ -147,7 +147,7 @@ func checkOwners(t testing.TB, ctx context.Context, view projection.AccountStore
 	}
 }
 
-func ids(rows []projection.AccountRow) string {
+func ids(rows []views.AccountRow) string {
 	var out []string
 	for _, r := range rows {
 		out = append(out, r.AccountID)
@@ -165,16 +165,16 @@ func idsOf(trs []truth) string {
 
 // historyEntry is the history entry of a money movement, and false for
 // any other event.
-func historyEntry(s eventstore.StreamID, e eventstore.Event, ev account.Event) (projection.HistoryEntry, bool) {
-	h := projection.HistoryEntry{
+func historyEntry(s eventstore.StreamID, e eventstore.Event, ev account.Event) (views.HistoryEntry, bool) {
+	h := views.HistoryEntry{
 		Tenant: s.Tenant, AccountID: s.ID, Version: e.Version, EventID: e.ID,
 		OccurredAt: e.OccurredAt, RecordedAt: e.RecordedAt,
 	}
 	switch m := ev.(type) {
 	case account.MoneyDeposited:
-		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = projection.KindDeposit, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
+		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = views.KindDeposit, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
 	case account.MoneyWithdrawn:
-		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = projection.KindWithdrawal, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
+		h.Kind, h.Amount, h.BalanceAfter, h.Reference, h.TransferID = views.KindWithdrawal, m.Amount, m.BalanceAfter, m.Reference, m.TransferID
 	default:
 		return h, false
 	}
@@ -184,8 +184,8 @@ func historyEntry(s eventstore.StreamID, e eventstore.Event, ev account.Event) (
 // historyOf is the account's transaction history as the domain recorded
 // it in versions 1..v: its MoneyDeposited and MoneyWithdrawn events,
 // newest first.
-func (tr truth) historyOf(v int64) []projection.HistoryEntry {
-	var out []projection.HistoryEntry
+func (tr truth) historyOf(v int64) []views.HistoryEntry {
+	var out []views.HistoryEntry
 	for _, h := range tr.moves {
 		if h.Version <= v {
 			out = append(out, h)
@@ -199,14 +199,14 @@ func (tr truth) historyOf(v int64) []projection.HistoryEntry {
 // its stream (the head, when atHead) with that event's recordedAt and no
 // quarantine, and lists exactly the domain's money movements up to it,
 // newest first, read in pages of pageSize.
-func checkHistory(t testing.TB, ctx context.Context, store projection.HistoryStore, tr truth, atHead bool, pageSize int) {
+func checkHistory(t testing.TB, ctx context.Context, store views.HistoryStore, tr truth, atHead bool, pageSize int) {
 	t.Helper()
 	s := tr.stream
 	pos, found, err := store.Position(ctx, s.Tenant, s.ID)
 	if err != nil {
 		t.Fatalf("history position of %s: %v", s, err)
 	}
-	var got []projection.HistoryEntry
+	var got []views.HistoryEntry
 	for before := int64(0); ; {
 		page, err := store.Transactions(ctx, s.Tenant, s.ID, before, pageSize)
 		if err != nil {
@@ -249,7 +249,7 @@ func checkHistory(t testing.TB, ctx context.Context, store projection.HistorySto
 	}
 }
 
-func entries(es []projection.HistoryEntry) string {
+func entries(es []views.HistoryEntry) string {
 	var out []string
 	for _, e := range es {
 		out = append(out, fmt.Sprintf("%d:%s:%d", e.Version, e.Kind, e.Amount))

@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -138,15 +138,15 @@ func TestPoisonQuarantinesItsStreamOnly(t *testing.T) {
 	}
 
 	letters := p.deadLetters(t, 2)
-	views := map[string]bool{}
+	seen := map[string]bool{}
 	for _, l := range letters {
 		if l.Stream != bad.Key() || l.Version != 3 || len(l.Event) == 0 {
 			t.Errorf("dead letter %+v, want the poison event (%s at 3)", l, bad)
 		}
-		views[l.View] = true
+		seen[l.View] = true
 	}
-	if len(letters) != 2 || !views[projection.AccountsView] || !views[projection.HistoryView] {
-		t.Errorf("dead letters from views %v (%d letters), want one from each of %s and %s", views, len(letters), projection.AccountsView, projection.HistoryView)
+	if len(letters) != 2 || !seen[views.AccountsView] || !seen[views.HistoryView] {
+		t.Errorf("dead letters from views %v (%d letters), want one from each of %s and %s", seen, len(letters), views.AccountsView, views.HistoryView)
 	}
 	if st := p.stats(t, "ProjectorFunction"); st.Failed != 0 || st.Retries != 0 {
 		t.Errorf("projector source %+v; poison is no reason to retry or give up", st)

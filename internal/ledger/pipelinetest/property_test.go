@@ -16,6 +16,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 // long tells whether the long randomized runs were asked for
@@ -163,10 +164,10 @@ func runProperty(t *testing.T, seed uint64) delivery {
 	dead := &projection.LetterBox{}
 	log := slog.New(slog.DiscardHandler)
 	dl := projection.NewDeadLetters(dead)
-	view := projection.NewMemoryAccounts()
-	history := projection.NewMemoryHistory()
+	view := views.NewMemoryAccounts()
+	history := views.NewMemoryHistory()
 	h := projection.NewHandler(dl, log,
-		projection.NewAccounts(view, store, dl, log), projection.NewHistory(history, store, dl, log))
+		views.NewAccounts(view, store, dl, log), views.NewHistory(history, store, dl, log))
 	pageSize := 1 + rng.IntN(10)
 
 	batches, d := schedule(rng, commits)

@@ -12,9 +12,9 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 // SourceHeader says where an account view response was read: "view" (the
@@ -47,7 +47,7 @@ func newAccountBody(accountID string, a account.Account, version int64, updatedA
 
 // visible reports whether a view row shows an account: a row quarantined
 // before its first event has no state to show.
-func visible(r projection.AccountRow) bool { return r.State.Status != account.StatusNone }
+func visible(r views.AccountRow) bool { return r.State.Status != account.StatusNone }
 
 // account serves GET /accounts/{id}: from the view, or rebuilt from the
 // events table at a version or time, or at a version at least minVersion.

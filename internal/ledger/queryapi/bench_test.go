@@ -20,10 +20,10 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -101,17 +101,17 @@ type benchViews struct {
 	calls    *benchCalls
 }
 
-func (v benchViews) Account(ctx context.Context, tenant, id string) (projection.AccountRow, bool, error) {
+func (v benchViews) Account(ctx context.Context, tenant, id string) (views.AccountRow, bool, error) {
 	v.calls.add("GetItem")
 	return v.accounts.Account(ctx, tenant, id)
 }
 
-func (v benchViews) AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]projection.AccountRow, error) {
+func (v benchViews) AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]views.AccountRow, error) {
 	v.calls.add("Query")
 	return v.accounts.AccountsOfOwnerPage(ctx, tenant, owner, after, limit)
 }
 
-func (v benchViews) Transactions(ctx context.Context, tenant, id string, before int64, limit int) ([]projection.HistoryEntry, error) {
+func (v benchViews) Transactions(ctx context.Context, tenant, id string, before int64, limit int) ([]views.HistoryEntry, error) {
 	v.calls.add("Query")
 	return v.history.Transactions(ctx, tenant, id, before, limit)
 }
@@ -127,8 +127,8 @@ type benchRig struct {
 
 	// Uncounted: where the data is written.
 	raw      eventstore.Backend // the events table
-	accounts projection.AccountStore
-	history  projection.HistoryStore
+	accounts views.AccountStore
+	history  views.HistoryStore
 	db       *dynamodb.Client
 	table    string
 }
@@ -144,7 +144,7 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 	if !moto {
 		r.raw = eventstore.NewMemoryBackend()
 		counted = r.raw
-		accounts, history := projection.NewMemoryAccounts(), projection.NewMemoryHistory()
+		accounts, history := views.NewMemoryAccounts(), views.NewMemoryHistory()
 		r.accounts, r.history = accounts, history
 		readAccounts, readHistory = accounts, history
 	} else {
@@ -152,12 +152,12 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 		r.table = awstest.Table(b, r.db, "EventsTable")
 		accountsTable, historyTable := awstest.Table(b, r.db, "AccountsTable"), awstest.Table(b, r.db, "HistoryTable")
 		r.raw = dynamostore.New(r.db, r.table)
-		r.accounts, r.history = projection.NewDynamoAccounts(r.db, accountsTable), projection.NewDynamoHistory(r.db, historyTable)
+		r.accounts, r.history = views.NewDynamoAccounts(r.db, accountsTable), views.NewDynamoHistory(r.db, historyTable)
 		r.wire = awstest.NewWire()
 		client := awstest.DynamoDBOver(b, r.wire, 1)
 		counted = dynamostore.New(client, r.table)
-		views := queryapi.ReadOnlyDynamoDB{DB: client}
-		readAccounts, readHistory = projection.NewDynamoAccounts(views, accountsTable), projection.NewDynamoHistory(views, historyTable)
+		readOnly := queryapi.ReadOnlyDynamoDB{DB: client}
+		readAccounts, readHistory = views.NewDynamoAccounts(readOnly, accountsTable), views.NewDynamoHistory(readOnly, historyTable)
 	}
 	bv := benchViews{accounts: readAccounts, history: readHistory, calls: r.views}
 	r.h = queryapi.New(queryapi.Config{
@@ -191,7 +191,7 @@ func (r *benchRig) seed(b *testing.B, id, owner string, n int, k int64, projecte
 	accs := app.NewAccounts(store)
 	cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
 	quiet := slog.New(slog.DiscardHandler)
-	accView, histView := projection.NewAccounts(r.accounts, store, nil, quiet), projection.NewHistory(r.history, store, nil, quiet)
+	accView, histView := views.NewAccounts(r.accounts, store, nil, quiet), views.NewHistory(r.history, store, nil, quiet)
 	var times []time.Time
 	for v := range n {
 		var ev account.Event = account.MoneyDeposited{Amount: 1250, Reference: fmt.Sprintf("invoice %06d", v), BalanceAfter: 1250 * int64(v)}

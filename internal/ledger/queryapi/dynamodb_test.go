@@ -9,9 +9,9 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/projection"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/queryapi"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -31,13 +31,13 @@ func newMotoRig(t *testing.T) *motoRig {
 	accountsTable := awstest.Table(t, db, "AccountsTable")
 	historyTable := awstest.Table(t, db, "HistoryTable")
 	store := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID))
-	seedDemo(t, store, projection.NewDynamoAccounts(db, accountsTable), projection.NewDynamoHistory(db, historyTable))
+	seedDemo(t, store, views.NewDynamoAccounts(db, accountsTable), views.NewDynamoHistory(db, historyTable))
 	r := &motoRig{wire: awstest.NewWire(), logs: &testlog.Buffer{}}
-	views := queryapi.ReadOnlyDynamoDB{DB: awstest.DynamoDBOver(t, r.wire, 1)}
+	readOnly := queryapi.ReadOnlyDynamoDB{DB: awstest.DynamoDBOver(t, r.wire, 1)}
 	r.h = queryapi.New(queryapi.Config{
 		Store:    store,
-		Accounts: projection.NewDynamoAccounts(views, accountsTable),
-		History:  projection.NewDynamoHistory(views, historyTable),
+		Accounts: views.NewDynamoAccounts(readOnly, accountsTable),
+		History:  views.NewDynamoHistory(readOnly, historyTable),
 		NewID:    newID,
 		Log:      slog.New(slog.NewJSONHandler(r.logs, nil)),
 	})

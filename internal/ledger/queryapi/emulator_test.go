@@ -8,7 +8,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/projection"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/lambdatest"
 )
@@ -24,7 +24,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	accountsTable := awstest.Table(t, db, "AccountsTable")
 	historyTable := awstest.Table(t, db, "HistoryTable")
 	seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID)),
-		projection.NewDynamoAccounts(db, accountsTable), projection.NewDynamoHistory(db, historyTable))
+		views.NewDynamoAccounts(db, accountsTable), views.NewDynamoHistory(db, historyTable))
 	fn := lambdatest.Start(t, bootstrap, map[string]string{
 		"EVENTS_TABLE":   eventsTable,
 		"ACCOUNTS_TABLE": accountsTable,

@@ -13,24 +13,24 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 // Accounts is the account view as the query routes read it.
 type Accounts interface {
 	// Account returns the row (consistent read), or found false.
-	Account(ctx context.Context, tenant, accountID string) (row projection.AccountRow, found bool, err error)
+	Account(ctx context.Context, tenant, accountID string) (row views.AccountRow, found bool, err error)
 	// AccountsOfOwnerPage returns up to limit of the owner's accounts with
 	// ids after after, in id order.
-	AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]projection.AccountRow, error)
+	AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]views.AccountRow, error)
 }
 
 // History is the transaction history as the query routes read it.
 type History interface {
 	// Transactions returns up to limit entries of the account, newest
 	// first, with versions below before (0: from the newest).
-	Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]projection.HistoryEntry, error)
+	Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]views.HistoryEntry, error)
 }
 
 // Config wires a Handler.

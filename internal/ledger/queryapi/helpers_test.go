@@ -16,11 +16,11 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
-	"annals/internal/kit/projection"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
+	"annals/internal/ledger/views"
 )
 
 // fixture is a query handler over in-memory stores (held to the DynamoDB
@@ -29,7 +29,7 @@ import (
 type fixture struct {
 	h       *queryapi.Handler
 	store   *eventstore.Store
-	view    *projection.MemoryAccounts
+	view    *views.MemoryAccounts
 	project func(ctx context.Context, commit []eventstore.Event) error
 	clock   *clock
 	logs    *testlog.Buffer
@@ -56,7 +56,7 @@ var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{
-		view:  projection.NewMemoryAccounts(),
+		view:  views.NewMemoryAccounts(),
 		clock: &clock{now: start},
 		logs:  &testlog.Buffer{},
 	}
@@ -64,9 +64,9 @@ func newFixture(t testing.TB) *fixture {
 		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	quiet := slog.New(slog.DiscardHandler)
-	history := projection.NewMemoryHistory()
-	accountsView := projection.NewAccounts(f.view, f.store, nil, quiet)
-	historyView := projection.NewHistory(history, f.store, nil, quiet)
+	history := views.NewMemoryHistory()
+	accountsView := views.NewAccounts(f.view, f.store, nil, quiet)
+	historyView := views.NewHistory(history, f.store, nil, quiet)
 	f.project = func(ctx context.Context, commit []eventstore.Event) error {
 		if err := accountsView.Apply(ctx, commit); err != nil {
 			return err

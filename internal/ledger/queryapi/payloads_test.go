@@ -12,11 +12,11 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/lambdatest"
 )
 
@@ -69,11 +69,11 @@ func demoClock() func() time.Time {
 // then 2,500 more into acc-demo-1 (3, at 09:00:04), which the views have
 // not seen yet; and tr-demo-1, a transfer of 1,000 from acc-demo-1 to
 // acc-demo-2 requested (at 09:00:05) and not yet moved.
-func seedDemo(t testing.TB, store *eventstore.Store, view projection.AccountStore, history projection.HistoryStore) {
+func seedDemo(t testing.TB, store *eventstore.Store, view views.AccountStore, history views.HistoryStore) {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.DiscardHandler)
-	accounts, historyView := projection.NewAccounts(view, store, nil, quiet), projection.NewHistory(history, store, nil, quiet)
+	accounts, historyView := views.NewAccounts(view, store, nil, quiet), views.NewHistory(history, store, nil, quiet)
 	accs := app.NewAccounts(store)
 	heads := map[string]eventstore.Current[account.Account]{}
 	commit := func(id string, project bool, ev account.Event) {
@@ -169,7 +169,7 @@ func TestPayloadsThroughTheHandler(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID))
-			view, history := projection.NewMemoryAccounts(), projection.NewMemoryHistory()
+			view, history := views.NewMemoryAccounts(), views.NewMemoryHistory()
 			seedDemo(t, store, view, history)
 			h := queryapi.New(queryapi.Config{Store: store, Accounts: view, History: history, NewID: newID,
 				Log: slog.New(slog.DiscardHandler)})

@@ -10,14 +10,14 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 )
 
 // Transfers is the transfer view as the query routes read it.
 type Transfers interface {
 	// Transfer returns the row (consistent read), or found false.
-	Transfer(ctx context.Context, tenant, transferID string) (row projection.TransferRow, found bool, err error)
+	Transfer(ctx context.Context, tenant, transferID string) (row views.TransferRow, found bool, err error)
 }
 
 // transferBody is GET /transfers/{id}'s JSON.
@@ -57,7 +57,7 @@ func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *http
 		body   transferBody
 		source string
 	)
-	var row projection.TransferRow
+	var row views.TransferRow
 	var found bool
 	if h.cfg.Transfers != nil {
 		if row, found, err = h.cfg.Transfers.Transfer(ctx, tenant, id); err != nil {

@@ -6,20 +6,20 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 )
 
 func TestGetTransfer(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	quiet := slog.New(slog.DiscardHandler)
-	views := projection.NewMemoryTransfers()
-	view := projection.NewTransfers(views, f.store, nil, quiet)
-	f.h = queryapi.New(queryapi.Config{Store: f.store, Accounts: f.view, Transfers: views, NewID: newID, Log: quiet})
+	transfers := views.NewMemoryTransfers()
+	view := views.NewTransfers(transfers, f.store, nil, quiet)
+	f.h = queryapi.New(queryapi.Config{Store: f.store, Accounts: f.view, Transfers: transfers, NewID: newID, Log: quiet})
 	f.open(t, "t1", "a", "alice").deposit(t, 1000)
 	f.open(t, "t1", "b", "bob")
 	project := func(id string) {

@@ -15,6 +15,7 @@ import (
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/registry"
+	"annals/internal/ledger/views"
 )
 
 // Wire builds the projector's handler from its environment.
@@ -31,8 +32,8 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	events := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log))
 	dead := projection.NewDeadLetters(sqsqueue.New(sqs.NewFromConfig(cfg), queueURL))
 	return projection.NewHandler(dead, log,
-		projection.NewAccounts(projection.NewDynamoAccounts(db, accountsTable), events, dead, log),
-		projection.NewHistory(projection.NewDynamoHistory(db, historyTable), events, dead, log),
-		projection.NewTransfers(projection.NewDynamoTransfers(db, transfersTable), events, dead, log),
+		views.NewAccounts(views.NewDynamoAccounts(db, accountsTable), events, dead, log),
+		views.NewHistory(views.NewDynamoHistory(db, historyTable), events, dead, log),
+		views.NewTransfers(views.NewDynamoTransfers(db, transfersTable), events, dead, log),
 	).Handle, nil
 }

@@ -9,10 +9,10 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/projection"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/registry"
+	"annals/internal/ledger/views"
 )
 
 // Wire builds the query function's handler from its environment.
@@ -27,20 +27,20 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	transfersTable := v.Required(registry.EnvTransfersTable)
 	snapshotEvery := v.Int(registry.EnvSnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
-	views := queryapi.ReadOnlyDynamoDB{DB: db}
+	readOnly := queryapi.ReadOnlyDynamoDB{DB: db}
 	log := v.Logger()
 	h := queryapi.New(queryapi.Config{
 		// K sets how far back a load looks for a snapshot: the same as the
 		// command function's.
 		Store:    eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithLogger(log)),
-		Accounts: projection.NewDynamoAccounts(views, accountsTable),
-		History:  projection.NewDynamoHistory(views, historyTable),
+		Accounts: views.NewDynamoAccounts(readOnly, accountsTable),
+		History:  views.NewDynamoHistory(readOnly, historyTable),
 		Auth:     registry.Auth(v),
 		NewID:    wiring.NewID,
 		Log:      log,
 
 		// Ended transfers from the view, pending ones from their streams.
-		Transfers: projection.NewDynamoTransfers(views, transfersTable),
+		Transfers: views.NewDynamoTransfers(readOnly, transfersTable),
 	})
 	return h.Handle, nil
 }

@@ -1,8 +1,10 @@
-package projection
+package views
 
 import (
 	"context"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"annals/internal/ledger/account"
 )
@@ -20,7 +22,7 @@ type AccountRow struct {
 	// UpdatedAt is the last applied event's recordedAt, never a wall clock.
 	UpdatedAt time.Time
 	// Quarantine is set when the stream stopped at a poison event.
-	Quarantine *Quarantine
+	Quarantine *projection.Quarantine
 }
 
 // AccountStore is where the account view lives. The DynamoDB table is the

@@ -1,4 +1,4 @@
-package rebuild_test
+package views_test
 
 import (
 	"context"
@@ -23,10 +23,9 @@ import (
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
-
-const tenant = "acme"
 
 // stack is the events table, the live views kept by the projector, and a
 // fresh table per view, all from template.yaml.
@@ -35,15 +34,15 @@ type stack struct {
 	meter           *rebuild.Meter
 	eventsTable     string
 	events          *eventstore.Store
-	liveAccounts    *projection.DynamoAccounts
-	liveHistory     *projection.DynamoHistory
-	freshAccounts   *projection.DynamoAccounts
-	freshHistory    *projection.DynamoHistory
+	liveAccounts    *views.DynamoAccounts
+	liveHistory     *views.DynamoHistory
+	freshAccounts   *views.DynamoAccounts
+	freshHistory    *views.DynamoHistory
 	projector       *projection.Handler
 	dead            *projection.DeadLetters
 	log             *slog.Logger
 	seq             int
-	streams         []*writer
+	streams         []*ledgerAccount
 	mu              sync.Mutex
 	accountsT, hisT string
 }
@@ -54,32 +53,32 @@ func newStack(t *testing.T) *stack {
 	db := dynamodb.NewFromConfig(awstest.Config(t, "DYNAMODB"), meter.Register)
 	s := &stack{db: db, meter: meter, eventsTable: awstest.Table(t, db, "EventsTable"), log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	s.events = eventstore.New(dynamostore.New(db, s.eventsTable), eventstore.WithSnapshotEvery(4))
-	s.liveAccounts = projection.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable"))
-	s.liveHistory = projection.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable"))
+	s.liveAccounts = views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable"))
+	s.liveHistory = views.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable"))
 	s.accountsT, s.hisT = awstest.Table(t, db, "AccountsTable"), awstest.Table(t, db, "HistoryTable")
-	s.freshAccounts = projection.NewDynamoAccounts(db, s.accountsT)
-	s.freshHistory = projection.NewDynamoHistory(db, s.hisT)
+	s.freshAccounts = views.NewDynamoAccounts(db, s.accountsT)
+	s.freshHistory = views.NewDynamoHistory(db, s.hisT)
 	s.dead = projection.NewDeadLetters(&projection.LetterBox{})
 	s.projector = projection.NewHandler(s.dead, s.log,
-		projection.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
-		projection.NewHistory(s.liveHistory, s.events, s.dead, s.log))
+		views.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
+		views.NewHistory(s.liveHistory, s.events, s.dead, s.log))
 	return s
 }
 
-// writer appends ledger events to one account stream.
-type writer struct {
+// ledgerAccount is one account stream the stack appends to.
+type ledgerAccount struct {
 	stream  eventstore.StreamID
 	head    eventstore.Head
 	balance int64
 }
 
 // commit appends one commit and feeds it to the live projector.
-func (s *stack) commit(t testing.TB, a *writer, evs ...eventstore.NewEvent) {
+func (s *stack) commit(t testing.TB, a *ledgerAccount, evs ...eventstore.NewEvent) {
 	t.Helper()
 	s.commitAs(t, a, eventstore.Metadata{Actor: "alice"}, evs...)
 }
 
-func (s *stack) commitAs(t testing.TB, a *writer, meta eventstore.Metadata, evs ...eventstore.NewEvent) {
+func (s *stack) commitAs(t testing.TB, a *ledgerAccount, meta eventstore.Metadata, evs ...eventstore.NewEvent) {
 	t.Helper()
 	c, err := s.events.Append(t.Context(), a.head, evs, meta, nil)
 	if err != nil {
@@ -108,7 +107,7 @@ func (s *stack) project(t testing.TB, commit []eventstore.Event) {
 	}
 }
 
-func (s *stack) ledger(t testing.TB, a *writer, evs ...account.Event) {
+func (s *stack) ledger(t testing.TB, a *ledgerAccount, evs ...account.Event) {
 	t.Helper()
 	news, err := app.Encode(evs)
 	if err != nil {
@@ -117,24 +116,24 @@ func (s *stack) ledger(t testing.TB, a *writer, evs ...account.Event) {
 	s.commit(t, a, news...)
 }
 
-func (s *stack) open(t testing.TB, id string) *writer {
+func (s *stack) open(t testing.TB, id string) *ledgerAccount {
 	t.Helper()
 	st, err := app.AccountStream(tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &writer{stream: st, head: eventstore.NewStream(st)}
+	a := &ledgerAccount{stream: st, head: eventstore.NewStream(st)}
 	s.ledger(t, a, account.AccountOpened{AccountID: id, Owner: "owner-" + id[:1], Currency: "EUR", OverdraftLimit: 50})
 	s.streams = append(s.streams, a)
 	return a
 }
 
-func (s *stack) deposit(t testing.TB, a *writer, amount int64) {
+func (s *stack) deposit(t testing.TB, a *ledgerAccount, amount int64) {
 	a.balance += amount
 	s.ledger(t, a, account.MoneyDeposited{Amount: amount, Reference: "r", BalanceAfter: a.balance})
 }
 
-func (s *stack) withdraw(t testing.TB, a *writer, amount int64) {
+func (s *stack) withdraw(t testing.TB, a *ledgerAccount, amount int64) {
 	a.balance -= amount
 	s.ledger(t, a, account.MoneyWithdrawn{Amount: amount, Reference: "w", BalanceAfter: a.balance})
 }
@@ -142,7 +141,7 @@ func (s *stack) withdraw(t testing.TB, a *writer, amount int64) {
 // workload opens n accounts and moves money on them: single and
 // multi-event commits, a transfer in flight, a closed account, and one
 // stream poisoned by a deposit that does not decode.
-func (s *stack) workload(t *testing.T, n int) (poisoned *writer) {
+func (s *stack) workload(t *testing.T, n int) (poisoned *ledgerAccount) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	for i := range n {
 		a := s.open(t, fmt.Sprintf("%c%02d", 'a'+i%3, i))
@@ -175,7 +174,7 @@ func (s *stack) workload(t *testing.T, n int) (poisoned *writer) {
 
 // checkFold asserts, with the test's own oracle, that an account row is the
 // ledger's fold of its stream's events up to the row's version.
-func checkFold(t *testing.T, s *stack, row projection.AccountRow) {
+func checkFold(t *testing.T, s *stack, row views.AccountRow) {
 	t.Helper()
 	st, _ := app.AccountStream(row.Tenant, row.AccountID)
 	page, err := s.events.Read(t.Context(), st, 1, 1000)
@@ -210,15 +209,15 @@ func TestRebuildEqualsTheLiveViewAndTheFold(t *testing.T) {
 	s := newStack(t)
 	poisoned := s.workload(t, 24)
 
-	for _, view := range []string{projection.AccountsView, projection.HistoryView} {
+	for _, view := range []string{views.AccountsView, views.HistoryView} {
 		t.Run(view, func(t *testing.T) {
 			var target rebuild.View
-			if view == projection.AccountsView {
-				target = projection.NewAccounts(s.freshAccounts, s.events, s.dead, s.log)
+			if view == views.AccountsView {
+				target = views.NewAccounts(s.freshAccounts, s.events, s.dead, s.log)
 			} else {
-				target = projection.NewHistory(s.freshHistory, s.events, s.dead, s.log)
+				target = views.NewHistory(s.freshHistory, s.events, s.dead, s.log)
 			}
-			var added []*writer
+			var added []*ledgerAccount
 			before := len(s.streams)
 			r := rebuild.New(rebuild.Config{
 				DB: s.db, EventsTable: s.eventsTable, View: target, Category: app.AccountCategory, Segments: 3,
@@ -249,10 +248,10 @@ func TestRebuildEqualsTheLiveViewAndTheFold(t *testing.T) {
 			}
 
 			var rep rebuild.Report
-			if view == projection.AccountsView {
-				rep, err = rebuild.VerifyAccounts(t.Context(), s.freshAccounts, s.liveAccounts, s.events, res.StreamKeys, 4)
+			if view == views.AccountsView {
+				rep, err = views.VerifyAccounts(t.Context(), s.freshAccounts, s.liveAccounts, s.events, res.StreamKeys, 4)
 			} else {
-				rep, err = rebuild.VerifyHistory(t.Context(), s.freshHistory, s.liveHistory, s.events, res.StreamKeys, 4)
+				rep, err = views.VerifyHistory(t.Context(), s.freshHistory, s.liveHistory, s.events, res.StreamKeys, 4)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -263,7 +262,7 @@ func TestRebuildEqualsTheLiveViewAndTheFold(t *testing.T) {
 
 			// The test's own oracle, independent of Verify.
 			for _, a := range s.streams {
-				if view == projection.AccountsView {
+				if view == views.AccountsView {
 					fresh, ok, err := s.freshAccounts.Account(t.Context(), tenant, a.stream.ID)
 					live, _, _ := s.liveAccounts.Account(t.Context(), tenant, a.stream.ID)
 					if err != nil || !ok {
@@ -308,7 +307,7 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	a := s.open(t, "a1")
 	s.deposit(t, a, 10)
 	b := s.open(t, "b1")
-	target := projection.NewAccounts(s.freshAccounts, s.events, s.dead, s.log)
+	target := views.NewAccounts(s.freshAccounts, s.events, s.dead, s.log)
 	res, err := rebuild.New(rebuild.Config{DB: s.db, EventsTable: s.eventsTable, View: target, Segments: 2}).Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +326,7 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	if _, err := target.Lift(t.Context(), b.stream); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := rebuild.VerifyAccounts(t.Context(), s.freshAccounts, s.liveAccounts, s.events, res.StreamKeys, 2)
+	rep, err := views.VerifyAccounts(t.Context(), s.freshAccounts, s.liveAccounts, s.events, res.StreamKeys, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +352,7 @@ func TestMeterCountsEveryAttempt(t *testing.T) {
 		o.Retryer = retry.NewStandard(awstest.FastRetries(3))
 	})
 	table := awstest.Table(t, db, "AccountsTable")
-	if _, _, err := projection.NewDynamoAccounts(db, table).Account(t.Context(), tenant, "nobody"); err != nil {
+	if _, _, err := views.NewDynamoAccounts(db, table).Account(t.Context(), tenant, "nobody"); err != nil {
 		t.Fatal(err)
 	}
 	u := meter.Usage()

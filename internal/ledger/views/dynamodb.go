@@ -1,4 +1,4 @@
-package projection
+package views
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -68,7 +70,7 @@ func (d *DynamoAccounts) PutAccount(ctx context.Context, row AccountRow, expecte
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, ErrStale)
+		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, projection.ErrStale)
 	}
 	if err != nil {
 		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, err)
@@ -183,7 +185,7 @@ func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
 		}
 	}
 	if q, ok := raw["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		r.Quarantine = &Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
+		r.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
 	}
 	if r.Tenant == "" || r.AccountID == "" {
 		return r, errors.New("account item without tenant or accountId")

@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/lambdatest"
 )
@@ -64,7 +64,7 @@ func seedGolden(t testing.TB, store *eventstore.Store) {
 
 // checkGoldenRow checks the view the golden payload must leave: the gap
 // filled from the events table, then version 3 applied.
-func checkGoldenRow(t testing.TB, view projection.AccountStore) {
+func checkGoldenRow(t testing.TB, view views.AccountStore) {
 	t.Helper()
 	row, found, err := view.Account(t.Context(), goldenTenant, goldenAccount)
 	if err != nil || !found {
@@ -79,7 +79,7 @@ func checkGoldenRow(t testing.TB, view projection.AccountStore) {
 
 // checkGoldenHistory checks the history the golden payload must leave: the
 // opening deposit from the gap, then version 3's, newest first.
-func checkGoldenHistory(t testing.TB, history projection.HistoryStore) {
+func checkGoldenHistory(t testing.TB, history views.HistoryStore) {
 	t.Helper()
 	h, err := history.Transactions(t.Context(), goldenTenant, goldenAccount, 0, 10)
 	if err != nil {
@@ -156,8 +156,8 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 		t.Errorf("response %s, want an empty list of failures", out)
 	}
-	checkGoldenRow(t, projection.NewDynamoAccounts(db, accountsTable))
-	checkGoldenHistory(t, projection.NewDynamoHistory(db, historyTable))
+	checkGoldenRow(t, views.NewDynamoAccounts(db, accountsTable))
+	checkGoldenHistory(t, views.NewDynamoHistory(db, historyTable))
 	if !fn.LogsContain(`"msg":"projector"`, 5*time.Second) {
 		t.Errorf("no summary log line in\n%s", fn.Logs())
 	}

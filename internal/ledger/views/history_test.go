@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -20,30 +21,30 @@ func TestHistoryStoreContract(t *testing.T) {
 	t.Parallel()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		historyStoreContract(t, projection.NewMemoryHistory())
+		historyStoreContract(t, views.NewMemoryHistory())
 	})
 	t.Run("dynamodb", func(t *testing.T) {
 		t.Parallel()
 		db := awstest.DynamoDB(t)
-		historyStoreContract(t, projection.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")))
+		historyStoreContract(t, views.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")))
 	})
 }
 
-func entry(id string, v int64, kind string, amount, balance int64) projection.HistoryEntry {
+func entry(id string, v int64, kind string, amount, balance int64) views.HistoryEntry {
 	at := time.Date(2026, 3, 1, 9, 0, int(v), 0, time.FixedZone("CET", 3600))
-	return projection.HistoryEntry{Tenant: "t1", AccountID: id, Version: v, EventID: fmt.Sprint("e", v),
+	return views.HistoryEntry{Tenant: "t1", AccountID: id, Version: v, EventID: fmt.Sprint("e", v),
 		Kind: kind, Amount: amount, BalanceAfter: balance, Reference: fmt.Sprint("ref ", v),
 		OccurredAt: at, RecordedAt: at.Add(time.Millisecond)}
 }
 
-func utc(es ...projection.HistoryEntry) []projection.HistoryEntry {
+func utc(es ...views.HistoryEntry) []views.HistoryEntry {
 	for i := range es {
 		es[i].OccurredAt, es[i].RecordedAt = es[i].OccurredAt.UTC(), es[i].RecordedAt.UTC()
 	}
 	return es
 }
 
-func historyStoreContract(t *testing.T, s projection.HistoryStore) {
+func historyStoreContract(t *testing.T, s views.HistoryStore) {
 	ctx := t.Context()
 	if _, found, err := s.Position(ctx, "t1", "a1"); err != nil || found {
 		t.Fatalf("position of an unseen account: found %v, %v", found, err)
@@ -54,7 +55,7 @@ func historyStoreContract(t *testing.T, s projection.HistoryStore) {
 	e2, e3 := entry("a1", 2, "deposit", 100, 100), entry("a1", 3, "withdrawal", 30, 70)
 	e3.TransferID = "tr1"
 	at := e3.RecordedAt
-	if err := s.AppendHistory(ctx, "t1", "a1", []projection.HistoryEntry{e2, e3}, projection.Position{Version: 4, UpdatedAt: at}, 0); err != nil {
+	if err := s.AppendHistory(ctx, "t1", "a1", []views.HistoryEntry{e2, e3}, projection.Position{Version: 4, UpdatedAt: at}, 0); err != nil {
 		t.Fatalf("first append: %v", err)
 	}
 	pos, found, err := s.Position(ctx, "t1", "a1")
@@ -69,7 +70,7 @@ func historyStoreContract(t *testing.T, s projection.HistoryStore) {
 	// The position guards every write, and a refused one writes nothing.
 	e5 := entry("a1", 5, "deposit", 1, 71)
 	for _, stale := range []int64{0, 3, 5} {
-		err := s.AppendHistory(ctx, "t1", "a1", []projection.HistoryEntry{e5}, projection.Position{Version: 5}, stale)
+		err := s.AppendHistory(ctx, "t1", "a1", []views.HistoryEntry{e5}, projection.Position{Version: 5}, stale)
 		if stale == 0 || stale == 3 {
 			// 3 is below e5 by contract, 0 claims the account is new.
 			if !errors.Is(err, projection.ErrStale) {
@@ -84,7 +85,7 @@ func historyStoreContract(t *testing.T, s projection.HistoryStore) {
 	}
 
 	// More entries than one transaction holds, then pages from a cursor.
-	var many []projection.HistoryEntry
+	var many []views.HistoryEntry
 	balance := int64(70)
 	for v := int64(5); v < 5+150; v++ {
 		balance++
@@ -133,7 +134,7 @@ func historyStoreContract(t *testing.T, s projection.HistoryStore) {
 	}
 	other := entry("a1", 2, "deposit", 9, 9)
 	other.Tenant = "t2"
-	if err := s.AppendHistory(ctx, "t2", "a1", []projection.HistoryEntry{other}, projection.Position{Version: 2}, 0); err != nil {
+	if err := s.AppendHistory(ctx, "t2", "a1", []views.HistoryEntry{other}, projection.Position{Version: 2}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := s.Transactions(ctx, "t2", "a1", 0, 10); len(got) != 1 || got[0].Amount != 9 {
@@ -142,7 +143,7 @@ func historyStoreContract(t *testing.T, s projection.HistoryStore) {
 	if got, _ := s.Transactions(ctx, "t1", "a1", 3, 10); len(got) != 1 || got[0].Amount != 100 {
 		t.Errorf("t1's history before 3 = %+v, want the deposit of 100", got)
 	}
-	if err := s.AppendHistory(ctx, "t1", "a9", []projection.HistoryEntry{other}, projection.Position{Version: 2}, 0); err == nil {
+	if err := s.AppendHistory(ctx, "t1", "a9", []views.HistoryEntry{other}, projection.Position{Version: 2}, 0); err == nil {
 		t.Error("an entry of another account was accepted")
 	}
 }
@@ -165,14 +166,14 @@ func TestLiftHealsAQuarantinedStream(t *testing.T) {
 		t.Fatalf("row %+v, want quarantined at version 1", row)
 	}
 
-	views := []interface {
+	lifted := []interface {
 		Lift(ctx context.Context, s eventstore.StreamID) (projection.Position, error)
 	}{
-		projection.NewAccounts(f.view, f.events, projection.NewDeadLetters(f.sqs), nil),
-		projection.NewHistory(f.history, f.events, projection.NewDeadLetters(f.sqs), nil),
+		views.NewAccounts(f.view, f.events, projection.NewDeadLetters(f.sqs), nil),
+		views.NewHistory(f.history, f.events, projection.NewDeadLetters(f.sqs), nil),
 	}
 	for range 2 {
-		for _, v := range views {
+		for _, v := range lifted {
 			pos, err := v.Lift(t.Context(), a.stream)
 			if err != nil || pos.Version != 3 || pos.Quarantine != nil {
 				t.Errorf("lift = %+v, %v; want version 3, no quarantine", pos, err)
@@ -187,7 +188,7 @@ func TestLiftHealsAQuarantinedStream(t *testing.T) {
 	b1 := b.open(t, f.events, "bob")
 	b.raw(t, f.events, eventstore.NewEvent{Type: account.TypeMoneyDeposited, SchemaVersion: 1, Data: json.RawMessage(`{"amount":1}`)})
 	f.handle(t, batch(record(t, 4, b1), record(t, 5, b.commits[1])))
-	pos, err := views[0].Lift(t.Context(), b.stream)
+	pos, err := lifted[0].Lift(t.Context(), b.stream)
 	if err != nil || pos.Quarantine == nil || pos.Quarantine.At != 2 || pos.Version != 1 || !strings.Contains(pos.Quarantine.Reason, "balanceAfter") {
 		t.Errorf("lift of a still poisoned stream = %+v, %v; want quarantined again at 2", pos, err)
 	}

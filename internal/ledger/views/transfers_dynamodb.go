@@ -1,10 +1,12 @@
-package projection
+package views
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -68,7 +70,7 @@ func (d *DynamoTransfers) PutTransfer(ctx context.Context, row TransferRow, expe
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return fmt.Errorf("put transfer %s#%s at %d: %w", row.Tenant, row.TransferID, expected, ErrStale)
+		return fmt.Errorf("put transfer %s#%s at %d: %w", row.Tenant, row.TransferID, expected, projection.ErrStale)
 	}
 	if err != nil {
 		return fmt.Errorf("put transfer %s#%s at %d: %w", row.Tenant, row.TransferID, expected, err)
@@ -174,7 +176,7 @@ func decodeTransfer(raw map[string]types.AttributeValue) (TransferRow, error) {
 		},
 	}
 	if flag("quarantined") {
-		r.Quarantine = &Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
+		r.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
 	}
 	if r.Tenant == "" || r.TransferID == "" {
 		return r, errors.New("transfer item without tenant or transferId")

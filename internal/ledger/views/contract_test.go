@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -16,22 +17,22 @@ func TestAccountStoreContract(t *testing.T) {
 	t.Parallel()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		accountStoreContract(t, projection.NewMemoryAccounts())
+		accountStoreContract(t, views.NewMemoryAccounts())
 	})
 	t.Run("dynamodb", func(t *testing.T) {
 		t.Parallel()
 		db := awstest.DynamoDB(t)
-		accountStoreContract(t, projection.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
+		accountStoreContract(t, views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
 	})
 }
 
-func accountStoreContract(t *testing.T, s projection.AccountStore) {
+func accountStoreContract(t *testing.T, s views.AccountStore) {
 	ctx := t.Context()
 	if _, found, err := s.Account(ctx, "t1", "missing"); err != nil || found {
 		t.Fatalf("missing account: found %v, %v", found, err)
 	}
 	at := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	row := projection.AccountRow{
+	row := views.AccountRow{
 		Tenant: "t1", AccountID: "a1",
 		State: account.Account{ID: "a1", Owner: "alice", Currency: "EUR", OverdraftLimit: 50, Balance: -20, Status: account.StatusOpen,
 			TransfersInFlight: map[string]int64{"tr1": 5, "tr2": 7}},
@@ -63,7 +64,7 @@ func accountStoreContract(t *testing.T, s projection.AccountStore) {
 	}
 
 	// A quarantined row, before any state: no owner, so not in the index.
-	q := projection.AccountRow{Tenant: "t1", AccountID: "a0", Version: 0,
+	q := views.AccountRow{Tenant: "t1", AccountID: "a0", Version: 0,
 		Quarantine: &projection.Quarantine{Reason: "envelope does not decode", At: 1}}
 	if err := s.PutAccount(ctx, q, 0); err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func accountStoreContract(t *testing.T, s projection.AccountStore) {
 	}
 
 	// By owner: the tenant's accounts of that owner, in account id order.
-	for _, r := range []projection.AccountRow{
+	for _, r := range []views.AccountRow{
 		{Tenant: "t1", AccountID: "a3", State: account.Account{ID: "a3", Owner: "alice", Currency: "USD", Status: account.StatusClosed}, Version: 2},
 		{Tenant: "t1", AccountID: "a2", State: account.Account{ID: "a2", Owner: "alice", Currency: "EUR", Status: account.StatusOpen}, Version: 1},
 		{Tenant: "t1", AccountID: "b1", State: account.Account{ID: "b1", Owner: "bob", Currency: "EUR", Status: account.StatusOpen}, Version: 1},

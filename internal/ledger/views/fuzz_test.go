@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"encoding/json"
@@ -13,6 +13,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/views"
 )
 
 func TestNextVersionIsApplied(t *testing.T) {
@@ -210,7 +211,7 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 	a1, a2 := a.open(t, f.events, "alice"), a.deposit(t, f.events, 1)
 	b1, b2 := b.open(t, f.events, "bob"), b.deposit(t, f.events, 2)
 	throttled := &smithy.GenericAPIError{Code: "ThrottlingException", Message: "slow down"}
-	f.view.fail = func(r projection.AccountRow) error {
+	f.view.fail = func(r views.AccountRow) error {
 		if r.AccountID == "a1" {
 			return throttled
 		}
@@ -265,7 +266,7 @@ func TestRefusedRowIsPoison(t *testing.T) {
 	f := newFixture(t)
 	a := newAccount(t, "a1")
 	c1 := a.open(t, f.events, "alice")
-	f.view.fail = func(r projection.AccountRow) error {
+	f.view.fail = func(r views.AccountRow) error {
 		if r.Quarantine == nil {
 			return &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}
 		}
@@ -289,13 +290,13 @@ func TestConcurrentWriterIsReJudged(t *testing.T) {
 	c2 := a.deposit(t, f.events, 4)
 	f.handle(t, batch(record(t, 1, c1)))
 	raced := false
-	f.view.before = func(r projection.AccountRow) {
+	f.view.before = func(r views.AccountRow) {
 		if raced {
 			return
 		}
 		raced = true
 		// The other instance applies the same commit first.
-		other := projection.NewAccounts(f.view.AccountStore, f.events, projection.NewDeadLetters(f.sqs), nil)
+		other := views.NewAccounts(f.view.AccountStore, f.events, projection.NewDeadLetters(f.sqs), nil)
 		if err := other.Apply(t.Context(), c2.Events); err != nil {
 			t.Error(err)
 		}

@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -74,10 +75,10 @@ func (w *transferWorld) commits(t *testing.T, s eventstore.StreamID) [][]eventst
 // checkTransferView runs the transfer view's rules against one store: the
 // row equals the transfer's own fold whatever the delivery order, and the
 // Pending index lists exactly the transfers still pending, oldest first.
-func checkTransferView(t *testing.T, store projection.TransferStore, tenant string) {
+func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 	ctx := t.Context()
 	w := newTransferWorld(t, tenant)
-	view := projection.NewTransfers(store, w.events, projection.NewDeadLetters(&projection.LetterBox{}), slog.New(slog.DiscardHandler))
+	view := views.NewTransfers(store, w.events, projection.NewDeadLetters(&projection.LetterBox{}), slog.New(slog.DiscardHandler))
 
 	done, stuck, poor := w.request(t, "t-done", 300), w.request(t, "t-stuck", 50), w.request(t, "t-poor", 5000)
 	for _, s := range []eventstore.StreamID{done, poor} {
@@ -155,14 +156,14 @@ func checkTransferView(t *testing.T, store projection.TransferStore, tenant stri
 // checkPendingPages is the contract of the Pending index's pages: oldest
 // first, only pending transfers requested before the cut-off, each page
 // starting after the last of the one before, every transfer exactly once.
-func checkPendingPages(t *testing.T, store projection.TransferStore) {
+func checkPendingPages(t *testing.T, store views.TransferStore) {
 	t.Helper()
 	ctx := t.Context()
 	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	put := func(tenant, id string, status transfer.Status, at time.Time) {
 		t.Helper()
-		row := projection.TransferRow{Tenant: tenant, TransferID: id, Version: 1, UpdatedAt: at,
-			State: projection.TransferState{RequestedAt: at, Transfer: transfer.Transfer{
+		row := views.TransferRow{Tenant: tenant, TransferID: id, Version: 1, UpdatedAt: at,
+			State: views.TransferState{RequestedAt: at, Transfer: transfer.Transfer{
 				FromAccountID: "a", ToAccountID: "b", Amount: 1, Currency: "EUR", Status: status}}}
 		if err := store.PutTransfer(ctx, row, 0); err != nil {
 			t.Fatal(err)
@@ -226,14 +227,14 @@ func checkPendingPages(t *testing.T, store projection.TransferStore) {
 }
 
 func TestTransferViewInMemory(t *testing.T) {
-	checkTransferView(t, projection.NewMemoryTransfers(), "t1")
-	checkPendingPages(t, projection.NewMemoryTransfers())
+	checkTransferView(t, views.NewMemoryTransfers(), "t1")
+	checkPendingPages(t, views.NewMemoryTransfers())
 }
 
 func TestTransferViewOnDynamoDB(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	table := awstest.Table(t, db, "TransfersTable")
-	store := projection.NewDynamoTransfers(db, table)
+	store := views.NewDynamoTransfers(db, table)
 	checkTransferView(t, store, "t1")
 	checkPendingPages(t, store)
 

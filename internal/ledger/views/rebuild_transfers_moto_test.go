@@ -1,4 +1,4 @@
-package rebuild_test
+package views_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -22,10 +23,10 @@ import (
 // the money.
 type transferStack struct {
 	*stack
-	liveTransfers, freshTransfers *projection.DynamoTransfers
+	liveTransfers, freshTransfers *views.DynamoTransfers
 	manager                       *transfer.Manager
 	fed                           map[string]int64 // per stream, the last version handed to the projector
-	transfers                     []*writer        // the transfer streams
+	transfers                     []*ledgerAccount // the transfer streams
 }
 
 func newTransferStack(t *testing.T) *transferStack {
@@ -33,27 +34,27 @@ func newTransferStack(t *testing.T) *transferStack {
 	s := newStack(t)
 	ts := &transferStack{
 		stack:          s,
-		liveTransfers:  projection.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
-		freshTransfers: projection.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
+		liveTransfers:  views.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
+		freshTransfers: views.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
 		manager:        transfer.NewManager(s.events, s.log, 0),
 		fed:            map[string]int64{},
 	}
 	s.projector = projection.NewHandler(s.dead, s.log,
-		projection.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
-		projection.NewHistory(s.liveHistory, s.events, s.dead, s.log),
-		projection.NewTransfers(ts.liveTransfers, s.events, s.dead, s.log))
+		views.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
+		views.NewHistory(s.liveHistory, s.events, s.dead, s.log),
+		views.NewTransfers(ts.liveTransfers, s.events, s.dead, s.log))
 	return ts
 }
 
 // request appends a transfer's request, with a correlation id that the
 // transfer's fold keeps.
-func (s *transferStack) request(t testing.TB, id, from, to string, amount int64) *writer {
+func (s *transferStack) request(t testing.TB, id, from, to string, amount int64) *ledgerAccount {
 	t.Helper()
 	st, err := transfer.Stream(tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &writer{stream: st, head: eventstore.NewStream(st)}
+	tr := &ledgerAccount{stream: st, head: eventstore.NewStream(st)}
 	evs, err := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR", Reference: "ref-" + id})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func (s *transferStack) request(t testing.TB, id, from, to string, amount int64)
 
 // drive runs the process manager on a transfer, then hands the projector
 // every commit it made, on the transfer and on both accounts.
-func (s *transferStack) drive(t testing.TB, tr *writer) {
+func (s *transferStack) drive(t testing.TB, tr *ledgerAccount) {
 	t.Helper()
 	got, err := s.manager.Drive(t.Context(), tr.stream)
 	if err != nil {
@@ -112,7 +113,7 @@ func (s *transferStack) feed(t testing.TB, st eventstore.StreamID) {
 
 // pendingIDs lists the transfers a table's Pending index holds, oldest
 // first, as the sweeper reads them.
-func pendingIDs(t *testing.T, store *projection.DynamoTransfers) []string {
+func pendingIDs(t *testing.T, store *views.DynamoTransfers) []string {
 	t.Helper()
 	stuck, err := store.PendingBefore(t.Context(), time.Now().Add(time.Hour), transfer.Stuck{}, 1000)
 	if err != nil {
@@ -157,8 +158,8 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 	s.commit(t, poisoned, eventstore.NewEvent{Type: transfer.TypeDebited, SchemaVersion: 2, Data: json.RawMessage(`{}`)})
 	wantPending["tr-poison"] = true
 
-	target := projection.NewTransfers(s.freshTransfers, s.events, s.dead, s.log)
-	var added []*writer
+	target := views.NewTransfers(s.freshTransfers, s.events, s.dead, s.log)
+	var added []*ledgerAccount
 	before := len(s.transfers)
 	r := rebuild.New(rebuild.Config{
 		DB: s.db, EventsTable: s.eventsTable, View: target, Category: transfer.Category, Segments: 3,
@@ -189,7 +190,7 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 		t.Errorf("rebuild saw %d streams, the table has %d transfers", res.Streams, len(s.transfers))
 	}
 
-	rep, err := rebuild.VerifyTransfers(t.Context(), s.freshTransfers, s.liveTransfers, s.events, res.StreamKeys, 4)
+	rep, err := views.VerifyTransfers(t.Context(), s.freshTransfers, s.liveTransfers, s.events, res.StreamKeys, 4)
 	if err != nil {
 		t.Fatal(err)
 	}

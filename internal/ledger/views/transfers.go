@@ -1,9 +1,11 @@
-package projection
+package views
 
 import (
 	"context"
 	"log/slog"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/ledger/transfer"
@@ -27,7 +29,7 @@ type TransferRow struct {
 	State      TransferState
 	Version    int64
 	UpdatedAt  time.Time
-	Quarantine *Quarantine
+	Quarantine *projection.Quarantine
 }
 
 // TransferStore is where the transfer view lives.
@@ -46,15 +48,15 @@ type TransferStore interface {
 
 // NewTransfers returns the transfer view over store: per transfer stream,
 // the transfer's own fold, for GET /transfers/{id} and the sweeper.
-func NewTransfers(store TransferStore, events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[TransferState] {
-	return newProjection(TransfersView, transfer.Category, transferModel{store}, events, dead, log)
+func NewTransfers(store TransferStore, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) *projection.Projection[TransferState] {
+	return projection.New(TransfersView, transfer.Category, transferModel{store}, events, dead, log)
 }
 
 type transferModel struct{ store TransferStore }
 
-func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (TransferState, Position, error) {
+func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (TransferState, projection.Position, error) {
 	row, _, err := m.store.Transfer(ctx, stream.Tenant, stream.ID)
-	return row.State, Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
+	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
 // transferFold is the transfer's own fold, so that a row holds exactly what
@@ -74,7 +76,7 @@ func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, e
 	return s, err
 }
 
-func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos Position, expected int64) error {
+func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos projection.Position, expected int64) error {
 	return m.store.PutTransfer(ctx, TransferRow{
 		Tenant: stream.Tenant, TransferID: stream.ID, State: s,
 		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,

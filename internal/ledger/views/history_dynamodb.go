@@ -1,4 +1,4 @@
-package projection
+package views
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -37,27 +39,27 @@ func NewDynamoHistory(db HistoryDB, table string) *DynamoHistory {
 	return &DynamoHistory{db: db, table: table}
 }
 
-func (d *DynamoHistory) Position(ctx context.Context, tenant, accountID string) (Position, bool, error) {
+func (d *DynamoHistory) Position(ctx context.Context, tenant, accountID string) (projection.Position, bool, error) {
 	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(d.table),
 		Key:            map[string]types.AttributeValue{"pk": str(accountKey(tenant, accountID)), "sk": num(0)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, err)
+		return projection.Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, err)
 	}
 	if out.Item == nil {
-		return Position{}, false, nil
+		return projection.Position{}, false, nil
 	}
-	var p Position
+	var p projection.Position
 	it := item(out.Item)
 	p.Version = it.n("version")
 	p.UpdatedAt = it.time("updatedAt")
 	if q, ok := out.Item["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		p.Quarantine = &Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
+		p.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
 	}
 	if it.err != nil {
-		return Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, it.err)
+		return projection.Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, it.err)
 	}
 	return p, true, nil
 }
@@ -66,14 +68,14 @@ func (d *DynamoHistory) Position(ctx context.Context, tenant, accountID string) 
 // up to historyChunk entries; each moves the position to its last entry,
 // so a failure between two leaves a position that a retry resumes from.
 // Without entries it is one conditional PutItem.
-func (d *DynamoHistory) AppendHistory(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos Position, expected int64) error {
+func (d *DynamoHistory) AppendHistory(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error {
 	if err := checkEntries(tenant, accountID, entries, pos, expected); err != nil {
 		return err
 	}
 	for len(entries) > historyChunk {
 		chunk := entries[:historyChunk]
 		last := chunk[len(chunk)-1]
-		if err := d.write(ctx, tenant, accountID, chunk, Position{Version: last.Version, UpdatedAt: last.RecordedAt}, expected); err != nil {
+		if err := d.write(ctx, tenant, accountID, chunk, projection.Position{Version: last.Version, UpdatedAt: last.RecordedAt}, expected); err != nil {
 			return err
 		}
 		entries, expected = entries[historyChunk:], last.Version
@@ -81,7 +83,7 @@ func (d *DynamoHistory) AppendHistory(ctx context.Context, tenant, accountID str
 	return d.write(ctx, tenant, accountID, entries, pos, expected)
 }
 
-func (d *DynamoHistory) write(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos Position, expected int64) error {
+func (d *DynamoHistory) write(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error {
 	k := accountKey(tenant, accountID)
 	position := &types.Put{
 		TableName:                 aws.String(d.table),
@@ -104,7 +106,7 @@ func (d *DynamoHistory) write(ctx context.Context, tenant, accountID string, ent
 		_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	}
 	if stale(err) {
-		return fmt.Errorf("append history of %s at %d: %w", k, expected, ErrStale)
+		return fmt.Errorf("append history of %s at %d: %w", k, expected, projection.ErrStale)
 	}
 	if err != nil {
 		return fmt.Errorf("append history of %s at %d: %w", k, expected, err)
@@ -176,7 +178,7 @@ func (d *DynamoHistory) Transactions(ctx context.Context, tenant, accountID stri
 	}
 }
 
-func encodePosition(k string, p Position) map[string]types.AttributeValue {
+func encodePosition(k string, p projection.Position) map[string]types.AttributeValue {
 	it := map[string]types.AttributeValue{"pk": str(k), "sk": num(0), "version": num(p.Version)}
 	if !p.UpdatedAt.IsZero() {
 		it["updatedAt"] = str(p.UpdatedAt.UTC().Format(time.RFC3339Nano))

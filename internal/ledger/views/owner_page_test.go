@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
 // pager is what both account stores offer for listing an owner's accounts
 // a page at a time.
 type pager interface {
-	AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]projection.AccountRow, error)
+	AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]views.AccountRow, error)
 }
 
 // Paging through an owner's accounts gives each of them once, in account id
@@ -23,24 +24,24 @@ func TestAccountsOfOwnerPage(t *testing.T) {
 	t.Parallel()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		ownerPageContract(t, projection.NewMemoryAccounts())
+		ownerPageContract(t, views.NewMemoryAccounts())
 	})
 	t.Run("dynamodb", func(t *testing.T) {
 		t.Parallel()
 		db := awstest.DynamoDB(t)
-		ownerPageContract(t, projection.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
+		ownerPageContract(t, views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
 	})
 }
 
 func ownerPageContract(t *testing.T, s interface {
-	projection.AccountStore
+	views.AccountStore
 	pager
 }) {
 	ctx := t.Context()
 	var want []string
 	// Ids out of order, with one that sorts between others by bytes.
 	for i, id := range []string{"a07", "a01", "a10", "a03", "A99", "a05", "a02"} {
-		r := projection.AccountRow{Tenant: "t1", AccountID: id, Version: 1,
+		r := views.AccountRow{Tenant: "t1", AccountID: id, Version: 1,
 			State: account.Account{ID: id, Owner: "alice", Currency: "EUR", Status: account.StatusOpen, Balance: int64(i)}}
 		if err := s.PutAccount(ctx, r, 0); err != nil {
 			t.Fatal(err)
@@ -48,7 +49,7 @@ func ownerPageContract(t *testing.T, s interface {
 		want = append(want, id)
 	}
 	slices.Sort(want)
-	for _, r := range []projection.AccountRow{
+	for _, r := range []views.AccountRow{
 		{Tenant: "t1", AccountID: "a04", State: account.Account{ID: "a04", Owner: "bob", Currency: "EUR", Status: account.StatusOpen}, Version: 1},
 		{Tenant: "t2", AccountID: "a06", State: account.Account{ID: "a06", Owner: "alice", Currency: "EUR", Status: account.StatusOpen}, Version: 1},
 		{Tenant: "t1", AccountID: "a08", Version: 0, Quarantine: &projection.Quarantine{Reason: "poison", At: 1}},

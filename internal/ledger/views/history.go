@@ -1,4 +1,4 @@
-package projection
+package views
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"annals/internal/kit/projection"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/ledger/account"
@@ -48,12 +50,12 @@ type HistoryEntry struct {
 type HistoryStore interface {
 	// Position returns the account's position (consistent read), or found
 	// false when nothing was applied yet.
-	Position(ctx context.Context, tenant, accountID string) (pos Position, found bool, err error)
+	Position(ctx context.Context, tenant, accountID string) (pos projection.Position, found bool, err error)
 	// AppendHistory writes entries (all of the account, versions above
 	// expected, ascending) and moves the position from expected to pos, all
 	// or nothing; it fails with ErrStale if the position is not expected
 	// (or not absent, for expected 0).
-	AppendHistory(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos Position, expected int64) error
+	AppendHistory(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error
 	// Transactions returns up to limit entries of the account, newest
 	// first, with versions below before (0: from the newest).
 	Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]HistoryEntry, error)
@@ -63,15 +65,15 @@ type HistoryStore interface {
 // stream, one entry per MoneyDeposited and MoneyWithdrawn event, written
 // with the position in one conditional write. Gaps are filled from events;
 // poison goes to dead.
-func NewHistory(store HistoryStore, events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[[]HistoryEntry] {
-	return newProjection(HistoryView, app.AccountCategory, historyModel{store}, events, dead, log)
+func NewHistory(store HistoryStore, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) *projection.Projection[[]HistoryEntry] {
+	return projection.New(HistoryView, app.AccountCategory, historyModel{store}, events, dead, log)
 }
 
 // historyModel folds account streams into history entries. Its state is
 // the entries not stored yet: a stored entry never changes.
 type historyModel struct{ store HistoryStore }
 
-func (m historyModel) Load(ctx context.Context, stream eventstore.StreamID) ([]HistoryEntry, Position, error) {
+func (m historyModel) Load(ctx context.Context, stream eventstore.StreamID) ([]HistoryEntry, projection.Position, error) {
 	pos, _, err := m.store.Position(ctx, stream.Tenant, stream.ID)
 	return nil, pos, err
 }
@@ -99,7 +101,7 @@ func (historyModel) Fold(s []HistoryEntry, e eventstore.Event) ([]HistoryEntry, 
 	return append(s[:len(s):len(s)], entry), nil
 }
 
-func (m historyModel) Save(ctx context.Context, stream eventstore.StreamID, s []HistoryEntry, pos Position, expected int64) error {
+func (m historyModel) Save(ctx context.Context, stream eventstore.StreamID, s []HistoryEntry, pos projection.Position, expected int64) error {
 	return m.store.AppendHistory(ctx, stream.Tenant, stream.ID, s, pos, expected)
 }
 
@@ -111,7 +113,7 @@ type MemoryHistory struct {
 }
 
 type memoryHistory struct {
-	pos     Position
+	pos     projection.Position
 	entries map[int64]HistoryEntry
 }
 
@@ -120,17 +122,17 @@ func NewMemoryHistory() *MemoryHistory {
 	return &MemoryHistory{accounts: map[string]*memoryHistory{}}
 }
 
-func (m *MemoryHistory) Position(_ context.Context, tenant, accountID string) (Position, bool, error) {
+func (m *MemoryHistory) Position(_ context.Context, tenant, accountID string) (projection.Position, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a, ok := m.accounts[accountKey(tenant, accountID)]
 	if !ok {
-		return Position{}, false, nil
+		return projection.Position{}, false, nil
 	}
 	return clonePosition(a.pos), true, nil
 }
 
-func (m *MemoryHistory) AppendHistory(_ context.Context, tenant, accountID string, entries []HistoryEntry, pos Position, expected int64) error {
+func (m *MemoryHistory) AppendHistory(_ context.Context, tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error {
 	if err := checkEntries(tenant, accountID, entries, pos, expected); err != nil {
 		return err
 	}
@@ -139,7 +141,7 @@ func (m *MemoryHistory) AppendHistory(_ context.Context, tenant, accountID strin
 	k := accountKey(tenant, accountID)
 	a, ok := m.accounts[k]
 	if ok && a.pos.Version != expected {
-		return fmt.Errorf("append history of %s at %d: %w", k, expected, ErrStale)
+		return fmt.Errorf("append history of %s at %d: %w", k, expected, projection.ErrStale)
 	}
 	if !ok {
 		a = &memoryHistory{entries: map[int64]HistoryEntry{}}
@@ -171,7 +173,7 @@ func (m *MemoryHistory) Transactions(_ context.Context, tenant, accountID string
 	return out[:min(limit, len(out))], nil
 }
 
-func clonePosition(p Position) Position {
+func clonePosition(p projection.Position) projection.Position {
 	if p.Quarantine != nil {
 		q := *p.Quarantine
 		p.Quarantine = &q
@@ -181,7 +183,7 @@ func clonePosition(p Position) Position {
 
 // checkEntries refuses entries that break AppendHistory's contract: a
 // bug in the caller, never a reason to write half of them.
-func checkEntries(tenant, accountID string, entries []HistoryEntry, pos Position, expected int64) error {
+func checkEntries(tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error {
 	last := expected
 	for _, e := range entries {
 		if e.Tenant != tenant || e.AccountID != accountID {

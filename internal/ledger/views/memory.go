@@ -1,4 +1,4 @@
-package projection
+package views
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"annals/internal/kit/projection"
 )
 
 // memoryRows is a view's table in memory: a row per key, each put
@@ -33,7 +35,7 @@ func (m *memoryRows[R]) put(k string, row R, expected int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if cur, ok := m.rows[k]; ok && m.version(cur) != expected {
-		return ErrStale
+		return projection.ErrStale
 	}
 	m.rows[k] = m.clone(row)
 	return nil

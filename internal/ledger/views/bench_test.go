@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -72,8 +73,8 @@ func benchmarkProjector(b *testing.B, perStream int) {
 		store := newEvents()
 		dead := projection.NewDeadLetters(&projection.LetterBox{})
 		h := projection.NewHandler(dead, quiet,
-			projection.NewAccounts(projection.NewMemoryAccounts(), store, dead, quiet),
-			projection.NewHistory(projection.NewMemoryHistory(), store, dead, quiet))
+			views.NewAccounts(views.NewMemoryAccounts(), store, dead, quiet),
+			views.NewHistory(views.NewMemoryHistory(), store, dead, quiet))
 		b.ResetTimer()
 		runProjector(b, store, h, perStream)
 	})
@@ -81,11 +82,11 @@ func benchmarkProjector(b *testing.B, perStream int) {
 		db := awstest.DynamoDB(b)
 		store := eventstore.New(dynamostore.New(db, awstest.Table(b, db, "EventsTable")))
 		w := awstest.NewWire()
-		views := awstest.DynamoDBOver(b, w, 3)
+		viewDB := awstest.DynamoDBOver(b, w, 3)
 		dead := projection.NewDeadLetters(&projection.LetterBox{})
 		h := projection.NewHandler(dead, quiet,
-			projection.NewAccounts(projection.NewDynamoAccounts(views, awstest.Table(b, db, "AccountsTable")), store, dead, quiet),
-			projection.NewHistory(projection.NewDynamoHistory(views, awstest.Table(b, db, "HistoryTable")), store, dead, quiet))
+			views.NewAccounts(views.NewDynamoAccounts(viewDB, awstest.Table(b, db, "AccountsTable")), store, dead, quiet),
+			views.NewHistory(views.NewDynamoHistory(viewDB, awstest.Table(b, db, "HistoryTable")), store, dead, quiet))
 		b.ResetTimer()
 		runProjector(b, store, h, perStream)
 		b.StopTimer()

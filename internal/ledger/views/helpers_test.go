@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 const tenant = "acme"
@@ -125,7 +126,7 @@ func fold(t testing.TB, store *eventstore.Store, s eventstore.StreamID) (account
 
 // checkFolded asserts that the view of the stream equals the domain's fold
 // of all its events.
-func checkFolded(t testing.TB, view projection.AccountStore, store *eventstore.Store, s eventstore.StreamID) {
+func checkFolded(t testing.TB, view views.AccountStore, store *eventstore.Store, s eventstore.StreamID) {
 	t.Helper()
 	want, last := fold(t, store, s)
 	row, found, err := view.Account(context.Background(), s.Tenant, s.ID)
@@ -141,13 +142,13 @@ func checkFolded(t testing.TB, view projection.AccountStore, store *eventstore.S
 
 // checkHistory asserts that the stream's history is, newest first, its
 // deposits and withdrawals as the domain decodes them, at the stream's head.
-func checkHistory(t testing.TB, history projection.HistoryStore, store *eventstore.Store, s eventstore.StreamID) {
+func checkHistory(t testing.TB, history views.HistoryStore, store *eventstore.Store, s eventstore.StreamID) {
 	t.Helper()
 	evs, last := domainEvents(t, store, s)
-	var want []projection.HistoryEntry
+	var want []views.HistoryEntry
 	for _, k := range evs {
 		e := k.raw
-		entry := projection.HistoryEntry{Tenant: s.Tenant, AccountID: s.ID, Version: e.Version, EventID: e.ID,
+		entry := views.HistoryEntry{Tenant: s.Tenant, AccountID: s.ID, Version: e.Version, EventID: e.ID,
 			OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC()}
 		switch ev := k.ev.(type) {
 		case account.MoneyDeposited:
@@ -157,7 +158,7 @@ func checkHistory(t testing.TB, history projection.HistoryStore, store *eventsto
 		default:
 			continue
 		}
-		want = append([]projection.HistoryEntry{entry}, want...)
+		want = append([]views.HistoryEntry{entry}, want...)
 	}
 	got, err := history.Transactions(context.Background(), s.Tenant, s.ID, 0, 1000)
 	if err != nil {
@@ -203,14 +204,14 @@ func (u unreachable) Send(context.Context, string) error { return u.err }
 // faultyStore wraps a view store: fail decides an error for a write of a
 // stream's row, and every write is counted.
 type faultyStore struct {
-	projection.AccountStore
+	views.AccountStore
 	mu     sync.Mutex
 	puts   map[string]int
-	fail   func(row projection.AccountRow) error
-	before func(row projection.AccountRow) // runs before each write
+	fail   func(row views.AccountRow) error
+	before func(row views.AccountRow) // runs before each write
 }
 
-func (f *faultyStore) PutAccount(ctx context.Context, row projection.AccountRow, expected int64) error {
+func (f *faultyStore) PutAccount(ctx context.Context, row views.AccountRow, expected int64) error {
 	f.mu.Lock()
 	if f.puts == nil {
 		f.puts = map[string]int{}
@@ -239,20 +240,20 @@ func (f *faultyStore) writes(id string) int {
 type fixture struct {
 	events  *eventstore.Store
 	view    *faultyStore
-	history *projection.MemoryHistory
+	history *views.MemoryHistory
 	sqs     *projection.LetterBox
 	h       *projection.Handler
 	logs    *testlog.Buffer
 }
 
 func newFixture(t testing.TB) *fixture {
-	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: projection.NewMemoryAccounts()},
-		history: projection.NewMemoryHistory(), sqs: &projection.LetterBox{}, logs: &testlog.Buffer{}}
+	f := &fixture{events: newEvents(), view: &faultyStore{AccountStore: views.NewMemoryAccounts()},
+		history: views.NewMemoryHistory(), sqs: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.sqs)
 	f.h = projection.NewHandler(dead, log,
-		projection.NewAccounts(f.view, f.events, dead, log),
-		projection.NewHistory(f.history, f.events, dead, log))
+		views.NewAccounts(f.view, f.events, dead, log),
+		views.NewHistory(f.history, f.events, dead, log))
 	return f
 }
 
@@ -272,7 +273,7 @@ func (f *fixture) handle(t testing.TB, ev events.KinesisEvent) []string {
 	return seqs
 }
 
-func (f *fixture) row(t testing.TB, a *writer) projection.AccountRow {
+func (f *fixture) row(t testing.TB, a *writer) views.AccountRow {
 	t.Helper()
 	row, found, err := f.view.Account(context.Background(), a.stream.Tenant, a.stream.ID)
 	if err != nil || !found {

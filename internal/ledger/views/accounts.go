@@ -1,8 +1,10 @@
-package projection
+package views
 
 import (
 	"context"
 	"log/slog"
+
+	"annals/internal/kit/projection"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/ledger/account"
@@ -26,16 +28,16 @@ var accountTypes = map[string]bool{
 // NewAccounts returns the account view over store: per account stream, the
 // ledger's own fold of its events, so that the view always equals what the
 // domain would rebuild. Gaps are filled from events; poison goes to dead.
-func NewAccounts(store AccountStore, events EventReader, dead *DeadLetters, log *slog.Logger) *Projection[account.Account] {
-	return newProjection(AccountsView, app.AccountCategory, accountModel{store}, events, dead, log)
+func NewAccounts(store AccountStore, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) *projection.Projection[account.Account] {
+	return projection.New(AccountsView, app.AccountCategory, accountModel{store}, events, dead, log)
 }
 
 // accountModel folds account streams into AccountRows.
 type accountModel struct{ store AccountStore }
 
-func (m accountModel) Load(ctx context.Context, stream eventstore.StreamID) (account.Account, Position, error) {
+func (m accountModel) Load(ctx context.Context, stream eventstore.StreamID) (account.Account, projection.Position, error) {
 	row, _, err := m.store.Account(ctx, stream.Tenant, stream.ID)
-	return row.State, Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
+	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
 func (accountModel) Fold(s account.Account, e eventstore.Event) (account.Account, error) {
@@ -49,7 +51,7 @@ func (accountModel) Fold(s account.Account, e eventstore.Event) (account.Account
 	return account.Evolve(s, ev), nil
 }
 
-func (m accountModel) Save(ctx context.Context, stream eventstore.StreamID, s account.Account, pos Position, expected int64) error {
+func (m accountModel) Save(ctx context.Context, stream eventstore.StreamID, s account.Account, pos projection.Position, expected int64) error {
 	return m.store.PutAccount(ctx, AccountRow{
 		Tenant: stream.Tenant, AccountID: stream.ID, State: s,
 		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,

@@ -1,4 +1,4 @@
-package projection_test
+package views_test
 
 import (
 	"encoding/json"
@@ -20,6 +20,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -28,13 +29,13 @@ import (
 // made from template.yaml.
 type motoProjector struct {
 	events  *eventstore.Store
-	view    *projection.DynamoAccounts
-	history *projection.DynamoHistory
+	view    *views.DynamoAccounts
+	history *views.DynamoHistory
 	queue   string
 	h       *projection.Handler
 }
 
-func newMotoProjector(t *testing.T, viewDB projection.DynamoDB) *motoProjector {
+func newMotoProjector(t *testing.T, viewDB views.DynamoDB) *motoProjector {
 	t.Helper()
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
@@ -45,15 +46,15 @@ func newMotoProjector(t *testing.T, viewDB projection.DynamoDB) *motoProjector {
 	}
 	m := &motoProjector{
 		events:  eventstore.New(dynamostore.New(db, eventsTable)),
-		view:    projection.NewDynamoAccounts(viewDB, accountsTable),
-		history: projection.NewDynamoHistory(db, historyTable),
+		view:    views.NewDynamoAccounts(viewDB, accountsTable),
+		history: views.NewDynamoHistory(db, historyTable),
 		queue:   awstest.Queue(t, "ProjectorDeadLetterQueue"),
 	}
 	log := slog.New(slog.NewJSONHandler(t.Output(), nil))
 	dead := projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), m.queue))
 	m.h = projection.NewHandler(dead, log,
-		projection.NewAccounts(m.view, m.events, dead, log),
-		projection.NewHistory(m.history, m.events, dead, log))
+		views.NewAccounts(m.view, m.events, dead, log),
+		views.NewHistory(m.history, m.events, dead, log))
 	return m
 }
 
