@@ -21,33 +21,11 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
 	"annals/internal/kit/sqsqueue"
-	"annals/internal/ledger/app"
-	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/samtemplate"
 )
 
-// viewSpec is what the CLI knows of one rebuildable view.
-type viewSpec struct {
-	logicalID string // its table in template.yaml
-	tableEnv  string // the variable the functions read its table name from
-	category  string // the streams it holds
-}
-
-var rebuildable = map[string]viewSpec{
-	views.AccountsView:  {logicalID: "AccountsTable", tableEnv: "ACCOUNTS_TABLE", category: app.AccountCategory},
-	views.HistoryView:   {logicalID: "HistoryTable", tableEnv: "HISTORY_TABLE", category: app.AccountCategory},
-	views.TransfersView: {logicalID: "TransfersTable", tableEnv: "TRANSFERS_TABLE", category: transfer.Category},
-}
-
-func viewNames() string {
-	var names []string
-	for n := range rebuildable {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return strings.Join(names, "|")
-}
+func viewNames() string { return strings.Join(views.Names(), "|") }
 
 func (c cli) rebuild(ctx context.Context, args []string) error {
 	var view string
@@ -60,7 +38,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
-	live := fs.String("live-table", "", "the view's live table (default $ACCOUNTS_TABLE, $HISTORY_TABLE or $TRANSFERS_TABLE)")
+	live := fs.String("live-table", "", "the view's live table (default the variable its functions read it from, e.g. $ACCOUNTS_TABLE)")
 	fresh := fs.String("table", "", "the fresh table to rebuild into (default <live-table>-rebuild-<UTC time>)")
 	resume := fs.Bool("resume", false, "the fresh table exists: rebuild into it again (what it holds is skipped)")
 	sinceFlag := fs.String("since", "", "with --resume: read only commits recorded from this RFC 3339 time on (less --margin), e.g. the \"caught up to\" of an earlier run")
@@ -83,16 +61,16 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("rebuild: unexpected arguments %q", fs.Args())
 	}
-	spec, ok := rebuildable[view]
+	spec, ok := views.Named(view)
 	if view == "" {
 		return usagef("rebuild: name the view to rebuild: %s", viewNames())
 	} else if !ok {
 		return usagef("rebuild: unknown view %q (views: %s)", view, viewNames())
 	}
 	if *live == "" {
-		*live = c.envDefault(spec.tableEnv)
+		*live = c.envDefault(spec.Env)
 	}
-	if err := required(fs, map[string]string{"events-table": "EVENTS_TABLE", "live-table": spec.tableEnv}, "events-table", "live-table"); err != nil {
+	if err := required(fs, map[string]string{"events-table": "EVENTS_TABLE", "live-table": spec.Env}, "events-table", "live-table"); err != nil {
 		return err
 	}
 	var since time.Time
@@ -131,7 +109,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		if _, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: fresh}); err != nil {
 			return fmt.Errorf("resume into %s: %w", *fresh, err)
 		}
-	} else if err := c.createTable(ctx, db, *templatePath, spec.logicalID, *fresh); err != nil {
+	} else if err := c.createTable(ctx, db, *templatePath, spec.Table, *fresh); err != nil {
 		return err
 	}
 
@@ -142,31 +120,9 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		letters.Next = sqsqueue.New(sqs.NewFromConfig(cfg), *dlq)
 	}
 	dead := projection.NewDeadLetters(letters)
-	var target rebuild.View
-	var verifyFn func(streams []eventstore.StreamID) (rebuild.Report, error)
-	switch view {
-	case views.AccountsView:
-		store := views.NewDynamoAccounts(db, *fresh)
-		target = views.NewAccounts(store, events, dead, log)
-		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return views.VerifyAccounts(ctx, store, views.NewDynamoAccounts(db, *live), events, streams, *segments)
-		}
-	case views.HistoryView:
-		store := views.NewDynamoHistory(db, *fresh)
-		target = views.NewHistory(store, events, dead, log)
-		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return views.VerifyHistory(ctx, store, views.NewDynamoHistory(db, *live), events, streams, *segments)
-		}
-	case views.TransfersView:
-		store := views.NewDynamoTransfers(db, *fresh)
-		target = views.NewTransfers(store, events, dead, log)
-		verifyFn = func(streams []eventstore.StreamID) (rebuild.Report, error) {
-			return views.VerifyTransfers(ctx, store, views.NewDynamoTransfers(db, *live), events, streams, *segments)
-		}
-	}
-
+	target := spec.New(db, *fresh, events, dead, log)
 	r := rebuild.New(rebuild.Config{
-		DB: db, EventsTable: *eventsTable, View: target, Category: spec.category,
+		DB: db, EventsTable: *eventsTable, View: target, Category: spec.Category,
 		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since,
 	})
 	bar := c.startProgress(r.Progress)
@@ -179,7 +135,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	if !*verify {
 		return nil
 	}
-	rep, err := verifyFn(res.StreamKeys)
+	rep, err := spec.Verify(ctx, db, *fresh, *live, events, res.StreamKeys, *segments)
 	if err != nil {
 		return fmt.Errorf("verify %s against %s: %w", *fresh, *live, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -41,12 +42,13 @@ flags:
 	lift := fs.Bool("lift", false, "with --stream: lift its quarantine in the view(s) and catch it up from the events table")
 	from := fs.Int64("from", 1, "with --republish: the first version to republish (its whole commit goes)")
 	to := fs.Int64("to", 0, "with --republish: the last version to republish (0: the head)")
-	view := fs.String("view", "all", "the view(s) to lift: accounts, history, transfers or all")
+	view := fs.String("view", "all", "the view(s) to lift: "+strings.Join(views.Names(), ", ")+" or all")
 	eventsTable := fs.String("events-table", c.envDefault("EVENTS_TABLE"), "the events table (default $EVENTS_TABLE)")
 	kinesisStream := fs.String("kinesis-stream", c.envDefault("STREAM_NAME"), "with --republish: the events stream's name (default $STREAM_NAME)")
-	accountsTable := fs.String("accounts-table", c.envDefault("ACCOUNTS_TABLE"), "the account view's table (default $ACCOUNTS_TABLE)")
-	historyTable := fs.String("history-table", c.envDefault("HISTORY_TABLE"), "the transaction history's table (default $HISTORY_TABLE)")
-	transfersTable := fs.String("transfers-table", c.envDefault("TRANSFERS_TABLE"), "the transfer view's table (default $TRANSFERS_TABLE)")
+	tables := map[string]*string{}
+	for _, v := range views.All {
+		tables[v.Name] = fs.String(v.Name+"-table", c.envDefault(v.Env), fmt.Sprintf("the %s view's table (default $%s)", v.Name, v.Env))
+	}
 	dlq := fs.String("dead-letter-queue", c.envDefault("DEAD_LETTER_QUEUE_URL"), "where a lift that finds the stream still poisoned sends its new dead letter (default $DEAD_LETTER_QUEUE_URL, or --from-queue)")
 	visibility := fs.Int("visibility", 300, "with --from-queue: seconds a letter that stays stays hidden, so one run reads each letter once")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
@@ -72,14 +74,14 @@ flags:
 	case set["view"] && *republish && !*lift:
 		return usagef("redrive: --view chooses what --lift lifts; --republish goes to every consumer of the events stream")
 	}
-	chosen, ok := map[string][]string{
-		"all":               {views.AccountsView, views.HistoryView, views.TransfersView},
-		views.AccountsView:  {views.AccountsView},
-		views.HistoryView:   {views.HistoryView},
-		views.TransfersView: {views.TransfersView},
-	}[*view]
-	if !ok {
-		return usagef("redrive: unknown --view %q (accounts, history, transfers or all)", *view)
+	var chosen []views.Definition
+	for _, v := range views.All {
+		if *view == "all" || *view == v.Name {
+			chosen = append(chosen, v)
+		}
+	}
+	if len(chosen) == 0 {
+		return usagef("redrive: unknown --view %q (%s or all)", *view, strings.Join(views.Names(), ", "))
 	}
 	var stream eventstore.StreamID
 	if *streamKey != "" {
@@ -89,7 +91,7 @@ flags:
 		}
 		// Only the views that keep such streams take part (and need
 		// their tables).
-		chosen = slices.DeleteFunc(chosen, func(v string) bool { return rebuildable[v].category != stream.Category })
+		chosen = slices.DeleteFunc(chosen, func(v views.Definition) bool { return v.Category != stream.Category })
 		if *lift && len(chosen) == 0 {
 			return usagef("redrive: no view given (--view %s) holds %q streams", *view, stream.Category)
 		}
@@ -105,7 +107,7 @@ flags:
 		}
 		needs["dead-letter-queue"] = "DEAD_LETTER_QUEUE_URL"
 		for _, v := range chosen {
-			needs[v+"-table"] = rebuildable[v].tableEnv
+			needs[v.Name+"-table"] = v.Env
 		}
 	}
 	if err := required(fs, needs, slices.Sorted(maps.Keys(needs))...); err != nil {
@@ -142,14 +144,7 @@ flags:
 	dead := projection.NewDeadLetters(sqsqueue.New(sqsClient, *dlq))
 	var lifters []redrive.Lifter
 	for _, v := range chosen {
-		switch v {
-		case views.AccountsView:
-			lifters = append(lifters, views.NewAccounts(views.NewDynamoAccounts(db, *accountsTable), events, dead, log))
-		case views.HistoryView:
-			lifters = append(lifters, views.NewHistory(views.NewDynamoHistory(db, *historyTable), events, dead, log))
-		case views.TransfersView:
-			lifters = append(lifters, views.NewTransfers(views.NewDynamoTransfers(db, *transfersTable), events, dead, log))
-		}
+		lifters = append(lifters, v.New(db, *tables[v.Name], events, dead, log))
 	}
 	if *fromQueue == "" {
 		lifted, err := redrive.Lift(ctx, stream, lifters...)

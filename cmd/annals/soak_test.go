@@ -18,7 +18,7 @@ import (
 func TestSoakCommand(t *testing.T) {
 	t.Parallel()
 	s, err := localstack.Start(t.Context(), localstack.Config{
-		Functions: functions.Wires,
+		Functions: functions.Wires(),
 		Template:  awstest.Template(t),
 		AWS:       awstest.Config(t, "DYNAMODB"),
 		Prefix:    awstest.Name(t, "local"),

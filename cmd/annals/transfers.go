@@ -9,10 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/awsconfig"
-	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/wiring"
+	"annals/internal/ledger/env"
 	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
+	"annals/internal/ledger/wiring/transfers"
 )
 
 // sweepTransfers drives the transfers the transfer view shows pending for
@@ -57,10 +58,19 @@ a transfer that cannot move is counted and passed.
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}
-	db := dynamodb.NewFromConfig(cfg)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
-	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, log, 0), views.NewDynamoTransfers(db, *transfersTable), time.Now().Add(-*olderThan), *page)
+	// The process manager as TransfersFunction builds it, from the same
+	// variables (K and all), so the sweeper cannot drift from it.
+	vars := map[string]string{env.EventsTable: *eventsTable}
+	if k := c.envDefault(env.SnapshotEvery); k != "" {
+		vars[env.SnapshotEvery] = k
+	}
+	v := wiring.Read(transfers.ID, transfers.Manifest, awsconfig.NewEnv(vars, log))
+	manager := transfers.Manager(v, cfg)
+	if err := v.Err(); err != nil {
+		return fmt.Errorf("sweep-transfers: %w", err)
+	}
+	rep, err := transfer.Sweep(ctx, manager, views.NewDynamoTransfers(dynamodb.NewFromConfig(cfg), *transfersTable), time.Now().Add(-*olderThan), *page)
 	fmt.Fprintf(c.stdout, "sweep-transfers: %d pending, %d completed, %d failed, %d not moved\n", rep.Found, rep.Completed, rep.Failed, rep.Errors)
 	return err
 }

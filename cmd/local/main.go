@@ -68,7 +68,7 @@ func run() error {
 
 	started := time.Now()
 	stack, err := localstack.Start(ctx, localstack.Config{
-		Functions: functions.Wires,
+		Functions: functions.Wires(),
 		Template:  tpl,
 		AWS:       cfg,
 		Prefix:    fmt.Sprintf("annals-%d", started.Unix()),

@@ -57,6 +57,16 @@ type Vars struct {
 	problems []string
 }
 
+// Read returns the variables of the function with this logical id, read
+// from env through its manifest, for a program that builds the function's
+// parts without serving it (a CLI that drives the same code with the same
+// settings). Err then says what drifted or is missing.
+func Read(function string, m Manifest, env *awsconfig.Env) *Vars { return newVars(function, m, env) }
+
+// Err reports every drift between the reads and the manifest, and every
+// variable missing or malformed.
+func (v *Vars) Err() error { return errors.Join(v.err(), v.env.Err()) }
+
 func newVars(function string, m Manifest, env *awsconfig.Env) *Vars {
 	v := &Vars{function: function, env: env, listed: map[string]Var{}, read: map[string]bool{}}
 	if len(m.Env) == 0 && len(m.Grants) == 0 {

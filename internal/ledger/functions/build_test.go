@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"annals/internal/ledger/registry"
+	"annals/internal/ledger/functions"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/lambdatest"
 )
@@ -89,7 +89,7 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
 	for _, id := range templateFunctions(t) {
 		granted := map[string]bool{}
-		for _, g := range registry.Manifests[id].Grants {
+		for _, g := range functions.Manifests()[id].Grants {
 			for _, a := range g.Actions {
 				service, _, _ := strings.Cut(a, ":")
 				granted[service] = true

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"annals/internal/ledger/registry"
+	"annals/internal/ledger/functions"
 	"annals/internal/localaws/lambdatest"
 )
 
@@ -43,7 +43,7 @@ func BenchmarkColdStart(b *testing.B) {
 		// machine running the benchmark (a proxy's) would be parsed at
 		// every start, about 11 ms of it.
 		env := map[string]string{"AWS_REGION": "us-east-1", "LOG_LEVEL": "warn", "AWS_CA_BUNDLE": ""}
-		for _, v := range registry.Manifests[id].Env {
+		for _, v := range functions.Manifests()[id].Env {
 			if v.Ref != "" {
 				env[v.Name] = "cold-start"
 			}

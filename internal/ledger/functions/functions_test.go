@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"annals/internal/kit/awsconfig"
+	"annals/internal/ledger/env"
 	"annals/internal/ledger/functions"
-	"annals/internal/ledger/registry"
 	"annals/internal/localaws/awstest"
 )
 
@@ -24,20 +24,20 @@ import (
 func TestEveryFunctionIsWiredThroughItsManifest(t *testing.T) {
 	root, tpl := awstest.ProjectRoot(t), awstest.Template(t)
 	inTemplate := slices.Sorted(slices.Values(tpl.Functions()))
-	if got := slices.Sorted(maps.Keys(functions.Wires)); !slices.Equal(got, inTemplate) {
+	if got := slices.Sorted(maps.Keys(functions.Wires())); !slices.Equal(got, inTemplate) {
 		t.Fatalf("wired functions %v, template's %v", got, inTemplate)
 	}
-	if got := slices.Sorted(maps.Keys(registry.Manifests)); !slices.Equal(got, inTemplate) {
+	if got := slices.Sorted(maps.Keys(functions.Manifests())); !slices.Equal(got, inTemplate) {
 		t.Fatalf("manifests %v, template's functions %v", got, inTemplate)
 	}
 	for _, id := range inTemplate {
 		vals := map[string]string{}
-		for _, v := range registry.Manifests[id].Env {
+		for _, v := range functions.Manifests()[id].Env {
 			vals[v.Name] = "x"
 		}
-		vals[registry.EnvSnapshotEvery] = "50"
+		vals[env.SnapshotEvery] = "50"
 		env := awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler))
-		h, err := functions.Wires[id](context.Background(), env, aws.Config{Region: "us-east-1"})
+		h, err := functions.Wires()[id](context.Background(), env, aws.Config{Region: "us-east-1"})
 		if err != nil || h == nil {
 			t.Errorf("%s: handler %v, %v", id, h, err)
 		}

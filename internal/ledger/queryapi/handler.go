@@ -43,9 +43,11 @@ type Config struct {
 	// Transfers is the transfer view; without it transfers are read from
 	// their streams only.
 	Transfers Transfers
-	Auth      httpapi.Auth
-	NewID     func() string
-	Log       *slog.Logger
+	// Routes are the read routes views serve of their own.
+	Routes []views.Route
+	Auth   httpapi.Auth
+	NewID  func() string
+	Log    *slog.Logger
 }
 
 // Handler serves the query routes.
@@ -72,6 +74,11 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 
 func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	r, accountID, p := match(req.RequestContext.HTTP.Method, req.RawPath)
+	if p != nil && p.Kind == httpapi.KindRouteNotFound {
+		if extra, vars := h.matchExtra(req.RawPath); extra != nil {
+			return h.serveExtra(ctx, req, extra, vars, corr, l)
+		}
+	}
 	if p != nil {
 		return l.Fail(p, corr)
 	}

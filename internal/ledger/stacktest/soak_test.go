@@ -86,7 +86,7 @@ func TestSoakUnderFaults(t *testing.T) {
 	wire.SetPlan(plan.fault)
 	sc := soak.Config{
 		URL: s.URL, Clients: 8, Accounts: 8, Duration: 15 * time.Second, Seed: 2, Converge: 40 * time.Second,
-		Faults: true, LoadDone: func() { wire.SetPlan(nil) }, RetryFor: 8 * time.Second, Progress: testWriter{t},
+		Faults: true, LoadDone: func() { wire.SetPlan(nil) }, RetryFor: 20 * time.Second, Progress: testWriter{t},
 	}
 	if long() {
 		sc.Clients, sc.Accounts, sc.Duration, sc.Seed, sc.Converge = 12, 10, time.Minute, rand.Uint64(), 4*time.Minute

@@ -48,7 +48,7 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Tenant:    "local",
 		Actor:     "local-user",
 		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
-		Functions: functions.Wires,
+		Functions: functions.Wires(),
 		Interval:  20 * time.Millisecond,
 	})
 	if err != nil {

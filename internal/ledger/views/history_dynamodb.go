@@ -15,8 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// HistoryDB is the part of the DynamoDB client the history uses.
-type HistoryDB interface {
+// DB is the part of the DynamoDB client the views' stores use: the history
+// writes its entries with its position in transactions.
+type DB interface {
 	DynamoDB
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
@@ -30,12 +31,12 @@ const historyChunk = 99
 // one item per entry at sort key = its stream version, so a descending
 // Query reads newest first.
 type DynamoHistory struct {
-	db    HistoryDB
+	db    DB
 	table string
 }
 
 // NewDynamoHistory returns the history stored in table.
-func NewDynamoHistory(db HistoryDB, table string) *DynamoHistory {
+func NewDynamoHistory(db DB, table string) *DynamoHistory {
 	return &DynamoHistory{db: db, table: table}
 }
 

@@ -13,16 +13,36 @@ import (
 	"annals/internal/kit/idempotency"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/commandapi"
-	"annals/internal/ledger/registry"
+	"annals/internal/ledger/env"
 )
 
 // Wire builds the command function's handler from its environment.
-var Wire = registry.Function("CommandFunction", build)
+// ID is the function's logical id in template.yaml.
+const ID = "CommandFunction"
+
+// Manifest is what the function reads and may do; template.yaml is held to
+// it exactly.
+var Manifest = wiring.Manifest{
+	Env: append([]wiring.Var{
+		{Name: env.EventsTable, Ref: "EventsTable"},
+		{Name: env.IdempotencyTable, Ref: "IdempotencyTable"},
+		{Name: env.SnapshotEvery},
+	}, env.HTTPAuth...),
+	Grants: []wiring.Grant{
+		// Load (Query), the conflict read-back (GetItem) and the
+		// conditional append (PutItem).
+		{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
+		{Resource: "IdempotencyTable", Actions: []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+	},
+}
+
+// Wire builds the function's handler from its environment.
+var Wire = wiring.Function(ID, Manifest, build)
 
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	eventsTable := v.Required(registry.EnvEventsTable)
-	idempotencyTable := v.Required(registry.EnvIdempotencyTable)
-	snapshotEvery := v.Int(registry.EnvSnapshotEvery, eventstore.DefaultSnapshotEvery)
+	eventsTable := v.Required(env.EventsTable)
+	idempotencyTable := v.Required(env.IdempotencyTable)
+	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
 	store := eventstore.New(dynamostore.New(db, eventsTable),
@@ -30,7 +50,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	h := commandapi.New(commandapi.Config{
 		Store:       store,
 		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
-		Auth:        registry.Auth(v),
+		Auth:        env.Auth(v),
 		Now:         time.Now,
 		NewID:       wiring.NewID,
 		Log:         log,

@@ -9,16 +9,27 @@ import (
 
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/wiring"
-	"annals/internal/ledger/registry"
+	"annals/internal/ledger/env"
 )
 
 // Wire builds the fanout function's handler from its environment.
-var Wire = registry.Function("FanoutFunction", build)
+// ID is the function's logical id in template.yaml.
+const ID = "FanoutFunction"
+
+// Manifest is what the function reads and may do; template.yaml is held to
+// it exactly.
+var Manifest = wiring.Manifest{
+	Env:    []wiring.Var{{Name: env.StreamName, Ref: "EventsStream"}},
+	Grants: []wiring.Grant{{Resource: "EventsStream", Actions: []string{"kinesis:PutRecords"}}},
+}
+
+// Wire builds the function's handler from its environment.
+var Wire = wiring.Function(ID, Manifest, build)
 
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	h := fanout.New(fanout.Config{
 		Kinesis: kinesis.NewFromConfig(cfg),
-		Stream:  v.Required(registry.EnvStreamName),
+		Stream:  v.Required(env.StreamName),
 		Log:     v.Logger(),
 	})
 	return h.Handle, nil

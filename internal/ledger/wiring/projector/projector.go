@@ -5,6 +5,8 @@ package projector
 import (
 	"context"
 
+	"annals/internal/ledger/views"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -14,26 +16,49 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/kit/wiring"
-	"annals/internal/ledger/registry"
-	"annals/internal/ledger/views"
+	"annals/internal/ledger/env"
 )
 
 // Wire builds the projector's handler from its environment.
-var Wire = registry.Function("ProjectorFunction", build)
+// ID is the function's logical id in template.yaml.
+const ID = "ProjectorFunction"
 
+// Manifest is what the function reads and may do: every view reads its
+// positions and writes state and position in one conditional write, a gap
+// is filled from the events table, poison goes to the dead-letter queue.
+// template.yaml is held to it exactly.
+var Manifest = func() wiring.Manifest {
+	m := wiring.Manifest{
+		Env: []wiring.Var{
+			{Name: env.EventsTable, Ref: "EventsTable"},
+			{Name: env.DeadLetterQueue, Ref: "ProjectorDeadLetterQueue"},
+		},
+		Grants: []wiring.Grant{
+			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
+			{Resource: "ProjectorDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
+		},
+	}
+	for _, v := range views.All {
+		m.Env = append(m.Env, wiring.Var{Name: v.Env, Ref: v.Table})
+		m.Grants = append(m.Grants, wiring.Grant{Resource: v.Table, Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}})
+	}
+	return m
+}()
+
+// Wire builds the function's handler from its environment.
+var Wire = wiring.Function(ID, Manifest, build)
+
+// build feeds every view of the registry, each over its own table.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	accountsTable := v.Required(registry.EnvAccountsTable)
-	historyTable := v.Required(registry.EnvHistoryTable)
-	transfersTable := v.Required(registry.EnvTransfersTable)
-	eventsTable := v.Required(registry.EnvEventsTable)
-	queueURL := v.Required(registry.EnvDeadLetterQueue)
+	eventsTable := v.Required(env.EventsTable)
+	queueURL := v.Required(env.DeadLetterQueue)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
 	events := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log))
 	dead := projection.NewDeadLetters(sqsqueue.New(sqs.NewFromConfig(cfg), queueURL))
-	return projection.NewHandler(dead, log,
-		views.NewAccounts(views.NewDynamoAccounts(db, accountsTable), events, dead, log),
-		views.NewHistory(views.NewDynamoHistory(db, historyTable), events, dead, log),
-		views.NewTransfers(views.NewDynamoTransfers(db, transfersTable), events, dead, log),
-	).Handle, nil
+	var fed []projection.View
+	for _, view := range views.All {
+		fed = append(fed, view.New(db, v.Required(view.Env), events, dead, log))
+	}
+	return projection.NewHandler(dead, log, fed...).Handle, nil
 }

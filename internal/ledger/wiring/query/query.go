@@ -10,37 +10,64 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/env"
 	"annals/internal/ledger/queryapi"
-	"annals/internal/ledger/registry"
 	"annals/internal/ledger/views"
 )
 
 // Wire builds the query function's handler from its environment.
-var Wire = registry.Function("QueryFunction", build)
+// ID is the function's logical id in template.yaml.
+const ID = "QueryFunction"
+
+// Manifest is what the function reads and may do: the events table for
+// time travel and the audit trail, and every view's table for its routes.
+// template.yaml is held to it exactly.
+var Manifest = func() wiring.Manifest {
+	m := wiring.Manifest{
+		Env:    []wiring.Var{{Name: env.EventsTable, Ref: "EventsTable"}, {Name: env.SnapshotEvery}},
+		Grants: []wiring.Grant{{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}}},
+	}
+	for _, v := range views.All {
+		m.Env = append(m.Env, wiring.Var{Name: v.Env, Ref: v.Table})
+		m.Grants = append(m.Grants, v.QueryGrants...)
+	}
+	m.Env = append(m.Env, env.HTTPAuth...)
+	return m
+}()
+
+// Wire builds the function's handler from its environment.
+var Wire = wiring.Function(ID, Manifest, build)
 
 // build reads the query tables through a read-only, metered client, and
-// the events table for time travel and the audit trail.
+// the events table for time travel and the audit trail. Each view of the
+// registry's table is read from its variable; the routes views serve of
+// their own come with them.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	eventsTable := v.Required(registry.EnvEventsTable)
-	accountsTable := v.Required(registry.EnvAccountsTable)
-	historyTable := v.Required(registry.EnvHistoryTable)
-	transfersTable := v.Required(registry.EnvTransfersTable)
-	snapshotEvery := v.Int(registry.EnvSnapshotEvery, eventstore.DefaultSnapshotEvery)
+	eventsTable := v.Required(env.EventsTable)
+	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	readOnly := queryapi.ReadOnlyDynamoDB{DB: db}
+	tables := map[string]string{}
+	var routes []views.Route
+	for _, view := range views.All {
+		tables[view.Name] = v.Required(view.Env)
+		if view.Routes != nil {
+			routes = append(routes, view.Routes(readOnly, tables[view.Name])...)
+		}
+	}
 	log := v.Logger()
 	h := queryapi.New(queryapi.Config{
 		// K sets how far back a load looks for a snapshot: the same as the
 		// command function's.
 		Store:    eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithLogger(log)),
-		Accounts: views.NewDynamoAccounts(readOnly, accountsTable),
-		History:  views.NewDynamoHistory(readOnly, historyTable),
-		Auth:     registry.Auth(v),
-		NewID:    wiring.NewID,
-		Log:      log,
-
+		Accounts: views.NewDynamoAccounts(readOnly, tables[views.AccountsView]),
+		History:  views.NewDynamoHistory(readOnly, tables[views.HistoryView]),
 		// Ended transfers from the view, pending ones from their streams.
-		Transfers: views.NewDynamoTransfers(readOnly, transfersTable),
+		Transfers: views.NewDynamoTransfers(readOnly, tables[views.TransfersView]),
+		Routes:    routes,
+		Auth:      env.Auth(v),
+		NewID:     wiring.NewID,
+		Log:       log,
 	})
 	return h.Handle, nil
 }

@@ -10,21 +10,48 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
-	"annals/internal/ledger/registry"
+	"annals/internal/ledger/env"
 	"annals/internal/ledger/transfer"
 )
 
 // Wire builds the process manager's handler from its environment.
-var Wire = registry.Function("TransfersFunction", build)
+// ID is the function's logical id in template.yaml.
+const ID = "TransfersFunction"
+
+// Manifest is what the function reads and may do; template.yaml is held to
+// it exactly.
+var Manifest = wiring.Manifest{
+	Env: []wiring.Var{
+		{Name: env.EventsTable, Ref: "EventsTable"},
+		{Name: env.SnapshotEvery},
+	},
+	Grants: []wiring.Grant{
+		// Loads (Query), the read-back after a lost answer (GetItem),
+		// and each step's guarded transaction of conditional puts.
+		{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
+		// The event source mapping's on-failure destination sends the
+		// batches given up on with the function's role.
+		{Resource: "TransfersDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
+	},
+}
+
+// Wire builds the function's handler from its environment.
+var Wire = wiring.Function(ID, Manifest, build)
 
 // build drives transfers with guarded multi-stream commits on the events
-// table. Its loads go through snapshots like the command function's, with
-// the same K.
+// table.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	eventsTable := v.Required(registry.EnvEventsTable)
-	snapshotEvery := v.Int(registry.EnvSnapshotEvery, eventstore.DefaultSnapshotEvery)
+	return transfer.NewHandler(Manager(v, cfg), v.Logger()).Handle, nil
+}
+
+// Manager is the process manager as the function runs it: its loads go
+// through snapshots like the command function's, with the same K. The
+// sweeper of the CLI drives transfers with this very manager.
+func Manager(v *wiring.Vars, cfg aws.Config) *transfer.Manager {
+	eventsTable := v.Required(env.EventsTable)
+	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	log := v.Logger()
 	store := eventstore.New(dynamostore.New(dynamodb.NewFromConfig(cfg), eventsTable),
 		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
-	return transfer.NewHandler(transfer.NewManager(store, log, 0), log).Handle, nil
+	return transfer.NewManager(store, log, 0)
 }

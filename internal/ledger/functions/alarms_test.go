@@ -1,4 +1,4 @@
-package registry_test
+package functions_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package registry
+package functions_test
 
 import (
 	"context"
@@ -23,6 +23,9 @@ import (
 
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/env"
+	"annals/internal/ledger/functions"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -224,7 +227,7 @@ func functionsOnly(resolved []byte) ([]byte, error) {
 
 // arn is what the template must grant on g's resource under s.
 func (s scenario) arn(g wiring.Grant) string {
-	if p, ok := ViewParameters[g.Resource]; ok && s.params[p] != "" {
+	if p, ok := viewParameters[g.Resource]; ok && s.params[p] != "" {
 		return "arn:<AWS::Partition>:dynamodb:<AWS::Region>:<AWS::AccountId>:table/" + s.params[p] + g.Suffix
 	}
 	return "getatt:" + g.Resource + ".Arn" + g.Suffix
@@ -232,7 +235,7 @@ func (s scenario) arn(g wiring.Grant) string {
 
 // value is what the template must set v to under s.
 func (s scenario) value(v wiring.Var, tpl *cloudformation.Template) string {
-	if p, ok := ViewParameters[v.Ref]; ok && s.params[p] != "" {
+	if p, ok := viewParameters[v.Ref]; ok && s.params[p] != "" {
 		return s.params[p]
 	}
 	params := map[string]any{}
@@ -324,16 +327,16 @@ func (s scenario) check(path string) []string {
 		return []string{err.Error()}
 	}
 	fns := tpl.GetAllServerlessFunctionResources()
-	if got, want := slices.Sorted(maps.Keys(fns)), slices.Sorted(maps.Keys(Manifests)); !slices.Equal(got, want) {
+	if got, want := slices.Sorted(maps.Keys(fns)), slices.Sorted(maps.Keys(functions.Manifests())); !slices.Equal(got, want) {
 		errorf("template functions %v, manifests %v: every function needs a manifest, every manifest a function", got, want)
 	}
 	g, _ := tpl.Globals["Function"].(*global.Function)
-	if g == nil || g.Environment == nil || !slices.Equal(slices.Sorted(maps.Keys(g.Environment.Variables)), GlobalEnv) {
-		errorf("Globals.Function.Environment must set exactly %v, what awsconfig reads for every function", GlobalEnv)
+	if g == nil || g.Environment == nil || !slices.Equal(slices.Sorted(maps.Keys(g.Environment.Variables)), env.Global) {
+		errorf("Globals.Function.Environment must set exactly %v, what awsconfig reads for every function", env.Global)
 	}
 	for _, id := range slices.Sorted(maps.Keys(fns)) {
 		fn := fns[id]
-		m, ok := Manifests[id]
+		m, ok := functions.Manifests()[id]
 		if !ok {
 			continue
 		}
@@ -443,7 +446,7 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 // the template leaves unset, or never reads one its manifest lists, fails
 // before it serves.
 func TestWiringRefusesDrift(t *testing.T) {
-	env := func() *awsconfig.Env {
+	newEnv := func() *awsconfig.Env {
 		return awsconfig.NewEnv(map[string]string{"EVENTS_TABLE": "t", "STREAM_NAME": "s", "SNAPSHOT_EVERY": "5"}, nil)
 	}
 	cases := []struct {
@@ -451,30 +454,40 @@ func TestWiringRefusesDrift(t *testing.T) {
 		read           func(v *wiring.Vars)
 		want           string
 	}{
-		{"unlisted", "FanoutFunction", func(v *wiring.Vars) { v.Required(EnvStreamName); v.Required(EnvEventsTable) },
+		{"unlisted", "FanoutFunction", func(v *wiring.Vars) { v.Required(env.StreamName); v.Required(env.EventsTable) },
 			"FanoutFunction: reads EVENTS_TABLE, which its manifest does not list"},
-		{"required but unset", "TransfersFunction", func(v *wiring.Vars) { v.Required(EnvEventsTable); v.Required(EnvSnapshotEvery) },
+		{"required but unset", "TransfersFunction", func(v *wiring.Vars) { v.Required(env.EventsTable); v.Required(env.SnapshotEvery) },
 			"TransfersFunction: requires SNAPSHOT_EVERY, which its manifest says the template leaves unset"},
-		{"listed but unread", "TransfersFunction", func(v *wiring.Vars) { v.Required(EnvEventsTable) },
+		{"listed but unread", "TransfersFunction", func(v *wiring.Vars) { v.Required(env.EventsTable) },
 			"TransfersFunction: lists SNAPSHOT_EVERY, which its wiring never reads"},
 		{"no manifest", "NoSuchFunction", func(v *wiring.Vars) {}, "NoSuchFunction: no manifest"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wire := Function(c.function, func(_ context.Context, v *wiring.Vars, _ aws.Config) (any, error) {
+			wire := wiring.Function(c.function, functions.Manifests()[c.function], func(_ context.Context, v *wiring.Vars, _ aws.Config) (any, error) {
 				c.read(v)
 				return func() {}, nil
 			})
-			h, err := wire(context.Background(), env(), aws.Config{})
+			h, err := wire(context.Background(), newEnv(), aws.Config{})
 			if err == nil || !strings.Contains(err.Error(), c.want) || h != nil {
 				t.Errorf("wire = %v, %v; want no handler and an error saying %q", h, err, c.want)
 			}
 		})
 	}
-	ok := Function("FanoutFunction", func(_ context.Context, v *wiring.Vars, _ aws.Config) (any, error) {
-		return v.Required(EnvStreamName), nil
+	ok := wiring.Function("FanoutFunction", functions.Manifests()["FanoutFunction"], func(_ context.Context, v *wiring.Vars, _ aws.Config) (any, error) {
+		return v.Required(env.StreamName), nil
 	})
-	if h, err := ok(context.Background(), env(), aws.Config{}); err != nil || h != "s" {
+	if h, err := ok(context.Background(), newEnv(), aws.Config{}); err != nil || h != "s" {
 		t.Errorf("a wiring that reads its manifest: %v, %v", h, err)
 	}
 }
+
+// viewParameters maps each view table that a rebuild can replace to the
+// template parameter that names its replacement.
+var viewParameters = func() map[string]string {
+	out := map[string]string{}
+	for _, v := range views.All {
+		out[v.Table] = v.Parameter
+	}
+	return out
+}()

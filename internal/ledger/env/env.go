@@ -1,0 +1,46 @@
+// Package env names the variables template.yaml gives the ledger's
+// functions, and reads the ones every HTTP function shares.
+package env
+
+import (
+	"annals/internal/kit/httpapi"
+	"annals/internal/kit/wiring"
+)
+
+// Every function's environment variables, by name.
+const (
+	EventsTable      = "EVENTS_TABLE"
+	IdempotencyTable = "IDEMPOTENCY_TABLE"
+	AccountsTable    = "ACCOUNTS_TABLE"
+	HistoryTable     = "HISTORY_TABLE"
+	TransfersTable   = "TRANSFERS_TABLE"
+	StreamName       = "STREAM_NAME"
+	DeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
+	SnapshotEvery    = "SNAPSHOT_EVERY"
+	TenantClaim      = "TENANT_CLAIM"
+	LocalTenant      = "LOCAL_TENANT"
+	LocalActor       = "LOCAL_ACTOR"
+)
+
+// Global is what every function reads through awsconfig, set once in the
+// template's Globals.
+var Global = []string{"LOG_LEVEL"}
+
+// HTTPAuth is how an HTTP function identifies callers: the tenant claim
+// from the template, and a fixed tenant and actor that only a local run
+// without an authorizer sets. A deployed stack must never set those two.
+var HTTPAuth = []wiring.Var{
+	{Name: TenantClaim, Ref: "TenantClaim"},
+	{Name: LocalTenant},
+	{Name: LocalActor},
+}
+
+// Auth reads how an HTTP function identifies callers: the tenant claim, or,
+// for a local run without an authorizer, a fixed tenant and actor.
+func Auth(v *wiring.Vars) httpapi.Auth {
+	return httpapi.Auth{
+		TenantClaim: v.Optional(TenantClaim, "tenant"),
+		LocalTenant: v.Optional(LocalTenant, ""),
+		LocalActor:  v.Optional(LocalActor, ""),
+	}
+}

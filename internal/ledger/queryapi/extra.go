@@ -1,0 +1,77 @@
+package queryapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/views"
+)
+
+// matchExtra finds the route of Config.Routes the path matches, with the
+// path's parameters.
+func (h *Handler) matchExtra(path string) (*views.Route, map[string]string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i := range h.cfg.Routes {
+		r := &h.cfg.Routes[i]
+		pattern := strings.Split(strings.Trim(r.Path, "/"), "/")
+		if len(pattern) != len(parts) {
+			continue
+		}
+		vars := map[string]string{}
+		ok := true
+		for j, seg := range pattern {
+			switch {
+			case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") && parts[j] != "":
+				vars[seg[1:len(seg)-1]] = parts[j]
+			case seg != parts[j]:
+				ok = false
+			}
+		}
+		if ok {
+			return r, vars
+		}
+	}
+	return nil, nil
+}
+
+// serveExtra answers a request on one of Config.Routes: only GET, with
+// the caller's read scope and the route's parameters.
+func (h *Handler) serveExtra(ctx context.Context, req *events.APIGatewayV2HTTPRequest, r *views.Route, vars map[string]string, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+	l.Add("route", r.Path)
+	if req.RequestContext.HTTP.Method != http.MethodGet {
+		p := httpapi.NewProblem(httpapi.KindMethodNotAllowed, req.RequestContext.HTTP.Method+" is not allowed on "+req.RawPath)
+		p.Allow = http.MethodGet
+		return l.Fail(p, corr)
+	}
+	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeRead)
+	if p != nil {
+		return l.Fail(p, corr)
+	}
+	q, p := queryValues(req)
+	if p != nil {
+		return l.Fail(p, corr)
+	}
+	var bad []httpapi.FieldError
+	for name, vs := range q {
+		switch {
+		case !slices.Contains(r.Params, name):
+			bad = append(bad, httpapi.FieldError{Field: name, Message: "is not a parameter of this route"})
+		case len(vs) > 1:
+			bad = append(bad, httpapi.FieldError{Field: name, Message: "is given more than once"})
+		}
+	}
+	if len(bad) > 0 {
+		slices.SortFunc(bad, func(a, b httpapi.FieldError) int { return strings.Compare(a.Field, b.Field) })
+		return l.Fail(httpapi.Invalid(bad...), corr)
+	}
+	body, err := r.Serve(ctx, views.Request{Tenant: id.Tenant, Path: vars, Query: q})
+	if err != nil {
+		return l.FailErr(err, corr)
+	}
+	return httpapi.JSON(http.StatusOK, body, map[string]string{"Cache-Control": "private, no-cache"}, corr)
+}
