@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -22,13 +23,13 @@ func TestRebuildTransfersCommand(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	eventsTable, liveTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
 	store := seedTransferAccounts(t, db, eventsTable)
-	manager := transfer.NewManager(store, slog.New(slog.DiscardHandler), 0)
+	manager := app.NewManager(store, slog.New(slog.DiscardHandler), 0)
 	live := views.NewTransfers(views.NewDynamoTransfers(db, liveTable), store, nil, slog.New(slog.DiscardHandler))
 	var pending eventstore.StreamID
 	for i, drive := range []bool{true, false, true} {
 		id := fmt.Sprintf("tr-%d", i)
-		stream, _ := transfer.Stream("acme", id)
-		evs, _ := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: 100, Currency: "EUR"})
+		stream, _ := app.TransferStream("acme", id)
+		evs, _ := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: 100, Currency: "EUR"})
 		if _, err := store.Append(ctx, eventstore.NewStream(stream), evs, eventstore.Metadata{CorrelationID: "c-" + id}, nil); err != nil {
 			t.Fatal(err)
 		}

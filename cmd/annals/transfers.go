@@ -10,8 +10,8 @@ import (
 
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
-	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 	"annals/internal/ledger/wiring/transfers"
 )
@@ -70,7 +70,7 @@ a transfer that cannot move is counted and passed.
 	if err := v.Err(); err != nil {
 		return fmt.Errorf("sweep-transfers: %w", err)
 	}
-	rep, err := transfer.Sweep(ctx, manager, views.NewDynamoTransfers(dynamodb.NewFromConfig(cfg), *transfersTable), time.Now().Add(-*olderThan), *page)
+	rep, err := app.Sweep(ctx, manager, views.NewDynamoTransfers(dynamodb.NewFromConfig(cfg), *transfersTable), time.Now().Add(-*olderThan), *page)
 	fmt.Fprintf(c.stdout, "sweep-transfers: %d pending, %d completed, %d failed, %d not moved\n", rep.Found, rep.Completed, rep.Failed, rep.Errors)
 	return err
 }

@@ -25,8 +25,8 @@ func TestSweepTransfersCommand(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	eventsTable, transfersTable := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "TransfersTable")
 	store := seedTransferAccounts(t, db, eventsTable)
-	stream, _ := transfer.Stream("acme", "tr-1")
-	evs, _ := transfer.Encode(transfer.Requested{TransferID: "tr-1", FromAccountID: "a", ToAccountID: "b", Amount: 200, Currency: "EUR"})
+	stream, _ := app.TransferStream("acme", "tr-1")
+	evs, _ := app.EncodeTransfer(transfer.Requested{TransferID: "tr-1", FromAccountID: "a", ToAccountID: "b", Amount: 200, Currency: "EUR"})
 	if _, err := store.Append(ctx, eventstore.NewStream(stream), evs, eventstore.Metadata{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestSweepTransfersCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "1 pending, 1 completed, 0 failed, 0 not moved") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
-	cur, err := transfer.NewTransfers(store).Load(ctx, stream)
+	cur, err := app.NewTransfers(store).Load(ctx, stream)
 	if err != nil || cur.State.Status != transfer.StatusCompleted {
 		t.Fatalf("transfer after the sweep: %+v, %v", cur.State, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/redrive"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 )
@@ -23,11 +24,11 @@ func TestLiftGoesToTheViewsThatHoldTheStream(t *testing.T) {
 	transfers := views.NewTransfers(views.NewMemoryTransfers(), store, dead, quiet)
 	accounts := views.NewAccounts(views.NewMemoryAccounts(), store, dead, quiet)
 
-	s, err := transfer.Stream("t1", "tr1")
+	s, err := app.TransferStream("t1", "tr1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := transfer.Encode(transfer.Requested{TransferID: "tr1", FromAccountID: "a", ToAccountID: "b", Amount: 5, Currency: "EUR"})
+	evs, err := app.EncodeTransfer(transfer.Requested{TransferID: "tr1", FromAccountID: "a", ToAccountID: "b", Amount: 5, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package commandapi serves the ledger's command routes (API Gateway HTTP
-// API, payload 2.0): decode, validate, load, decide, append, respond. It
-// owns the retry policy for lost races, If-Match preconditions and the
-// Idempotency-Key protocol, on top of the event store's guards.
+// API, payload 2.0): decode and validate a request, run it as an
+// application command (app.Commands) and answer. It owns what is HTTP's:
+// If-Match, the Idempotency-Key protocol on top of the event store's
+// guards, and the problem each refusal is.
 package commandapi
 
 import (
@@ -10,7 +11,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +48,7 @@ type Config struct {
 // Handler serves the command routes.
 type Handler struct {
 	cfg      Config
-	accounts *app.Accounts
+	commands *app.Commands
 }
 
 // New returns a handler; unset durations and counts take their defaults.
@@ -65,7 +65,7 @@ func New(cfg Config) *Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Handler{cfg: cfg, accounts: app.NewAccounts(cfg.Store)}
+	return &Handler{cfg: cfg, commands: app.NewCommands(cfg.Store, cfg.ConflictBudget)}
 }
 
 // Handle serves one request. It never returns an error: every outcome,
@@ -100,23 +100,66 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	stream, err := app.AccountStream(id.Tenant, c.accountID)
 	if err != nil {
 		// No account can have this id.
-		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no account with this id"), corr)
+		return l.FailErr(account.ErrAccountNotFound, corr)
 	}
 	l.Add("stream", stream.String())
-	commandID := h.cfg.NewID()
-	meta := eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
+	cmd := app.AccountCommand{Tenant: id.Tenant, AccountID: c.accountID, Command: c.cmd, IfMatch: c.ifMatch, Meta: h.meta(id, corr)}
+	return h.keyed(ctx, req, id.Tenant, body, corr, l, func(guardID string) events.APIGatewayV2HTTPResponse {
+		respond := func(res app.AccountResult) events.APIGatewayV2HTTPResponse { return success(c.route, res, corr) }
+		cmd.Once = once(guardID, respond)
+		res, err := h.commands.Execute(ctx, cmd)
+		if err != nil {
+			return h.refused(err, corr, l)
+		}
+		l.Add("version", res.Version)
+		return respond(res)
+	})
+}
 
+// meta is what a command's commit records of its request.
+func (h *Handler) meta(id httpapi.Identity, corr string) eventstore.Metadata {
+	commandID := h.cfg.NewID()
+	return eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
+}
+
+// keyed runs a command under the request's Idempotency-Key, if it has one
+// (see idempotent); run is given the command id of the guard its commit
+// must carry, "" without a key.
+func (h *Handler) keyed(ctx context.Context, req *events.APIGatewayV2HTTPRequest, tenant string, body []byte, corr string, l *httpapi.Line, run func(guardID string) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
 	key := httpapi.Header(req, "Idempotency-Key")
 	if key == "" {
-		return h.run(ctx, stream, c, meta, nil, corr, l)
+		return run("")
 	}
 	if !httpapi.ValidKey(key) {
 		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
 	}
-	fp := fingerprint(id.Tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
-	return h.idempotent(ctx, id.Tenant, key, fp, corr, l, func(guard *eventstore.Guard) events.APIGatewayV2HTTPResponse {
-		return h.run(ctx, stream, c, meta, guard, corr, l)
-	})
+	fp := fingerprint(tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
+	return h.idempotent(ctx, tenant, key, fp, corr, l, run)
+}
+
+// once keeps, with a keyed command's commit, the response its result
+// makes, so that a repeat of the request is given it back.
+func once[R any](guardID string, respond func(R) events.APIGatewayV2HTTPResponse) *app.Once[R] {
+	if guardID == "" {
+		return nil
+	}
+	return &app.Once[R]{CommandID: guardID, Outcome: func(r R) ([]byte, error) { return json.Marshal(storable(respond(r))) }}
+}
+
+// refused answers a command that did not run: the first outcome of a
+// repeat, a failed If-Match, or the problem the error names.
+func (h *Handler) refused(err error, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+	var (
+		applied *eventstore.AlreadyAppliedError
+		pinned  *app.PreconditionError
+	)
+	switch {
+	case errors.As(err, &applied):
+		return replayOutcome(applied.Outcome, corr)
+	case errors.As(err, &pinned):
+		return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, pinned.Error()), corr)
+	}
+	return l.FailErr(err, corr)
 }
 
 // command is a decoded request.
@@ -127,90 +170,16 @@ type command struct {
 	ifMatch   *int64
 }
 
-// run loads, decides and appends. A command that loses the race for the
-// head is decided again on the state the winner left, for as long as the
-// conflict budget allows, unless the client pinned the version with
-// If-Match: racing commands on one account serialize instead of failing.
-func (h *Handler) run(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-	var resp events.APIGatewayV2HTTPResponse
-	err := eventstore.RetryConflicts(ctx, h.cfg.ConflictBudget, func(int) error {
-		var err error
-		resp, err = h.attempt(ctx, stream, c, meta, guard, corr, l)
-		return err
-	})
-	if err != nil {
-		return l.FailErr(err, corr)
-	}
-	return resp
-}
-
-// attempt loads, decides and appends once. It answers every outcome but a
-// lost race, which it returns as the conflict to retry.
-func (h *Handler) attempt(ctx context.Context, stream eventstore.StreamID, c command, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) (events.APIGatewayV2HTTPResponse, error) {
-	cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
-	if c.route != routeOpen {
-		var err error
-		if cur, err = h.accounts.Load(ctx, stream); err != nil {
-			return l.FailErr(app.AccountError(err), corr), nil
-		}
-	}
-	if c.ifMatch != nil && cur.Head.Version() != *c.ifMatch {
-		p := httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account is at version "+strconv.FormatInt(cur.Head.Version(), 10))
-		return l.Fail(p, corr), nil
-	}
-	decided, err := account.Decide(cur.State, c.cmd)
-	if err != nil {
-		return l.FailErr(err, corr), nil
-	}
-	next := cur.State
-	for _, e := range decided {
-		next = account.Evolve(next, e)
-	}
-	version := cur.Head.Version() + int64(len(decided))
-	resp := h.success(c, next, version, corr)
-	l.Add("version", version)
-	if len(decided) == 0 {
-		return resp, nil
-	}
-	evs, err := app.Encode(decided)
-	if err != nil {
-		return l.FailErr(err, corr), nil
-	}
-	var g *eventstore.Guard
-	if guard != nil {
-		outcome, err := json.Marshal(storable(resp))
-		if err != nil {
-			return l.FailErr(err, corr), nil
-		}
-		g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
-	}
-	_, _, err = h.accounts.Append(ctx, cur, evs, meta, g)
-	var applied *eventstore.AlreadyAppliedError
-	switch {
-	case err == nil:
-		return resp, nil
-	case errors.As(err, &applied):
-		return replayOutcome(applied.Outcome, corr), nil
-	case errors.Is(err, eventstore.ErrConflict) && c.ifMatch != nil:
-		return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, "the account changed while the command ran"), corr), nil
-	case errors.Is(err, eventstore.ErrConflict) && c.route != routeOpen:
-		return resp, err
-	case errors.Is(err, eventstore.ErrConflict):
-		return l.FailErr(account.ErrAccountExists, corr), nil
-	}
-	return l.FailErr(err, corr), nil
-}
-
-func (h *Handler) success(c command, a account.Account, version int64, corr string) events.APIGatewayV2HTTPResponse {
-	headers := map[string]string{"ETag": httpapi.ETag(version)}
-	switch c.route {
+func success(r route, res app.AccountResult, corr string) events.APIGatewayV2HTTPResponse {
+	headers := map[string]string{"ETag": httpapi.ETag(res.Version)}
+	switch r {
 	case routeOpen:
-		headers["Location"] = "/accounts/" + c.accountID
-		return httpapi.JSON(http.StatusCreated, opened{AccountID: c.accountID, Version: version}, headers, corr)
+		headers["Location"] = "/accounts/" + res.AccountID
+		return httpapi.JSON(http.StatusCreated, opened{AccountID: res.AccountID, Version: res.Version}, headers, corr)
 	case routeClose:
-		return httpapi.JSON(http.StatusOK, closed{AccountID: c.accountID, Version: version, Status: string(a.Status)}, headers, corr)
+		return httpapi.JSON(http.StatusOK, closed{AccountID: res.AccountID, Version: res.Version, Status: string(res.Account.Status)}, headers, corr)
 	}
-	return httpapi.JSON(http.StatusOK, moved{AccountID: c.accountID, Version: version, Balance: a.Balance}, headers, corr)
+	return httpapi.JSON(http.StatusOK, moved{AccountID: res.AccountID, Version: res.Version, Balance: res.Account.Balance}, headers, corr)
 }
 
 type opened struct {

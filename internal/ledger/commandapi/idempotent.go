@@ -22,7 +22,7 @@ import (
 // the first final response, one with another fingerprint a 422, one while
 // the first is still running a 409. The command itself carries a guard in
 // its commit, so even a request that outlived its lease cannot apply twice.
-func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *httpapi.Line, run func(*eventstore.Guard) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
+func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *httpapi.Line, run func(guardID string) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
 	now := h.cfg.Now()
 	rec := idempotency.Record{
 		Key: tenant + "#" + key, Fingerprint: fp, Owner: h.cfg.NewID(),
@@ -54,13 +54,13 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 	// The guard names the request, not only the key: a key is free again
 	// once its record expires, and another request under it then is a new
 	// command, not a replay of the old one's outcome.
-	guard := &eventstore.Guard{Tenant: tenant, CommandID: "idempotency-key:" + key + "#" + fp}
+	guardID := "idempotency-key:" + key + "#" + fp
 	var resp events.APIGatewayV2HTTPResponse
 	var applied *eventstore.AlreadyAppliedError
 	if old != nil && old.State == idempotency.InFlight {
 		// An earlier attempt died holding the key: it may have applied
 		// the command. Its guard, written with its commit, says.
-		err := h.cfg.Store.CheckGuard(ctx, tenant, guard.CommandID)
+		err := h.cfg.Store.CheckGuard(ctx, tenant, guardID)
 		switch {
 		case errors.As(err, &applied):
 			resp = replayOutcome(applied.Outcome, corr)
@@ -70,7 +70,7 @@ func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, 
 		}
 	}
 	if resp.StatusCode == 0 {
-		resp = run(guard)
+		resp = run(guardID)
 	}
 	if final(resp) {
 		kept := storable(resp)

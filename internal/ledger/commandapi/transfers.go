@@ -3,14 +3,11 @@ package commandapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
@@ -61,75 +58,32 @@ type transferStarted struct {
 	Status     string `json:"status"`
 }
 
-// startTransfer serves POST /transfers: it checks the request against both
-// accounts as they are now and records it as a new transfer stream. It
-// moves no money: the process manager does, in guarded steps, and the
-// transfer's status says how it ended (GET /transfers/{id}).
+// startTransfer serves POST /transfers: the transfer is checked against
+// both accounts as they are now and recorded; the process manager moves
+// the money, in guarded steps, and the transfer's status says how it ended
+// (GET /transfers/{id}).
 func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTTPRequest, id httpapi.Identity, body []byte, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 	r, p := decodeTransfer(req, body, h.cfg.NewID())
 	if p != nil {
 		return l.Fail(p, corr)
 	}
-	stream, err := transfer.Stream(id.Tenant, r.TransferID)
+	stream, err := app.TransferStream(id.Tenant, r.TransferID)
 	if err != nil {
 		return l.FailErr(err, corr)
 	}
 	l.Add("stream", stream.String())
-	commandID := h.cfg.NewID()
-	meta := eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
-	run := func(guard *eventstore.Guard) events.APIGatewayV2HTTPResponse {
-		return h.recordTransfer(ctx, id.Tenant, stream, r, meta, guard, corr, l)
-	}
-	key := httpapi.Header(req, "Idempotency-Key")
-	if key == "" {
-		return run(nil)
-	}
-	if !httpapi.ValidKey(key) {
-		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
-	}
-	fp := fingerprint(id.Tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
-	return h.idempotent(ctx, id.Tenant, key, fp, corr, l, run)
-}
-
-func (h *Handler) recordTransfer(ctx context.Context, tenant string, stream eventstore.StreamID, r transfer.Request, meta eventstore.Metadata, guard *eventstore.Guard, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-	var accounts [2]account.Account
-	for i, a := range []struct{ field, id string }{{"fromAccountId", r.FromAccountID}, {"toAccountId", r.ToAccountID}} {
-		s, err := app.AccountStream(tenant, a.id)
-		if err == nil {
-			var cur eventstore.Current[account.Account]
-			cur, err = h.accounts.Load(ctx, s)
-			accounts[i] = cur.State
+	cmd := app.TransferCommand{Tenant: id.Tenant, Request: r, Meta: h.meta(id, corr)}
+	return h.keyed(ctx, req, id.Tenant, body, corr, l, func(guardID string) events.APIGatewayV2HTTPResponse {
+		respond := func(t transfer.Requested) events.APIGatewayV2HTTPResponse {
+			return httpapi.JSON(http.StatusAccepted, transferStarted{TransferID: t.TransferID, Status: string(transfer.StatusPending)},
+				map[string]string{"ETag": httpapi.ETag(1), "Location": "/transfers/" + t.TransferID}, corr)
 		}
-		if err != nil && !errors.Is(err, eventstore.ErrNotFound) && !errors.Is(err, eventstore.ErrInvalid) {
-			return l.FailErr(err, corr)
-		}
-	}
-	requested, err := transfer.Decide(accounts[0], accounts[1], r)
-	if err != nil {
-		return l.FailErr(err, corr)
-	}
-	evs, err := transfer.Encode(requested)
-	if err != nil {
-		return l.FailErr(err, corr)
-	}
-	resp := httpapi.JSON(http.StatusAccepted, transferStarted{TransferID: r.TransferID, Status: string(transfer.StatusPending)},
-		map[string]string{"ETag": httpapi.ETag(1), "Location": "/transfers/" + r.TransferID}, corr)
-	l.Add("version", 1)
-	var g *eventstore.Guard
-	if guard != nil {
-		outcome, err := json.Marshal(storable(resp))
+		cmd.Once = once(guardID, respond)
+		requested, err := h.commands.RequestTransfer(ctx, cmd)
 		if err != nil {
-			return l.FailErr(err, corr)
+			return h.refused(err, corr, l)
 		}
-		g = &eventstore.Guard{Tenant: guard.Tenant, CommandID: guard.CommandID, Outcome: outcome}
-	}
-	_, err = h.cfg.Store.Append(ctx, eventstore.NewStream(stream), evs, meta, g)
-	var applied *eventstore.AlreadyAppliedError
-	switch {
-	case err == nil:
-		return resp
-	case errors.As(err, &applied):
-		return replayOutcome(applied.Outcome, corr)
-	}
-	return l.FailErr(err, corr)
+		l.Add("version", 1)
+		return respond(requested)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
 
@@ -20,7 +21,7 @@ func (f *fixture) openIn(t *testing.T, currency string) string {
 // requested reads the transfer's stream: exactly one TransferRequested.
 func (f *fixture) requested(t *testing.T, tenant, id string) (transfer.Requested, eventstore.Event) {
 	t.Helper()
-	stream, err := transfer.Stream(tenant, id)
+	stream, err := app.TransferStream(tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func (f *fixture) requested(t *testing.T, tenant, id string) (transfer.Requested
 	if len(page.Events) != 1 {
 		t.Fatalf("transfer %s has %d events, want 1", id, len(page.Events))
 	}
-	ev, err := transfer.Decode(page.Events[0])
+	ev, err := app.DecodeTransfer(page.Events[0])
 	if err != nil {
 		t.Fatal(err)
 	}

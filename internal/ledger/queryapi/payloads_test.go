@@ -109,11 +109,11 @@ func seedDemo(t testing.TB, store *eventstore.Store, view views.AccountStore, hi
 	commit("acc-demo-2", true, account.AccountOpened{AccountID: "acc-demo-2", Owner: "alice", Currency: "EUR"})
 	commit("acc-demo-1", false, account.MoneyDeposited{Amount: 2500, Reference: "bonus", BalanceAfter: 7500})
 
-	tr, err := transfer.Stream("demo", "tr-demo-1")
+	tr, err := app.TransferStream("demo", "tr-demo-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, err := transfer.Encode(transfer.Requested{TransferID: "tr-demo-1", FromAccountID: "acc-demo-1", ToAccountID: "acc-demo-2", Amount: 1000, Currency: "EUR"})
+	enc, err := app.EncodeTransfer(transfer.Requested{TransferID: "tr-demo-1", FromAccountID: "acc-demo-1", ToAccountID: "acc-demo-2", Amount: 1000, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 )
@@ -48,7 +49,7 @@ func newTransferBody(t transfer.Transfer, version int64, updatedAt time.Time) tr
 // pending, or has not reached, is read from its stream (one Query), so a
 // client polling right after POST /transfers sees every step at once.
 func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-	stream, err := transfer.Stream(tenant, id)
+	stream, err := app.TransferStream(tenant, id)
 	if err != nil {
 		return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr)
 	}
@@ -67,7 +68,7 @@ func (h *Handler) transfer(ctx context.Context, tenant, id, corr string, l *http
 	if found && row.State.Transfer.Terminal() {
 		body, source = newTransferBody(row.State.Transfer, row.Version, row.UpdatedAt), SourceView
 	} else {
-		cur, err := transfer.NewTransfers(h.cfg.Store).Load(ctx, stream)
+		cur, err := app.NewTransfers(h.cfg.Store).Load(ctx, stream)
 		if errors.Is(err, eventstore.ErrNotFound) {
 			return l.Fail(httpapi.NewProblem(httpapi.KindNotFound, "no transfer with this id"), corr)
 		}

@@ -23,7 +23,7 @@ func TestGetTransfer(t *testing.T) {
 	f.open(t, "t1", "a", "alice").deposit(t, 1000)
 	f.open(t, "t1", "b", "bob")
 	project := func(id string) {
-		s, _ := transfer.Stream("t1", id)
+		s, _ := app.TransferStream("t1", id)
 		page, err := f.store.Read(ctx, s, 1, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -33,14 +33,14 @@ func TestGetTransfer(t *testing.T) {
 		}
 	}
 	request := func(id string, amount int64) eventstore.StreamID {
-		s, _ := transfer.Stream("t1", id)
-		evs, _ := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: amount, Currency: "EUR"})
+		s, _ := app.TransferStream("t1", id)
+		evs, _ := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: amount, Currency: "EUR"})
 		if _, err := f.store.Append(ctx, eventstore.NewStream(s), evs, eventstore.Metadata{}, nil); err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
-	m := transfer.NewManager(f.store, quiet, 0)
+	m := app.NewManager(f.store, quiet, 0)
 
 	// Requested, not yet in the view: read from its stream.
 	s := request("tr-1", 400)

@@ -1,8 +1,6 @@
 package transfer
 
 import (
-	"errors"
-
 	"annals/internal/ledger/account"
 )
 
@@ -80,23 +78,4 @@ func Decide(from, to account.Account, r Request) (Requested, error) {
 		TransferID: r.TransferID, FromAccountID: r.FromAccountID, ToAccountID: r.ToAccountID,
 		Amount: r.Amount, Currency: from.Currency, Reference: r.Reference,
 	}, nil
-}
-
-// reasonFor names why the ledger refused a step, or "" for an error that is
-// not a refusal (and is worth a retry).
-func reasonFor(err error) string {
-	var ve *account.ValidationError
-	switch {
-	case errors.Is(err, account.ErrInsufficientFunds):
-		return ReasonInsufficientFunds
-	case errors.Is(err, account.ErrAccountClosed):
-		return ReasonAccountClosed
-	case errors.Is(err, account.ErrAccountNotFound):
-		return ReasonAccountNotFound
-	case errors.Is(err, account.ErrOverflow):
-		return ReasonAmountOverflow
-	case errors.As(err, &ve):
-		return ReasonInvalid
-	}
-	return ""
 }

@@ -1,25 +1,14 @@
-// Package transfer owns transfers between accounts: the transfer's own
-// stream (requested, debited, completed or failed), the check of a request
-// against both accounts, and the process manager that moves the money in
-// guarded multi-stream commits, so that a transfer never loses or creates
-// money whatever the delivery, the reordering or the crashes.
+// Package transfer is the domain of transfers between accounts: a
+// transfer's events (requested, debited, completed or failed) and the
+// state they fold into, the check of a request against both accounts, and
+// the steps that move the money, decided from the transfer and the
+// accounts as they stand. It knows no store and no transport: the
+// application (internal/ledger/app) loads, runs a step and commits it.
 package transfer
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-
-	"annals/internal/kit/eventstore"
 	"annals/internal/ledger/account"
 )
-
-// Category is the stream category of transfers.
-const Category = "transfer"
-
-// StateSchema versions the JSON encoding of Transfer in snapshots.
-const StateSchema = 1
 
 // FoldLogicVersion identifies what Evolve computes; bump it when Evolve
 // would compute another state from the same events.
@@ -131,103 +120,4 @@ func Evolve(t Transfer, e Event) Transfer {
 // Terminal reports whether the transfer has ended, either way.
 func (t Transfer) Terminal() bool {
 	return t.Status == StatusCompleted || t.Status == StatusFailed
-}
-
-// Every event is at schema version 1.
-const schemaVersion = 1
-
-// ErrMalformedEvent is wrapped when a transfer event's data cannot be read.
-var ErrMalformedEvent = errors.New("malformed transfer event data")
-
-// Encode turns transfer events into events to append.
-func Encode(events ...Event) ([]eventstore.NewEvent, error) {
-	out := make([]eventstore.NewEvent, len(events))
-	for i, e := range events {
-		data, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("encode %s: %w", e.EventType(), err)
-		}
-		out[i] = eventstore.NewEvent{Type: e.EventType(), SchemaVersion: schemaVersion, Data: data}
-	}
-	return out, nil
-}
-
-// Decode turns a stored transfer event back into its value. A type this
-// package does not know decodes to nil, which Evolve ignores.
-func Decode(e eventstore.Event) (Event, error) {
-	if e.SchemaVersion != schemaVersion {
-		return nil, fmt.Errorf("%s version %d: %s at schema version %d: %w", e.Stream, e.Version, e.Type, e.SchemaVersion, ErrMalformedEvent)
-	}
-	var (
-		ev       Event
-		err      error
-		required []string
-	)
-	switch e.Type {
-	case TypeRequested:
-		required = []string{"transferId", "fromAccountId", "toAccountId", "amount", "currency"}
-		ev, err = decodeAs[Requested](e.Data, required)
-	case TypeDebited:
-		ev, err = decodeAs[Debited](e.Data, nil)
-	case TypeCompleted:
-		ev, err = decodeAs[Completed](e.Data, nil)
-	case TypeFailed:
-		ev, err = decodeAs[Failed](e.Data, []string{"reason"})
-	default:
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s version %d (%s): %w", e.Stream, e.Version, e.Type, err)
-	}
-	return ev, nil
-}
-
-func decodeAs[E Event](data []byte, required []string) (Event, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformedEvent)
-	}
-	for _, f := range required {
-		if v, ok := fields[f]; !ok || bytes.Equal(v, []byte("null")) {
-			return nil, fmt.Errorf("%w: %s is missing", ErrMalformedEvent, f)
-		}
-	}
-	var e E
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformedEvent, err)
-	}
-	return e, nil
-}
-
-// Stream names the stream of one tenant's transfer.
-func Stream(tenant, transferID string) (eventstore.StreamID, error) {
-	return eventstore.NewStreamID(tenant, Category, transferID)
-}
-
-// Fold rebuilds a transfer from its stored events.
-func Fold() eventstore.Fold[Transfer] {
-	return eventstore.Fold[Transfer]{
-		Name:         Category,
-		LogicVersion: FoldLogicVersion,
-		StateSchema:  StateSchema,
-		Evolve: func(t Transfer, e eventstore.Event) (Transfer, error) {
-			ev, err := Decode(e)
-			if err != nil {
-				return t, err
-			}
-			t = Evolve(t, ev)
-			if _, ok := ev.(Requested); ok {
-				t.CorrelationID = e.CorrelationID
-			}
-			return t, nil
-		},
-	}
-}
-
-// Transfers loads and appends to transfer streams.
-type Transfers = eventstore.Aggregate[Transfer]
-
-// NewTransfers binds the transfer fold to a store.
-func NewTransfers(store *eventstore.Store) *Transfers {
-	return eventstore.NewAggregate(store, Fold())
 }

@@ -13,6 +13,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -24,7 +25,7 @@ import (
 type transferStack struct {
 	*stack
 	liveTransfers, freshTransfers *views.DynamoTransfers
-	manager                       *transfer.Manager
+	manager                       *app.Manager
 	fed                           map[string]int64 // per stream, the last version handed to the projector
 	transfers                     []*ledgerAccount // the transfer streams
 }
@@ -36,7 +37,7 @@ func newTransferStack(t *testing.T) *transferStack {
 		stack:          s,
 		liveTransfers:  views.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
 		freshTransfers: views.NewDynamoTransfers(s.db, awstest.Table(t, s.db, "TransfersTable")),
-		manager:        transfer.NewManager(s.events, s.log, 0),
+		manager:        app.NewManager(s.events, s.log, 0),
 		fed:            map[string]int64{},
 	}
 	s.projector = projection.NewHandler(s.dead, s.log,
@@ -50,12 +51,12 @@ func newTransferStack(t *testing.T) *transferStack {
 // transfer's fold keeps.
 func (s *transferStack) request(t testing.TB, id, from, to string, amount int64) *ledgerAccount {
 	t.Helper()
-	st, err := transfer.Stream(tenant, id)
+	st, err := app.TransferStream(tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &ledgerAccount{stream: st, head: eventstore.NewStream(st)}
-	evs, err := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR", Reference: "ref-" + id})
+	evs, err := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR", Reference: "ref-" + id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func (s *transferStack) feed(t testing.TB, st eventstore.StreamID) {
 // first, as the sweeper reads them.
 func pendingIDs(t *testing.T, store *views.DynamoTransfers) []string {
 	t.Helper()
-	stuck, err := store.PendingBefore(t.Context(), time.Now().Add(time.Hour), transfer.Stuck{}, 1000)
+	stuck, err := store.PendingBefore(t.Context(), time.Now().Add(time.Hour), app.Stuck{}, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 	var added []*ledgerAccount
 	before := len(s.transfers)
 	r := rebuild.New(rebuild.Config{
-		DB: s.db, EventsTable: s.eventsTable, View: target, Category: transfer.Category, Segments: 3,
+		DB: s.db, EventsTable: s.eventsTable, View: target, Category: app.TransferCategory, Segments: 3,
 		AfterScan: func(ctx context.Context, pass int) error {
 			if pass != 1 {
 				return nil

@@ -11,7 +11,6 @@ import (
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
-	"annals/internal/ledger/transfer"
 )
 
 // Definition is one read model of the ledger: what the projector feeds,
@@ -80,7 +79,7 @@ var All = []Definition{
 		},
 	},
 	{
-		Name: TransfersView, Category: transfer.Category,
+		Name: TransfersView, Category: app.TransferCategory,
 		Table: "TransfersTable", Env: env.TransfersTable, Parameter: "TransfersViewTable",
 		QueryGrants: []wiring.Grant{{Resource: "TransfersTable", Actions: []string{"dynamodb:GetItem"}}},
 		New: func(db DB, table string, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) Live {

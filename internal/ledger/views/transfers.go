@@ -8,6 +8,7 @@ import (
 	"annals/internal/kit/projection"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
 
@@ -43,13 +44,13 @@ type TransferStore interface {
 	// tenant still pending that were requested before the time, starting
 	// after from: the last of the previous page read with the same before,
 	// or the zero Stuck.
-	PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error)
+	PendingBefore(ctx context.Context, before time.Time, from app.Stuck, limit int) ([]app.Stuck, error)
 }
 
 // NewTransfers returns the transfer view over store: per transfer stream,
 // the transfer's own fold, for GET /transfers/{id} and the sweeper.
 func NewTransfers(store TransferStore, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) *projection.Projection[TransferState] {
-	return projection.New(TransfersView, transfer.Category, transferModel{store}, events, dead, log)
+	return projection.New(TransfersView, app.TransferCategory, transferModel{store}, events, dead, log)
 }
 
 type transferModel struct{ store TransferStore }
@@ -62,10 +63,10 @@ func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (Tr
 // transferFold is the transfer's own fold, so that a row holds exactly what
 // loading the stream gives (the correlation id too), and a rebuild can be
 // checked against it.
-var transferFold = transfer.Fold()
+var transferFold = app.TransferFold()
 
 func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, error) {
-	ev, err := transfer.Decode(e)
+	ev, err := app.DecodeTransfer(e)
 	if err != nil || ev == nil {
 		return s, err
 	}

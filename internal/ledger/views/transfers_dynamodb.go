@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
 
@@ -78,8 +79,8 @@ func (d *DynamoTransfers) PutTransfer(ctx context.Context, row TransferRow, expe
 	return nil
 }
 
-func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
-	var out []transfer.Stuck
+func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, from app.Stuck, limit int) ([]app.Stuck, error) {
+	var out []app.Stuck
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(d.table),
 		IndexName:              aws.String(PendingIndex),
@@ -104,7 +105,7 @@ func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, f
 		}
 		for _, it := range page.Items {
 			r := item(it)
-			s := transfer.Stuck{Tenant: r.s("tenant"), TransferID: r.s("transferId"), RequestedAt: r.time("requestedAt")}
+			s := app.Stuck{Tenant: r.s("tenant"), TransferID: r.s("transferId"), RequestedAt: r.time("requestedAt")}
 			if r.err != nil {
 				return nil, fmt.Errorf("pending transfers: %w", r.err)
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
 
@@ -30,16 +31,16 @@ func (m *MemoryTransfers) PutTransfer(_ context.Context, row TransferRow, expect
 	return m.rows.put(transferKey(row.Tenant, row.TransferID), row, expected)
 }
 
-func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
+func (m *MemoryTransfers) PendingBefore(_ context.Context, before time.Time, from app.Stuck, limit int) ([]app.Stuck, error) {
 	// Request time, then the table's key: a total order, as the index's
 	// is (DynamoDB does not say how it orders equal request times).
-	order := func(a, b transfer.Stuck) int {
+	order := func(a, b app.Stuck) int {
 		return cmp.Or(a.RequestedAt.Compare(b.RequestedAt),
 			strings.Compare(transferKey(a.Tenant, a.TransferID), transferKey(b.Tenant, b.TransferID)))
 	}
-	var out []transfer.Stuck
+	var out []app.Stuck
 	for _, r := range m.rows.where(func(r TransferRow) bool { return r.State.Transfer.Status == transfer.StatusPending }) {
-		s := transfer.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: r.State.RequestedAt}
+		s := app.Stuck{Tenant: r.Tenant, TransferID: r.TransferID, RequestedAt: r.State.RequestedAt}
 		if !s.RequestedAt.IsZero() && s.RequestedAt.Before(before) && (from.TransferID == "" || order(s, from) > 0) {
 			out = append(out, s)
 		}

@@ -22,13 +22,13 @@ import (
 // commits the test feeds to the transfer view by hand.
 type transferWorld struct {
 	events  *eventstore.Store
-	manager *transfer.Manager
+	manager *app.Manager
 	tenant  string
 }
 
 func newTransferWorld(t *testing.T, tenant string) *transferWorld {
 	w := &transferWorld{events: newEvents(), tenant: tenant}
-	w.manager = transfer.NewManager(w.events, slog.New(slog.DiscardHandler), 0)
+	w.manager = app.NewManager(w.events, slog.New(slog.DiscardHandler), 0)
 	accounts := app.NewAccounts(w.events)
 	for id, balance := range map[string]int64{"a": 1000, "b": 0} {
 		s, _ := app.AccountStream(tenant, id)
@@ -46,8 +46,8 @@ func newTransferWorld(t *testing.T, tenant string) *transferWorld {
 
 func (w *transferWorld) request(t *testing.T, id string, amount int64) eventstore.StreamID {
 	t.Helper()
-	s, _ := transfer.Stream(w.tenant, id)
-	evs, _ := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: amount, Currency: "EUR"})
+	s, _ := app.TransferStream(w.tenant, id)
+	evs, _ := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: "a", ToAccountID: "b", Amount: amount, Currency: "EUR"})
 	if _, err := w.events.Append(t.Context(), eventstore.NewStream(s), evs, eventstore.Metadata{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 
 	pending := func(before time.Time) []string {
 		t.Helper()
-		got, err := store.PendingBefore(ctx, before, transfer.Stuck{}, 100)
+		got, err := store.PendingBefore(ctx, before, app.Stuck{}, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 	}
 	// The sweeper drives it through the same steps, and once the view
 	// has seen that, it is no longer pending.
-	rep, err := transfer.Sweep(ctx, w.manager, store, time.Now().Add(time.Hour), 100)
+	rep, err := app.Sweep(ctx, w.manager, store, time.Now().Add(time.Hour), 100)
 	if err != nil || rep.Completed < 1 {
 		t.Fatalf("sweep: %+v, %v", rep, err)
 	}
@@ -187,7 +187,7 @@ func checkPendingPages(t *testing.T, store views.TransferStore) {
 	cutoff := base.Add(time.Minute)
 
 	var got []string
-	var from transfer.Stuck
+	var from app.Stuck
 	for pages := 0; ; pages++ {
 		if pages > len(at) {
 			t.Fatalf("no end after %d pages: %v", pages, got)

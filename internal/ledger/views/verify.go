@@ -163,7 +163,7 @@ func foldTransfer(ctx context.Context, events rebuild.EventReader, s eventstore.
 	if err != nil {
 		return transfer.Transfer{}, time.Time{}, err
 	}
-	fold := transfer.Fold()
+	fold := app.TransferFold()
 	var t transfer.Transfer
 	var requestedAt time.Time
 	for _, e := range evs {

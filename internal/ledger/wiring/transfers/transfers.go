@@ -10,8 +10,9 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
-	"annals/internal/ledger/transfer"
+	"annals/internal/ledger/processapi"
 )
 
 // Wire builds the process manager's handler from its environment.
@@ -41,17 +42,17 @@ var Wire = wiring.Function(ID, Manifest, build)
 // build drives transfers with guarded multi-stream commits on the events
 // table.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	return transfer.NewHandler(Manager(v, cfg), v.Logger()).Handle, nil
+	return processapi.NewHandler(Manager(v, cfg), v.Logger()).Handle, nil
 }
 
 // Manager is the process manager as the function runs it: its loads go
 // through snapshots like the command function's, with the same K. The
 // sweeper of the CLI drives transfers with this very manager.
-func Manager(v *wiring.Vars, cfg aws.Config) *transfer.Manager {
+func Manager(v *wiring.Vars, cfg aws.Config) *app.Manager {
 	eventsTable := v.Required(env.EventsTable)
 	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	log := v.Logger()
 	store := eventstore.New(dynamostore.New(dynamodb.NewFromConfig(cfg), eventsTable),
 		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
-	return transfer.NewManager(store, log, 0)
+	return app.NewManager(store, log, 0)
 }

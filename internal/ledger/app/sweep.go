@@ -1,10 +1,12 @@
-package transfer
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"annals/internal/ledger/transfer"
 )
 
 // Stuck is a transfer the transfer view still shows pending.
@@ -58,14 +60,14 @@ func Sweep(ctx context.Context, m *Manager, list PendingLister, before time.Time
 				r.Errors += len(stuck) - i
 				return r, errors.Join(fmt.Errorf("sweep stopped before %s of %s: %w", s.TransferID, s.Tenant, err), first)
 			}
-			stream, err := Stream(s.Tenant, s.TransferID)
+			stream, err := TransferStream(s.Tenant, s.TransferID)
 			if err == nil {
-				var t Transfer
+				var t transfer.Transfer
 				t, err = m.Drive(ctx, stream)
 				switch t.Status {
-				case StatusCompleted:
+				case transfer.StatusCompleted:
 					r.Completed++
-				case StatusFailed:
+				case transfer.StatusFailed:
 					r.Failed++
 				}
 			}

@@ -1,7 +1,8 @@
-package transfer_test
+package processapi_test
 
 import (
 	"encoding/json"
+	"log/slog"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -11,6 +12,7 @@ import (
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/processapi"
 	"annals/internal/ledger/transfer"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/lambdatest"
@@ -50,8 +52,8 @@ func seedDemo(t *testing.T, store *eventstore.Store) {
 		}
 	}
 	for id, amount := range map[string]int64{"tr-demo-1": 2000, "tr-demo-2": 9000} {
-		s, _ := transfer.Stream("demo", id)
-		enc, _ := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: "acc-demo-1", ToAccountID: "acc-demo-2", Amount: amount, Currency: "EUR", Reference: "rent"})
+		s, _ := app.TransferStream("demo", id)
+		enc, _ := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: "acc-demo-1", ToAccountID: "acc-demo-2", Amount: amount, Currency: "EUR", Reference: "rent"})
 		if _, err := store.Append(t.Context(), eventstore.NewStream(s), enc, eventstore.Metadata{Actor: "alice"}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -62,8 +64,8 @@ func checkDemo(t *testing.T, store *eventstore.Store, name string) {
 	t.Helper()
 	want := payloadExpectations[name]
 	for id, status := range want.status {
-		s, _ := transfer.Stream("demo", id)
-		cur, err := transfer.NewTransfers(store).Load(t.Context(), s)
+		s, _ := app.TransferStream("demo", id)
+		cur, err := app.NewTransfers(store).Load(t.Context(), s)
 		if err != nil || cur.State.Status != status {
 			t.Errorf("%s: transfer %s is %q (%v), want %q", name, id, cur.State.Status, err, status)
 		}
@@ -103,7 +105,7 @@ func TestPayloadsThroughTheHandler(t *testing.T) {
 			}
 			store := eventstore.New(eventstore.NewMemoryBackend())
 			seedDemo(t, store)
-			resp, err := transfer.NewHandler(transfer.NewManager(store, quiet(), 0), quiet()).Handle(t.Context(), ev)
+			resp, err := processapi.NewHandler(app.NewManager(store, slog.New(slog.DiscardHandler), 0), slog.New(slog.DiscardHandler)).Handle(t.Context(), ev)
 			if err != nil || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("Handle = %+v, %v", resp, err)
 			}

@@ -1,4 +1,4 @@
-package transfer_test
+package app_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/processapi"
 	"annals/internal/ledger/transfer"
 	"annals/internal/localaws/awstest"
 )
@@ -149,9 +150,9 @@ type world struct {
 	tenant    string
 	store     *eventstore.Store
 	accounts  *app.Accounts
-	transfers *transfer.Transfers
-	handler   *transfer.Handler
-	manager   *transfer.Manager
+	transfers *app.Transfers
+	handler   *processapi.Handler
+	manager   *app.Manager
 	faults    *faults
 	shard     *shard
 	opened    []string
@@ -169,9 +170,9 @@ func newWorld(t testing.TB, backend eventstore.Backend, seed uint64, tenant stri
 	}
 	w.store = eventstore.New(w.faults, eventstore.WithSnapshotEvery(8), eventstore.WithLogger(quiet()))
 	w.accounts = app.NewAccounts(w.store)
-	w.transfers = transfer.NewTransfers(w.store)
-	w.manager = transfer.NewManager(w.store, quiet(), 0)
-	w.handler = transfer.NewHandler(w.manager, quiet())
+	w.transfers = app.NewTransfers(w.store)
+	w.manager = app.NewManager(w.store, quiet(), 0)
+	w.handler = processapi.NewHandler(w.manager, quiet())
 	return w
 }
 
@@ -239,11 +240,11 @@ func (w *world) request(ctx context.Context, id, from, to string, amount int64) 
 	if err != nil {
 		return false, nil
 	}
-	stream, err := transfer.Stream(w.tenant, id)
+	stream, err := app.TransferStream(w.tenant, id)
 	if err != nil {
 		return false, err
 	}
-	evs, err := transfer.Encode(req)
+	evs, err := app.EncodeTransfer(req)
 	if err != nil {
 		return false, err
 	}
@@ -306,8 +307,8 @@ func (w *world) deliver(ctx context.Context, seed uint64, workers int) *sync.Wai
 // order they were requested: the sweeper's view, exact.
 type pendingOf struct{ w *world }
 
-func (p pendingOf) PendingBefore(ctx context.Context, _ time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
-	var out []transfer.Stuck
+func (p pendingOf) PendingBefore(ctx context.Context, _ time.Time, from app.Stuck, limit int) ([]app.Stuck, error) {
+	var out []app.Stuck
 	ids := p.w.requested
 	if from.TransferID != "" {
 		ids = ids[slices.Index(ids, from.TransferID)+1:]
@@ -316,13 +317,13 @@ func (p pendingOf) PendingBefore(ctx context.Context, _ time.Time, from transfer
 		if len(out) == limit {
 			break
 		}
-		stream, _ := transfer.Stream(p.w.tenant, id)
+		stream, _ := app.TransferStream(p.w.tenant, id)
 		cur, err := p.w.transfers.Load(ctx, stream)
 		if err != nil {
 			return nil, err
 		}
 		if cur.State.Status == transfer.StatusPending {
-			out = append(out, transfer.Stuck{Tenant: p.w.tenant, TransferID: id})
+			out = append(out, app.Stuck{Tenant: p.w.tenant, TransferID: id})
 		}
 	}
 	return out, nil
@@ -394,7 +395,7 @@ func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) 
 
 	// What the manager gave up on (dropped records), the sweeper finishes.
 	// Pages of 3 transfers: a sweep reads the whole list, page by page.
-	rep, err := transfer.Sweep(ctx, w.manager, pendingOf{w}, time.Now(), 3)
+	rep, err := app.Sweep(ctx, w.manager, pendingOf{w}, time.Now(), 3)
 	if err != nil {
 		t.Fatalf("sweep: %v (%+v)", err, rep)
 	}
@@ -456,7 +457,7 @@ func (w *world) check(ctx context.Context, swept int) outcome {
 		t.Errorf("sum of balances %d, want %d: money was lost or created", sum, w.total)
 	}
 	for _, id := range w.requested {
-		stream, _ := transfer.Stream(w.tenant, id)
+		stream, _ := app.TransferStream(w.tenant, id)
 		cur, err := w.transfers.Load(ctx, stream)
 		if err != nil {
 			t.Fatal(err)
@@ -500,7 +501,7 @@ func (w *world) check(ctx context.Context, swept int) outcome {
 		"x-ae": {transfer.ReasonAccountClosed},
 		"x-fa": {transfer.ReasonAccountClosed, transfer.ReasonInsufficientFunds},
 	} {
-		stream, _ := transfer.Stream(w.tenant, id)
+		stream, _ := app.TransferStream(w.tenant, id)
 		cur, _ := w.transfers.Load(ctx, stream)
 		if s := cur.State; s.Status == transfer.StatusFailed && !slices.Contains(allowed, s.Reason) {
 			t.Errorf("transfer %s failed for %q, want one of %q", id, s.Reason, allowed)

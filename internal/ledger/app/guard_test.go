@@ -1,4 +1,4 @@
-package transfer_test
+package app_test
 
 import (
 	"context"
@@ -23,11 +23,11 @@ func TestDriveStopsOnAGuardTheStreamDoesNotReflect(t *testing.T) {
 	defer cancel()
 	store := eventstore.New(eventstore.NewMemoryBackend())
 	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 100})
-	tr, err := transfer.Stream("t1", "tr1")
+	tr, err := app.TransferStream("t1", "tr1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := transfer.Encode(transfer.Requested{TransferID: "tr1", FromAccountID: "a", ToAccountID: "b", Amount: 10, Currency: "EUR"})
+	req, err := app.EncodeTransfer(transfer.Requested{TransferID: "tr1", FromAccountID: "a", ToAccountID: "b", Amount: 10, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestDriveStopsOnAGuardTheStreamDoesNotReflect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := transfer.NewManager(store, slog.New(slog.DiscardHandler), 0)
+	m := app.NewManager(store, slog.New(slog.DiscardHandler), 0)
 	_, err = m.Drive(ctx, tr)
 	if err == nil || ctx.Err() != nil || !errors.Is(err, eventstore.ErrAlreadyApplied) || !strings.Contains(err.Error(), "stays at version 1") {
 		t.Errorf("Drive = %v (context %v), want a prompt error naming the stuck version", err, ctx.Err())

@@ -1,4 +1,4 @@
-package transfer_test
+package app_test
 
 import (
 	"context"
@@ -9,21 +9,22 @@ import (
 	"time"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
 )
 
 // listed is a PendingLister over a fixed list, in its order, counting the
 // pages read.
 type listed struct {
-	stuck []transfer.Stuck
+	stuck []app.Stuck
 	pages int
 }
 
-func (l *listed) PendingBefore(_ context.Context, _ time.Time, from transfer.Stuck, limit int) ([]transfer.Stuck, error) {
+func (l *listed) PendingBefore(_ context.Context, _ time.Time, from app.Stuck, limit int) ([]app.Stuck, error) {
 	l.pages++
 	rest := l.stuck
 	if from.TransferID != "" {
-		i := slices.IndexFunc(rest, func(s transfer.Stuck) bool { return s.TransferID == from.TransferID })
+		i := slices.IndexFunc(rest, func(s app.Stuck) bool { return s.TransferID == from.TransferID })
 		rest = rest[i+1:]
 	}
 	return rest[:min(len(rest), limit)], nil
@@ -36,8 +37,8 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	defer cancel()
 	store := eventstore.New(eventstore.NewMemoryBackend())
 	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 0})
-	tr, _ := transfer.Stream("t1", "tr-ok")
-	req, err := transfer.Encode(transfer.Requested{TransferID: "tr-ok", FromAccountID: "a", ToAccountID: "b", Amount: 30, Currency: "EUR"})
+	tr, _ := app.TransferStream("t1", "tr-ok")
+	req, err := app.EncodeTransfer(transfer.Requested{TransferID: "tr-ok", FromAccountID: "a", ToAccountID: "b", Amount: 30, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +49,11 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	// that can.
 	list := &listed{}
 	for _, id := range []string{"bad#1", "bad#2", "bad#3", "bad#4", "bad#5", "tr-ok"} {
-		list.stuck = append(list.stuck, transfer.Stuck{Tenant: "t1", TransferID: id})
+		list.stuck = append(list.stuck, app.Stuck{Tenant: "t1", TransferID: id})
 	}
 
-	rep, err := transfer.Sweep(ctx, transfer.NewManager(store, quiet(), 0), list, time.Now(), 2)
-	if want := (transfer.SweepReport{Found: 6, Completed: 1, Errors: 5}); rep != want {
+	rep, err := app.Sweep(ctx, app.NewManager(store, quiet(), 0), list, time.Now(), 2)
+	if want := (app.SweepReport{Found: 6, Completed: 1, Errors: 5}); rep != want {
 		t.Errorf("report %+v, want %+v", rep, want)
 	}
 	if err == nil || !strings.Contains(err.Error(), "transfer bad#1 of t1") {
@@ -61,20 +62,20 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	if list.pages != 4 {
 		t.Errorf("%d pages read, want 4 (three full, one empty)", list.pages)
 	}
-	cur, err := transfer.NewTransfers(store).Load(ctx, tr)
+	cur, err := app.NewTransfers(store).Load(ctx, tr)
 	if err != nil || cur.State.Status != transfer.StatusCompleted {
 		t.Errorf("tr-ok after the sweep: %+v, %v", cur.State, err)
 	}
-	if _, err := transfer.Sweep(ctx, nil, list, time.Now(), 0); err == nil {
+	if _, err := app.Sweep(ctx, nil, list, time.Now(), 0); err == nil {
 		t.Error("a sweep with pages of 0 ran")
 	}
 }
 
 // stuckList ignores where a page should start: it returns the same page
 // every time.
-type stuckList struct{ page []transfer.Stuck }
+type stuckList struct{ page []app.Stuck }
 
-func (l stuckList) PendingBefore(context.Context, time.Time, transfer.Stuck, int) ([]transfer.Stuck, error) {
+func (l stuckList) PendingBefore(context.Context, time.Time, app.Stuck, int) ([]app.Stuck, error) {
 	return l.page, nil
 }
 
@@ -83,18 +84,18 @@ func (l stuckList) PendingBefore(context.Context, time.Time, transfer.Stuck, int
 // moved.
 func TestSweepStopsWhereItCannotGoOn(t *testing.T) {
 	store := eventstore.New(eventstore.NewMemoryBackend())
-	m := transfer.NewManager(store, quiet(), 0)
-	page := []transfer.Stuck{{Tenant: "t1", TransferID: "gone-1"}, {Tenant: "t1", TransferID: "gone-2"}}
+	m := app.NewManager(store, quiet(), 0)
+	page := []app.Stuck{{Tenant: "t1", TransferID: "gone-1"}, {Tenant: "t1", TransferID: "gone-2"}}
 
-	rep, err := transfer.Sweep(t.Context(), m, stuckList{page}, time.Now(), 2)
+	rep, err := app.Sweep(t.Context(), m, stuckList{page}, time.Now(), 2)
 	if err == nil || !strings.Contains(err.Error(), "ends where it started") || rep.Found != 4 {
 		t.Errorf("a lister that does not move on: %+v, %v", rep, err)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	rep, err = transfer.Sweep(ctx, m, &listed{stuck: page}, time.Now(), 5)
-	if want := (transfer.SweepReport{Found: 2, Errors: 2}); rep != want || !errors.Is(err, context.Canceled) {
+	rep, err = app.Sweep(ctx, m, &listed{stuck: page}, time.Now(), 5)
+	if want := (app.SweepReport{Found: 2, Errors: 2}); rep != want || !errors.Is(err, context.Canceled) {
 		t.Errorf("out of time: %+v, %v; want %+v and the context's error", rep, err, want)
 	}
 }

@@ -1,4 +1,6 @@
-package transfer
+// Package processapi feeds the events stream to the transfers process
+// manager: the TransfersFunction's Kinesis handler.
+package processapi
 
 import (
 	"context"
@@ -8,17 +10,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/app"
 )
 
 // Handler is the process manager's Lambda: it reads the events stream and
 // drives every transfer whose stream a record names.
 type Handler struct {
-	manager *Manager
+	manager *app.Manager
 	log     *slog.Logger
 }
 
 // NewHandler returns the Kinesis handler over a manager.
-func NewHandler(m *Manager, log *slog.Logger) *Handler {
+func NewHandler(m *app.Manager, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -48,7 +51,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		}
 		seen[key] = true
 		stream, err := eventstore.ParseStreamKey(key)
-		if err != nil || stream.Category != Category {
+		if err != nil || stream.Category != app.TransferCategory {
 			continue
 		}
 		t, err := h.manager.Drive(ctx, stream)

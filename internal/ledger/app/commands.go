@@ -1,0 +1,208 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/ledger/account"
+	"annals/internal/ledger/transfer"
+)
+
+// Commands runs the ledger's commands on the event store: load, decide,
+// append. It knows nothing of how a command arrived; the HTTP routes, the
+// CLI and the tests call it alike.
+type Commands struct {
+	store    *eventstore.Store
+	accounts *Accounts
+	budget   time.Duration
+}
+
+// NewCommands returns the commands over a store. A command without a
+// pinned version that loses the race for its account's head is decided
+// again on the state the winner left for up to budget
+// (eventstore.DefaultConflictBudget when zero): racing commands on one
+// account serialize instead of failing.
+func NewCommands(store *eventstore.Store, budget time.Duration) *Commands {
+	return &Commands{store: store, accounts: NewAccounts(store), budget: budget}
+}
+
+// Once makes a command apply at most once: its guard is written in the
+// command's commit with the outcome that a repeat is given back, as an
+// *eventstore.AlreadyAppliedError, instead of running it again.
+type Once[R any] struct {
+	CommandID string
+	// Outcome is what is kept for a repeat, made from the result the
+	// commit records.
+	Outcome func(R) ([]byte, error)
+}
+
+func (o *Once[R]) guard(tenant string, r R) (*eventstore.Guard, error) {
+	if o == nil {
+		return nil, nil
+	}
+	outcome, err := o.Outcome(r)
+	if err != nil {
+		return nil, fmt.Errorf("the outcome to keep: %w", err)
+	}
+	return &eventstore.Guard{Tenant: tenant, CommandID: o.CommandID, Outcome: outcome}, nil
+}
+
+// AccountCommand is a command on one account and how to run it.
+type AccountCommand struct {
+	Tenant    string
+	AccountID string
+	Command   account.Command
+	// IfMatch, when set, is the version the account must be at; a lost
+	// race is then refused, not decided again.
+	IfMatch *int64
+	Meta    eventstore.Metadata
+	Once    *Once[AccountResult]
+}
+
+// AccountResult is the account as the command left it.
+type AccountResult struct {
+	AccountID string
+	Account   account.Account
+	Version   int64
+	// Recorded is how many events the command appended: 0 for one that
+	// found nothing to change.
+	Recorded int
+}
+
+// PreconditionError is a command refused because its account is not at
+// the version the caller pinned: it was at Version when read, or it moved
+// while the command ran (Changed).
+type PreconditionError struct {
+	Version int64
+	Changed bool
+}
+
+func (e *PreconditionError) Error() string {
+	if e.Changed {
+		return "the account changed while the command ran"
+	}
+	return fmt.Sprintf("the account is at version %d", e.Version)
+}
+
+// Execute runs a command on an account. It returns the account after it,
+// or the refusal: a domain refusal (account.Refusal, an invalid field), a
+// *PreconditionError, account.ErrAccountNotFound for an id no account can
+// have, account.ErrAccountExists for an Open that lost to another, the
+// *eventstore.AlreadyAppliedError of a repeat under Once, or the store's
+// error.
+func (c *Commands) Execute(ctx context.Context, cmd AccountCommand) (AccountResult, error) {
+	stream, err := AccountStream(cmd.Tenant, cmd.AccountID)
+	if err != nil {
+		return AccountResult{}, fmt.Errorf("%w: %w", account.ErrAccountNotFound, err)
+	}
+	var res AccountResult
+	err = eventstore.RetryConflicts(ctx, c.budget, func(int) error {
+		res, err = c.attempt(ctx, stream, cmd)
+		return err
+	})
+	return res, err
+}
+
+// attempt loads, decides and appends once; a lost race that is worth
+// deciding again is returned as the conflict.
+func (c *Commands) attempt(ctx context.Context, stream eventstore.StreamID, cmd AccountCommand) (AccountResult, error) {
+	_, opening := cmd.Command.(account.Open)
+	cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
+	if !opening {
+		var err error
+		if cur, err = c.accounts.Load(ctx, stream); err != nil {
+			return AccountResult{}, AccountError(err)
+		}
+	}
+	if cmd.IfMatch != nil && cur.Head.Version() != *cmd.IfMatch {
+		return AccountResult{}, &PreconditionError{Version: cur.Head.Version()}
+	}
+	decided, err := account.Decide(cur.State, cmd.Command)
+	if err != nil {
+		return AccountResult{}, err
+	}
+	res := AccountResult{AccountID: cmd.AccountID, Account: cur.State, Version: cur.Head.Version() + int64(len(decided)), Recorded: len(decided)}
+	for _, e := range decided {
+		res.Account = account.Evolve(res.Account, e)
+	}
+	if len(decided) == 0 {
+		return res, nil
+	}
+	evs, err := Encode(decided)
+	if err != nil {
+		return AccountResult{}, err
+	}
+	guard, err := cmd.Once.guard(cmd.Tenant, res)
+	if err != nil {
+		return AccountResult{}, err
+	}
+	_, _, err = c.accounts.Append(ctx, cur, evs, cmd.Meta, guard)
+	switch {
+	case err == nil:
+		return res, nil
+	case !errors.Is(err, eventstore.ErrConflict):
+		return AccountResult{}, err
+	case cmd.IfMatch != nil:
+		return AccountResult{}, &PreconditionError{Version: *cmd.IfMatch, Changed: true}
+	case opening:
+		return AccountResult{}, account.ErrAccountExists
+	}
+	return AccountResult{}, err
+}
+
+// TransferCommand asks for a transfer.
+type TransferCommand struct {
+	Tenant  string
+	Request transfer.Request
+	Meta    eventstore.Metadata
+	Once    *Once[transfer.Requested]
+}
+
+// RequestTransfer checks a request against both accounts as they are now
+// and records it as a new transfer stream. It moves no money: the process
+// manager does, in guarded steps. It returns what was recorded, or the
+// refusal (transfer.Validate's, a *transfer.AccountError), the
+// *eventstore.AlreadyAppliedError of a repeat under Once, or the store's
+// error.
+func (c *Commands) RequestTransfer(ctx context.Context, cmd TransferCommand) (transfer.Requested, error) {
+	r := cmd.Request
+	if err := transfer.Validate(r); err != nil {
+		return transfer.Requested{}, err
+	}
+	stream, err := TransferStream(cmd.Tenant, r.TransferID)
+	if err != nil {
+		return transfer.Requested{}, err
+	}
+	var accounts [2]account.Account
+	for i, id := range []string{r.FromAccountID, r.ToAccountID} {
+		s, err := AccountStream(cmd.Tenant, id)
+		if err != nil {
+			// No account can have this id: Decide refuses it as missing.
+			continue
+		}
+		cur, err := c.accounts.Load(ctx, s)
+		if err != nil && !errors.Is(err, eventstore.ErrNotFound) {
+			return transfer.Requested{}, err
+		}
+		accounts[i] = cur.State
+	}
+	requested, err := transfer.Decide(accounts[0], accounts[1], r)
+	if err != nil {
+		return transfer.Requested{}, err
+	}
+	evs, err := EncodeTransfer(requested)
+	if err != nil {
+		return transfer.Requested{}, err
+	}
+	guard, err := cmd.Once.guard(cmd.Tenant, requested)
+	if err != nil {
+		return transfer.Requested{}, err
+	}
+	if _, err := c.store.Append(ctx, eventstore.NewStream(stream), evs, cmd.Meta, guard); err != nil {
+		return transfer.Requested{}, err
+	}
+	return requested, nil
+}
