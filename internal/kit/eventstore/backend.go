@@ -20,6 +20,15 @@ type Backend interface {
 	Query(ctx context.Context, q Query) (Page, error)
 	// Get returns the item with the given keys, or nil. Always consistent.
 	Get(ctx context.Context, pk string, sk SortKey) (Item, error)
+	// Scan returns one page of one segment of the whole table.
+	Scan(ctx context.Context, s Scan) (ScanPage, error)
+}
+
+// ItemCounter is a Backend that can estimate how many items it holds.
+type ItemCounter interface {
+	// ItemCount is the number of items of every kind; DynamoDB refreshes
+	// its figure about every six hours.
+	ItemCount(ctx context.Context) (int64, error)
 }
 
 // Write is one item to put.
@@ -42,6 +51,47 @@ type Query struct {
 type Page struct {
 	Items []Item
 	Next  Item
+}
+
+// Scan selects one segment of a parallel scan of the whole table. Segments
+// partition the items by partition key: each partition lies whole in one
+// segment, its items together and in sort key order, so that workers
+// scanning segments 0..Segments-1 read every item exactly once.
+type Scan struct {
+	Segment  int32
+	Segments int32 // 0 scans the whole table as one segment
+	// Filter keeps the items that every match accepts. Like DynamoDB's
+	// FilterExpression it applies after the read: the items it drops count
+	// toward Limit, the 1 MB page and the capacity all the same.
+	Filter     []Match
+	Limit      int32 // items read per page; 0 means the backend's own page size
+	Start      Item  // exclusive start key from a previous ScanPage.Next
+	Consistent bool
+}
+
+// Match accepts the items whose string attribute Name compares with Value
+// as Op says. Strings compare as DynamoDB compares them, byte by byte in
+// UTF-8; an item without the attribute does not match.
+type Match struct {
+	Name  string
+	Op    MatchOp
+	Value string
+}
+
+// MatchOp is how a Match compares.
+type MatchOp int
+
+const (
+	MatchEqual   MatchOp = iota + 1 // attribute = value
+	MatchAtLeast                    // attribute >= value
+)
+
+// ScanPage is one page of a scan: the items the filter kept, how many were
+// read, and the key to continue after, nil at the end.
+type ScanPage struct {
+	Items   []Item
+	Scanned int
+	Next    Item
 }
 
 // ConditionFailedError reports the writes whose MustNotExist failed.

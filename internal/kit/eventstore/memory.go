@@ -1,8 +1,11 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"hash/fnv"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -177,6 +180,156 @@ func (m *MemoryBackend) Get(ctx context.Context, pk string, sk SortKey) (Item, e
 	_, it := m.find(pk, sk)
 	Record(ctx, "GetItem", ReadUnits(ItemSize(it), true), 0)
 	return copyItem(it), nil
+}
+
+// maxSegments is DynamoDB's limit on TotalSegments.
+const maxSegments = 1_000_000
+
+// validSegment is DynamoDB's rule: a segment from 0 to segments-1 of at
+// most maxSegments, or no segments at all.
+func validSegment(segment, segments int) bool {
+	if segments == 0 {
+		return segment == 0
+	}
+	return segments > 0 && segments <= maxSegments && segment >= 0 && segment < segments
+}
+
+// Scan reads partitions in the order of a hash of their keys, as DynamoDB
+// does, so that no caller comes to rely on an order of stream keys; a
+// segment is a range of that hash, so it holds whole partitions.
+func (m *MemoryBackend) Scan(ctx context.Context, sc Scan) (ScanPage, error) {
+	if err := ctx.Err(); err != nil {
+		return ScanPage{}, err
+	}
+	if !validSegment(int(sc.Segment), int(sc.Segments)) {
+		return ScanPage{}, fmt.Errorf("%w: segment %d of %d", ErrInvalid, sc.Segment, sc.Segments)
+	}
+	for _, f := range sc.Filter {
+		if f.Name == "" || f.Op != MatchEqual && f.Op != MatchAtLeast {
+			return ScanPage{}, fmt.Errorf("%w: filter %+v", ErrInvalid, f)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+
+	type partition struct {
+		hash uint64
+		pk   string
+	}
+	order := func(a, b partition) int {
+		return cmp.Or(cmp.Compare(a.hash, b.hash), cmp.Compare(a.pk, b.pk))
+	}
+	var parts []partition
+	for pk := range m.partitions {
+		p := partition{hash: keyHash(pk), pk: pk}
+		if sc.Segments > 0 && segmentOf(p.hash, sc.Segments) != sc.Segment {
+			continue
+		}
+		parts = append(parts, p)
+	}
+	slices.SortFunc(parts, order)
+
+	var start *partition
+	var startSK SortKey
+	if sc.Start != nil {
+		pk, sk, err := ItemKey(sc.Start)
+		if err != nil {
+			return ScanPage{}, fmt.Errorf("%w: start key: %v", ErrInvalid, err)
+		}
+		start, startSK = &partition{hash: keyHash(pk), pk: pk}, sk
+	}
+
+	var page ScanPage
+	bytes := 0
+	var last Item
+	full := false
+scan:
+	for _, p := range parts {
+		if start != nil && order(p, *start) < 0 {
+			continue
+		}
+		for _, it := range m.partitions[p.pk] {
+			if start != nil && p.pk == start.pk {
+				if _, sk, _ := ItemKey(it); !startSK.Less(sk) {
+					continue
+				}
+			}
+			if sc.Limit > 0 && page.Scanned == int(sc.Limit) {
+				full = true
+				break scan
+			}
+			size := ItemSize(it)
+			if bytes+size > maxPageBytes && page.Scanned > 0 {
+				full = true
+				break scan
+			}
+			bytes += size
+			page.Scanned++
+			last = it
+			if matches(it, sc.Filter) {
+				page.Items = append(page.Items, copyItem(it))
+			}
+		}
+	}
+	// Like DynamoDB, a page cut by its limit carries a key to go on from,
+	// even when nothing follows it; the key is the last item read, kept
+	// by the filter or not.
+	if full || sc.Limit > 0 && page.Scanned == int(sc.Limit) {
+		page.Next = KeyOf(last)
+	}
+	Record(ctx, "Scan", ReadUnits(bytes, sc.Consistent), 0)
+	return page, nil
+}
+
+// keyHash spreads partition keys over the segments.
+func keyHash(pk string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(pk))
+	return h.Sum64()
+}
+
+// segmentOf cuts the hash space into equal ranges, one per segment.
+func segmentOf(hash uint64, segments int32) int32 {
+	hi, _ := bits.Mul64(hash, uint64(segments))
+	return int32(hi)
+}
+
+// matches applies a scan filter as DynamoDB's FilterExpression would:
+// strings compare by their bytes, and a missing or non-string attribute
+// matches nothing.
+func matches(it Item, filter []Match) bool {
+	for _, f := range filter {
+		v, ok := it[f.Name].(*types.AttributeValueMemberS)
+		if !ok {
+			return false
+		}
+		switch f.Op {
+		case MatchEqual:
+			if v.Value != f.Value {
+				return false
+			}
+		case MatchAtLeast:
+			if v.Value < f.Value {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ItemCount implements ItemCounter, exactly.
+func (m *MemoryBackend) ItemCount(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, items := range m.partitions {
+		n += len(items)
+	}
+	Record(ctx, "DescribeTable", 0, 0)
+	return int64(n), nil
 }
 
 func copyItem(it Item) Item {

@@ -1,12 +1,14 @@
 // Package dynamostore is the event store's DynamoDB backend: conditional
 // PutItem for a plain commit, TransactWriteItems for guarded and multi-stream
-// commits, consistent Queries for loads and reads.
+// commits, consistent Queries for loads and reads, parallel Scans for the
+// repairs that read the whole table.
 package dynamostore
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -22,6 +24,20 @@ type API interface {
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// scanAPI and describeAPI are the parts of the DynamoDB client that only
+// the repairs use (Scan, ItemCount); *dynamodb.Client has both. They are
+// asserted where used rather than named in API: an interface that names
+// an operation makes every binary holding it link the operation's
+// serializers, and the Lambda functions, which never scan, would carry
+// some 130 KB of them.
+type scanAPI interface {
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+type describeAPI interface {
+	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
 // Backend stores event store items in one DynamoDB table.
@@ -167,4 +183,90 @@ func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (ev
 	}
 	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), true), 0)
 	return out.Item, nil
+}
+
+// maxSegments is DynamoDB's limit on TotalSegments.
+const maxSegments = 1_000_000
+
+// Scan implements eventstore.Backend. The client must have Scan.
+func (b *Backend) Scan(ctx context.Context, sc eventstore.Scan) (eventstore.ScanPage, error) {
+	db, ok := b.db.(scanAPI)
+	if !ok {
+		return eventstore.ScanPage{}, fmt.Errorf("scan %s: the DynamoDB client %T has no Scan", b.table, b.db)
+	}
+	// DynamoDB refuses a segment out of 0..TotalSegments-1, and a segment
+	// without a total; the SDK checks neither, and moto not all of it.
+	if sc.Segment < 0 || sc.Segments < 0 || sc.Segments > maxSegments {
+		return eventstore.ScanPage{}, fmt.Errorf("%w: scan segment %d of %d", eventstore.ErrInvalid, sc.Segment, sc.Segments)
+	}
+	in := &dynamodb.ScanInput{
+		TableName:         &b.table,
+		ConsistentRead:    aws.Bool(sc.Consistent),
+		ExclusiveStartKey: sc.Start,
+	}
+	if sc.Segments > 0 || sc.Segment != 0 {
+		in.Segment = aws.Int32(sc.Segment)
+	}
+	if sc.Segments > 0 {
+		in.TotalSegments = aws.Int32(sc.Segments)
+	}
+	if sc.Limit > 0 {
+		in.Limit = aws.Int32(sc.Limit)
+	}
+	if len(sc.Filter) > 0 {
+		conds := make([]string, len(sc.Filter))
+		in.ExpressionAttributeNames = map[string]string{}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{}
+		for i, f := range sc.Filter {
+			name, value := fmt.Sprintf("#f%d", i), fmt.Sprintf(":f%d", i)
+			switch f.Op {
+			case eventstore.MatchEqual:
+				conds[i] = name + " = " + value
+			case eventstore.MatchAtLeast:
+				conds[i] = name + " >= " + value
+			default:
+				return eventstore.ScanPage{}, fmt.Errorf("%w: filter %+v", eventstore.ErrInvalid, f)
+			}
+			in.ExpressionAttributeNames[name] = f.Name
+			in.ExpressionAttributeValues[value] = &types.AttributeValueMemberS{Value: f.Value}
+		}
+		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
+	}
+	out, err := db.Scan(ctx, in)
+	if err != nil {
+		eventstore.Record(ctx, "Scan", eventstore.ReadUnits(0, sc.Consistent), 0)
+		return eventstore.ScanPage{}, awserr.Read("scan", err)
+	}
+	// DynamoDB bills a filtered scan for the items it dropped as well, and
+	// does not return them: the units recorded here are those of the items
+	// received, a floor.
+	bytes := 0
+	for _, it := range out.Items {
+		bytes += eventstore.ItemSize(it)
+	}
+	eventstore.Record(ctx, "Scan", eventstore.ReadUnits(bytes, sc.Consistent), 0)
+	page := eventstore.ScanPage{Items: out.Items, Scanned: int(out.ScannedCount)}
+	if len(out.LastEvaluatedKey) > 0 {
+		page.Next = out.LastEvaluatedKey
+	}
+	return page, nil
+}
+
+// ItemCount implements eventstore.ItemCounter with the table's ItemCount,
+// which DynamoDB refreshes about every six hours. The client must have
+// DescribeTable.
+func (b *Backend) ItemCount(ctx context.Context) (int64, error) {
+	db, ok := b.db.(describeAPI)
+	if !ok {
+		return 0, fmt.Errorf("count the items of %s: the DynamoDB client %T has no DescribeTable", b.table, b.db)
+	}
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &b.table})
+	eventstore.Record(ctx, "DescribeTable", 0, 0)
+	if err != nil {
+		return 0, awserr.Read("describe table "+b.table, err)
+	}
+	if out.Table == nil {
+		return 0, nil
+	}
+	return aws.ToInt64(out.Table.ItemCount), nil
 }

@@ -46,6 +46,9 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
 		{"TenantsAreSeparate", testTenants},
+		{"ScanSegmentsPartitionTheTable", testScanSegments},
+		{"ScanFilterComparesAsDynamoDB", testScanFilter},
+		{"ScanPagesStopAt1MB", testScanPages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
