@@ -32,6 +32,9 @@ var (
 	// ErrUnavailable: a read failed for a reason that may pass (a 5xx, a
 	// timeout); nothing was changed, retry later.
 	ErrUnavailable = errors.New("backend unavailable")
+	// ErrNotCommit: an item of the events table is of another kind (a
+	// snapshot, a guard), which only the store reads.
+	ErrNotCommit = errors.New("not a commit")
 )
 
 // ConflictError names the stream and the version that was taken.

@@ -212,8 +212,11 @@ func (c commit) item() Item {
 	return it
 }
 
-// DecodeCommit reads a commit item into its events, in version order. The
-// fan-out and the projectors use it on stream records.
+// DecodeCommit reads an item of the events table, as a DynamoDB stream
+// record's image carries it, into the commit's events in version order,
+// as stored (not upcast). An item of another kind (a snapshot, a guard) is
+// ErrNotCommit; a commit that does not decode is another error. The
+// fan-out uses it on stream records.
 func DecodeCommit(it Item) ([]Event, error) {
 	c, err := decodeCommit(it)
 	if err != nil {
@@ -225,7 +228,7 @@ func DecodeCommit(it Item) ([]Event, error) {
 func decodeCommit(it Item) (commit, error) {
 	var c commit
 	if k := KindOf(it); k != KindCommit {
-		return c, fmt.Errorf("item of kind %q is not a commit", k)
+		return c, fmt.Errorf("item of kind %q: %w", k, ErrNotCommit)
 	}
 	pk, sk, err := ItemKey(it)
 	if err != nil {

@@ -49,6 +49,13 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"ScanSegmentsPartitionTheTable", testScanSegments},
 		{"ScanFilterComparesAsDynamoDB", testScanFilter},
 		{"ScanPagesStopAt1MB", testScanPages},
+		{"ScanCommitsReadsEachCommitOnce", testScanCommits},
+		{"ScanCommitsPagesCostOneScan", testScanCommitsPages},
+		{"ScanCommitsSinceATime", testScanSince},
+		{"ReadCommitsTakesWholeCommits", testReadCommits},
+		{"ReadCommitsAfterPages", testReadCommitsAfter},
+		{"DecodeCommitTellsCommitsFromOthers", testDecodeCommit},
+		{"ItemCountIsTheBackendsEstimate", testItemCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
