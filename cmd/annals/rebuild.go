@@ -122,7 +122,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	dead := projection.NewDeadLetters(letters)
 	target := spec.New(db, *fresh, events, dead, log)
 	r := rebuild.New(rebuild.Config{
-		DB: db, EventsTable: *eventsTable, View: target, Category: spec.Category,
+		Events: events, View: target, Category: spec.Category,
 		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since,
 	})
 	bar := c.startProgress(r.Progress)

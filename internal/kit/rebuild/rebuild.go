@@ -19,18 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"annals/internal/kit/eventstore"
-)
-
-// The events table's attributes a scan filters on, as docs/eventstore.md
-// lays the table out.
-const (
-	attrKind       = "kind"
-	attrRecordedAt = "ra"
 )
 
 // Defaults of Config.
@@ -54,18 +43,17 @@ type View interface {
 	Apply(ctx context.Context, events []eventstore.Event) error
 }
 
-// DynamoDB is the part of the DynamoDB client that reads the events table.
-type DynamoDB interface {
-	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
-	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+// Events reads the commits of the events table; *eventstore.Store is one.
+type Events interface {
+	ScanCommits(ctx context.Context, sc eventstore.CommitScan) (eventstore.CommitScanPage, error)
+	ReadCommitsAfter(ctx context.Context, stream eventstore.StreamID, after int64) (eventstore.CommitPage, error)
+	ItemCount(ctx context.Context) (int64, error)
 }
 
 // Config describes one rebuild.
 type Config struct {
-	DB          DynamoDB
-	EventsTable string
-	View        View
+	Events Events
+	View   View
 	// Category limits the rebuild to the streams the view holds ("" for
 	// every stream).
 	Category string
@@ -113,7 +101,7 @@ type Progress struct {
 	Phase    string // "scan" or "catch-up"
 	Pass     int
 	Scanned  int64 // items read by this pass's scan
-	Estimate int64 // the table's item count as DescribeTable reports it (refreshed by DynamoDB about every six hours), 0 when unknown
+	Estimate int64 // the events table's item count as the store estimates it (DynamoDB refreshes it about every six hours), 0 when unknown
 	Streams  int64
 	Commits  int64
 	Events   int64
@@ -141,7 +129,7 @@ type stream struct {
 	pass int   // the pass that found it
 }
 
-// New returns a rebuild of cfg.View from cfg.EventsTable.
+// New returns a rebuild of cfg.View from cfg.Events.
 func New(cfg Config) *Rebuild {
 	if cfg.Segments <= 0 {
 		cfg.Segments = DefaultSegments
@@ -174,11 +162,13 @@ func (r *Rebuild) Progress() Progress {
 func (r *Rebuild) Run(ctx context.Context) (Result, error) {
 	c := r.cfg
 	res := Result{Started: c.Now()}
-	if out, err := c.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(c.EventsTable)}); err != nil {
-		return res, fmt.Errorf("describe the events table %s: %w", c.EventsTable, err)
-	} else if out.Table != nil {
-		r.estimate.Store(aws.ToInt64(out.Table.ItemCount))
+	// The estimate is for the progress bar alone, but asking for it first
+	// also finds an events table that cannot be read before any work.
+	n, err := c.Events.ItemCount(ctx)
+	if err != nil {
+		return res, err
 	}
+	r.estimate.Store(n)
 	since := c.Since
 	for pass := 1; ; pass++ {
 		begun := c.Now()
@@ -230,46 +220,29 @@ func (r *Rebuild) scan(ctx context.Context, pass int, since time.Time) (int64, e
 	r.phase.Store("scan")
 	r.scanned.Store(0)
 	r.newInPass.Store(0)
-	filter := "#kind = :commit"
-	names := map[string]string{"#kind": attrKind}
-	values := map[string]types.AttributeValue{":commit": &types.AttributeValueMemberS{Value: eventstore.KindCommit}}
 	if !since.IsZero() {
-		// recordedAt is RFC 3339 text, whose fraction makes a plain
-		// string comparison wrong within one second; a threshold on a
-		// whole second, one second early, compares right.
-		threshold := since.Add(-r.cfg.Margin).UTC().Truncate(time.Second).Add(-time.Second)
-		filter += " AND #ra >= :since"
-		names["#ra"] = attrRecordedAt
-		values[":since"] = &types.AttributeValueMemberS{Value: threshold.Format("2006-01-02T15:04:05Z")}
+		since = since.Add(-r.cfg.Margin)
 	}
-	total := int32(r.cfg.Segments)
-	err := parallel(ctx, int(total), func(ctx context.Context, seg int) error {
-		in := &dynamodb.ScanInput{
-			TableName:                 aws.String(r.cfg.EventsTable),
-			ConsistentRead:            aws.Bool(true),
-			Segment:                   aws.Int32(int32(seg)),
-			TotalSegments:             aws.Int32(total),
-			FilterExpression:          aws.String(filter),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: values,
-		}
+	segments := r.cfg.Segments
+	err := parallel(ctx, segments, func(ctx context.Context, seg int) error {
+		sc := eventstore.CommitScan{Segment: seg, Segments: segments, Since: since}
 		f := &feeder{r: r, pass: pass}
 		for {
-			out, err := r.cfg.DB.Scan(ctx, in)
+			page, err := r.cfg.Events.ScanCommits(ctx, sc)
 			if err != nil {
-				return fmt.Errorf("scan segment %d of %d of %s (pass %d): %w", seg, total, r.cfg.EventsTable, pass, err)
+				return fmt.Errorf("pass %d: %w", pass, err)
 			}
-			r.scanned.Add(int64(out.ScannedCount))
-			r.allItems.Add(int64(out.ScannedCount))
-			for _, it := range out.Items {
-				if err := f.add(ctx, it); err != nil {
+			r.scanned.Add(int64(page.Scanned))
+			r.allItems.Add(int64(page.Scanned))
+			for _, c := range page.Commits {
+				if err := f.add(ctx, c); err != nil {
 					return err
 				}
 			}
-			if len(out.LastEvaluatedKey) == 0 {
+			if page.Next == nil {
 				return f.flush(ctx)
 			}
-			in.ExclusiveStartKey = out.LastEvaluatedKey
+			sc.Cursor = page.Next
 		}
 	})
 	return r.newInPass.Load(), err
@@ -280,10 +253,10 @@ func (r *Rebuild) scan(ctx context.Context, pass int, since time.Time) (int64, e
 func (r *Rebuild) catchUp(ctx context.Context, pass int) error {
 	r.phase.Store("catch-up")
 	r.mu.Lock()
-	var keys []string
-	for k, s := range r.streams {
+	var found []eventstore.StreamID
+	for _, s := range r.streams {
 		if s.pass == pass {
-			keys = append(keys, k)
+			found = append(found, s.id)
 		}
 	}
 	r.mu.Unlock()
@@ -291,10 +264,10 @@ func (r *Rebuild) catchUp(ctx context.Context, pass int) error {
 	return parallel(ctx, r.cfg.Segments, func(ctx context.Context, _ int) error {
 		for {
 			i := int(next.Add(1)) - 1
-			if i >= len(keys) {
+			if i >= len(found) {
 				return nil
 			}
-			if err := r.catchUpStream(ctx, keys[i], pass); err != nil {
+			if err := r.catchUpStream(ctx, found[i], pass); err != nil {
 				return err
 			}
 		}
@@ -302,42 +275,31 @@ func (r *Rebuild) catchUp(ctx context.Context, pass int) error {
 }
 
 // catchUpStream reads the commits after the last version handed to the
-// view (commits are keyed by their first version) and applies them.
-func (r *Rebuild) catchUpStream(ctx context.Context, key string, pass int) error {
+// view, which is where a commit ends, and applies them.
+func (r *Rebuild) catchUpStream(ctx context.Context, id eventstore.StreamID, pass int) error {
 	r.mu.Lock()
-	last := r.streams[key].last
+	after := r.streams[id.Key()].last
 	r.mu.Unlock()
-	pk, sk := eventstore.KeyNames()
-	in := &dynamodb.QueryInput{
-		TableName:                aws.String(r.cfg.EventsTable),
-		KeyConditionExpression:   aws.String("#pk = :pk AND #sk > :last"),
-		ExpressionAttributeNames: map[string]string{"#pk": pk, "#sk": sk},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk":   &types.AttributeValueMemberS{Value: key},
-			":last": &types.AttributeValueMemberN{Value: fmt.Sprint(last)},
-		},
-		ConsistentRead: aws.Bool(true),
-	}
 	f := &feeder{r: r, pass: pass}
 	for {
-		out, err := r.cfg.DB.Query(ctx, in)
+		page, err := r.cfg.Events.ReadCommitsAfter(ctx, id, after)
 		if err != nil {
-			return fmt.Errorf("catch up %s after version %d: %w", key, last, err)
+			return fmt.Errorf("catch up %s: %w", id, err)
 		}
-		for _, it := range out.Items {
-			if err := f.add(ctx, it); err != nil {
+		for _, c := range page.Commits {
+			if err := f.add(ctx, c); err != nil {
 				return err
 			}
 		}
-		if len(out.LastEvaluatedKey) == 0 {
+		if page.Next == 0 {
 			return f.flush(ctx)
 		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		after = page.Next
 	}
 }
 
 // feeder gathers consecutive commits of one stream, in the order a scan
-// segment or a query reads them (a partition's items in version order),
+// segment or a catch-up reads them (a stream's commits in version order),
 // and hands them to the view together.
 type feeder struct {
 	r      *Rebuild
@@ -345,25 +307,17 @@ type feeder struct {
 	events []eventstore.Event
 }
 
-func (f *feeder) add(ctx context.Context, it eventstore.Item) error {
-	if eventstore.KindOf(it) != eventstore.KindCommit {
+func (f *feeder) add(ctx context.Context, commit []eventstore.Event) error {
+	if c := f.r.cfg.Category; c != "" && commit[0].Stream.Category != c {
 		return nil
 	}
-	evs, err := eventstore.DecodeCommit(it)
-	if err != nil {
-		pk, sk, _ := eventstore.ItemKey(it)
-		return fmt.Errorf("commit item %s at %s of %s does not decode: %w", pk, sk, f.r.cfg.EventsTable, err)
-	}
-	if c := f.r.cfg.Category; c != "" && evs[0].Stream.Category != c {
-		return nil
-	}
-	if n := len(f.events); n > 0 && (f.events[0].Stream != evs[0].Stream ||
-		f.events[n-1].Version+1 != evs[0].Version || n+len(evs) > maxRun) {
+	if n := len(f.events); n > 0 && (f.events[0].Stream != commit[0].Stream ||
+		f.events[n-1].Version+1 != commit[0].Version || n+len(commit) > maxRun) {
 		if err := f.flush(ctx); err != nil {
 			return err
 		}
 	}
-	f.events = append(f.events, evs...)
+	f.events = append(f.events, commit...)
 	return nil
 }
 

@@ -220,7 +220,7 @@ func TestRebuildEqualsTheLiveViewAndTheFold(t *testing.T) {
 			var added []*ledgerAccount
 			before := len(s.streams)
 			r := rebuild.New(rebuild.Config{
-				DB: s.db, EventsTable: s.eventsTable, View: target, Category: app.AccountCategory, Segments: 3,
+				Events: s.events, View: target, Category: app.AccountCategory, Segments: 3,
 				AfterScan: func(ctx context.Context, pass int) error {
 					if pass != 1 {
 						return nil
@@ -308,7 +308,7 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	s.deposit(t, a, 10)
 	b := s.open(t, "b1")
 	target := views.NewAccounts(s.freshAccounts, s.events, s.dead, s.log)
-	res, err := rebuild.New(rebuild.Config{DB: s.db, EventsTable: s.eventsTable, View: target, Segments: 2}).Run(t.Context())
+	res, err := rebuild.New(rebuild.Config{Events: s.events, View: target, Segments: 2}).Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,7 +163,7 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 	var added []*ledgerAccount
 	before := len(s.transfers)
 	r := rebuild.New(rebuild.Config{
-		DB: s.db, EventsTable: s.eventsTable, View: target, Category: app.TransferCategory, Segments: 3,
+		Events: s.events, View: target, Category: app.TransferCategory, Segments: 3,
 		AfterScan: func(ctx context.Context, pass int) error {
 			if pass != 1 {
 				return nil
