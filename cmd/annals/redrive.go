@@ -125,11 +125,12 @@ flags:
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
 	w := c.stdout
 
 	if *republish {
 		pub := fanout.New(fanout.Config{Kinesis: kinesis.NewFromConfig(cfg), Stream: *kinesisStream, Log: log})
-		res, err := redrive.Republish(ctx, db, *eventsTable, pub, stream, *from, *to)
+		res, err := redrive.Republish(ctx, events, pub, stream, *from, *to)
 		if err != nil {
 			return err
 		}
@@ -140,7 +141,6 @@ flags:
 		return nil
 	}
 	sqsClient := sqs.NewFromConfig(cfg)
-	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
 	dead := projection.NewDeadLetters(sqsqueue.New(sqsClient, *dlq))
 	var lifters []redrive.Lifter
 	for _, v := range chosen {

@@ -1,10 +1,11 @@
 package redrive_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"testing"
 
@@ -21,65 +22,35 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/redrive"
 	"annals/internal/kit/sqsqueue"
-	"annals/internal/ledger/account"
-	"annals/internal/ledger/app"
-	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
-const tenant = "acme"
-
-type writer struct {
-	stream eventstore.StreamID
-	head   eventstore.Head
-}
-
-func newAccount(t *testing.T, id string) *writer {
-	st, err := app.AccountStream(tenant, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &writer{stream: st, head: eventstore.NewStream(st)}
-}
-
-func (a *writer) commit(t *testing.T, s *eventstore.Store, evs ...account.Event) eventstore.Committed {
-	t.Helper()
-	news, err := app.Encode(evs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.raw(t, s, news...)
-}
-
-func (a *writer) raw(t *testing.T, s *eventstore.Store, evs ...eventstore.NewEvent) eventstore.Committed {
-	t.Helper()
-	c, err := s.Append(t.Context(), a.head, evs, eventstore.Metadata{Actor: "alice"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.head = c.Head
-	return c
-}
-
 // Republish puts back exactly the commits holding the requested versions,
-// whole, in the public envelope, partitioned by stream key.
+// whole, in the public envelope, partitioned by stream key, from a table
+// where snapshots sit between the commits.
 func TestRepublishSendsExactlyTheRange(t *testing.T) {
 	t.Parallel()
 	db := awstest.DynamoDB(t)
 	table := awstest.Table(t, db, "EventsTable")
 	kin := awstest.KinesisStream(t, "EventsStream")
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithSnapshotEvery(2))
-	a, other := newAccount(t, "a1"), newAccount(t, "b1")
-	a.commit(t, store, account.AccountOpened{AccountID: "a1", Owner: "o", Currency: "EUR"}) // 1
-	a.commit(t, store, account.MoneyDeposited{Amount: 5, BalanceAfter: 5},                  // 2
-		account.MoneyDeposited{Amount: 5, BalanceAfter: 10}) // 3
-	a.commit(t, store, account.MoneyWithdrawn{Amount: 1, BalanceAfter: 9}) // 4
-	a.commit(t, store, account.MoneyWithdrawn{Amount: 1, BalanceAfter: 8}) // 5
-	a.commit(t, store, account.MoneyWithdrawn{Amount: 1, BalanceAfter: 7}) // 6
-	other.commit(t, store, account.AccountOpened{AccountID: "b1", Owner: "o", Currency: "EUR"})
+	notebooks := eventstore.NewAggregate(store, eventstore.Fold[int]{Name: notebook, LogicVersion: 1, StateSchema: 1, Evolve: countNotes})
+	s := streamID(t, notebook, "nb1")
+	cur := eventstore.Current[int]{Head: eventstore.NewStream(s)}
+	for _, n := range []int{1, 2, 1, 1, 1} { // [1] [2 3] [4] [5] [6], snapshots after 3 and 4 and 6
+		evs := make([]eventstore.NewEvent, n)
+		for i := range evs {
+			evs[i] = note(fmt.Sprint("note ", cur.Head.Version()+int64(i)+1))
+		}
+		var err error
+		if cur, _, err = notebooks.Append(t.Context(), cur, evs, eventstore.Metadata{Actor: "ann"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newWriter(streamID(t, notebook, "nb2")).write(t, store, note("other"))
 
 	pub := fanout.New(fanout.Config{Kinesis: awstest.Kinesis(t), Stream: kin})
-	res, err := redrive.Republish(t.Context(), db, table, pub, a.stream, 3, 5)
+	res, err := redrive.Republish(t.Context(), store, pub, s, 3, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,32 +63,28 @@ func TestRepublishSendsExactlyTheRange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if aws.ToString(r.PartitionKey) != a.stream.Key() {
+		if aws.ToString(r.PartitionKey) != s.Key() {
 			t.Errorf("record partitioned by %s", aws.ToString(r.PartitionKey))
 		}
-		var vs []int64
-		for _, e := range evs {
-			vs = append(vs, e.Version)
-		}
-		got = append(got, fmt.Sprint(vs))
+		got = append(got, versions([][]eventstore.Event{evs}))
 	}
 	slices.Sort(got)
 	if want := []string{"[2 3]", "[4]", "[5]"}; !slices.Equal(got, want) {
 		t.Errorf("records hold versions %v, want %v", got, want)
 	}
 
-	if _, err := redrive.Republish(t.Context(), db, table, pub, a.stream, 7, 0); err == nil {
-		t.Error("republishing beyond the head succeeded")
+	if _, err := redrive.Republish(t.Context(), store, pub, s, 7, 0); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Errorf("republishing beyond the head: %v, want ErrNotFound", err)
 	}
 }
 
-// pipeline is the live projector over moto, with its dead-letter queue.
+// pipeline is the projector over the three views, the events table on
+// moto and the projector's dead-letter queue.
 type pipeline struct {
 	db          *dynamodb.Client
 	eventsTable string
 	events      *eventstore.Store
-	accounts    *views.DynamoAccounts
-	history     *views.DynamoHistory
+	tables      *tables
 	queue       string
 	dead        *projection.DeadLetters
 	log         *slog.Logger
@@ -126,26 +93,19 @@ type pipeline struct {
 
 func newPipeline(t *testing.T) *pipeline {
 	db := awstest.DynamoDB(t)
-	p := &pipeline{db: db, eventsTable: awstest.Table(t, db, "EventsTable")}
-	*p = pipeline{
-		db: db, eventsTable: p.eventsTable,
-		events:   eventstore.New(dynamostore.New(db, p.eventsTable)),
-		accounts: views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")),
-		history:  views.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")),
-		queue:    awstest.Queue(t, "ProjectorDeadLetterQueue"),
-		log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
+	p := &pipeline{db: db, eventsTable: awstest.Table(t, db, "EventsTable"), tables: newTables(),
+		queue: awstest.Queue(t, "ProjectorDeadLetterQueue"),
+		log:   slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	p.events = eventstore.New(dynamostore.New(db, p.eventsTable))
 	p.dead = projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), p.queue))
-	p.h = projection.NewHandler(p.dead, p.log, p.lifters(p.events)...)
+	p.h = p.views(p.events).projector(p.dead, p.log)
 	return p
 }
 
-// lifters are the views over the live tables, reading events from store.
-func (p *pipeline) lifters(store *eventstore.Store) []projection.View {
-	return []projection.View{
-		views.NewAccounts(p.accounts, store, p.dead, p.log),
-		views.NewHistory(p.history, store, p.dead, p.log),
-	}
+// views are the views over the pipeline's tables, reading events from
+// store.
+func (p *pipeline) views(store *eventstore.Store) viewSet {
+	return p.tables.views(store, p.dead, p.log)
 }
 
 func (p *pipeline) deliver(t *testing.T, seq int, key string, data []byte) {
@@ -174,50 +134,38 @@ func (p *pipeline) queued(t *testing.T) int {
 	return n
 }
 
-func asLifters(views []projection.View) []redrive.Lifter {
-	var out []redrive.Lifter
-	for _, v := range views {
-		out = append(out, v.(redrive.Lifter))
-	}
-	return out
-}
-
 // A record whose envelope did not decode quarantines its stream in every
-// view; draining the dead-letter queue lifts it, catches it up from the
-// events table and deletes the letter.
+// view that keeps it; draining the dead-letter queue lifts it there,
+// catches it up from the events table and deletes the letter.
 func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
-	a := newAccount(t, "a1")
-	c1 := a.commit(t, p.events, account.AccountOpened{AccountID: "a1", Owner: "o", Currency: "EUR"})
+	w := newWriter(streamID(t, notebook, "nb1"))
+	c1 := w.write(t, p.events, note("first"))
 	data, _ := envelope.Encode(c1.Events)
-	p.deliver(t, 1, a.stream.Key(), data)
-	a.commit(t, p.events, account.MoneyDeposited{Amount: 9, BalanceAfter: 9})
-	p.deliver(t, 2, a.stream.Key(), []byte("not an envelope"))
-	a.commit(t, p.events, account.MoneyWithdrawn{Amount: 2, BalanceAfter: 7})
+	p.deliver(t, 1, w.stream.Key(), data)
+	w.write(t, p.events, note("second"))
+	p.deliver(t, 2, w.stream.Key(), []byte("not an envelope"))
+	w.write(t, p.events, note("third"), note("fourth"))
 
-	row, _, _ := p.accounts.Account(t.Context(), tenant, "a1")
-	if row.Quarantine == nil || row.Version != 1 {
-		t.Fatalf("a1 = %+v, want quarantined after version 1", row)
+	if r := p.tables.notes.get(w.stream); r.pos.Quarantine == nil || r.pos.Version != 1 {
+		t.Fatalf("nb1 = %+v, want quarantined after version 1", r)
 	}
 	// Every view, as `annals redrive --from-queue` drains by default: the
-	// transfer view keeps no account streams and is not asked.
-	transfers := views.NewTransfers(views.NewMemoryTransfers(), p.events, p.dead, p.log)
-	res, err := redrive.Drain(t.Context(), awstest.SQS(t), p.queue, 30, asLifters(append(p.lifters(p.events), transfers))...)
+	// labels view keeps no notebooks and is not asked.
+	res, err := redrive.Drain(t.Context(), awstest.SQS(t), p.queue, 30, p.views(p.events).lifters()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Letters != 1 || res.Deleted != 1 || len(res.Kept) != 0 || len(res.Lifted[a.stream.Key()]) != 2 {
-		t.Fatalf("drained %+v, want one letter lifted in both views and deleted", res)
+	if res.Letters != 1 || res.Deleted != 1 || len(res.Kept) != 0 || len(res.Lifted[w.stream.Key()]) != 2 {
+		t.Fatalf("drained %+v, want one letter lifted in both notebook views and deleted", res)
 	}
-	row, _, _ = p.accounts.Account(t.Context(), tenant, "a1")
-	want := account.Account{ID: "a1", Owner: "o", Currency: "EUR", Balance: 7, Status: account.StatusOpen}
-	if row.Quarantine != nil || row.Version != 3 || !reflect.DeepEqual(row.State, want) {
-		t.Errorf("a1 = %+v, want healed at 3 with %+v", row, want)
+	notes, counts := p.tables.notes.get(w.stream), p.tables.counts.get(w.stream)
+	if want := []string{"first", "second", "third", "fourth"}; notes.pos.Quarantine != nil || notes.pos.Version != 4 || !slices.Equal(notes.state, want) {
+		t.Errorf("notes of nb1 %+v, want healed at 4 with %q", notes, want)
 	}
-	pos, _, _ := p.history.Position(t.Context(), tenant, "a1")
-	if entries, _ := p.history.Transactions(t.Context(), tenant, "a1", 0, 10); pos.Quarantine != nil || pos.Version != 3 || len(entries) != 2 {
-		t.Errorf("history of a1 at %+v with %d entries, want healed at 3 with 2", pos, len(entries))
+	if counts.pos.Quarantine != nil || counts.pos.Version != 4 || counts.state != 4 {
+		t.Errorf("count of nb1 %+v, want healed at 4 with 4 notes", counts)
 	}
 	if n := p.queued(t); n != 0 {
 		t.Errorf("%d messages left on the queue", n)
@@ -225,41 +173,52 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 }
 
 // A lift of a stream whose poison is still there quarantines it again and
-// says so; once the cause is fixed (here: an upcaster that reads the old
-// event), the lift heals it.
+// says so, with a new dead letter; once the cause is fixed (here: an
+// upcaster that gives the old note a text), the lift heals it.
 func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
-	a := newAccount(t, "a1")
+	w := newWriter(streamID(t, notebook, "nb1"))
 	var seq int
 	deliver := func(c eventstore.Committed) {
 		seq++
 		data, _ := envelope.Encode(c.Events)
-		p.deliver(t, seq, a.stream.Key(), data)
+		p.deliver(t, seq, w.stream.Key(), data)
 	}
-	deliver(a.commit(t, p.events, account.AccountOpened{AccountID: "a1", Owner: "o", Currency: "EUR"}))
-	deliver(a.raw(t, p.events, eventstore.NewEvent{Type: account.TypeMoneyDeposited, SchemaVersion: 1, Data: json.RawMessage(`{"amount":12}`)}))
-	deliver(a.commit(t, p.events, account.MoneyDeposited{Amount: 1, BalanceAfter: 13}))
+	deliver(w.write(t, p.events, note("first")))
+	deliver(w.write(t, p.events, eventstore.NewEvent{Type: noteWritten, SchemaVersion: 1, Data: json.RawMessage(`{"body":"old"}`)}))
+	deliver(w.write(t, p.events, note("third")))
+	if n := p.queued(t); n != 1 {
+		t.Fatalf("%d dead letters after the poison, want 1", n)
+	}
 
-	lifted, err := redrive.Lift(t.Context(), a.stream, asLifters(p.lifters(p.events))...)
+	lifted, err := redrive.Lift(t.Context(), w.stream, p.views(p.events).lifters()...)
 	if err != nil {
 		t.Fatal(err)
 	}
+	byView := map[string]redrive.Lifted{}
 	for _, l := range lifted {
-		if l.Healed() || l.Position.Quarantine.At != 2 {
-			t.Errorf("%s, want still quarantined at 2", l)
-		}
+		byView[l.View] = l
+	}
+	if l := byView["notes"]; l.Healed() || l.Position.Quarantine.At != 2 || l.Position.Version != 1 {
+		t.Errorf("%s, want still quarantined at 2", l)
+	}
+	if l := byView["count"]; !l.Healed() || l.Position.Version != 3 || len(lifted) != 2 {
+		t.Errorf("lifted %v, want the count view at 3 and the notes view", lifted)
+	}
+	if n := p.queued(t); n != 2 {
+		t.Errorf("%d dead letters after a lift that did not heal, want a new one", n)
 	}
 
-	// The fix: version 1 of MoneyDeposited had no balanceAfter; read it as
-	// the amount (the account was empty).
+	// The fix: version 1 of a note kept its text as "body".
 	fixed := eventstore.New(dynamostore.New(p.db, p.eventsTable), eventstore.WithUpcaster(func(e eventstore.Event) (eventstore.Event, error) {
-		if e.Type == account.TypeMoneyDeposited && string(e.Data) == `{"amount":12}` {
-			e.Data = json.RawMessage(`{"amount":12,"reference":"","balanceAfter":12}`)
+		var old struct{ Body string }
+		if e.Type == noteWritten && json.Unmarshal(e.Data, &old) == nil && old.Body != "" {
+			e.Data, _ = json.Marshal(map[string]string{"text": old.Body})
 		}
 		return e, nil
 	}))
-	lifted, err = redrive.Lift(t.Context(), a.stream, asLifters(p.lifters(fixed))...)
+	lifted, err = redrive.Lift(context.Background(), w.stream, p.views(fixed).lifters()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +227,7 @@ func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 			t.Errorf("%s, want healed at 3", l)
 		}
 	}
-	row, _, _ := p.accounts.Account(t.Context(), tenant, "a1")
-	if row.State.Balance != 13 {
-		t.Errorf("balance %d, want 13", row.State.Balance)
+	if got, want := p.tables.notes.get(w.stream).state, []string{"first", "old", "third"}; !slices.Equal(got, want) {
+		t.Errorf("notes %q, want %q", got, want)
 	}
 }

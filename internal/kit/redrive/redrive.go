@@ -8,20 +8,16 @@ package redrive
 import (
 	"context"
 	"fmt"
-	"strconv"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection"
 )
 
-// DynamoDB is the part of the DynamoDB client that reads the events table.
-type DynamoDB interface {
-	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+// Commits reads a stream's commits from the events table; *eventstore.Store
+// is one.
+type Commits interface {
+	ReadCommits(ctx context.Context, stream eventstore.StreamID, from, to int64) ([][]eventstore.Event, error)
 }
 
 // Publisher puts commits on the events stream; *fanout.Handler is one.
@@ -39,59 +35,13 @@ type Republished struct {
 // Republish puts the stream's commits that hold versions from..to (to 0:
 // up to the head) back on the events stream, whole: a commit is one record,
 // so a range that starts or ends inside a commit takes all of it.
-// Consumers skip what they already applied.
-func Republish(ctx context.Context, db DynamoDB, table string, pub Publisher, stream eventstore.StreamID, from, to int64) (Republished, error) {
+// Consumers skip what they already applied. A range the stream does not
+// reach is ErrNotFound.
+func Republish(ctx context.Context, events Commits, pub Publisher, stream eventstore.StreamID, from, to int64) (Republished, error) {
 	var res Republished
-	if err := stream.Validate(); err != nil {
-		return res, err
-	}
-	if from < 1 || to != 0 && to < from {
-		return res, fmt.Errorf("republish %s: the range %d..%d is empty", stream, from, to)
-	}
-	start, err := holding(ctx, db, table, stream, from)
+	commits, err := events.ReadCommits(ctx, stream, from, to)
 	if err != nil {
-		return res, err
-	}
-	pk, sk := eventstore.KeyNames()
-	cond := "#pk = :pk AND #sk >= :from"
-	values := map[string]types.AttributeValue{
-		":pk":   &types.AttributeValueMemberS{Value: stream.Key()},
-		":from": &types.AttributeValueMemberN{Value: strconv.FormatInt(start, 10)},
-	}
-	if to != 0 {
-		cond = "#pk = :pk AND #sk BETWEEN :from AND :to"
-		values[":to"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(to, 10)}
-	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(table),
-		KeyConditionExpression:    aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#pk": pk, "#sk": sk},
-		ExpressionAttributeValues: values,
-		ConsistentRead:            aws.Bool(true),
-	}
-	var commits [][]eventstore.Event
-	for {
-		out, err := db.Query(ctx, in)
-		if err != nil {
-			return res, fmt.Errorf("read %s from %d in %s: %w", stream, start, table, err)
-		}
-		for _, it := range out.Items {
-			if eventstore.KindOf(it) != eventstore.KindCommit {
-				continue
-			}
-			evs, err := eventstore.DecodeCommit(it)
-			if err != nil {
-				return res, fmt.Errorf("read %s from %d in %s: %w", stream, start, table, err)
-			}
-			if evs[len(evs)-1].Version < from {
-				continue // the head is below from
-			}
-			commits = append(commits, evs)
-		}
-		if len(out.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+		return res, fmt.Errorf("republish %s: %w", stream, err)
 	}
 	if len(commits) == 0 {
 		return res, fmt.Errorf("republish %s: the events table holds no version %d: %w", stream, from, eventstore.ErrNotFound)
@@ -103,40 +53,6 @@ func Republish(ctx context.Context, db DynamoDB, table string, pub Publisher, st
 		return res, fmt.Errorf("republish %s %d..%d: %w", stream, res.From, res.To, err)
 	}
 	return res, nil
-}
-
-// holding returns the sort key of the commit that holds version v: the
-// greatest commit key at or below it, since commits are keyed by their
-// first version and follow each other without holes. A snapshot may sit
-// just below v, hence two items.
-func holding(ctx context.Context, db DynamoDB, table string, stream eventstore.StreamID, v int64) (int64, error) {
-	pk, sk := eventstore.KeyNames()
-	out, err := db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                aws.String(table),
-		KeyConditionExpression:   aws.String("#pk = :pk AND #sk <= :v"),
-		ExpressionAttributeNames: map[string]string{"#pk": pk, "#sk": sk},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: stream.Key()},
-			":v":  &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)},
-		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(2),
-		ConsistentRead:   aws.Bool(true),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("find the commit of %s holding %d in %s: %w", stream, v, table, err)
-	}
-	for _, it := range out.Items {
-		if eventstore.KindOf(it) != eventstore.KindCommit {
-			continue
-		}
-		_, key, err := eventstore.ItemKey(it)
-		if err != nil {
-			return 0, fmt.Errorf("find the commit of %s holding %d in %s: %w", stream, v, table, err)
-		}
-		return key.Version, nil
-	}
-	return v, nil
 }
 
 // Lifter lifts a stream's quarantine in one view and catches the stream up
