@@ -127,8 +127,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	return resp, nil
 }
 
-// entries selects and encodes the commit inserts, in batch order. A record
-// that cannot be forwarded at all (it does not decode, or its envelope is
+// entries selects and encodes the commit inserts, in batch order: the store
+// tells a commit from the table's other items. A record that cannot be
+// forwarded at all (a commit that does not decode, or whose envelope is
 // over Kinesis' record limit) is logged at ERROR with its sequence number
 // and skipped: retrying it could never succeed and would stall every
 // commit behind it. The commit stays in the events table, from which a
@@ -141,14 +142,16 @@ func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRec
 			t.dropped++
 			continue
 		}
-		if kind := r.Change.NewImage["kind"]; kind.DataType() != events.DataTypeString || kind.String() != eventstore.KindCommit {
-			t.dropped++
-			continue
-		}
 		it, err := Item(r.Change.NewImage)
 		var evs []eventstore.Event
 		if err == nil {
 			evs, err = eventstore.DecodeCommit(it)
+		}
+		if errors.Is(err, eventstore.ErrNotCommit) {
+			// A snapshot or a guard: the event source's filter keeps
+			// them away, and without it they are dropped all the same.
+			t.dropped++
+			continue
 		}
 		var data []byte
 		if err == nil {

@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/kit/fanout"
 )
 
@@ -34,24 +34,19 @@ func TestOnlyCommitInsertsAreForwarded(t *testing.T) {
 		&eventstore.Guard{Tenant: "acme", CommandID: "k1"}); err != nil {
 		t.Fatal(err)
 	}
-	commits, guards := items.ofKind(eventstore.KindCommit), items.ofKind(eventstore.KindGuard)
-	snapshots := []eventstore.Item{{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: s.Key()}, "sk": &ddbtypes.AttributeValueMemberN{Value: "1.5"},
-		"kind": &ddbtypes.AttributeValueMemberS{Value: eventstore.KindSnapshot},
-		"st":   &ddbtypes.AttributeValueMemberS{Value: `{"balance":0}`},
-	}}
-	if len(commits) != 2 || len(guards) != 1 {
-		t.Fatalf("%d commits, %d guards; want 2 and 1", len(commits), len(guards))
+	commits := items.commits()
+	guard, snapshot := otherItems(t)
+	if len(commits) != 2 || len(items.others()) != 1 {
+		t.Fatalf("%d commits, %d other items; want 2 and a guard", len(commits), len(items.others()))
 	}
 	var ev events.DynamoDBEvent
 	add := func(name events.DynamoDBOperationType, it eventstore.Item) {
 		ev.Records = append(ev.Records, record(t, len(ev.Records), name, it))
 	}
 	add(events.DynamoDBOperationTypeInsert, commits[0])
-	add(events.DynamoDBOperationTypeInsert, guards[0])
-	for _, sn := range snapshots {
-		add(events.DynamoDBOperationTypeInsert, sn)
-	}
+	add(events.DynamoDBOperationTypeInsert, items.others()[0])
+	add(events.DynamoDBOperationTypeInsert, guard)
+	add(events.DynamoDBOperationTypeInsert, snapshot)
 	add(events.DynamoDBOperationTypeModify, commits[0])
 	add(events.DynamoDBOperationTypeRemove, commits[1])
 	add(events.DynamoDBOperationTypeInsert, commits[1])
@@ -91,7 +86,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}, meta, nil); err != nil {
 		t.Fatal(err)
 	}
-	it := items.ofKind(eventstore.KindCommit)[0]
+	it := items.commits()[0]
 	want, err := eventstore.DecodeCommit(it)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +141,7 @@ func TestRequestsStayWithinCountLimit(t *testing.T) {
 	appendCommits(t, store, 1200)
 	k := &fakeKinesis{t: t}
 	h, _ := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 10*time.Second), inserts(t, items.ofKind(eventstore.KindCommit)))
+	resp, err := h.Handle(deadline(t, 10*time.Second), inserts(t, items.commits()))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}
@@ -173,7 +168,7 @@ func TestRequestsStayWithinByteLimit(t *testing.T) {
 	}
 	k := &fakeKinesis{t: t}
 	h, _ := newHandler(t, k)
-	if _, err := h.Handle(deadline(t, 10*time.Second), inserts(t, items.ofKind(eventstore.KindCommit))); err != nil {
+	if _, err := h.Handle(deadline(t, 10*time.Second), inserts(t, items.commits())); err != nil {
 		t.Fatal(err)
 	}
 	// 30 records of ~390 KB: 13 fit under 5 MiB.
@@ -202,7 +197,7 @@ func TestPartialFailuresAreRetriedUntilSent(t *testing.T) {
 		return failed, nil
 	}}
 	h, logs := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.ofKind(eventstore.KindCommit)))
+	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.commits()))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v; want everything sent", resp, err)
 	}
@@ -253,7 +248,7 @@ func TestFailedPartitionKeyHoldsItsLaterCommitsForTheNextRound(t *testing.T) {
 		return failed, nil
 	}}
 	h, _ := newHandler(t, k)
-	if _, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.ofKind(eventstore.KindCommit))); err != nil {
+	if _, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.commits())); err != nil {
 		t.Fatal(err)
 	}
 	var versions []int64
@@ -281,7 +276,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 		return nil, nil
 	}}
 	h, logs := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.ofKind(eventstore.KindCommit)))
+	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.commits()))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v; want everything sent", resp, err)
 	}
@@ -297,15 +292,13 @@ func TestDeadlineReportsTheFirstUnsentRecord(t *testing.T) {
 	store, items := newStore()
 	appendCommits(t, store, 5)
 	// Records in batch order: a guard first, then the five commits.
-	all := append([]eventstore.Item{}, items.ofKind(eventstore.KindCommit)...)
-	stuck := aws.ToString(nil)
-	if pk, _, err := eventstore.ItemKey(all[2]); err == nil {
-		stuck = pk
+	all := items.commits()
+	third, err := eventstore.DecodeCommit(all[2])
+	if err != nil {
+		t.Fatal(err)
 	}
-	guard := eventstore.Item{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "guard#acme#k"}, "sk": &ddbtypes.AttributeValueMemberN{Value: "0"},
-		"kind": &ddbtypes.AttributeValueMemberS{Value: eventstore.KindGuard},
-	}
+	stuck := third[0].Stream.Key()
+	guard, _ := otherItems(t)
 	ev := inserts(t, append([]eventstore.Item{guard}, all...))
 
 	k := &fakeKinesis{t: t, answer: func(n int, entries []types.PutRecordsRequestEntry) ([]bool, error) {
@@ -342,11 +335,8 @@ func TestDeadlineReportsTheFirstUnsentRecord(t *testing.T) {
 func TestDeadlineWithKinesisDownReportsTheFirstCommit(t *testing.T) {
 	store, items := newStore()
 	appendCommits(t, store, 3)
-	snap := eventstore.Item{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "acme#account#x"}, "sk": &ddbtypes.AttributeValueMemberN{Value: "1.5"},
-		"kind": &ddbtypes.AttributeValueMemberS{Value: eventstore.KindSnapshot},
-	}
-	ev := inserts(t, append([]eventstore.Item{snap}, items.ofKind(eventstore.KindCommit)...))
+	_, snap := otherItems(t)
+	ev := inserts(t, append([]eventstore.Item{snap}, items.commits()...))
 	k := &fakeKinesis{t: t, answer: func(int, []types.PutRecordsRequestEntry) ([]bool, error) {
 		return nil, errors.New("connection refused")
 	}}
@@ -364,14 +354,8 @@ func TestDeadlineWithKinesisDownReportsTheFirstCommit(t *testing.T) {
 func TestPoisonRecordIsSkippedAndLogged(t *testing.T) {
 	store, items := newStore()
 	appendCommits(t, store, 2)
-	commits := items.ofKind(eventstore.KindCommit)
-	poison := eventstore.Item{}
-	for k, v := range commits[0] {
-		if k != "ev" {
-			poison[k] = v
-		}
-	}
-	ev := inserts(t, []eventstore.Item{poison, commits[1]})
+	commits := items.commits()
+	ev := inserts(t, []eventstore.Item{storetest.Undecodable(commits[0]), commits[1]})
 	k := &fakeKinesis{t: t}
 	h, logs := newHandler(t, k)
 	resp, err := h.Handle(deadline(t, 5*time.Second), ev)
@@ -414,7 +398,7 @@ func TestOversizeEnvelopeIsRefusedAndLogged(t *testing.T) {
 	appendCommits(t, store, 1)
 	k := &fakeKinesis{t: t}
 	h, logs := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.ofKind(eventstore.KindCommit)))
+	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.commits()))
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -42,14 +43,49 @@ func (c *capture) Write(ctx context.Context, writes []eventstore.Write, token st
 	return nil
 }
 
-func (c *capture) ofKind(kind string) []eventstore.Item {
+// commits are the commit items written, in order.
+func (c *capture) commits() []eventstore.Item {
+	return c.where(func(err error) bool { return err == nil })
+}
+
+// others are the items of other kinds written (snapshots, guards), in
+// order.
+func (c *capture) others() []eventstore.Item {
+	return c.where(func(err error) bool { return errors.Is(err, eventstore.ErrNotCommit) })
+}
+
+// where selects the items by what the store says of them as commits.
+func (c *capture) where(keep func(decodeErr error) bool) []eventstore.Item {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var out []eventstore.Item
 	for _, it := range c.items {
-		if eventstore.KindOf(it) == kind {
+		if _, err := eventstore.DecodeCommit(it); keep(err) {
 			out = append(out, it)
 		}
 	}
 	return out
+}
+
+// otherItems writes, in a store of their own, a guarded commit and a
+// snapshot after it, and returns the guard's item and the snapshot's: the
+// items of the events table that are not commits.
+func otherItems(t testing.TB) (guard, snapshot eventstore.Item) {
+	t.Helper()
+	store, items := newStore(eventstore.WithSnapshotEvery(1))
+	counting := eventstore.NewAggregate(store, eventstore.Fold[int]{Name: "account", LogicVersion: 1, StateSchema: 1,
+		Evolve: func(n int, _ eventstore.Event) (int, error) { return n + 1, nil }})
+	cur := eventstore.Current[int]{Head: eventstore.NewStream(stream(t, "x"))}
+	if _, _, err := counting.Append(context.Background(), cur, []eventstore.NewEvent{event("AccountOpened", `{}`)},
+		eventstore.Metadata{}, &eventstore.Guard{Tenant: "acme", CommandID: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	// The guard is written with the commit, the snapshot after them.
+	others := items.others()
+	if len(others) != 2 {
+		t.Fatalf("%d items of other kinds, want a guard and a snapshot", len(others))
+	}
+	return others[0], others[1]
 }
 
 func newStore(opts ...eventstore.Option) (*eventstore.Store, *capture) {
@@ -139,16 +175,12 @@ func seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
 
 func record(t testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
 	t.Helper()
-	pk, sk, err := eventstore.ItemKey(it)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return events.DynamoDBEventRecord{
 		EventID:     fmt.Sprintf("ev-%d", i),
 		EventName:   string(name),
 		EventSource: "aws:dynamodb",
 		Change: events.DynamoDBStreamRecord{
-			Keys:           map[string]events.DynamoDBAttributeValue{"pk": events.NewStringAttribute(pk), "sk": events.NewNumberAttribute(sk.String())},
+			Keys:           image(t, eventstore.KeyOf(it)),
 			NewImage:       image(t, it),
 			SequenceNumber: seq(i),
 			StreamViewType: "NEW_IMAGE",

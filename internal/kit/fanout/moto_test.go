@@ -3,6 +3,7 @@ package fanout_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -161,11 +162,19 @@ func commitAtRecord(t testing.TB, ev events.DynamoDBEvent, i int) string {
 	t.Helper()
 	n := 0
 	for _, r := range ev.Records {
-		if r.Change.NewImage["kind"].String() != eventstore.KindCommit {
+		it, err := fanout.Item(r.Change.NewImage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := eventstore.DecodeCommit(it)
+		if errors.Is(err, eventstore.ErrNotCommit) {
 			continue
 		}
+		if err != nil {
+			t.Fatal(err)
+		}
 		if n == i {
-			return r.Change.NewImage["cid"].String()
+			return evs[0].CommitID
 		}
 		n++
 	}

@@ -116,9 +116,9 @@ func TestEventRecordFromStreamsAPI(t *testing.T) {
 		EventVersion: aws.String("1.1"), AwsRegion: aws.String("us-east-1"),
 		Dynamodb: &streamstypes.StreamRecord{
 			ApproximateCreationDateTime: &created,
-			Keys:                        map[string]streamstypes.AttributeValue{"pk": &streamstypes.AttributeValueMemberS{Value: "p"}},
+			Keys:                        map[string]streamstypes.AttributeValue{"id": &streamstypes.AttributeValueMemberS{Value: "p"}},
 			NewImage: map[string]streamstypes.AttributeValue{
-				"pk": &streamstypes.AttributeValueMemberS{Value: "p"},
+				"id": &streamstypes.AttributeValueMemberS{Value: "p"},
 				"l":  &streamstypes.AttributeValueMemberL{Value: []streamstypes.AttributeValue{&streamstypes.AttributeValueMemberN{Value: "1"}, &streamstypes.AttributeValueMemberNULL{Value: true}}},
 				"m":  &streamstypes.AttributeValueMemberM{Value: map[string]streamstypes.AttributeValue{"b": &streamstypes.AttributeValueMemberB{Value: []byte("x")}, "t": &streamstypes.AttributeValueMemberBOOL{Value: true}}},
 				"ss": &streamstypes.AttributeValueMemberSS{Value: []string{"a"}},
@@ -149,7 +149,7 @@ func TestEventRecordFromStreamsAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]ddbtypes.AttributeValue{
-		"pk": &ddbtypes.AttributeValueMemberS{Value: "p"},
+		"id": &ddbtypes.AttributeValueMemberS{Value: "p"},
 		"l":  &ddbtypes.AttributeValueMemberL{Value: []ddbtypes.AttributeValue{&ddbtypes.AttributeValueMemberN{Value: "1"}, &ddbtypes.AttributeValueMemberNULL{Value: true}}},
 		"m":  &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{"b": &ddbtypes.AttributeValueMemberB{Value: []byte("x")}, "t": &ddbtypes.AttributeValueMemberBOOL{Value: true}}},
 		"ss": &ddbtypes.AttributeValueMemberSS{Value: []string{"a"}},

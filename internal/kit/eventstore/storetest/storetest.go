@@ -1,6 +1,8 @@
 // Package storetest is the event store's contract suite: one set of tests
 // that every Backend must pass through the Store, so that the in-memory
-// backend used by fast unit tests behaves exactly like DynamoDB.
+// backend used by fast unit tests behaves exactly like DynamoDB. It also
+// gives other packages' tests the broken items they need, so that they do
+// not learn the item layout to make them.
 package storetest
 
 import (
