@@ -52,7 +52,7 @@ func (s *Store) ScanCommits(ctx context.Context, sc CommitScan) (CommitScanPage,
 	}
 	q := Scan{
 		Segment: int32(sc.Segment), Segments: int32(sc.Segments), Consistent: true,
-		Filter: []Match{{Name: attrKind, Op: MatchEqual, Value: KindCommit}},
+		Filter: []Match{{Name: attrKind, Op: MatchEqual, Value: kindCommit}},
 	}
 	if !sc.Since.IsZero() {
 		q.Filter = append(q.Filter, Match{Name: attrRecordedAt, Op: MatchAtLeast, Value: recordedSince(sc.Since)})
@@ -116,7 +116,7 @@ func (s *Store) ReadCommits(ctx context.Context, stream StreamID, from, to int64
 			return nil, fmt.Errorf("read commits of %s from %d: %w", stream, from, err)
 		}
 		for _, it := range p.Items {
-			if KindOf(it) != KindCommit {
+			if kindOf(it) != kindCommit {
 				continue
 			}
 			c, err := decodeCommit(it)
@@ -162,7 +162,7 @@ func (s *Store) ReadCommitsAfter(ctx context.Context, stream StreamID, after int
 			return CommitPage{}, fmt.Errorf("read commits of %s after %d: %w", stream, after, err)
 		}
 		for _, it := range p.Items {
-			if KindOf(it) != KindCommit {
+			if kindOf(it) != kindCommit {
 				continue
 			}
 			c, err := decodeCommit(it)

@@ -199,8 +199,8 @@ pages:
 			return r, fmt.Errorf("load %s: %w", stream, err)
 		}
 		for _, it := range p.Items {
-			switch KindOf(it) {
-			case KindCommit:
+			switch kindOf(it) {
+			case kindCommit:
 				c, err := decodeCommit(it)
 				if err != nil {
 					return r, fmt.Errorf("load %s: %w", stream, err)
@@ -210,7 +210,7 @@ pages:
 					continue
 				}
 				commits = append(commits, c)
-			case KindSnapshot:
+			case kindSnapshot:
 				sn, err := decodeSnapshot(it)
 				if err != nil {
 					a.store.log.WarnContext(ctx, "unreadable snapshot skipped", "stream", stream.String(), "error", err)
@@ -291,7 +291,7 @@ func (a *Aggregate[S]) replayWithoutSnapshots(ctx context.Context, stream Stream
 		}
 		var commits []commit
 		for _, it := range p.Items {
-			if KindOf(it) != KindCommit {
+			if kindOf(it) != kindCommit {
 				continue
 			}
 			c, err := decodeCommit(it)

@@ -14,7 +14,9 @@ import (
 type Item = map[string]types.AttributeValue
 
 // Attribute names are short because DynamoDB counts them in every item's
-// size, and a commit's events repeat theirs.
+// size, and a commit's events repeat theirs. They are the store's alone:
+// other packages read the table through its operations (commits.go), so
+// the layout can change here without them noticing.
 const (
 	attrPK   = "pk"
 	attrSK   = "sk"
@@ -50,9 +52,9 @@ const (
 // Item kinds. Every item carries one so that filters and scans never mistake
 // one for another; the fan-out forwards only commits.
 const (
-	KindCommit   = "commit"
-	KindSnapshot = "snapshot"
-	KindGuard    = "guard"
+	kindCommit   = "commit"
+	kindSnapshot = "snapshot"
+	kindGuard    = "guard"
 )
 
 const timeLayout = time.RFC3339Nano
@@ -97,8 +99,8 @@ func ParseSortKey(s string) (SortKey, error) {
 	return SortKey{}, fmt.Errorf("sort key %q is not a version or a version and a half", s)
 }
 
-// ItemKey returns an item's partition and sort keys.
-func ItemKey(it Item) (string, SortKey, error) {
+// itemKey returns an item's partition and sort keys.
+func itemKey(it Item) (string, SortKey, error) {
 	pk, err := str(it, attrPK)
 	if err != nil {
 		return "", SortKey{}, err
@@ -116,11 +118,8 @@ func KeyOf(it Item) Item {
 	return Item{attrPK: it[attrPK], attrSK: it[attrSK]}
 }
 
-// KeyNames are the events table's key attribute names.
-func KeyNames() (partition, sort string) { return attrPK, attrSK }
-
-// KindOf returns an item's kind attribute.
-func KindOf(it Item) string {
+// kindOf returns an item's kind attribute.
+func kindOf(it Item) string {
 	s, _ := it[attrKind].(*types.AttributeValueMemberS)
 	if s == nil {
 		return ""
@@ -198,7 +197,7 @@ func (c commit) item() Item {
 	it := Item{
 		attrPK:         s(c.stream.Key()),
 		attrSK:         n(c.first),
-		attrKind:       s(KindCommit),
+		attrKind:       s(kindCommit),
 		attrCommitID:   s(c.id),
 		attrLast:       n(c.last()),
 		attrRecordedAt: s(c.recordedAt.UTC().Format(timeLayout)),
@@ -227,10 +226,10 @@ func DecodeCommit(it Item) ([]Event, error) {
 
 func decodeCommit(it Item) (commit, error) {
 	var c commit
-	if k := KindOf(it); k != KindCommit {
+	if k := kindOf(it); k != kindCommit {
 		return c, fmt.Errorf("item of kind %q: %w", k, ErrNotCommit)
 	}
-	pk, sk, err := ItemKey(it)
+	pk, sk, err := itemKey(it)
 	if err != nil {
 		return c, err
 	}
@@ -310,7 +309,7 @@ func (sn snapshot) item() Item {
 	return Item{
 		attrPK:         s(sn.stream.Key()),
 		attrSK:         &types.AttributeValueMemberN{Value: snapshotKey(sn.version).String()},
-		attrKind:       s(KindSnapshot),
+		attrKind:       s(kindSnapshot),
 		attrFoldKey:    s(sn.foldKey),
 		attrVersion:    n(sn.version),
 		attrRecordedAt: s(sn.recordedAt.UTC().Format(timeLayout)),
@@ -320,7 +319,7 @@ func (sn snapshot) item() Item {
 
 func decodeSnapshot(it Item) (snapshot, error) {
 	var sn snapshot
-	pk, sk, err := ItemKey(it)
+	pk, sk, err := itemKey(it)
 	if err != nil {
 		return sn, err
 	}
@@ -356,14 +355,14 @@ type guardRecord struct {
 }
 
 func guardPartition(tenant, commandID string) string {
-	return KindGuard + keySeparator + tenant + keySeparator + commandID
+	return kindGuard + keySeparator + tenant + keySeparator + commandID
 }
 
 func (g guardRecord) item() Item {
 	it := Item{
 		attrPK:           s(guardPartition(g.tenant, g.commandID)),
 		attrSK:           n(0),
-		attrKind:         s(KindGuard),
+		attrKind:         s(kindGuard),
 		attrTenant:       s(g.tenant),
 		attrCommand:      s(g.commandID),
 		attrGuardStream:  s(g.stream.Key()),

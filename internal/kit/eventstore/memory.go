@@ -57,7 +57,7 @@ func (m *MemoryBackend) Write(ctx context.Context, writes []Write, token string)
 	seen := map[key]bool{}
 	var failed []FailedWrite
 	for i, w := range writes {
-		pk, sk, err := ItemKey(w.Item)
+		pk, sk, err := itemKey(w.Item)
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrInvalid, err)
 		}
@@ -76,7 +76,7 @@ func (m *MemoryBackend) Write(ctx context.Context, writes []Write, token string)
 		return &ConditionFailedError{Failed: failed}
 	}
 	for _, w := range writes {
-		pk, sk, _ := ItemKey(w.Item)
+		pk, sk, _ := itemKey(w.Item)
 		m.put(pk, sk, copyItem(w.Item))
 	}
 	return nil
@@ -101,7 +101,7 @@ func (m *MemoryBackend) put(pk string, sk SortKey, it Item) {
 }
 
 func compareKey(it Item, sk SortKey) int {
-	_, k, _ := ItemKey(it)
+	_, k, _ := itemKey(it)
 	switch {
 	case k.Less(sk):
 		return -1
@@ -121,7 +121,7 @@ func (m *MemoryBackend) Query(ctx context.Context, q Query) (Page, error) {
 	items := m.partitions[q.PK]
 	var start *SortKey
 	if q.Start != nil {
-		_, sk, err := ItemKey(q.Start)
+		_, sk, err := itemKey(q.Start)
 		if err != nil {
 			return Page{}, fmt.Errorf("%w: start key: %v", ErrInvalid, err)
 		}
@@ -141,7 +141,7 @@ func (m *MemoryBackend) Query(ctx context.Context, q Query) (Page, error) {
 	}
 	order := make([]Item, 0, len(items))
 	for _, it := range items {
-		_, k, _ := ItemKey(it)
+		_, k, _ := itemKey(it)
 		if in(k) {
 			order = append(order, it)
 		}
@@ -232,7 +232,7 @@ func (m *MemoryBackend) Scan(ctx context.Context, sc Scan) (ScanPage, error) {
 	var start *partition
 	var startSK SortKey
 	if sc.Start != nil {
-		pk, sk, err := ItemKey(sc.Start)
+		pk, sk, err := itemKey(sc.Start)
 		if err != nil {
 			return ScanPage{}, fmt.Errorf("%w: start key: %v", ErrInvalid, err)
 		}
@@ -250,7 +250,7 @@ scan:
 		}
 		for _, it := range m.partitions[p.pk] {
 			if start != nil && p.pk == start.pk {
-				if _, sk, _ := ItemKey(it); !startSK.Less(sk) {
+				if _, sk, _ := itemKey(it); !startSK.Less(sk) {
 					continue
 				}
 			}

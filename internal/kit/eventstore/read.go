@@ -36,7 +36,7 @@ func (s *Store) Read(ctx context.Context, stream StreamID, from int64, limit int
 			return EventPage{}, fmt.Errorf("read %s from %d: %w", stream, from, err)
 		}
 		for i, it := range p.Items {
-			if KindOf(it) != KindCommit {
+			if kindOf(it) != kindCommit {
 				continue
 			}
 			c, err := decodeCommit(it)
@@ -86,8 +86,8 @@ func (s *Store) commitHolding(ctx context.Context, stream StreamID, v int64) (So
 	if err != nil {
 		return SortKey{}, fmt.Errorf("find the commit holding %s %d: %w", stream, v, err)
 	}
-	if len(p.Items) == 1 && KindOf(p.Items[0]) == KindCommit {
-		_, sk, err := ItemKey(p.Items[0])
+	if len(p.Items) == 1 && kindOf(p.Items[0]) == kindCommit {
+		_, sk, err := itemKey(p.Items[0])
 		if err != nil {
 			return SortKey{}, err
 		}

@@ -7,7 +7,9 @@
 // Storage goes through a Backend of DynamoDB-shaped items. The DynamoDB
 // adapter lives in eventstore/dynamostore; NewMemoryBackend keys and sizes
 // items exactly the same way, and one contract suite (eventstore/storetest)
-// runs against both.
+// runs against both. The item layout is the store's own: the repairs and
+// the fan-out read whole commits through its operations (ScanCommits,
+// ReadCommits, ReadCommitsAfter, DecodeCommit), never by attribute.
 package eventstore
 
 import (

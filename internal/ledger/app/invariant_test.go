@@ -65,9 +65,8 @@ func (f *faults) Write(ctx context.Context, writes []eventstore.Write, token str
 		return err
 	}
 	for _, w := range writes {
-		if eventstore.KindOf(w.Item) == eventstore.KindCommit {
-			pk, _, _ := eventstore.ItemKey(w.Item)
-			f.publish(pk)
+		if evs, err := eventstore.DecodeCommit(w.Item); err == nil {
+			f.publish(evs[0].Stream.Key())
 		}
 	}
 	if step && f.roll(f.lostReply, "lost reply") {

@@ -366,7 +366,7 @@ func (r *benchRig) commitBytes(b *testing.B, accountID string) {
 		b.Fatal(err)
 	}
 	for _, it := range p.Items {
-		if eventstore.KindOf(it) == eventstore.KindCommit {
+		if _, err := eventstore.DecodeCommit(it); err == nil {
 			b.ReportMetric(float64(eventstore.ItemSize(it)), "commit-bytes")
 			return
 		}

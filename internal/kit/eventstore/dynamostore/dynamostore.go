@@ -40,21 +40,26 @@ type describeAPI interface {
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 }
 
+// The events table's key schema, as template.yaml declares EventsTable:
+// the store keys its items by these attributes, and the contract suite,
+// run on a table made from the template, fails if they ever part.
+const (
+	partitionKey = "pk"
+	sortKey      = "sk"
+)
+
 // Backend stores event store items in one DynamoDB table.
 type Backend struct {
 	db    API
 	table string
-	pk    string
-	sk    string
 }
 
 // New returns a backend over the events table.
 func New(db API, table string) *Backend {
-	pk, sk := eventstore.KeyNames()
-	return &Backend{db: db, table: table, pk: pk, sk: sk}
+	return &Backend{db: db, table: table}
 }
 
-var notExists = aws.String("attribute_not_exists(pk)")
+var notExists = aws.String("attribute_not_exists(" + partitionKey + ")")
 
 // Write implements eventstore.Backend.
 func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token string) error {
@@ -127,15 +132,15 @@ func (b *Backend) put(ctx context.Context, w eventstore.Write) error {
 
 // Query implements eventstore.Backend.
 func (b *Backend) Query(ctx context.Context, q eventstore.Query) (eventstore.Page, error) {
-	cond := "pk = :pk"
+	cond := partitionKey + " = :pk"
 	values := map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: q.PK}}
 	switch {
 	case q.From != nil && q.To != nil:
-		cond += " AND sk BETWEEN :from AND :to"
+		cond += " AND " + sortKey + " BETWEEN :from AND :to"
 	case q.From != nil:
-		cond += " AND sk >= :from"
+		cond += " AND " + sortKey + " >= :from"
 	case q.To != nil:
-		cond += " AND sk <= :to"
+		cond += " AND " + sortKey + " <= :to"
 	}
 	if q.From != nil {
 		values[":from"] = &types.AttributeValueMemberN{Value: q.From.String()}
@@ -172,8 +177,8 @@ func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (ev
 	out, err := b.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &b.table,
 		Key: map[string]types.AttributeValue{
-			b.pk: &types.AttributeValueMemberS{Value: pk},
-			b.sk: &types.AttributeValueMemberN{Value: sk.String()},
+			partitionKey: &types.AttributeValueMemberS{Value: pk},
+			sortKey:      &types.AttributeValueMemberN{Value: sk.String()},
 		},
 		ConsistentRead: aws.Bool(true),
 	})

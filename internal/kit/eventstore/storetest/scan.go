@@ -49,11 +49,22 @@ func (r *recorder) written() int {
 }
 
 func keyString(it eventstore.Item) string {
-	pk, sk, err := eventstore.ItemKey(it)
+	pk, sk := itemKey(it)
+	return pk + " " + sk.String()
+}
+
+// itemKey reads an item's keys, as the events table declares them.
+func itemKey(it eventstore.Item) (string, eventstore.SortKey) {
+	pk, okPK := it["pk"].(*types.AttributeValueMemberS)
+	n, okSK := it["sk"].(*types.AttributeValueMemberN)
+	if !okPK || !okSK {
+		panic(fmt.Sprintf("item without a string pk and a numeric sk: %v", it))
+	}
+	sk, err := eventstore.ParseSortKey(n.Value)
 	if err != nil {
 		panic(err)
 	}
-	return pk + " " + sk.String()
+	return pk.Value, sk
 }
 
 // seed writes a table of every kind of item: streams of commits of one to
@@ -143,7 +154,7 @@ func assertPartitioned(t *testing.T, s scanned) map[string]int {
 		done := map[string]bool{}
 		for i, it := range items {
 			seen[keyString(it)]++
-			pk, sk, _ := eventstore.ItemKey(it)
+			pk, sk := itemKey(it)
 			if other, ok := segmentOf[pk]; ok && other != seg {
 				t.Fatalf("partition %s is in segments %d and %d", pk, other, seg)
 			}
