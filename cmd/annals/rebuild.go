@@ -17,11 +17,11 @@ import (
 
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/views"
+	"annals/internal/ledger/wiring/eventsdb"
 	"annals/internal/localaws/samtemplate"
 )
 
@@ -114,7 +114,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
+	events := eventsdb.Store(db, *eventsTable, eventstore.DefaultSnapshotEvery, log)
 	letters := &projection.LetterBox{}
 	if *dlq != "" {
 		letters.Next = sqsqueue.New(sqs.NewFromConfig(cfg), *dlq)

@@ -16,12 +16,12 @@ import (
 
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/redrive"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/views"
+	"annals/internal/ledger/wiring/eventsdb"
 )
 
 func (c cli) redrive(ctx context.Context, args []string) error {
@@ -125,7 +125,7 @@ flags:
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	events := eventstore.New(dynamostore.New(db, *eventsTable), eventstore.WithLogger(log))
+	events := eventsdb.Store(db, *eventsTable, eventstore.DefaultSnapshotEvery, log)
 	w := c.stdout
 
 	if *republish {

@@ -3,17 +3,17 @@ package command
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/idempotency"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/ledger/env"
+	"annals/internal/ledger/wiring/eventsdb"
 )
 
 // Wire builds the command function's handler from its environment.
@@ -23,11 +23,7 @@ const ID = "CommandFunction"
 // Manifest is what the function reads and may do; template.yaml is held to
 // it exactly.
 var Manifest = wiring.Manifest{
-	Env: append([]wiring.Var{
-		{Name: env.EventsTable, Ref: "EventsTable"},
-		{Name: env.IdempotencyTable, Ref: "IdempotencyTable"},
-		{Name: env.SnapshotEvery},
-	}, env.HTTPAuth...),
+	Env: slices.Concat(eventsdb.Vars, []wiring.Var{{Name: env.IdempotencyTable, Ref: "IdempotencyTable"}}, env.HTTPAuth),
 	Grants: []wiring.Grant{
 		// Load (Query), the conflict read-back (GetItem) and the
 		// conditional append (PutItem).
@@ -40,13 +36,10 @@ var Manifest = wiring.Manifest{
 var Wire = wiring.Function(ID, Manifest, build)
 
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	eventsTable := v.Required(env.EventsTable)
 	idempotencyTable := v.Required(env.IdempotencyTable)
-	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
-	store := eventstore.New(dynamostore.New(db, eventsTable),
-		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
+	store := eventsdb.FromEnv(v, db)
 	h := commandapi.New(commandapi.Config{
 		Store:       store,
 		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),

@@ -5,18 +5,16 @@ package projector
 import (
 	"context"
 
-	"annals/internal/ledger/views"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/env"
+	"annals/internal/ledger/views"
+	"annals/internal/ledger/wiring/eventsdb"
 )
 
 // Wire builds the projector's handler from its environment.
@@ -54,11 +52,13 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	queueURL := v.Required(env.DeadLetterQueue)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
-	events := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithLogger(log))
+	// The projector reads events as recorded and loads no aggregate: no
+	// snapshots are written or looked for.
+	store := eventsdb.Store(db, eventsTable, 0, log)
 	dead := projection.NewDeadLetters(sqsqueue.New(sqs.NewFromConfig(cfg), queueURL))
 	var fed []projection.View
 	for _, view := range views.All {
-		fed = append(fed, view.New(db, v.Required(view.Env), events, dead, log))
+		fed = append(fed, view.New(db, v.Required(view.Env), store, dead, log))
 	}
 	return projection.NewHandler(dead, log, fed...).Handle, nil
 }

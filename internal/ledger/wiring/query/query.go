@@ -7,12 +7,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/views"
+	"annals/internal/ledger/wiring/eventsdb"
 )
 
 // Wire builds the query function's handler from its environment.
@@ -24,7 +23,7 @@ const ID = "QueryFunction"
 // template.yaml is held to it exactly.
 var Manifest = func() wiring.Manifest {
 	m := wiring.Manifest{
-		Env:    []wiring.Var{{Name: env.EventsTable, Ref: "EventsTable"}, {Name: env.SnapshotEvery}},
+		Env:    eventsdb.Vars,
 		Grants: []wiring.Grant{{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}}},
 	}
 	for _, v := range views.All {
@@ -43,8 +42,6 @@ var Wire = wiring.Function(ID, Manifest, build)
 // registry's table is read from its variable; the routes views serve of
 // their own come with them.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	eventsTable := v.Required(env.EventsTable)
-	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
 	db := dynamodb.NewFromConfig(cfg)
 	readOnly := queryapi.ReadOnlyDynamoDB{DB: db}
 	tables := map[string]string{}
@@ -57,9 +54,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	}
 	log := v.Logger()
 	h := queryapi.New(queryapi.Config{
-		// K sets how far back a load looks for a snapshot: the same as the
-		// command function's.
-		Store:    eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithLogger(log)),
+		Store:    eventsdb.FromEnv(v, db),
 		Accounts: views.NewDynamoAccounts(readOnly, tables[views.AccountsView]),
 		History:  views.NewDynamoHistory(readOnly, tables[views.HistoryView]),
 		// Ended transfers from the view, pending ones from their streams.

@@ -7,12 +7,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/processapi"
+	"annals/internal/ledger/wiring/eventsdb"
 )
 
 // Wire builds the process manager's handler from its environment.
@@ -49,10 +48,5 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 // through snapshots like the command function's, with the same K. The
 // sweeper of the CLI drives transfers with this very manager.
 func Manager(v *wiring.Vars, cfg aws.Config) *app.Manager {
-	eventsTable := v.Required(env.EventsTable)
-	snapshotEvery := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
-	log := v.Logger()
-	store := eventstore.New(dynamostore.New(dynamodb.NewFromConfig(cfg), eventsTable),
-		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
-	return app.NewManager(store, log, 0)
+	return app.NewManager(eventsdb.FromEnv(v, dynamodb.NewFromConfig(cfg)), v.Logger(), 0)
 }
