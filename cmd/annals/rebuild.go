@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
@@ -99,7 +99,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 		return usagef("rebuild: --table %s is the live table; a rebuild writes into a fresh one", *fresh)
 	}
 
-	cfg, err := awsconfig.Load(ctx)
+	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}

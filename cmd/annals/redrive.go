@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection"
@@ -119,7 +119,7 @@ flags:
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	cfg, err := awsconfig.Load(ctx)
+	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
@@ -54,7 +55,7 @@ a transfer that cannot move is counted and passed.
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	cfg, err := awsconfig.Load(ctx)
+	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"annals/internal/ledger/functions"
 
 	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/localaws/localstack"
 	"annals/internal/localaws/samtemplate"
 )
@@ -50,7 +51,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := awsconfig.Load(ctx)
+	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
-// Package awsconfig builds the SDK configuration every function shares and
-// reads the function's environment, failing fast at start-up rather than on
-// the first request.
+// Package awsconfig builds a Lambda function's SDK configuration from the
+// environment Lambda gives it, reads the function's own variables, and
+// starts it, failing fast at start-up rather than on the first request.
+// It does not link the SDK's default configuration (see defaultchain, for
+// the programs a person runs): its credential chain would be about 2 MB
+// of every function's binary.
 package awsconfig
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,24 +16,15 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 )
 
-// Load returns the SDK configuration. Endpoints and region come from the
-// standard AWS variables (AWS_ENDPOINT_URL, AWS_REGION, ...), as for any SDK
-// program: there is no setting of our own for local runs. Retries are the
-// standard ones with a short ceiling, since a function's caller is waiting.
-// The HTTP client is the SDK's, with request bodies kept from racing their
-// own response (SafeBodies).
-func Load(ctx context.Context) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 4
-			o.MaxBackoff = 500 * time.Millisecond
-		})
-	}))
-	cfg.HTTPClient = SafeBodies(cfg.HTTPClient)
-	return cfg, err
+// NewRetryer returns the retryer of every SDK configuration: the
+// standard one with a short ceiling, since a function's caller is waiting.
+func NewRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 4
+		o.MaxBackoff = 500 * time.Millisecond
+	})
 }
 
 // Env reads the function's environment variables, collecting every problem

@@ -24,16 +24,16 @@ func Build(ctx context.Context, wire Wire, env *Env, cfg aws.Config) (any, error
 	return h, err
 }
 
-// Start wires a function and serves its events. A missing or malformed
-// variable, or any wiring error, ends the process with its message before
-// the first event, instead of failing every invocation.
+// Start wires a function with the configuration Lambda gives it
+// (LoadLambda) and serves its events. A missing or malformed variable, or
+// any wiring error, ends the process with its message before the first
+// event, instead of failing every invocation.
 func Start(wire Wire) {
-	ctx := context.Background()
-	cfg, err := Load(ctx)
+	cfg, err := LoadLambda()
 	if err != nil {
 		fail(fmt.Errorf("aws config: %w", err))
 	}
-	h, err := Build(ctx, wire, &Env{}, cfg)
+	h, err := Build(context.Background(), wire, &Env{}, cfg)
 	if err != nil {
 		fail(err)
 	}

@@ -56,3 +56,41 @@ func TestMissingStreamNameFailsFast(t *testing.T) {
 		t.Errorf("the start-up error does not name STREAM_NAME:\n%s", fn.Logs())
 	}
 }
+
+// The built function finds Kinesis through Kinesis's own endpoint
+// variable, over AWS_ENDPOINT_URL, as any SDK program does: here the
+// general one leads nowhere.
+func TestBuiltFunctionTakesTheServicesOwnEndpoint(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "FanoutFunction")
+	kstream := awstest.KinesisStream(t, "EventsStream")
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{
+		"STREAM_NAME":              kstream,
+		"AWS_ENDPOINT_URL":         "http://127.0.0.1:1",
+		"AWS_ENDPOINT_URL_KINESIS": aws.ToString(awstest.Kinesis(t).Options().BaseEndpoint),
+	})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, fn.Logs())
+	}
+	if got := awstest.ReadKinesis(t, kstream, 1); len(got) != 1 {
+		t.Fatalf("%d records on the stream, want 1 (response %s)", len(got), out)
+	}
+}
+
+// Without the credentials Lambda gives it the function fails at start-up,
+// saying so, rather than on its first call to AWS.
+func TestMissingCredentialsFailFast(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "FanoutFunction")
+	_, raw := goldenEvent(t)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": "s", "AWS_SECRET_ACCESS_KEY": ""})
+	out, err := fn.Invoke(t.Context(), raw)
+	if err == nil {
+		t.Fatalf("invoke without AWS_SECRET_ACCESS_KEY succeeded: %s", out)
+	}
+	if !fn.LogsContain("no credentials", 5*time.Second) {
+		t.Errorf("the start-up error does not say the credentials are missing:\n%s", fn.Logs())
+	}
+}

@@ -76,14 +76,22 @@ func TestSAMBuildShipsStaticStrippedARMBinaries(t *testing.T) {
 	}
 }
 
-// credentialChain is what config.LoadDefaultConfig links into every
-// function: the SSO, sign-in and STS clients of the default credential
-// chain.
-var credentialChain = []string{"signin", "sso", "ssooidc", "sts"}
+// defaultChain is what the SDK's default configuration links: the config
+// module and the clients of its credential chain (SSO, SSO-OIDC, STS,
+// sign-in). A function reads its credentials from the environment Lambda
+// gives it (awsconfig.LoadLambda, docs/adr/0007) and links none of them.
+var defaultChain = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/service/signin",
+	"github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc",
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+}
 
 // A function links the SDK clients of the services its manifest grants it
-// and no other: each client is a few hundred kilobytes of binary and of
-// start-up work, so wiring that pulled in another function's client would
+// and no other, and not the default configuration: each client is a few
+// hundred kilobytes of binary and of start-up work, so wiring that pulled
+// in another function's client, or the default credential chain, would
 // cost every cold start.
 func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
@@ -95,9 +103,6 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 				granted[service] = true
 			}
 		}
-		for _, s := range credentialChain {
-			granted[s] = true
-		}
 		dir := strings.TrimSuffix(strings.ToLower(id), "function")
 		cmd := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", "./functions/"+dir)
 		cmd.Dir = awstest.ProjectRoot(t)
@@ -108,9 +113,13 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 		}
 		var own []string
 		for _, pkg := range strings.Fields(string(out)) {
+			if slices.Contains(defaultChain, pkg) {
+				t.Errorf("%s links %s, the SDK's default configuration: a function starts from awsconfig.LoadLambda and imports no awsconfig/defaultchain", id, pkg)
+				continue
+			}
 			service, ok := strings.CutPrefix(pkg, sdk)
-			if !ok || strings.Contains(service, "/") || slices.Contains(credentialChain, service) {
-				continue // not a client package (types, endpoints), or the chain's
+			if !ok || strings.Contains(service, "/") {
+				continue // not a client package (types, endpoints)
 			}
 			own = append(own, service)
 			if !granted[service] {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/soak"
 	"annals/internal/localaws/awstest"
@@ -74,7 +75,7 @@ func TestSoak(t *testing.T) {
 func TestSoakUnderFaults(t *testing.T) {
 	t.Parallel()
 	awstest.Config(t, "DYNAMODB") // fails with instructions without local AWS
-	cfg, err := awsconfig.Load(t.Context())
+	cfg, err := defaultchain.Load(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func Config(t testing.TB, service string) aws.Config {
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}
-	// As the functions have it (awsconfig.Load).
+	// As the functions and the CLI have it (awsconfig.LoadLambda, defaultchain.Load).
 	cfg.HTTPClient = awsconfig.SafeBodies(cfg.HTTPClient)
 	if cfg.Region == "" {
 		t.Fatal("AWS_REGION is not set; " + ErrNoEndpoint.Error())
