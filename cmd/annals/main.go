@@ -1,6 +1,6 @@
 // Command annals is the operator's tool for the deployed (or local) stack:
 //
-//	annals rebuild <accounts|history|transfers> [flags]   rebuild a view into a fresh table
+//	annals rebuild <view> [flags]   rebuild a view into a fresh table
 //	annals redrive --stream KEY ... | --from-queue URL ...
 //	annals sweep-transfers [--older-than D]   drive transfers stuck pending
 //	annals soak [--url U] [--clients N] ...   load a running stack over HTTP and check it
@@ -25,11 +25,14 @@ import (
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // the operation failed, or found something wrong
-	exitUsage   = 2 // the command line is wrong
-	usageHeader = `usage:
-  annals rebuild <accounts|history|transfers> [flags]
+	exitOK     = 0
+	exitFailed = 1 // the operation failed, or found something wrong
+	exitUsage  = 2 // the command line is wrong
+)
+
+// usageHeader names every view of the registry.
+var usageHeader = `usage:
+  annals rebuild <` + viewNames() + `> [flags]
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
   annals sweep-transfers [--older-than D] [--page N] [flags]
@@ -37,7 +40,6 @@ const (
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `
-)
 
 // usageError is a wrong command line: exit code 2.
 type usageError struct{ msg string }

@@ -37,7 +37,10 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
-	tables := map[string]string{"EVENTS_TABLE": "e", "ACCOUNTS_TABLE": "a", "HISTORY_TABLE": "h", "TRANSFERS_TABLE": "t", "DEAD_LETTER_QUEUE_URL": "q"}
+	tables := map[string]string{"EVENTS_TABLE": "e", "DEAD_LETTER_QUEUE_URL": "q"}
+	for _, v := range views.All {
+		tables[v.Env] = v.Name
+	}
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
@@ -45,7 +48,8 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	}{
 		{nil, nil, "usage:"},
 		{[]string{"rebiuld"}, nil, `unknown subcommand "rebiuld"`},
-		{[]string{"rebuild"}, nil, "name the view to rebuild: accounts|history|transfers"},
+		{[]string{"rebuild"}, nil, "name the view to rebuild: " + strings.Join(views.Names(), "|")},
+		{[]string{"rebuild"}, nil, "annals rebuild <" + strings.Join(views.Names(), "|") + "> [flags]"},
 		{[]string{"rebuild", "balances"}, nil, `unknown view "balances"`},
 		{[]string{"rebuild", "accounts"}, nil, "missing --events-table (or EVENTS_TABLE), --live-table (or ACCOUNTS_TABLE)"},
 		{[]string{"rebuild", "history"}, map[string]string{"EVENTS_TABLE": "e"}, "missing --live-table (or HISTORY_TABLE)"},

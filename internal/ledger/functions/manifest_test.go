@@ -46,10 +46,15 @@ type scenario struct {
 	params map[string]string
 }
 
-var scenarios = []scenario{
-	{"stack's own view tables", map[string]string{"AccountsViewTable": "", "HistoryViewTable": "", "TransfersViewTable": ""}},
-	{"switched view tables", map[string]string{"AccountsViewTable": "accounts-rebuilt", "HistoryViewTable": "history-rebuilt", "TransfersViewTable": "transfers-rebuilt"}},
-}
+var scenarios = func() []scenario {
+	own := scenario{"stack's own view tables", map[string]string{}}
+	switched := scenario{"switched view tables", map[string]string{}}
+	for _, v := range views.All {
+		own.params[v.Parameter] = ""
+		switched.params[v.Parameter] = v.Name + "-rebuilt"
+	}
+	return []scenario{own, switched}
+}()
 
 func templatePath(t *testing.T) string {
 	t.Helper()

@@ -21,17 +21,16 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	bootstrap := lambdatest.Build(t, "QueryFunction")
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
-	accountsTable := awstest.Table(t, db, "AccountsTable")
-	historyTable := awstest.Table(t, db, "HistoryTable")
+	// Every view of the registry gets a table of its own.
+	env := map[string]string{"EVENTS_TABLE": eventsTable}
+	tables := map[string]string{}
+	for _, v := range views.All {
+		tables[v.Name] = awstest.Table(t, db, v.Table)
+		env[v.Env] = tables[v.Name]
+	}
 	seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID)),
-		views.NewDynamoAccounts(db, accountsTable), views.NewDynamoHistory(db, historyTable))
-	fn := lambdatest.Start(t, bootstrap, map[string]string{
-		"EVENTS_TABLE":   eventsTable,
-		"ACCOUNTS_TABLE": accountsTable,
-		"HISTORY_TABLE":  historyTable,
-
-		"TRANSFERS_TABLE": awstest.Table(t, db, "TransfersTable"),
-	})
+		views.NewDynamoAccounts(db, tables[views.AccountsView]), views.NewDynamoHistory(db, tables[views.HistoryView]))
+	fn := lambdatest.Start(t, bootstrap, env)
 	for name, raw := range payloads(t) {
 		t.Run(name, func(t *testing.T) {
 			out, err := fn.Invoke(t.Context(), raw)

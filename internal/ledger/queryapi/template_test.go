@@ -6,12 +6,15 @@ import (
 	"sort"
 	"testing"
 
+	"annals/internal/ledger/queryapi"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
 // The query function in template.yaml: its environment, read-only grants
-// on exactly the tables it reads, and its four GET routes on the HTTP API
-// behind the JWT authorizer with the ledger:read scope.
+// on exactly the tables it reads, and its GET routes (its own and those of
+// the registry's views) on the HTTP API behind the JWT authorizer with the
+// ledger:read scope.
 func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	fn, ok := awstest.Template(t).Resources["QueryFunction"]
 	if !ok {
@@ -49,11 +52,11 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	ref := func(r string) map[string]any { return map[string]any{"Ref": r} }
 	getAtt := func(r, a string) map[string]any { return map[string]any{"Fn::GetAtt": []any{r, a}} }
 	wantEnv := map[string]any{
-		"EVENTS_TABLE":    ref("EventsTable"),
-		"ACCOUNTS_TABLE":  awstest.ViewTableRef("AccountsTable"),
-		"HISTORY_TABLE":   awstest.ViewTableRef("HistoryTable"),
-		"TENANT_CLAIM":    ref("TenantClaim"),
-		"TRANSFERS_TABLE": awstest.ViewTableRef("TransfersTable"),
+		"EVENTS_TABLE": ref("EventsTable"),
+		"TENANT_CLAIM": ref("TenantClaim"),
+	}
+	for _, v := range views.All {
+		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
@@ -62,12 +65,11 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		actions  []string
 		resource any
 	}
-	want := []grant{
-		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
-		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("AccountsTable", "")},
-		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
-		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("HistoryTable", "")},
-		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("TransfersTable", "")},
+	want := []grant{{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")}}
+	for _, v := range views.All {
+		for _, g := range v.QueryGrants {
+			want = append(want, grant{slices.Sorted(slices.Values(g.Actions)), awstest.ViewTableArn(g.Resource, g.Suffix)})
+		}
 	}
 	var got []grant
 	for _, pol := range p.Policies {
@@ -98,6 +100,15 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	}
 	sort.Strings(routes)
 	wantRoutes := []string{"GET /accounts", "GET /accounts/{id}", "GET /accounts/{id}/events", "GET /accounts/{id}/transactions", "GET /transfers/{id}"}
+	for _, v := range views.All {
+		if v.Routes == nil {
+			continue
+		}
+		for _, r := range v.Routes(queryapi.ReadOnlyDynamoDB{}, "") {
+			wantRoutes = append(wantRoutes, "GET "+r.Path)
+		}
+	}
+	sort.Strings(wantRoutes)
 	if !slices.Equal(routes, wantRoutes) {
 		t.Errorf("routes %v, want %v", routes, wantRoutes)
 	}

@@ -135,16 +135,18 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	bootstrap := lambdatest.Build(t, "ProjectorFunction")
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
-	accountsTable := awstest.Table(t, db, "AccountsTable")
-	historyTable := awstest.Table(t, db, "HistoryTable")
-	transfersTable := awstest.Table(t, db, "TransfersTable")
 	queue := awstest.Queue(t, "ProjectorDeadLetterQueue")
+	// Every view of the registry gets a table of its own.
+	env := map[string]string{"EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue}
+	tables := map[string]string{}
+	for _, v := range views.All {
+		tables[v.Name] = awstest.Table(t, db, v.Table)
+		env[v.Env] = tables[v.Name]
+	}
+	accountsTable, historyTable := tables[views.AccountsView], tables[views.HistoryView]
 	seedGolden(t, eventstore.New(dynamostore.New(db, eventsTable)))
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{
-		"ACCOUNTS_TABLE": accountsTable, "HISTORY_TABLE": historyTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
-		"TRANSFERS_TABLE": transfersTable,
-	})
+	fn := lambdatest.Start(t, bootstrap, env)
 	out, err := fn.Invoke(t.Context(), raw)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, fn.Logs())
@@ -169,12 +171,20 @@ func TestMissingConfigurationFailsFast(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "ProjectorFunction")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"ACCOUNTS_TABLE": "", "HISTORY_TABLE": "", "EVENTS_TABLE": "", "DEAD_LETTER_QUEUE_URL": "", "TRANSFERS_TABLE": ""})
+	names := []string{"EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL"}
+	for _, v := range views.All {
+		names = append(names, v.Env)
+	}
+	env := map[string]string{}
+	for _, name := range names {
+		env[name] = ""
+	}
+	fn := lambdatest.Start(t, bootstrap, env)
 	out, err := fn.Invoke(t.Context(), raw)
 	if err == nil {
 		t.Fatalf("invoke without configuration succeeded: %s", out)
 	}
-	for _, name := range []string{"ACCOUNTS_TABLE", "HISTORY_TABLE", "EVENTS_TABLE", "DEAD_LETTER_QUEUE_URL", "TRANSFERS_TABLE"} {
+	for _, name := range names {
 		if !fn.LogsContain(name, 5*time.Second) {
 			t.Errorf("the start-up error does not name %s:\n%s", name, fn.Logs())
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -53,12 +54,15 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 	if p.CodeUri != "functions/projector" {
 		t.Errorf("CodeUri = %q", p.CodeUri)
 	}
+	// Every view of the registry, each over the table a rebuild can switch.
 	wantEnv := map[string]any{
-		"ACCOUNTS_TABLE":        awstest.ViewTableRef("AccountsTable"),
-		"HISTORY_TABLE":         awstest.ViewTableRef("HistoryTable"),
 		"EVENTS_TABLE":          map[string]any{"Ref": "EventsTable"},
 		"DEAD_LETTER_QUEUE_URL": map[string]any{"Ref": "ProjectorDeadLetterQueue"},
-		"TRANSFERS_TABLE":       awstest.ViewTableRef("TransfersTable"),
+	}
+	var viewTables []any
+	for _, v := range views.All {
+		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
+		viewTables = append(viewTables, awstest.ViewTableArn(v.Table, ""))
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
@@ -68,7 +72,7 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		resource any
 	}
 	want := []grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), awstest.ViewTableArn("TransfersTable", "")}},
+		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, viewTables},
 		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
 		{[]string{"sqs:SendMessage"}, getAtt("ProjectorDeadLetterQueue", "Arn")},
 	}
