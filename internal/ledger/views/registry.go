@@ -89,6 +89,20 @@ var All = []Definition{
 			return VerifyTransfers(ctx, NewDynamoTransfers(db, fresh), NewDynamoTransfers(db, live), events, streams, workers)
 		},
 	},
+	{
+		Name: StatementsView, Category: app.AccountCategory,
+		Table: "StatementsTable", Env: StatementsTableEnv, Parameter: "StatementsViewTable",
+		QueryGrants: []wiring.Grant{{Resource: "StatementsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:Query"}}},
+		New: func(db DB, table string, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) Live {
+			return NewStatements(NewDynamoStatements(db, table), events, dead, log)
+		},
+		Verify: func(ctx context.Context, db DB, fresh, live string, events rebuild.EventReader, streams []eventstore.StreamID, workers int) (rebuild.Report, error) {
+			return VerifyStatements(ctx, NewDynamoStatements(db, fresh), NewDynamoStatements(db, live), events, streams, workers)
+		},
+		Routes: func(db DB, table string) []Route {
+			return []Route{StatementRoute(NewDynamoStatements(db, table))}
+		},
+	},
 }
 
 // Named returns the view called name.
