@@ -94,13 +94,13 @@ func (w *statementWorld) move(t *testing.T, id string, amount int64) {
 }
 
 // transfer asks for a transfer and lets the process manager drive it.
-func (w *statementWorld) transfer(t *testing.T, manager *transfer.Manager, id, from, to string, amount int64) transfer.Transfer {
+func (w *statementWorld) transfer(t *testing.T, manager *app.Manager, id, from, to string, amount int64) transfer.Transfer {
 	t.Helper()
-	s, err := transfer.Stream(tenant, id)
+	s, err := app.TransferStream(tenant, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := transfer.Encode(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR"})
+	evs, err := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func (w *statementWorld) transfer(t *testing.T, manager *transfer.Manager, id, f
 // view takes, and an account poisoned by a deposit that does not decode.
 func (w *statementWorld) workload(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 8))
-	manager := transfer.NewManager(w.events, slog.New(slog.DiscardHandler), 0)
+	manager := app.NewManager(w.events, slog.New(slog.DiscardHandler), 0)
 	ids := make([]string, 10)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("a%02d", i)
