@@ -13,75 +13,42 @@ import (
 // on exactly the tables it reads, and its four GET routes on the HTTP API
 // behind the JWT authorizer with the ledger:read scope.
 func TestTemplateWiresTheQueryFunction(t *testing.T) {
-	fn, ok := awstest.Template(t).Resources["QueryFunction"]
-	if !ok {
-		t.Fatal("no QueryFunction in template.yaml")
-	}
-	var p struct {
-		CodeUri     string
-		Environment struct{ Variables map[string]any }
-		Policies    []struct {
-			Statement []struct {
-				Effect   string
-				Action   []string
-				Resource any
-			}
+	p := awstest.TemplateFunction[struct {
+		ApiId  any
+		Method string
+		Path   string
+		Auth   struct {
+			Authorizer          string
+			AuthorizationScopes []string
 		}
-		Events map[string]struct {
-			Type       string
-			Properties struct {
-				ApiId  any
-				Method string
-				Path   string
-				Auth   struct {
-					Authorizer          string
-					AuthorizationScopes []string
-				}
-			}
-		}
-	}
-	if err := fn.Decode(&p); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "QueryFunction")
 	if p.CodeUri != "functions/query" {
 		t.Errorf("CodeUri = %q", p.CodeUri)
 	}
-	ref := func(r string) map[string]any { return map[string]any{"Ref": r} }
-	getAtt := func(r, a string) map[string]any { return map[string]any{"Fn::GetAtt": []any{r, a}} }
 	wantEnv := map[string]any{
-		"EVENTS_TABLE":    ref("EventsTable"),
+		"EVENTS_TABLE":    awstest.Ref("EventsTable"),
 		"ACCOUNTS_TABLE":  awstest.ViewTableRef("AccountsTable"),
 		"HISTORY_TABLE":   awstest.ViewTableRef("HistoryTable"),
-		"TENANT_CLAIM":    ref("TenantClaim"),
+		"TENANT_CLAIM":    awstest.Ref("TenantClaim"),
 		"TRANSFERS_TABLE": awstest.ViewTableRef("TransfersTable"),
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
 	}
-	type grant struct {
-		actions  []string
-		resource any
+	want := []awstest.Grant{
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
+		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.ViewTableArn("AccountsTable", "")},
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.ViewTableArn("HistoryTable", "")},
+		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.ViewTableArn("TransfersTable", "")},
 	}
-	want := []grant{
-		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
-		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("AccountsTable", "")},
-		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
-		{[]string{"dynamodb:Query"}, awstest.ViewTableArn("HistoryTable", "")},
-		{[]string{"dynamodb:GetItem"}, awstest.ViewTableArn("TransfersTable", "")},
-	}
-	var got []grant
-	for _, pol := range p.Policies {
-		for _, s := range pol.Statement {
-			if s.Effect != "Allow" {
-				t.Errorf("statement %+v", s)
+	got := p.Grants(t)
+	for _, g := range got {
+		for _, a := range g.Actions {
+			// Reads only: no write of any kind, anywhere.
+			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
+				t.Errorf("action %s is not a read", a)
 			}
-			for _, a := range s.Action {
-				// Reads only: no write of any kind, anywhere.
-				if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
-					t.Errorf("action %s is not a read", a)
-				}
-			}
-			got = append(got, grant{slices.Sorted(slices.Values(s.Action)), s.Resource})
 		}
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -90,7 +57,7 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	var routes []string
 	for name, e := range p.Events {
 		ep := e.Properties
-		if e.Type != "HttpApi" || !reflect.DeepEqual(ep.ApiId, ref("HttpApi")) || ep.Auth.Authorizer != "JwtAuthorizer" ||
+		if e.Type != "HttpApi" || !reflect.DeepEqual(ep.ApiId, awstest.Ref("HttpApi")) || ep.Auth.Authorizer != "JwtAuthorizer" ||
 			!slices.Equal(ep.Auth.AuthorizationScopes, []string{"ledger:read"}) {
 			t.Errorf("event %s = %+v", name, e)
 		}

@@ -8,80 +8,42 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-func getAtt(res, att string) map[string]any {
-	return map[string]any{"Fn::GetAtt": []any{res, att}}
-}
-
 // The projector in template.yaml: its configuration, least privilege, and
 // a Kinesis source with bounded retries and a dead-letter destination.
 func TestTemplateWiresTheProjector(t *testing.T) {
-	fn, ok := awstest.Template(t).Resources["ProjectorFunction"]
-	if !ok {
-		t.Fatal("no ProjectorFunction in template.yaml")
-	}
-	var p struct {
-		CodeUri     string
-		Environment struct{ Variables map[string]any }
-		Policies    []struct {
-			Statement []struct {
-				Effect   string
-				Action   []string
-				Resource any
+	p := awstest.TemplateFunction[struct {
+		Stream                     any
+		StartingPosition           string
+		BatchSize                  int
+		FunctionResponseTypes      []string
+		BisectBatchOnFunctionError bool
+		MaximumRetryAttempts       int
+		DestinationConfig          struct {
+			OnFailure struct {
+				Type        string
+				Destination any
 			}
 		}
-		Events map[string]struct {
-			Type       string
-			Properties struct {
-				Stream                     any
-				StartingPosition           string
-				BatchSize                  int
-				FunctionResponseTypes      []string
-				BisectBatchOnFunctionError bool
-				MaximumRetryAttempts       int
-				DestinationConfig          struct {
-					OnFailure struct {
-						Type        string
-						Destination any
-					}
-				}
-			}
-		}
-	}
-	if err := fn.Decode(&p); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "ProjectorFunction")
 	if p.CodeUri != "functions/projector" {
 		t.Errorf("CodeUri = %q", p.CodeUri)
 	}
 	wantEnv := map[string]any{
 		"ACCOUNTS_TABLE":        awstest.ViewTableRef("AccountsTable"),
 		"HISTORY_TABLE":         awstest.ViewTableRef("HistoryTable"),
-		"EVENTS_TABLE":          map[string]any{"Ref": "EventsTable"},
-		"DEAD_LETTER_QUEUE_URL": map[string]any{"Ref": "ProjectorDeadLetterQueue"},
+		"EVENTS_TABLE":          awstest.Ref("EventsTable"),
+		"DEAD_LETTER_QUEUE_URL": awstest.Ref("ProjectorDeadLetterQueue"),
 		"TRANSFERS_TABLE":       awstest.ViewTableRef("TransfersTable"),
 	}
 	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
 		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
 	}
-	type grant struct {
-		actions  []string
-		resource any
+	want := []awstest.Grant{
+		{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resource: []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), awstest.ViewTableArn("TransfersTable", "")}},
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
+		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("ProjectorDeadLetterQueue", "Arn")},
 	}
-	want := []grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:PutItem"}, []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), awstest.ViewTableArn("TransfersTable", "")}},
-		{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")},
-		{[]string{"sqs:SendMessage"}, getAtt("ProjectorDeadLetterQueue", "Arn")},
-	}
-	var got []grant
-	for _, pol := range p.Policies {
-		for _, s := range pol.Statement {
-			if s.Effect != "Allow" {
-				t.Errorf("statement %+v", s)
-			}
-			got = append(got, grant{slices.Sorted(slices.Values(s.Action)), s.Resource})
-		}
-	}
-	if !reflect.DeepEqual(got, want) {
+	if got := p.Grants(t); !reflect.DeepEqual(got, want) {
 		t.Errorf("grants %+v, want %+v", got, want)
 	}
 	if len(p.Events) != 1 {
@@ -89,12 +51,12 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 	}
 	for name, e := range p.Events {
 		ep := e.Properties
-		if e.Type != "Kinesis" || !reflect.DeepEqual(ep.Stream, getAtt("EventsStream", "Arn")) ||
+		if e.Type != "Kinesis" || !reflect.DeepEqual(ep.Stream, awstest.GetAtt("EventsStream", "Arn")) ||
 			ep.StartingPosition != "TRIM_HORIZON" || ep.BatchSize != 100 ||
 			!slices.Equal(ep.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
 			!ep.BisectBatchOnFunctionError || ep.MaximumRetryAttempts != 5 ||
 			ep.DestinationConfig.OnFailure.Type != "SQS" ||
-			!reflect.DeepEqual(ep.DestinationConfig.OnFailure.Destination, getAtt("ProjectorDeadLetterQueue", "Arn")) {
+			!reflect.DeepEqual(ep.DestinationConfig.OnFailure.Destination, awstest.GetAtt("ProjectorDeadLetterQueue", "Arn")) {
 			t.Errorf("event source %s = %+v", name, e)
 		}
 	}
