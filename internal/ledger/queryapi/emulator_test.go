@@ -1,7 +1,6 @@
 package queryapi_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -34,15 +33,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	})
 	for name, raw := range payloads(t) {
 		t.Run(name, func(t *testing.T) {
-			out, err := fn.Invoke(t.Context(), raw)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Logs())
-			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatalf("response %s: %v", out, err)
-			}
-			checkPayloadResponse(t, name, resp)
+			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}
 }

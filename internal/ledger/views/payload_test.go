@@ -145,16 +145,9 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 		"ACCOUNTS_TABLE": accountsTable, "HISTORY_TABLE": historyTable, "EVENTS_TABLE": eventsTable, "DEAD_LETTER_QUEUE_URL": queue,
 		"TRANSFERS_TABLE": transfersTable,
 	})
-	out, err := fn.Invoke(t.Context(), raw)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, fn.Logs())
-	}
-	var resp events.KinesisEventResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatalf("response %s: %v", out, err)
-	}
+	resp := lambdatest.Call[events.KinesisEventResponse](t, fn, raw)
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
-		t.Errorf("response %s, want an empty list of failures", out)
+		t.Errorf("response %+v, want an empty list of failures", resp)
 	}
 	checkGoldenRow(t, views.NewDynamoAccounts(db, accountsTable))
 	checkGoldenHistory(t, views.NewDynamoHistory(db, historyTable))
