@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -127,15 +127,13 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 				t.Fatal(err)
 			}
 			head = c.Head
-			data, _ := envelope.Encode(c.Events)
 			seq++
-			records = append(records, events.KinesisEventRecord{Kinesis: events.KinesisRecord{
-				PartitionKey: st.Key(), SequenceNumber: fmt.Sprintf("4959%020d", seq), Data: data}})
+			records = append(records, projectiontest.Record(t, seq, c.Events))
 			f.commits++
 			f.nEvents++
 		}
-		if resp, err := h.Handle(t.Context(), events.KinesisEvent{Records: records}); err != nil || len(resp.BatchItemFailures) > 0 {
-			t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+		if failed := projectiontest.Failures(t, h, records...); len(failed) > 0 {
+			t.Fatalf("projector: failed %v", failed)
 		}
 		f.streams = append(f.streams, st)
 	}

@@ -18,6 +18,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/views"
@@ -60,15 +61,7 @@ func newMotoProjector(t *testing.T, viewDB views.DynamoDB) *motoProjector {
 
 func (m *motoProjector) handle(t *testing.T, records []events.KinesisEventRecord) []string {
 	t.Helper()
-	resp, err := m.h.Handle(t.Context(), events.KinesisEvent{Records: records})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seqs []string
-	for _, f := range resp.BatchItemFailures {
-		seqs = append(seqs, f.ItemIdentifier)
-	}
-	return seqs
+	return projectiontest.Failures(t, m.h, records...)
 }
 
 // Commits delivered out of order, more than once, and with one of them

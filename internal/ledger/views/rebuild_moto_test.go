@@ -11,15 +11,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/awsconfig"
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -91,19 +90,12 @@ func (s *stack) commitAs(t testing.TB, a *ledgerAccount, meta eventstore.Metadat
 // project hands one commit to the live projector, as the fan-out would.
 func (s *stack) project(t testing.TB, commit []eventstore.Event) {
 	t.Helper()
-	data, err := envelope.Encode(commit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.mu.Lock()
 	s.seq++
-	seq := fmt.Sprintf("4959%020d", s.seq)
+	seq := s.seq
 	s.mu.Unlock()
-	resp, err := s.projector.Handle(t.Context(), events.KinesisEvent{Records: []events.KinesisEventRecord{{
-		Kinesis: events.KinesisRecord{PartitionKey: commit[0].Stream.Key(), SequenceNumber: seq, Data: data},
-	}}})
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+	if failed := projectiontest.Failures(t, s.projector, projectiontest.Record(t, seq, commit)); len(failed) > 0 {
+		t.Fatalf("projector: failed %v", failed)
 	}
 }
 
