@@ -170,7 +170,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{events: newEvents(), notes: newTable(keepNotes), counts: newTable(countNotes),
+	f := &fixture{events: projectiontest.NewEvents(), notes: newTable(keepNotes), counts: newTable(countNotes),
 		box: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	f.reader = &reader{store: f.events}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
@@ -265,13 +265,6 @@ func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRe
 	t.Helper()
 	return projectiontest.Record(t, seq, c.Events)
 }
-
-// The events table in memory and records of any data, as every projector
-// test has them.
-var (
-	newEvents = projectiontest.NewEvents
-	rawRecord = projectiontest.RawRecord
-)
 
 // letters renders the dead letters sent so far: a view's as
 // "view stream@version", with " without event" when it does not carry the

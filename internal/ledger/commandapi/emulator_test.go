@@ -17,7 +17,7 @@ import (
 func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	bootstrap := lambdatest.Build(t, "CommandFunction")
 	db := awstest.DynamoDB(t)
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "command", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			eventsTable := awstest.Table(t, db, "EventsTable")

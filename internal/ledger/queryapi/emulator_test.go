@@ -31,7 +31,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 
 		"TRANSFERS_TABLE": awstest.Table(t, db, "TransfersTable"),
 	})
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "query", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})

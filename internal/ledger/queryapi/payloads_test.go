@@ -120,11 +120,6 @@ func seedDemo(t testing.TB, store *eventstore.Store, view views.AccountStore, hi
 	}
 }
 
-func payloads(t *testing.T) map[string][]byte {
-	t.Helper()
-	return lambdatest.Payloads(t, "query", payloadExpectations)
-}
-
 // checkPayloadResponse asserts a response against its expectation.
 func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
@@ -160,7 +155,7 @@ func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTT
 }
 
 func TestPayloadsThroughTheHandler(t *testing.T) {
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "query", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			var req events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(raw, &req); err != nil {
