@@ -136,7 +136,9 @@ func (h Handler) Start() {
 	}
 }
 
-func (h Handler) stores() []*Calls { return append(append([]*Calls(nil), h.Metered...), h.Unmetered...) }
+func (h Handler) stores() []*Calls {
+	return append(append([]*Calls(nil), h.Metered...), h.Unmetered...)
+}
 
 // Counted is what b.N requests sent, and what the handler logged of them.
 type Counted struct {
