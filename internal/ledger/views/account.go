@@ -25,14 +25,6 @@ type AccountRow struct {
 	Quarantine *projection.Quarantine
 }
 
-func (r AccountRow) position() projection.Position {
-	return projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine}
-}
-
-func (r *AccountRow) setPosition(p projection.Position) {
-	r.Version, r.UpdatedAt, r.Quarantine = p.Version, p.UpdatedAt, p.Quarantine
-}
-
 // AccountStore is where the account view lives. The DynamoDB table is the
 // real one; the in-memory one serves fast tests, and one contract suite
 // runs against both.

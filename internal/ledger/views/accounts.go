@@ -37,7 +37,7 @@ type accountModel struct{ store AccountStore }
 
 func (m accountModel) Load(ctx context.Context, stream eventstore.StreamID) (account.Account, projection.Position, error) {
 	row, _, err := m.store.Account(ctx, stream.Tenant, stream.ID)
-	return row.State, row.position(), err
+	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
 func (accountModel) Fold(s account.Account, e eventstore.Event) (account.Account, error) {
@@ -52,7 +52,8 @@ func (accountModel) Fold(s account.Account, e eventstore.Event) (account.Account
 }
 
 func (m accountModel) Save(ctx context.Context, stream eventstore.StreamID, s account.Account, pos projection.Position, expected int64) error {
-	row := AccountRow{Tenant: stream.Tenant, AccountID: stream.ID, State: s}
-	row.setPosition(pos)
-	return m.store.PutAccount(ctx, row, expected)
+	return m.store.PutAccount(ctx, AccountRow{
+		Tenant: stream.Tenant, AccountID: stream.ID, State: s,
+		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,
+	}, expected)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
 )
@@ -57,22 +58,20 @@ func (d *DynamoAccounts) AccountsOfOwner(ctx context.Context, tenant, owner stri
 		KeyConditionExpression:    aws.String("ownerKey = :o"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(ownerKey(tenant, owner))},
 	}
-	for {
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+	if err := viewtable.Query(ctx, d.db, in, 0, 0, appendAccount(&out)); err != nil {
+		return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+	}
+	return out, nil
+}
+
+// appendAccount decodes each item onto out.
+func appendAccount(out *[]AccountRow) func(map[string]types.AttributeValue) error {
+	return func(it map[string]types.AttributeValue) error {
+		r, err := decodeAccount(it)
+		if err == nil {
+			*out = append(*out, r)
 		}
-		for _, it := range page.Items {
-			r, err := decodeAccount(it)
-			if err != nil {
-				return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
-			}
-			out = append(out, r)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+		return err
 	}
 }
 
@@ -90,7 +89,7 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 		"balance":        num(r.State.Balance),
 		"overdraftLimit": num(r.State.OverdraftLimit),
 	}
-	viewtable.SetPosition(it, r.position())
+	viewtable.SetPosition(it, projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine})
 	if r.State.ID != "" {
 		it["openedAs"] = str(r.State.ID)
 	}
@@ -128,7 +127,8 @@ func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
 			Status:         account.Status(it.S("status")),
 		},
 	}
-	r.setPosition(it.Position())
+	pos := it.Position()
+	r.Version, r.UpdatedAt, r.Quarantine = pos.Version, pos.UpdatedAt, pos.Quarantine
 	if m, ok := raw["transfersInFlight"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
 		r.State.TransfersInFlight = make(map[string]int64, len(m.Value))
 		for id, v := range m.Value {

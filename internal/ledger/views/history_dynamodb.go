@@ -120,26 +120,16 @@ func (d *DynamoHistory) Transactions(ctx context.Context, tenant, accountID stri
 			":pk": str(accountKey(tenant, accountID)), ":lo": num(1), ":hi": num(hi),
 		},
 		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
 	}
-	for {
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
-		}
-		for _, raw := range page.Items {
-			e, err := decodeEntry(tenant, accountID, raw)
-			if err != nil {
-				return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
-			}
-			out = append(out, e)
-		}
-		if len(out) >= limit || len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-		in.Limit = aws.Int32(int32(limit - len(out)))
+	err := viewtable.Query(ctx, d.db, in, limit, 0, func(raw map[string]types.AttributeValue) error {
+		e, err := decodeEntry(tenant, accountID, raw)
+		out = append(out, e)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
 	}
+	return out, nil
 }
 
 func encodePosition(k string, p projection.Position) map[string]types.AttributeValue {

@@ -32,14 +32,6 @@ type TransferRow struct {
 	Quarantine *projection.Quarantine
 }
 
-func (r TransferRow) position() projection.Position {
-	return projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine}
-}
-
-func (r *TransferRow) setPosition(p projection.Position) {
-	r.Version, r.UpdatedAt, r.Quarantine = p.Version, p.UpdatedAt, p.Quarantine
-}
-
 // TransferStore is where the transfer view lives.
 type TransferStore interface {
 	// Transfer returns the row (consistent read), or found false.
@@ -64,7 +56,7 @@ type transferModel struct{ store TransferStore }
 
 func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (TransferState, projection.Position, error) {
 	row, _, err := m.store.Transfer(ctx, stream.Tenant, stream.ID)
-	return row.State, row.position(), err
+	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
 // transferFold is the transfer's own fold, so that a row holds exactly what
@@ -85,7 +77,8 @@ func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, e
 }
 
 func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos projection.Position, expected int64) error {
-	row := TransferRow{Tenant: stream.Tenant, TransferID: stream.ID, State: s}
-	row.setPosition(pos)
-	return m.store.PutTransfer(ctx, row, expected)
+	return m.store.PutTransfer(ctx, TransferRow{
+		Tenant: stream.Tenant, TransferID: stream.ID, State: s,
+		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,
+	}, expected)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/transfer"
@@ -68,24 +69,16 @@ func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, f
 			"requestedAt": str(from.RequestedAt.UTC().Format(sortableTime)),
 		}
 	}
-	for len(out) < limit {
-		in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("pending transfers before %s: %w", before.Format(time.RFC3339), err)
-		}
-		for _, it := range page.Items {
-			r := viewtable.Read(it)
-			s := transfer.Stuck{Tenant: r.S("tenant"), TransferID: r.S("transferId"), RequestedAt: r.Time("requestedAt")}
-			if r.Err() != nil {
-				return nil, fmt.Errorf("pending transfers: %w", r.Err())
-			}
-			out = append(out, s)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	if limit <= 0 {
+		return nil, nil
+	}
+	err := viewtable.Query(ctx, d.db, in, limit, 1000, func(it map[string]types.AttributeValue) error {
+		r := viewtable.Read(it)
+		out = append(out, transfer.Stuck{Tenant: r.S("tenant"), TransferID: r.S("transferId"), RequestedAt: r.Time("requestedAt")})
+		return r.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending transfers before %s: %w", before.Format(time.RFC3339), err)
 	}
 	return out, nil
 }
@@ -108,7 +101,7 @@ func encodeTransfer(r TransferRow) map[string]types.AttributeValue {
 			it[name] = str(v)
 		}
 	}
-	viewtable.SetPosition(it, r.position())
+	viewtable.SetPosition(it, projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine})
 	if !r.State.RequestedAt.IsZero() {
 		it["requestedAt"] = str(r.State.RequestedAt.UTC().Format(sortableTime))
 		if t.Status == transfer.StatusPending {
@@ -133,7 +126,8 @@ func decodeTransfer(raw map[string]types.AttributeValue) (TransferRow, error) {
 			RequestedAt: it.Time("requestedAt"),
 		},
 	}
-	r.setPosition(it.Position())
+	pos := it.Position()
+	r.Version, r.UpdatedAt, r.Quarantine = pos.Version, pos.UpdatedAt, pos.Quarantine
 	if r.Tenant == "" || r.TransferID == "" {
 		return r, errors.New("transfer item without tenant or transferId")
 	}
