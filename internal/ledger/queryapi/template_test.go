@@ -22,37 +22,26 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 			AuthorizationScopes []string
 		}
 	}](t, "QueryFunction")
-	if p.CodeUri != "functions/query" {
-		t.Errorf("CodeUri = %q", p.CodeUri)
-	}
-	wantEnv := map[string]any{
+	grants := p.Check(t, "functions/query", map[string]any{
 		"EVENTS_TABLE":    awstest.Ref("EventsTable"),
 		"ACCOUNTS_TABLE":  awstest.ViewTableRef("AccountsTable"),
 		"HISTORY_TABLE":   awstest.ViewTableRef("HistoryTable"),
 		"TENANT_CLAIM":    awstest.Ref("TenantClaim"),
 		"TRANSFERS_TABLE": awstest.ViewTableRef("TransfersTable"),
-	}
-	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
-		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
-	}
-	want := []awstest.Grant{
+	}, []awstest.Grant{
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
 		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.ViewTableArn("AccountsTable", "")},
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.ViewTableArn("AccountsTable", "/index/ByOwner")},
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.ViewTableArn("HistoryTable", "")},
 		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.ViewTableArn("TransfersTable", "")},
-	}
-	got := p.Grants(t)
-	for _, g := range got {
+	})
+	for _, g := range grants {
 		for _, a := range g.Actions {
 			// Reads only: no write of any kind, anywhere.
 			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
 				t.Errorf("action %s is not a read", a)
 			}
 		}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("grants %+v, want %+v", got, want)
 	}
 	var routes []string
 	for name, e := range p.Events {

@@ -25,27 +25,17 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 			}
 		}
 	}](t, "ProjectorFunction")
-	if p.CodeUri != "functions/projector" {
-		t.Errorf("CodeUri = %q", p.CodeUri)
-	}
-	wantEnv := map[string]any{
+	p.Check(t, "functions/projector", map[string]any{
 		"ACCOUNTS_TABLE":        awstest.ViewTableRef("AccountsTable"),
 		"HISTORY_TABLE":         awstest.ViewTableRef("HistoryTable"),
 		"EVENTS_TABLE":          awstest.Ref("EventsTable"),
 		"DEAD_LETTER_QUEUE_URL": awstest.Ref("ProjectorDeadLetterQueue"),
 		"TRANSFERS_TABLE":       awstest.ViewTableRef("TransfersTable"),
-	}
-	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
-		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
-	}
-	want := []awstest.Grant{
+	}, []awstest.Grant{
 		{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resource: []any{awstest.ViewTableArn("AccountsTable", ""), awstest.ViewTableArn("HistoryTable", ""), awstest.ViewTableArn("TransfersTable", "")}},
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
 		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("ProjectorDeadLetterQueue", "Arn")},
-	}
-	if got := p.Grants(t); !reflect.DeepEqual(got, want) {
-		t.Errorf("grants %+v, want %+v", got, want)
-	}
+	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))
 	}

@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -65,6 +66,23 @@ func (f Function[P]) Grants(t testing.TB) []Grant {
 		}
 	}
 	return out
+}
+
+// Check compares the function's code folder, environment and grants with
+// what the test wants, and returns the grants.
+func (f Function[P]) Check(t testing.TB, codeURI string, env map[string]any, grants []Grant) []Grant {
+	t.Helper()
+	if f.CodeUri != codeURI {
+		t.Errorf("CodeUri = %q, want %q", f.CodeUri, codeURI)
+	}
+	if !reflect.DeepEqual(f.Environment.Variables, env) {
+		t.Errorf("environment %v, want %v", f.Environment.Variables, env)
+	}
+	got := f.Grants(t)
+	if !reflect.DeepEqual(got, grants) {
+		t.Errorf("grants %+v, want %+v", got, grants)
+	}
+	return got
 }
 
 // Ref is !Ref logicalID as the parsed template holds it.
