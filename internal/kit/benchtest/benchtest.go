@@ -197,3 +197,14 @@ func (h Handler) Check(b *testing.B, want map[string]int) Counted {
 	}
 	return c
 }
+
+// InMemoryAndOnMoto runs f as two sub-benchmarks, "memory" and "moto",
+// telling it which one it is.
+func InMemoryAndOnMoto(b *testing.B, f func(b *testing.B, moto bool)) {
+	for _, backend := range []struct {
+		name string
+		moto bool
+	}{{"memory", false}, {"moto", true}} {
+		b.Run(backend.name, func(b *testing.B) { f(b, backend.moto) })
+	}
+}

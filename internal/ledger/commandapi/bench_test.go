@@ -275,62 +275,57 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 
 // The command Lambda's requests, one per op.
 func BenchmarkHandle(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			// A deposit without a key: load (one Query), decide, append
-			// one event (one PutItem), and a snapshot PutItem every K.
-			b.Run("deposit", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				snapshots, id, _ := r.depositLoop(b, false)
-				r.report(b, map[string]int{"Query": b.N, "PutItem": b.N + snapshots})
-				r.commitBytes(b, id)
-			})
-
-			// A deposit with a new Idempotency-Key: lease the key (one
-			// PutItem on the idempotency table), load, append the commit
-			// and its guard (one TransactWriteItems), keep the response
-			// (one UpdateItem), and a snapshot PutItem every K.
-			b.Run("deposit-new-key", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				snapshots, id, last := r.depositLoop(b, true)
-				r.report(b, map[string]int{"PutItem": b.N + snapshots, "Query": b.N, "TransactWriteItems": b.N, "UpdateItem": b.N})
-				r.commitBytes(b, id)
-				r.keyItemBytes(b, last)
-			})
-
-			// A repeat of a request whose key already has its response: the
-			// lease's PutItem fails its condition and returns the record,
-			// whose response is replayed. Nothing else is sent.
-			b.Run("replay-key", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				id := r.seed(b)
-				const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
-				ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
-				first := benchDo(b, r.h, ev, 200)
-				r.counted.Start()
-				for b.Loop() {
-					resp := benchDo(b, r.h, ev, 200)
-					if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
-						b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
-					}
-				}
-				r.report(b, map[string]int{"PutItem": b.N})
-				r.keyItemBytes(b, key)
-			})
-
-			// Opening an account: nothing to load, one PutItem.
-			b.Run("open", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				ev := req{path: "/accounts", body: benchOpen}.event()
-				r.counted.Start()
-				for b.Loop() {
-					benchDo(b, r.h, ev, 201)
-				}
-				r.report(b, map[string]int{"PutItem": b.N})
-			})
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		// A deposit without a key: load (one Query), decide, append
+		// one event (one PutItem), and a snapshot PutItem every K.
+		b.Run("deposit", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			snapshots, id, _ := r.depositLoop(b, false)
+			r.report(b, map[string]int{"Query": b.N, "PutItem": b.N + snapshots})
+			r.commitBytes(b, id)
 		})
-	}
+
+		// A deposit with a new Idempotency-Key: lease the key (one
+		// PutItem on the idempotency table), load, append the commit
+		// and its guard (one TransactWriteItems), keep the response
+		// (one UpdateItem), and a snapshot PutItem every K.
+		b.Run("deposit-new-key", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			snapshots, id, last := r.depositLoop(b, true)
+			r.report(b, map[string]int{"PutItem": b.N + snapshots, "Query": b.N, "TransactWriteItems": b.N, "UpdateItem": b.N})
+			r.commitBytes(b, id)
+			r.keyItemBytes(b, last)
+		})
+
+		// A repeat of a request whose key already has its response: the
+		// lease's PutItem fails its condition and returns the record,
+		// whose response is replayed. Nothing else is sent.
+		b.Run("replay-key", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			id := r.seed(b)
+			const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
+			ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
+			first := benchDo(b, r.h, ev, 200)
+			r.counted.Start()
+			for b.Loop() {
+				resp := benchDo(b, r.h, ev, 200)
+				if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
+					b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
+				}
+			}
+			r.report(b, map[string]int{"PutItem": b.N})
+			r.keyItemBytes(b, key)
+		})
+
+		// Opening an account: nothing to load, one PutItem.
+		b.Run("open", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			ev := req{path: "/accounts", body: benchOpen}.event()
+			r.counted.Start()
+			for b.Loop() {
+				benchDo(b, r.h, ev, 201)
+			}
+			r.report(b, map[string]int{"PutItem": b.N})
+		})
+	})
 }

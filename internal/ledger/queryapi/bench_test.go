@@ -200,49 +200,44 @@ func benchGet(b *testing.B, h *queryapi.Handler, ev events.APIGatewayV2HTTPReque
 // One request per op of each kind of query, on an account of 61 events
 // (past a snapshot) and an owner of 25 accounts.
 func BenchmarkQuery(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			r := newBenchRig(b, backend.moto)
-			r.seed(b, "acc-main", "alice", 61, benchK, 61)
-			for i := range 24 {
-				r.seed(b, fmt.Sprintf("acc-%02d", i), "alice", 1, benchK, 1)
-			}
-			// An account whose third event the views have not seen.
-			r.seed(b, "acc-lag", "bob", 3, benchK, 2)
-			page := func(n int) func(body) bool {
-				return func(bd body) bool { its, _ := bd["items"].([]any); return len(its) == n }
-			}
-			version := func(v int64) func(body) bool { return func(bd body) bool { return num(bd, "version") == v } }
-			for _, c := range []struct {
-				name  string
-				q     req
-				want  map[string]int
-				check func(body) bool
-			}{
-				{"account-view", req{path: "/accounts/acc-main"}, map[string]int{"GetItem": 1}, version(61)},
-				{"min-version-view", req{path: "/accounts/acc-main", query: "minVersion=61"}, map[string]int{"GetItem": 1}, version(61)},
-				{"min-version-replay", req{path: "/accounts/acc-lag", query: "minVersion=3"}, map[string]int{"GetItem": 1, "Query": 1}, version(3)},
-				{"at-version", req{path: "/accounts/acc-main", query: "version=30"}, map[string]int{"Query": 1}, version(30)},
-				{"owner-accounts", req{path: "/accounts", query: "owner=alice"}, map[string]int{"Query": 1}, page(20)},
-				{"transactions", req{path: "/accounts/acc-main/transactions"}, map[string]int{"Query": 1}, page(20)},
-				{"events-first-page", req{path: "/accounts/acc-main/events"}, map[string]int{"Query": 1}, page(20)},
-				{"events-from-version", req{path: "/accounts/acc-main/events", query: "fromVersion=30"}, map[string]int{"Query": 2}, page(20)},
-			} {
-				b.Run(c.name, func(b *testing.B) {
-					c.q.tenant = benchTenant
-					ev := c.q.event()
-					r.counted.Start()
-					for b.Loop() {
-						benchGet(b, r.h, ev, c.check)
-					}
-					r.report(b, c.want)
-				})
-			}
-		})
-	}
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		r := newBenchRig(b, moto)
+		r.seed(b, "acc-main", "alice", 61, benchK, 61)
+		for i := range 24 {
+			r.seed(b, fmt.Sprintf("acc-%02d", i), "alice", 1, benchK, 1)
+		}
+		// An account whose third event the views have not seen.
+		r.seed(b, "acc-lag", "bob", 3, benchK, 2)
+		page := func(n int) func(body) bool {
+			return func(bd body) bool { its, _ := bd["items"].([]any); return len(its) == n }
+		}
+		version := func(v int64) func(body) bool { return func(bd body) bool { return num(bd, "version") == v } }
+		for _, c := range []struct {
+			name  string
+			q     req
+			want  map[string]int
+			check func(body) bool
+		}{
+			{"account-view", req{path: "/accounts/acc-main"}, map[string]int{"GetItem": 1}, version(61)},
+			{"min-version-view", req{path: "/accounts/acc-main", query: "minVersion=61"}, map[string]int{"GetItem": 1}, version(61)},
+			{"min-version-replay", req{path: "/accounts/acc-lag", query: "minVersion=3"}, map[string]int{"GetItem": 1, "Query": 1}, version(3)},
+			{"at-version", req{path: "/accounts/acc-main", query: "version=30"}, map[string]int{"Query": 1}, version(30)},
+			{"owner-accounts", req{path: "/accounts", query: "owner=alice"}, map[string]int{"Query": 1}, page(20)},
+			{"transactions", req{path: "/accounts/acc-main/transactions"}, map[string]int{"Query": 1}, page(20)},
+			{"events-first-page", req{path: "/accounts/acc-main/events"}, map[string]int{"Query": 1}, page(20)},
+			{"events-from-version", req{path: "/accounts/acc-main/events", query: "fromVersion=30"}, map[string]int{"Query": 2}, page(20)},
+		} {
+			b.Run(c.name, func(b *testing.B) {
+				c.q.tenant = benchTenant
+				ev := c.q.event()
+				r.counted.Start()
+				for b.Loop() {
+					benchGet(b, r.h, ev, c.check)
+				}
+				r.report(b, c.want)
+			})
+		}
+	})
 }
 
 // A time-travel query on an account of 10,000 one-event commits, in the
@@ -252,60 +247,55 @@ func BenchmarkQuery(b *testing.B) {
 // only read when ANNALS_BENCH_SLOW is set: each request there takes moto
 // about half a minute.
 func BenchmarkTimeTravel(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			r := newBenchRig(b, backend.moto)
-			for _, snaps := range []struct {
-				name string
-				k    int64
-			}{{"snapshots", benchK}, {"no-snapshots", 0}} {
-				b.Run(snaps.name, func(b *testing.B) {
-					if backend.moto && snaps.k == 0 && os.Getenv("ANNALS_BENCH_SLOW") == "" {
-						b.Skip("set ANNALS_BENCH_SLOW=1 to read a stream without snapshots on moto")
-					}
-					id := "acc-long-" + snaps.name
-					times := r.seed(b, id, "carol", benchLong, snaps.k, 0)
-					mid := times[benchLong/2-1].Add(time.Second / 2) // between versions 5,000 and 5,001
-					// A replay reads the partition newest first in pages of
-					// K+2 items, from its bound down to the first usable
-					// snapshot, or to version 1. A version bound starts the
-					// read at that version; a time bound at the head, since
-					// only reading a commit tells its time.
-					withSnaps := snaps.k > 0
-					for _, c := range []struct {
-						name    string
-						query   string
-						version int64
-						items   int // read down from the bound
-					}{
-						// 25 commits, then the snapshot at 5,000; or 5,025 commits.
-						{"version-middle", "version=5025", 5025, pick(withSnaps, 26, 5025)},
-						// Commits 10,000 to 5,001 and the 100 snapshots among
-						// them, which are too late, then the one at 5,000; or
-						// all 10,000 commits.
-						{"at-middle", "at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), 5000, pick(withSnaps, 5000+100+1, benchLong)},
-						// The snapshot at the head; or every commit.
-						{"version-head", "version=10000", 10000, pick(withSnaps, 1, benchLong)},
-					} {
-						b.Run(c.name, func(b *testing.B) {
-							ev := req{path: "/accounts/" + id, query: c.query, tenant: benchTenant}.event()
-							r.counted.Start()
-							for b.Loop() {
-								benchGet(b, r.h, ev, func(bd body) bool {
-									return num(bd, "version") == c.version && num(bd, "balance") == 1250*(c.version-1)
-								})
-							}
-							pages := (c.items + benchK + 1) / (benchK + 2)
-							r.report(b, map[string]int{"Query": pages})
-						})
-					}
-				})
-			}
-		})
-	}
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		r := newBenchRig(b, moto)
+		for _, snaps := range []struct {
+			name string
+			k    int64
+		}{{"snapshots", benchK}, {"no-snapshots", 0}} {
+			b.Run(snaps.name, func(b *testing.B) {
+				if moto && snaps.k == 0 && os.Getenv("ANNALS_BENCH_SLOW") == "" {
+					b.Skip("set ANNALS_BENCH_SLOW=1 to read a stream without snapshots on moto")
+				}
+				id := "acc-long-" + snaps.name
+				times := r.seed(b, id, "carol", benchLong, snaps.k, 0)
+				mid := times[benchLong/2-1].Add(time.Second / 2) // between versions 5,000 and 5,001
+				// A replay reads the partition newest first in pages of
+				// K+2 items, from its bound down to the first usable
+				// snapshot, or to version 1. A version bound starts the
+				// read at that version; a time bound at the head, since
+				// only reading a commit tells its time.
+				withSnaps := snaps.k > 0
+				for _, c := range []struct {
+					name    string
+					query   string
+					version int64
+					items   int // read down from the bound
+				}{
+					// 25 commits, then the snapshot at 5,000; or 5,025 commits.
+					{"version-middle", "version=5025", 5025, pick(withSnaps, 26, 5025)},
+					// Commits 10,000 to 5,001 and the 100 snapshots among
+					// them, which are too late, then the one at 5,000; or
+					// all 10,000 commits.
+					{"at-middle", "at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), 5000, pick(withSnaps, 5000+100+1, benchLong)},
+					// The snapshot at the head; or every commit.
+					{"version-head", "version=10000", 10000, pick(withSnaps, 1, benchLong)},
+				} {
+					b.Run(c.name, func(b *testing.B) {
+						ev := req{path: "/accounts/" + id, query: c.query, tenant: benchTenant}.event()
+						r.counted.Start()
+						for b.Loop() {
+							benchGet(b, r.h, ev, func(bd body) bool {
+								return num(bd, "version") == c.version && num(bd, "balance") == 1250*(c.version-1)
+							})
+						}
+						pages := (c.items + benchK + 1) / (benchK + 2)
+						r.report(b, map[string]int{"Query": pages})
+					})
+				}
+			})
+		}
+	})
 }
 
 func pick(cond bool, yes, no int) int {
