@@ -35,6 +35,28 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	return code, out.String(), errb.String()
 }
 
+// runOK runs a command line that must succeed, and logs what it printed.
+func runOK(t *testing.T, env map[string]string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, env, args...)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	return stdout, stderr
+}
+
+// checkContains fails the test for each of want that the output, called
+// what, lacks.
+func checkContains(t *testing.T, what, output string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(output, w) {
+			t.Errorf("%s lacks %q", what, w)
+		}
+	}
+}
+
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
 	tables := map[string]string{"EVENTS_TABLE": "e", "ACCOUNTS_TABLE": "a", "HISTORY_TABLE": "h", "TRANSFERS_TABLE": "t", "DEAD_LETTER_QUEUE_URL": "q"}
@@ -159,30 +181,22 @@ func TestRebuildCommand(t *testing.T) {
 	f := newFixture(t, 40, 4)
 	fresh := freshName(t, f.db)
 	env := map[string]string{"EVENTS_TABLE": f.events, "ACCOUNTS_TABLE": f.accounts}
-	code, stdout, stderr := runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--segments", "4", "--verify")
-	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	for _, want := range []string{
-		"rebuilt the accounts view into " + fresh,
+	stdout, stderr := runOK(t, env, "rebuild", "accounts", "--table", fresh, "--segments", "4", "--verify")
+	checkContains(t, "summary", stdout,
+		"rebuilt the accounts view into "+fresh,
 		fmt.Sprintf("streams      %d\n", len(f.streams)),
 		fmt.Sprintf("commits      %d\n", f.commits),
 		fmt.Sprintf("events       %d\n", f.nEvents),
 		"passes       2 (settled",
 		"requests     ", "Scan ", "PutItem ", "per event",
 		fmt.Sprintf("%d stream(s), %d equal, 0 lagging, 0 different", len(f.streams), len(f.streams)),
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("summary lacks %q", want)
-		}
-	}
+	)
 	if !strings.Contains(stderr, "rebuild: pass") {
 		t.Errorf("no progress line on stderr (not a terminal)")
 	}
 
 	// Again into the same table: everything is skipped, nothing written.
-	code, stdout, _ = runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--resume", "--segments", "4")
+	code, stdout, _ := runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--resume", "--segments", "4")
 	if code != exitOK || strings.Contains(stdout, "PutItem") {
 		t.Errorf("resume: exit %d, wrote to the view again:\n%s", code, stdout)
 	}
