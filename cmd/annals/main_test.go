@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -33,6 +33,28 @@ func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	c := cli{stdout: &out, stderr: &errb, getenv: func(k string) string { return env[k] }}
 	code = c.run(t.Context(), args)
 	return code, out.String(), errb.String()
+}
+
+// runOK runs a command line that must succeed, and logs what it printed.
+func runOK(t *testing.T, env map[string]string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, env, args...)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	return stdout, stderr
+}
+
+// checkContains fails the test for each of want that the output, called
+// what, lacks.
+func checkContains(t *testing.T, what, output string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(output, w) {
+			t.Errorf("%s lacks %q", what, w)
+		}
+	}
 }
 
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
@@ -131,15 +153,13 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 				t.Fatal(err)
 			}
 			head = c.Head
-			data, _ := envelope.Encode(c.Events)
 			seq++
-			records = append(records, events.KinesisEventRecord{Kinesis: events.KinesisRecord{
-				PartitionKey: st.Key(), SequenceNumber: fmt.Sprintf("4959%020d", seq), Data: data}})
+			records = append(records, projectiontest.Record(t, seq, c.Events))
 			f.commits++
 			f.nEvents++
 		}
-		if resp, err := h.Handle(t.Context(), events.KinesisEvent{Records: records}); err != nil || len(resp.BatchItemFailures) > 0 {
-			t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+		if failed := projectiontest.Failures(t, h, records...); len(failed) > 0 {
+			t.Fatalf("projector: failed %v", failed)
 		}
 		f.streams = append(f.streams, st)
 	}
@@ -165,30 +185,22 @@ func TestRebuildCommand(t *testing.T) {
 	f := newFixture(t, 40, 4)
 	fresh := freshName(t, f.db)
 	env := map[string]string{"EVENTS_TABLE": f.events, "ACCOUNTS_TABLE": f.accounts}
-	code, stdout, stderr := runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--segments", "4", "--verify")
-	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
-	if code != exitOK {
-		t.Fatalf("exit %d", code)
-	}
-	for _, want := range []string{
-		"rebuilt the accounts view into " + fresh,
+	stdout, stderr := runOK(t, env, "rebuild", "accounts", "--table", fresh, "--segments", "4", "--verify")
+	checkContains(t, "summary", stdout,
+		"rebuilt the accounts view into "+fresh,
 		fmt.Sprintf("streams      %d\n", len(f.streams)),
 		fmt.Sprintf("commits      %d\n", f.commits),
 		fmt.Sprintf("events       %d\n", f.nEvents),
 		"passes       2 (settled",
 		"requests     ", "Scan ", "PutItem ", "per event",
 		fmt.Sprintf("%d stream(s), %d equal, 0 lagging, 0 different", len(f.streams), len(f.streams)),
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("summary lacks %q", want)
-		}
-	}
+	)
 	if !strings.Contains(stderr, "rebuild: pass") {
 		t.Errorf("no progress line on stderr (not a terminal)")
 	}
 
 	// Again into the same table: everything is skipped, nothing written.
-	code, stdout, _ = runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--resume", "--segments", "4")
+	code, stdout, _ := runCLI(t, env, "rebuild", "accounts", "--table", fresh, "--resume", "--segments", "4")
 	if code != exitOK || strings.Contains(stdout, "PutItem") {
 		t.Errorf("resume: exit %d, wrote to the view again:\n%s", code, stdout)
 	}

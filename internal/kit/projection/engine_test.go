@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 )
 
 // The ordering rules every view shares, given/when/then: given the events
@@ -152,7 +153,7 @@ func TestEngineRules(t *testing.T) {
 			for _, id := range slices.Sorted(maps.Keys(tc.streams)) {
 				store := f.events
 				if id == tc.elsewhere {
-					store = newEvents()
+					store = projectiontest.NewEvents()
 				}
 				books[id] = newNotebook(t, category, id)
 				for _, words := range tc.streams[id] {

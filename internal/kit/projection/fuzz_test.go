@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/envelope"
+	"annals/internal/kit/projection/projectiontest"
 )
 
 // Whatever a record holds, the projector neither panics nor reports it as
@@ -11,7 +12,7 @@ import (
 // loses nothing silently: a record that does not decode is dead-lettered,
 // and one of a notebook stream is applied or dead-lettered.
 func FuzzHandleRecord(f *testing.F) {
-	store := newEvents()
+	store := projectiontest.NewEvents()
 	a := newNotebook(f, category, "a")
 	good := record(f, 1, a.write(f, store, "n1 rename"))
 	gap := record(f, 2, a.write(f, store, "n2"))
@@ -34,7 +35,7 @@ func FuzzHandleRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, key string, data []byte) {
 		fx := newFixture(t)
-		if failed := fx.handle(t, rawRecord(1, key, data)); len(failed) != 0 {
+		if failed := fx.handle(t, projectiontest.RawRecord(1, key, data)); len(failed) != 0 {
 			t.Fatalf("record %q under %q reported as failed: %v", data, key, failed)
 		}
 		letters := len(fx.box.Letters())

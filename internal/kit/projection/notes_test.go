@@ -11,13 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/testlog"
 )
 
@@ -171,7 +170,7 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{events: newEvents(), notes: newTable(keepNotes), counts: newTable(countNotes),
+	f := &fixture{events: projectiontest.NewEvents(), notes: newTable(keepNotes), counts: newTable(countNotes),
 		box: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	f.reader = &reader{store: f.events}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
@@ -186,18 +185,7 @@ func newFixture(t testing.TB) *fixture {
 // it reports as failed.
 func (f *fixture) handle(t testing.TB, records ...events.KinesisEventRecord) []string {
 	t.Helper()
-	resp, err := f.h.Handle(context.Background(), events.KinesisEvent{Records: records})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.BatchItemFailures == nil {
-		t.Fatal("BatchItemFailures is nil; Lambda wants an empty list")
-	}
-	var seqs []string
-	for _, b := range resp.BatchItemFailures {
-		seqs = append(seqs, b.ItemIdentifier)
-	}
-	return seqs
+	return projectiontest.Failures(t, f.h, records...)
 }
 
 // describe renders where a stream stands in both views, as
@@ -217,16 +205,6 @@ func (f *fixture) describe(stream eventstore.StreamID) string {
 	n, nok := f.notes.get(stream)
 	c, cok := f.counts.get(stream)
 	return "notes " + render(n.state, n.pos, nok) + " | count " + render(c.state, c.pos, cok)
-}
-
-// newEvents is an events table in memory with a deterministic clock and
-// ids; each commit is recorded a second after the previous one.
-func newEvents() *eventstore.Store {
-	n := 0
-	clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	return eventstore.New(eventstore.NewMemoryBackend(),
-		eventstore.WithIDs(func() string { n++; return fmt.Sprintf("id-%06d", n) }),
-		eventstore.WithClock(func() time.Time { clock = clock.Add(time.Second); return clock }))
 }
 
 // notebook appends commits to one stream.
@@ -285,20 +263,7 @@ func (n *notebook) event(v int64) (eventstore.Event, bool) {
 // record is the Kinesis record the fan-out makes of a commit.
 func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRecord {
 	t.Helper()
-	data, err := envelope.Encode(c.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rawRecord(seq, c.Events[0].Stream.Key(), data)
-}
-
-func rawRecord(seq int, key string, data []byte) events.KinesisEventRecord {
-	s := fmt.Sprintf("4959%020d", seq)
-	return events.KinesisEventRecord{
-		EventID:   "shardId-000000000000:" + s,
-		EventName: "aws:kinesis:record",
-		Kinesis:   events.KinesisRecord{PartitionKey: key, SequenceNumber: s, Data: data, KinesisSchemaVersion: "1.0"},
-	}
+	return projectiontest.Record(t, seq, c.Events)
 }
 
 // letters renders the dead letters sent so far: a view's as

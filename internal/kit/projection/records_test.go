@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 )
 
 // A failure worth a retry holds only its partition key: the sequence number
@@ -57,7 +58,7 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 			// comes before a's, c's after.
 			ra1 := record(t, 3, a1)
 			batch := []events.KinesisEventRecord{record(t, 2, b1), ra1, record(t, 4, c1), record(t, 5, a3),
-				rawRecord(6, a.stream.Key(), []byte(`not an envelope`)), record(t, 7, a4), record(t, 8, b2)}
+				projectiontest.RawRecord(6, a.stream.Key(), []byte(`not an envelope`)), record(t, 7, a4), record(t, 8, b2)}
 			if failed := f.handle(t, batch...); !slices.Equal(failed, []string{ra1.Kinesis.SequenceNumber}) {
 				t.Fatalf("failures %v, want a's first record only, %s", failed, ra1.Kinesis.SequenceNumber)
 			}
@@ -108,14 +109,14 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 		{
 			name: "a record that does not decode",
 			record: func(_ *testing.T, a *notebook) events.KinesisEventRecord {
-				return rawRecord(1, a.stream.Key(), []byte(`[{}]`))
+				return projectiontest.RawRecord(1, a.stream.Key(), []byte(`[{}]`))
 			},
 			want: "notes [] v0 q1 | count 0 v0 q1",
 		},
 		{
 			name: "a record that does not decode and names no stream",
 			record: func(*testing.T, *notebook) events.KinesisEventRecord {
-				return rawRecord(1, "no-stream-here", []byte(`[{}]`))
+				return projectiontest.RawRecord(1, "no-stream-here", []byte(`[{}]`))
 			},
 			want: "notes none | count none",
 		},
@@ -165,8 +166,8 @@ func TestUndecodableEnvelopeQuarantinesItsStreamInEveryView(t *testing.T) {
 		t.Fatal(err)
 	}
 	garbage := []byte(`{"not":"an envelope"}`)
-	batch := []events.KinesisEventRecord{record(t, 1, a1), rawRecord(2, a.stream.Key(), garbage), record(t, 3, a2),
-		rawRecord(4, "no-stream-here", garbage), record(t, 5, b1), rawRecord(6, x.Key(), garbage)}
+	batch := []events.KinesisEventRecord{record(t, 1, a1), projectiontest.RawRecord(2, a.stream.Key(), garbage), record(t, 3, a2),
+		projectiontest.RawRecord(4, "no-stream-here", garbage), record(t, 5, b1), projectiontest.RawRecord(6, x.Key(), garbage)}
 
 	if failed := f.handle(t, batch...); len(failed) != 0 {
 		t.Fatalf("failures %v, want none: a record that does not decode is poison", failed)

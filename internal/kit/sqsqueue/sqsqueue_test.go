@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 
 	"annals/internal/kit/sqsqueue"
@@ -24,16 +22,12 @@ func TestSendOnMoto(t *testing.T) {
 	if err := sqsqueue.New(c, url).Send(ctx, body); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != body {
-		t.Errorf("received %+v, want the one message sent", out.Messages)
+	if got := awstest.ReadQueue(t, url, 1); len(got) != 1 || got[0] != body {
+		t.Errorf("received %q, want the one message sent", got)
 	}
 
 	gone := url + "-missing"
-	err = sqsqueue.New(c, gone).Send(ctx, body)
+	err := sqsqueue.New(c, gone).Send(ctx, body)
 	var api smithy.APIError
 	if !errors.As(err, &api) || !strings.Contains(err.Error(), "send to "+gone) {
 		t.Errorf("send to a missing queue: %v, want the service's refusal, naming the queue", err)

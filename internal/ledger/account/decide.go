@@ -62,14 +62,7 @@ func decideOpen(s Account, c Open) ([]Event, error) {
 }
 
 func decideDeposit(s Account, c Deposit) ([]Event, error) {
-	var v Validator
-	v.Amount("amount", c.Amount, 1)
-	v.Text("reference", c.Reference, false)
-	v.Text("transferId", c.TransferID, false)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := requireOpen(s); err != nil {
+	if err := checkMovement(s, c.Amount, c.Reference, c.TransferID); err != nil {
 		return nil, err
 	}
 	after, err := checkedAdd(s.Balance, c.Amount)
@@ -101,14 +94,7 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 }
 
 func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
-	var v Validator
-	v.Amount("amount", c.Amount, 1)
-	v.Text("reference", c.Reference, false)
-	v.Text("transferId", c.TransferID, false)
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := requireOpen(s); err != nil {
+	if err := checkMovement(s, c.Amount, c.Reference, c.TransferID); err != nil {
 		return nil, err
 	}
 	after, err := checkedSub(s.Balance, c.Amount)
@@ -172,6 +158,19 @@ func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
 		return nil, nil
 	}
 	return []Event{TransferOutEnded(c)}, nil
+}
+
+// checkMovement checks a deposit's or a withdrawal's fields, then that the
+// account is open to it.
+func checkMovement(s Account, amount int64, reference, transferID string) error {
+	var v Validator
+	v.Amount("amount", amount, 1)
+	v.Text("reference", reference, false)
+	v.Text("transferId", transferID, false)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return requireOpen(s)
 }
 
 func requireOpen(s Account) error {

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
+	"annals/internal/kit/benchtest"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
@@ -50,84 +50,24 @@ const (
 	benchDeposit     = `{"amount":1250,"reference":"invoice 000123"}`
 )
 
-// benchCalls counts the calls that reach a store, by DynamoDB operation,
-// and the time they take (against moto, mostly the server's).
-type benchCalls struct {
-	mu sync.Mutex
-	n  map[string]int
-	d  map[string]time.Duration
-}
-
-// do runs one call of the operation op and counts it.
-func (c *benchCalls) do(op string, call func() error) error {
-	start := time.Now()
-	err := call()
-	d := time.Since(start)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n, c.d = map[string]int{}, map[string]time.Duration{}
-	}
-	c.n[op]++
-	c.d[op] += d
-	return err
-}
-
-// take returns the counts and times so far and starts again from zero.
-func (c *benchCalls) take() (map[string]int, map[string]time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n, d := c.n, c.d
-	c.n, c.d = nil, nil
-	if n == nil {
-		n, d = map[string]int{}, map[string]time.Duration{}
-	}
-	return n, d
-}
-
-// benchBackend counts the event store's requests: one write is a PutItem,
-// several a TransactWriteItems, as in both backends.
-type benchBackend struct {
-	eventstore.Backend
-	calls *benchCalls
-}
-
-func (b benchBackend) Write(ctx context.Context, writes []eventstore.Write, token string) error {
-	op := "PutItem"
-	if len(writes) > 1 {
-		op = "TransactWriteItems"
-	}
-	return b.calls.do(op, func() error { return b.Backend.Write(ctx, writes, token) })
-}
-
-func (b benchBackend) Query(ctx context.Context, q eventstore.Query) (p eventstore.Page, err error) {
-	err = b.calls.do("Query", func() error { p, err = b.Backend.Query(ctx, q); return err })
-	return p, err
-}
-
-func (b benchBackend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (it eventstore.Item, err error) {
-	err = b.calls.do("GetItem", func() error { it, err = b.Backend.Get(ctx, pk, sk); return err })
-	return it, err
-}
-
 // benchKeys counts the idempotency store's requests, each one DynamoDB
 // request in idempotency.DynamoDB.
 type benchKeys struct {
 	idempotency.Store
-	calls *benchCalls
+	calls *benchtest.Calls
 }
 
 func (k benchKeys) Acquire(ctx context.Context, r idempotency.Record, now time.Time) (old *idempotency.Record, err error) {
-	err = k.calls.do("PutItem", func() error { old, err = k.Store.Acquire(ctx, r, now); return err })
+	err = k.calls.Do("PutItem", func() error { old, err = k.Store.Acquire(ctx, r, now); return err })
 	return old, err
 }
 
 func (k benchKeys) Complete(ctx context.Context, key, owner string, resp idempotency.Response, expiresAt time.Time) error {
-	return k.calls.do("UpdateItem", func() error { return k.Store.Complete(ctx, key, owner, resp, expiresAt) })
+	return k.calls.Do("UpdateItem", func() error { return k.Store.Complete(ctx, key, owner, resp, expiresAt) })
 }
 
 func (k benchKeys) Release(ctx context.Context, key, owner string) error {
-	return k.calls.do("DeleteItem", func() error { return k.Store.Release(ctx, key, owner) })
+	return k.calls.Do("DeleteItem", func() error { return k.Store.Release(ctx, key, owner) })
 }
 
 func benchID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -143,10 +83,8 @@ func benchHandler(backend eventstore.Backend, keys idempotency.Store, log *slog.
 
 // benchRig is a handler whose requests to both stores are counted.
 type benchRig struct {
-	h      *commandapi.Handler
-	store  *benchCalls
-	keys   *benchCalls
-	logged *httpapitest.LineCounter
+	h       *commandapi.Handler
+	counted benchtest.Handler
 	// seed writes, outside the counted path, an account that has seen K+1
 	// deposits and returns its id.
 	seed func(*testing.B) string
@@ -154,17 +92,19 @@ type benchRig struct {
 	events eventstore.Backend
 
 	// Against moto only.
-	wire      *awstest.Wire
 	db        *dynamodb.Client // uncounted: fixtures and checks
 	keysTable string
 }
 
 func newBenchRig(b *testing.B, moto bool) *benchRig {
-	r := &benchRig{store: &benchCalls{}, keys: &benchCalls{}, logged: httpapitest.NewLineCounter("command")}
-	log := r.logged.Logger()
+	store, keys := &benchtest.Calls{}, &benchtest.Calls{}
+	// Both stores, in memory as on DynamoDB, report every request to the
+	// handler's Meter.
+	r := &benchRig{counted: benchtest.Handler{Logged: httpapitest.NewLineCounter("command"), Metered: []*benchtest.Calls{store, keys}}}
+	log := r.counted.Logged.Logger()
 	if !moto {
 		backend := eventstore.NewMemoryBackend()
-		r.h = benchHandler(benchBackend{backend, r.store}, benchKeys{idempotency.NewMemory(), r.keys}, log)
+		r.h = benchHandler(benchtest.Backend{Backend: backend, Calls: store}, benchKeys{idempotency.NewMemory(), keys}, log)
 		r.seed = func(b *testing.B) string { return benchSeed(b, backend) }
 		r.events = backend
 		return r
@@ -172,17 +112,20 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 	r.db = awstest.DynamoDB(b)
 	eventsTable := awstest.Table(b, r.db, "EventsTable")
 	r.keysTable = awstest.Table(b, r.db, "IdempotencyTable")
-	r.wire = awstest.NewWire()
+	wire := awstest.NewWire()
+	r.counted.Wire = wire
 	// One attempt: no SDK retry can put a request on the wire that the
 	// stores did not send, so the counts must be equal.
-	client := awstest.DynamoDBOver(b, r.wire, 1)
+	client := awstest.DynamoDBOver(b, wire, 1)
 	r.events = dynamostore.New(r.db, eventsTable)
-	r.h = benchHandler(benchBackend{dynamostore.New(client, eventsTable), r.store},
-		benchKeys{idempotency.NewDynamoDB(client, r.keysTable), r.keys}, log)
+	r.h = benchHandler(benchtest.Backend{Backend: dynamostore.New(client, eventsTable), Calls: store},
+		benchKeys{idempotency.NewDynamoDB(client, r.keysTable), keys}, log)
 	r.seed = func(b *testing.B) string {
+		// The seeded items are byte for byte those the handler writes,
+		// without a hundred round trips to moto.
 		src := eventstore.NewMemoryBackend()
 		id := benchSeed(b, src)
-		benchCopy(b, r.db, eventsTable, src, id)
+		awstest.PutItems(b, r.db, eventsTable, benchtest.Items(b, src, benchStream(b, id)))
 		return id
 	}
 	return r
@@ -208,42 +151,12 @@ func benchSeed(b *testing.B, backend eventstore.Backend) string {
 	return opened.AccountID
 }
 
-// benchCopy puts the items of an account's partition in src into the
-// events table, 25 to a BatchWriteItem: the seeded items are byte for byte
-// those the handler writes, without a hundred round trips to moto.
-func benchCopy(b *testing.B, db *dynamodb.Client, table string, src eventstore.Backend, accountID string) {
-	ctx := b.Context()
+func benchStream(b *testing.B, accountID string) eventstore.StreamID {
 	stream, err := app.AccountStream(benchTenant, accountID)
 	if err != nil {
 		b.Fatal(err)
 	}
-	var items []eventstore.Item
-	for q := (eventstore.Query{PK: stream.Key()}); ; {
-		p, err := src.Query(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		items = append(items, p.Items...)
-		if p.Next == nil {
-			break
-		}
-		q.Start = p.Next
-	}
-	for len(items) > 0 {
-		n := min(len(items), 25)
-		puts := make([]types.WriteRequest, n)
-		for i, it := range items[:n] {
-			puts[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		items = items[n:]
-		for pending := map[string][]types.WriteRequest{table: puts}; len(pending) > 0; {
-			out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				b.Fatalf("copy account %s into %s: %v", accountID, table, err)
-			}
-			pending = out.UnprocessedItems
-		}
-	}
+	return stream
 }
 
 func benchDo(b *testing.B, h *commandapi.Handler, ev events.APIGatewayV2HTTPRequest, status int) events.APIGatewayV2HTTPResponse {
@@ -266,73 +179,21 @@ func benchVersion(b *testing.B, resp events.APIGatewayV2HTTPResponse) int64 {
 	return v
 }
 
-// start forgets what setting up the benchmark sent.
-func (r *benchRig) start() {
-	r.store.take()
-	r.keys.take()
-	r.logged.Take()
-	if r.wire != nil {
-		r.wire.Reset()
-	}
-}
-
-func benchTotal(counts map[string]int) int {
-	n := 0
-	for _, c := range counts {
-		n += c
-	}
-	return n
-}
-
 // report checks that the stores, the wire and the handler's log lines agree
 // on what b.N requests sent, and that it is what the design says (want, in
 // all), then reports it per request.
 func (r *benchRig) report(b *testing.B, want map[string]int) {
-	store, storeTime := r.store.take()
-	keys, keysTime := r.keys.take()
-	logged := r.logged.Take()
-	sent, spent := maps.Clone(store), maps.Clone(storeTime)
-	for op, c := range keys {
-		sent[op] += c
-		spent[op] += keysTime[op]
-	}
-	if len(logged.Warnings) > 0 {
-		b.Fatalf("the handler logged warnings: %q", logged.Warnings)
-	}
-	if logged.Lines != b.N {
-		b.Fatalf("%d log lines for %d requests", logged.Lines, b.N)
-	}
-	// Both stores, in memory as on DynamoDB, report every request to the
-	// handler's Meter.
-	metered := benchTotal(store) + benchTotal(keys)
-	if logged.Requests != int64(metered) {
-		b.Fatalf("the handler's log lines count %d requests, the stores received %d (%v)", logged.Requests, metered, sent)
-	}
+	c := r.counted.Check(b, want)
 	n := float64(b.N)
-	if r.wire != nil {
-		wire := r.wire.Counts()
-		if !maps.Equal(sent, wire) {
-			b.Fatalf("the stores sent %v, the wire carried %v", sent, wire)
-		}
-		if logged.Requests != int64(benchTotal(wire)) {
-			b.Fatalf("the handler's log lines count %d requests, the wire carried %d (%v)", logged.Requests, benchTotal(wire), wire)
-		}
-		b.ReportMetric(float64(benchTotal(wire))/n, "http-req/op")
+	for op, k := range c.Sent {
+		b.ReportMetric(float64(c.Spent[op].Nanoseconds())/float64(k), "ns/"+op)
 	}
-	if !maps.Equal(sent, want) {
-		b.Fatalf("%d requests sent %v in all, want %v", b.N, sent, want)
+	b.ReportMetric(float64(c.Logged.Requests)/n, "logged-req/op")
+	if c.Logged.WCU > 0 {
+		b.ReportMetric(c.Logged.WCU/n, "WCU/op")
 	}
-	b.ReportMetric(float64(benchTotal(sent))/n, "req/op")
-	for op, c := range sent {
-		b.ReportMetric(float64(c)/n, op+"/op")
-		b.ReportMetric(float64(spent[op].Nanoseconds())/float64(c), "ns/"+op)
-	}
-	b.ReportMetric(float64(logged.Requests)/n, "logged-req/op")
-	if logged.WCU > 0 {
-		b.ReportMetric(logged.WCU/n, "WCU/op")
-	}
-	if logged.RCU > 0 {
-		b.ReportMetric(logged.RCU/n, "RCU/op")
+	if c.Logged.RCU > 0 {
+		b.ReportMetric(c.Logged.RCU/n, "RCU/op")
 	}
 }
 
@@ -356,10 +217,7 @@ func (r *benchRig) keyItemBytes(b *testing.B, key string) {
 // commitBytes reports the size, by DynamoDB's rules, of the account's
 // latest commit: with K+2 of them, it sets what a load reads.
 func (r *benchRig) commitBytes(b *testing.B, accountID string) {
-	stream, err := app.AccountStream(benchTenant, accountID)
-	if err != nil {
-		b.Fatal(err)
-	}
+	stream := benchStream(b, accountID)
 	// The newest item may be a snapshot; the commit is right behind it.
 	p, err := r.events.Query(b.Context(), eventstore.Query{PK: stream.Key(), Descending: true, Limit: 2, Consistent: true})
 	if err != nil {
@@ -390,7 +248,7 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 		version = benchK + 2
 	}
 	next()
-	r.start()
+	r.counted.Start()
 	for b.Loop() {
 		if n++; n%benchRotateEvery == 0 {
 			b.StopTimer()
@@ -417,62 +275,57 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 
 // The command Lambda's requests, one per op.
 func BenchmarkHandle(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			// A deposit without a key: load (one Query), decide, append
-			// one event (one PutItem), and a snapshot PutItem every K.
-			b.Run("deposit", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				snapshots, id, _ := r.depositLoop(b, false)
-				r.report(b, map[string]int{"Query": b.N, "PutItem": b.N + snapshots})
-				r.commitBytes(b, id)
-			})
-
-			// A deposit with a new Idempotency-Key: lease the key (one
-			// PutItem on the idempotency table), load, append the commit
-			// and its guard (one TransactWriteItems), keep the response
-			// (one UpdateItem), and a snapshot PutItem every K.
-			b.Run("deposit-new-key", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				snapshots, id, last := r.depositLoop(b, true)
-				r.report(b, map[string]int{"PutItem": b.N + snapshots, "Query": b.N, "TransactWriteItems": b.N, "UpdateItem": b.N})
-				r.commitBytes(b, id)
-				r.keyItemBytes(b, last)
-			})
-
-			// A repeat of a request whose key already has its response: the
-			// lease's PutItem fails its condition and returns the record,
-			// whose response is replayed. Nothing else is sent.
-			b.Run("replay-key", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				id := r.seed(b)
-				const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
-				ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
-				first := benchDo(b, r.h, ev, 200)
-				r.start()
-				for b.Loop() {
-					resp := benchDo(b, r.h, ev, 200)
-					if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
-						b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
-					}
-				}
-				r.report(b, map[string]int{"PutItem": b.N})
-				r.keyItemBytes(b, key)
-			})
-
-			// Opening an account: nothing to load, one PutItem.
-			b.Run("open", func(b *testing.B) {
-				r := newBenchRig(b, backend.moto)
-				ev := req{path: "/accounts", body: benchOpen}.event()
-				r.start()
-				for b.Loop() {
-					benchDo(b, r.h, ev, 201)
-				}
-				r.report(b, map[string]int{"PutItem": b.N})
-			})
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		// A deposit without a key: load (one Query), decide, append
+		// one event (one PutItem), and a snapshot PutItem every K.
+		b.Run("deposit", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			snapshots, id, _ := r.depositLoop(b, false)
+			r.report(b, map[string]int{"Query": b.N, "PutItem": b.N + snapshots})
+			r.commitBytes(b, id)
 		})
-	}
+
+		// A deposit with a new Idempotency-Key: lease the key (one
+		// PutItem on the idempotency table), load, append the commit
+		// and its guard (one TransactWriteItems), keep the response
+		// (one UpdateItem), and a snapshot PutItem every K.
+		b.Run("deposit-new-key", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			snapshots, id, last := r.depositLoop(b, true)
+			r.report(b, map[string]int{"PutItem": b.N + snapshots, "Query": b.N, "TransactWriteItems": b.N, "UpdateItem": b.N})
+			r.commitBytes(b, id)
+			r.keyItemBytes(b, last)
+		})
+
+		// A repeat of a request whose key already has its response: the
+		// lease's PutItem fails its condition and returns the record,
+		// whose response is replayed. Nothing else is sent.
+		b.Run("replay-key", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			id := r.seed(b)
+			const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
+			ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
+			first := benchDo(b, r.h, ev, 200)
+			r.counted.Start()
+			for b.Loop() {
+				resp := benchDo(b, r.h, ev, 200)
+				if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
+					b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
+				}
+			}
+			r.report(b, map[string]int{"PutItem": b.N})
+			r.keyItemBytes(b, key)
+		})
+
+		// Opening an account: nothing to load, one PutItem.
+		b.Run("open", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			ev := req{path: "/accounts", body: benchOpen}.event()
+			r.counted.Start()
+			for b.Loop() {
+				benchDo(b, r.h, ev, 201)
+			}
+			r.report(b, map[string]int{"PutItem": b.N})
+		})
+	})
 }

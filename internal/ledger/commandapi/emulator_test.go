@@ -1,7 +1,6 @@
 package commandapi_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -18,7 +17,7 @@ import (
 func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	bootstrap := lambdatest.Build(t, "CommandFunction")
 	db := awstest.DynamoDB(t)
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "command", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			eventsTable := awstest.Table(t, db, "EventsTable")
@@ -28,15 +27,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 				"EVENTS_TABLE":      eventsTable,
 				"IDEMPOTENCY_TABLE": keysTable,
 			})
-			out, err := fn.Invoke(t.Context(), raw)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Logs())
-			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatalf("response %s: %v", out, err)
-			}
-			checkPayloadResponse(t, name, resp)
+			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}
 }

@@ -267,14 +267,14 @@ func TestExpiredKeyTakesANewRequest(t *testing.T) {
 	dep := req{path: "/accounts/" + id + "/deposits", body: `{"amount":500}`, headers: key}
 	first := f.do(t, dep)
 	expect(t, first, 200, "")
-	f.clock.advance(25 * time.Hour)
+	f.clock.Advance(25 * time.Hour)
 
 	wd := f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":200}`, headers: key})
 	expect(t, wd, 200, "")
 	if b := decodeBody(t, wd); num(b, "balance") != 300 || wd.Headers["Idempotent-Replayed"] == "true" {
 		t.Errorf("withdrawal under an expired key = %v %v, want it applied: balance 300", wd.Headers, b)
 	}
-	f.clock.advance(25 * time.Hour)
+	f.clock.Advance(25 * time.Hour)
 	again := f.do(t, dep)
 	expect(t, again, 200, "")
 	if again.Body != first.Body {
@@ -329,7 +329,7 @@ func testRetryAfterALostResponse(t *testing.T, opts ...option) {
 	// The client never saw that answer. Until the lease ends, a retry is
 	// told the request is in flight; after it, the retry takes over.
 	expect(t, f.do(t, r), 409, httpapi.KindIdempotencyInFlight)
-	f.clock.advance(31 * time.Second)
+	f.clock.Advance(31 * time.Second)
 	again := f.do(t, r)
 	expect(t, again, 200, "")
 	if again.Body != first.Body {

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -15,6 +13,7 @@ import (
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
 	"annals/internal/kit/idempotency"
+	"annals/internal/kit/testclock"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/commandapi"
 )
@@ -26,25 +25,8 @@ type fixture struct {
 	store   *eventstore.Store
 	backend eventstore.Backend
 	idem    idempotency.Store
-	clock   *clock
+	clock   *testclock.Clock // stands still until advanced
 	logs    *testlog.Buffer
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 var ids atomic.Int64
@@ -58,7 +40,7 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	f := &fixture{
 		backend: eventstore.NewMemoryBackend(),
 		idem:    idempotency.NewMemory(),
-		clock:   &clock{now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)},
+		clock:   testclock.New(testclock.Start, 0),
 		logs:    &testlog.Buffer{},
 	}
 	cfg := commandapi.Config{
@@ -117,35 +99,16 @@ func (f *fixture) do(t *testing.T, r req) events.APIGatewayV2HTTPResponse {
 	return resp
 }
 
-type body map[string]any
+// body and expect check a response as every function's route tests do.
+type body = httpapitest.Body
+
+var expect = httpapitest.Expect
 
 func decodeBody(t *testing.T, resp events.APIGatewayV2HTTPResponse) body {
 	t.Helper()
 	var b body
 	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
 		t.Fatalf("response body %q is not JSON: %v", resp.Body, err)
-	}
-	return b
-}
-
-// expect checks a success status, or a problem's status and type.
-func expect(t *testing.T, resp events.APIGatewayV2HTTPResponse, status int, problem string) body {
-	t.Helper()
-	b := decodeBody(t, resp)
-	if resp.StatusCode != status {
-		t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Body, status)
-	}
-	if problem == "" {
-		if ct := resp.Headers["Content-Type"]; ct != "application/json" {
-			t.Errorf("Content-Type %q, want application/json", ct)
-		}
-		return b
-	}
-	if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" {
-		t.Errorf("Content-Type %q, want application/problem+json", ct)
-	}
-	if b["type"] != httpapi.ProblemTypePrefix+problem || int(b["status"].(float64)) != status {
-		t.Fatalf("problem %v, want type %s status %d", b, problem, status)
 	}
 	return b
 }

@@ -72,11 +72,6 @@ func seedDemo(t *testing.T, store *eventstore.Store) {
 	}
 }
 
-func payloads(t *testing.T) map[string][]byte {
-	t.Helper()
-	return lambdatest.Payloads(t, "command", payloadExpectations)
-}
-
 // checkPayloadResponse asserts a response against its expectation.
 func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
@@ -94,7 +89,7 @@ func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTT
 }
 
 func TestPayloadsThroughTheHandler(t *testing.T) {
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "command", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			var req events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(raw, &req); err != nil {

@@ -12,9 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
 	"annals/internal/kit/eventstore"
@@ -207,29 +205,15 @@ func (p *pipeline) stats(t *testing.T, function string) localsources.Stats {
 // want letters have come or, for want 0, once.
 func (p *pipeline) deadLetters(t *testing.T, want int) []projection.DeadLetter {
 	t.Helper()
-	c := awstest.SQS(t)
 	var got []projection.DeadLetter
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{QueueUrl: aws.String(p.queue), MaxNumberOfMessages: 10})
-		if err != nil {
-			t.Fatal(err)
+	for _, body := range awstest.ReadQueue(t, p.queue, want) {
+		var l projection.DeadLetter
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatalf("dead letter %s: %v", body, err)
 		}
-		for _, m := range out.Messages {
-			var l projection.DeadLetter
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &l); err != nil {
-				t.Fatalf("dead letter %s: %v", aws.ToString(m.Body), err)
-			}
-			got = append(got, l)
-		}
-		if len(got) >= want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d dead letters after 10 s, want %d", len(got), want)
-		}
-		time.Sleep(20 * time.Millisecond)
+		got = append(got, l)
 	}
+	return got
 }
 
 // TestPipelineOnMoto sends random commands through the command handler

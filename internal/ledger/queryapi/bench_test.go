@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/url"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
+	"annals/internal/kit/benchtest"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
@@ -46,84 +44,34 @@ const (
 	benchLong   = 10000 // events of the time-travel account
 )
 
-// benchCalls counts calls by DynamoDB operation.
-type benchCalls struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *benchCalls) add(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[string]int{}
-	}
-	c.n[op]++
-}
-
-func (c *benchCalls) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.n
-	c.n = nil
-	if n == nil {
-		n = map[string]int{}
-	}
-	return n
-}
-
-// benchBackend counts the event store's requests.
-type benchBackend struct {
-	eventstore.Backend
-	calls *benchCalls
-}
-
-func (b benchBackend) Query(ctx context.Context, q eventstore.Query) (eventstore.Page, error) {
-	b.calls.add("Query")
-	return b.Backend.Query(ctx, q)
-}
-
-func (b benchBackend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (eventstore.Item, error) {
-	b.calls.add("GetItem")
-	return b.Backend.Get(ctx, pk, sk)
-}
-
-func (b benchBackend) Write(ctx context.Context, w []eventstore.Write, token string) error {
-	b.calls.add("Write")
-	return b.Backend.Write(ctx, w, token)
-}
-
 // benchViews counts the view reads, each one DynamoDB request in the
 // DynamoDB stores (a page within 1 MB).
 type benchViews struct {
 	accounts queryapi.Accounts
 	history  queryapi.History
-	calls    *benchCalls
+	calls    *benchtest.Calls
 }
 
-func (v benchViews) Account(ctx context.Context, tenant, id string) (views.AccountRow, bool, error) {
-	v.calls.add("GetItem")
-	return v.accounts.Account(ctx, tenant, id)
+func (v benchViews) Account(ctx context.Context, tenant, id string) (row views.AccountRow, found bool, err error) {
+	err = v.calls.Do("GetItem", func() error { row, found, err = v.accounts.Account(ctx, tenant, id); return err })
+	return row, found, err
 }
 
-func (v benchViews) AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) ([]views.AccountRow, error) {
-	v.calls.add("Query")
-	return v.accounts.AccountsOfOwnerPage(ctx, tenant, owner, after, limit)
+func (v benchViews) AccountsOfOwnerPage(ctx context.Context, tenant, owner, after string, limit int) (rows []views.AccountRow, err error) {
+	err = v.calls.Do("Query", func() error { rows, err = v.accounts.AccountsOfOwnerPage(ctx, tenant, owner, after, limit); return err })
+	return rows, err
 }
 
-func (v benchViews) Transactions(ctx context.Context, tenant, id string, before int64, limit int) ([]views.HistoryEntry, error) {
-	v.calls.add("Query")
-	return v.history.Transactions(ctx, tenant, id, before, limit)
+func (v benchViews) Transactions(ctx context.Context, tenant, id string, before int64, limit int) (entries []views.HistoryEntry, err error) {
+	err = v.calls.Do("Query", func() error { entries, err = v.history.Transactions(ctx, tenant, id, before, limit); return err })
+	return entries, err
 }
 
 // benchRig is a query handler whose requests are counted, over stores in
 // memory or on moto, and a writer of the data it reads (uncounted).
 type benchRig struct {
-	h      *queryapi.Handler
-	events *benchCalls
-	views  *benchCalls
-	logged *httpapitest.LineCounter
-	wire   *awstest.Wire
+	h       *queryapi.Handler
+	counted benchtest.Handler
 
 	// Uncounted: where the data is written.
 	raw      eventstore.Backend // the events table
@@ -134,8 +82,11 @@ type benchRig struct {
 }
 
 func newBenchRig(b *testing.B, moto bool) *benchRig {
-	r := &benchRig{events: &benchCalls{}, views: &benchCalls{}, logged: httpapitest.NewLineCounter("query")}
-	log := r.logged.Logger()
+	events, viewCalls := &benchtest.Calls{}, &benchtest.Calls{}
+	// In memory only the events table reports to the handler's Meter.
+	r := &benchRig{counted: benchtest.Handler{Logged: httpapitest.NewLineCounter("query"),
+		Metered: []*benchtest.Calls{events}, Unmetered: []*benchtest.Calls{viewCalls}}}
+	log := r.counted.Logged.Logger()
 	var (
 		counted      eventstore.Backend
 		readAccounts queryapi.Accounts
@@ -153,16 +104,17 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 		accountsTable, historyTable := awstest.Table(b, r.db, "AccountsTable"), awstest.Table(b, r.db, "HistoryTable")
 		r.raw = dynamostore.New(r.db, r.table)
 		r.accounts, r.history = views.NewDynamoAccounts(r.db, accountsTable), views.NewDynamoHistory(r.db, historyTable)
-		r.wire = awstest.NewWire()
-		client := awstest.DynamoDBOver(b, r.wire, 1)
+		wire := awstest.NewWire()
+		r.counted.Wire = wire
+		client := awstest.DynamoDBOver(b, wire, 1)
 		counted = dynamostore.New(client, r.table)
 		readOnly := queryapi.ReadOnlyDynamoDB{DB: client}
 		readAccounts, readHistory = views.NewDynamoAccounts(readOnly, accountsTable), views.NewDynamoHistory(readOnly, historyTable)
 	}
-	bv := benchViews{accounts: readAccounts, history: readHistory, calls: r.views}
+	bv := benchViews{accounts: readAccounts, history: readHistory, calls: viewCalls}
 	r.h = queryapi.New(queryapi.Config{
 		// Wired as functions/query wires it: K = 50, UUIDv7 ids.
-		Store:    eventstore.New(benchBackend{counted, r.events}, eventstore.WithSnapshotEvery(benchK), eventstore.WithLogger(log)),
+		Store:    eventstore.New(benchtest.Backend{Backend: counted, Calls: events}, eventstore.WithSnapshotEvery(benchK), eventstore.WithLogger(log)),
 		Accounts: bv, History: bv,
 		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
 		Log:   log,
@@ -218,99 +170,20 @@ func (r *benchRig) seed(b *testing.B, id, owner string, n int, k int64, projecte
 		}
 	}
 	if r.db != nil {
-		r.copy(b, src, stream)
+		awstest.PutItems(b, r.db, r.table, benchtest.Items(b, src, stream))
 	}
 	return times
 }
 
-// copy puts a stream's items into the events table, 25 to a request.
-func (r *benchRig) copy(b *testing.B, src eventstore.Backend, stream eventstore.StreamID) {
-	ctx := b.Context()
-	var items []eventstore.Item
-	for q := (eventstore.Query{PK: stream.Key()}); ; {
-		p, err := src.Query(ctx, q)
-		if err != nil {
-			b.Fatal(err)
-		}
-		items = append(items, p.Items...)
-		if p.Next == nil {
-			break
-		}
-		q.Start = p.Next
-	}
-	for len(items) > 0 {
-		n := min(len(items), 25)
-		puts := make([]types.WriteRequest, n)
-		for i, it := range items[:n] {
-			puts[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
-		}
-		items = items[n:]
-		for pending := map[string][]types.WriteRequest{r.table: puts}; len(pending) > 0; {
-			out, err := r.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-			if err != nil {
-				b.Fatalf("copy %s: %v", stream, err)
-			}
-			pending = out.UnprocessedItems
-		}
-	}
-}
-
-func (r *benchRig) start() {
-	r.events.take()
-	r.views.take()
-	r.logged.Take()
-	if r.wire != nil {
-		r.wire.Reset()
-	}
-}
-
-func benchTotal(m map[string]int) int {
-	n := 0
-	for _, c := range m {
-		n += c
-	}
-	return n
-}
-
-// report checks the counts against each other and against want (per op),
-// then reports them per op.
+// report checks the counts against each other and against want (per
+// request), then reports them per request.
 func (r *benchRig) report(b *testing.B, want map[string]int) {
-	ev, vw, logged := r.events.take(), r.views.take(), r.logged.Take()
-	if len(logged.Warnings) > 0 {
-		b.Fatalf("the handler logged warnings: %q", logged.Warnings)
-	}
-	if logged.Lines != b.N {
-		b.Fatalf("%d log lines for %d requests", logged.Lines, b.N)
-	}
-	sent := maps.Clone(ev)
-	for op, c := range vw {
-		sent[op] += c
-	}
-	n := b.N
-	perOp := map[string]int{}
+	all := map[string]int{}
 	for op, c := range want {
-		perOp[op] = c * n
+		all[op] = c * b.N
 	}
-	if !maps.Equal(sent, perOp) {
-		b.Fatalf("%d requests sent %v, want %v per request", n, sent, want)
-	}
-	metered := benchTotal(ev)
-	if r.wire != nil {
-		wire := r.wire.Counts()
-		if !maps.Equal(sent, wire) {
-			b.Fatalf("the stores sent %v, the wire carried %v", sent, wire)
-		}
-		metered = benchTotal(wire)
-		b.ReportMetric(float64(metered)/float64(n), "http-req/op")
-	}
-	if logged.Requests != int64(metered) {
-		b.Fatalf("the log lines count %d requests, want %d", logged.Requests, metered)
-	}
-	b.ReportMetric(float64(benchTotal(sent))/float64(n), "req/op")
-	for op, c := range sent {
-		b.ReportMetric(float64(c)/float64(n), op+"/op")
-	}
-	b.ReportMetric(logged.RCU/float64(n), "logged-RCU/op")
+	c := r.counted.Check(b, all)
+	b.ReportMetric(c.Logged.RCU/float64(b.N), "logged-RCU/op")
 }
 
 func benchGet(b *testing.B, h *queryapi.Handler, ev events.APIGatewayV2HTTPRequest, check func(body) bool) {
@@ -327,49 +200,44 @@ func benchGet(b *testing.B, h *queryapi.Handler, ev events.APIGatewayV2HTTPReque
 // One request per op of each kind of query, on an account of 61 events
 // (past a snapshot) and an owner of 25 accounts.
 func BenchmarkQuery(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			r := newBenchRig(b, backend.moto)
-			r.seed(b, "acc-main", "alice", 61, benchK, 61)
-			for i := range 24 {
-				r.seed(b, fmt.Sprintf("acc-%02d", i), "alice", 1, benchK, 1)
-			}
-			// An account whose third event the views have not seen.
-			r.seed(b, "acc-lag", "bob", 3, benchK, 2)
-			page := func(n int) func(body) bool {
-				return func(bd body) bool { its, _ := bd["items"].([]any); return len(its) == n }
-			}
-			version := func(v int64) func(body) bool { return func(bd body) bool { return num(bd, "version") == v } }
-			for _, c := range []struct {
-				name  string
-				q     req
-				want  map[string]int
-				check func(body) bool
-			}{
-				{"account-view", req{path: "/accounts/acc-main"}, map[string]int{"GetItem": 1}, version(61)},
-				{"min-version-view", req{path: "/accounts/acc-main", query: "minVersion=61"}, map[string]int{"GetItem": 1}, version(61)},
-				{"min-version-replay", req{path: "/accounts/acc-lag", query: "minVersion=3"}, map[string]int{"GetItem": 1, "Query": 1}, version(3)},
-				{"at-version", req{path: "/accounts/acc-main", query: "version=30"}, map[string]int{"Query": 1}, version(30)},
-				{"owner-accounts", req{path: "/accounts", query: "owner=alice"}, map[string]int{"Query": 1}, page(20)},
-				{"transactions", req{path: "/accounts/acc-main/transactions"}, map[string]int{"Query": 1}, page(20)},
-				{"events-first-page", req{path: "/accounts/acc-main/events"}, map[string]int{"Query": 1}, page(20)},
-				{"events-from-version", req{path: "/accounts/acc-main/events", query: "fromVersion=30"}, map[string]int{"Query": 2}, page(20)},
-			} {
-				b.Run(c.name, func(b *testing.B) {
-					c.q.tenant = benchTenant
-					ev := c.q.event()
-					r.start()
-					for b.Loop() {
-						benchGet(b, r.h, ev, c.check)
-					}
-					r.report(b, c.want)
-				})
-			}
-		})
-	}
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		r := newBenchRig(b, moto)
+		r.seed(b, "acc-main", "alice", 61, benchK, 61)
+		for i := range 24 {
+			r.seed(b, fmt.Sprintf("acc-%02d", i), "alice", 1, benchK, 1)
+		}
+		// An account whose third event the views have not seen.
+		r.seed(b, "acc-lag", "bob", 3, benchK, 2)
+		page := func(n int) func(body) bool {
+			return func(bd body) bool { its, _ := bd["items"].([]any); return len(its) == n }
+		}
+		version := func(v int64) func(body) bool { return func(bd body) bool { return num(bd, "version") == v } }
+		for _, c := range []struct {
+			name  string
+			q     req
+			want  map[string]int
+			check func(body) bool
+		}{
+			{"account-view", req{path: "/accounts/acc-main"}, map[string]int{"GetItem": 1}, version(61)},
+			{"min-version-view", req{path: "/accounts/acc-main", query: "minVersion=61"}, map[string]int{"GetItem": 1}, version(61)},
+			{"min-version-replay", req{path: "/accounts/acc-lag", query: "minVersion=3"}, map[string]int{"GetItem": 1, "Query": 1}, version(3)},
+			{"at-version", req{path: "/accounts/acc-main", query: "version=30"}, map[string]int{"Query": 1}, version(30)},
+			{"owner-accounts", req{path: "/accounts", query: "owner=alice"}, map[string]int{"Query": 1}, page(20)},
+			{"transactions", req{path: "/accounts/acc-main/transactions"}, map[string]int{"Query": 1}, page(20)},
+			{"events-first-page", req{path: "/accounts/acc-main/events"}, map[string]int{"Query": 1}, page(20)},
+			{"events-from-version", req{path: "/accounts/acc-main/events", query: "fromVersion=30"}, map[string]int{"Query": 2}, page(20)},
+		} {
+			b.Run(c.name, func(b *testing.B) {
+				c.q.tenant = benchTenant
+				ev := c.q.event()
+				r.counted.Start()
+				for b.Loop() {
+					benchGet(b, r.h, ev, c.check)
+				}
+				r.report(b, c.want)
+			})
+		}
+	})
 }
 
 // A time-travel query on an account of 10,000 one-event commits, in the
@@ -379,60 +247,55 @@ func BenchmarkQuery(b *testing.B) {
 // only read when ANNALS_BENCH_SLOW is set: each request there takes moto
 // about half a minute.
 func BenchmarkTimeTravel(b *testing.B) {
-	for _, backend := range []struct {
-		name string
-		moto bool
-	}{{"memory", false}, {"moto", true}} {
-		b.Run(backend.name, func(b *testing.B) {
-			r := newBenchRig(b, backend.moto)
-			for _, snaps := range []struct {
-				name string
-				k    int64
-			}{{"snapshots", benchK}, {"no-snapshots", 0}} {
-				b.Run(snaps.name, func(b *testing.B) {
-					if backend.moto && snaps.k == 0 && os.Getenv("ANNALS_BENCH_SLOW") == "" {
-						b.Skip("set ANNALS_BENCH_SLOW=1 to read a stream without snapshots on moto")
-					}
-					id := "acc-long-" + snaps.name
-					times := r.seed(b, id, "carol", benchLong, snaps.k, 0)
-					mid := times[benchLong/2-1].Add(time.Second / 2) // between versions 5,000 and 5,001
-					// A replay reads the partition newest first in pages of
-					// K+2 items, from its bound down to the first usable
-					// snapshot, or to version 1. A version bound starts the
-					// read at that version; a time bound at the head, since
-					// only reading a commit tells its time.
-					withSnaps := snaps.k > 0
-					for _, c := range []struct {
-						name    string
-						query   string
-						version int64
-						items   int // read down from the bound
-					}{
-						// 25 commits, then the snapshot at 5,000; or 5,025 commits.
-						{"version-middle", "version=5025", 5025, pick(withSnaps, 26, 5025)},
-						// Commits 10,000 to 5,001 and the 100 snapshots among
-						// them, which are too late, then the one at 5,000; or
-						// all 10,000 commits.
-						{"at-middle", "at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), 5000, pick(withSnaps, 5000+100+1, benchLong)},
-						// The snapshot at the head; or every commit.
-						{"version-head", "version=10000", 10000, pick(withSnaps, 1, benchLong)},
-					} {
-						b.Run(c.name, func(b *testing.B) {
-							ev := req{path: "/accounts/" + id, query: c.query, tenant: benchTenant}.event()
-							r.start()
-							for b.Loop() {
-								benchGet(b, r.h, ev, func(bd body) bool {
-									return num(bd, "version") == c.version && num(bd, "balance") == 1250*(c.version-1)
-								})
-							}
-							pages := (c.items + benchK + 1) / (benchK + 2)
-							r.report(b, map[string]int{"Query": pages})
-						})
-					}
-				})
-			}
-		})
-	}
+	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
+		r := newBenchRig(b, moto)
+		for _, snaps := range []struct {
+			name string
+			k    int64
+		}{{"snapshots", benchK}, {"no-snapshots", 0}} {
+			b.Run(snaps.name, func(b *testing.B) {
+				if moto && snaps.k == 0 && os.Getenv("ANNALS_BENCH_SLOW") == "" {
+					b.Skip("set ANNALS_BENCH_SLOW=1 to read a stream without snapshots on moto")
+				}
+				id := "acc-long-" + snaps.name
+				times := r.seed(b, id, "carol", benchLong, snaps.k, 0)
+				mid := times[benchLong/2-1].Add(time.Second / 2) // between versions 5,000 and 5,001
+				// A replay reads the partition newest first in pages of
+				// K+2 items, from its bound down to the first usable
+				// snapshot, or to version 1. A version bound starts the
+				// read at that version; a time bound at the head, since
+				// only reading a commit tells its time.
+				withSnaps := snaps.k > 0
+				for _, c := range []struct {
+					name    string
+					query   string
+					version int64
+					items   int // read down from the bound
+				}{
+					// 25 commits, then the snapshot at 5,000; or 5,025 commits.
+					{"version-middle", "version=5025", 5025, pick(withSnaps, 26, 5025)},
+					// Commits 10,000 to 5,001 and the 100 snapshots among
+					// them, which are too late, then the one at 5,000; or
+					// all 10,000 commits.
+					{"at-middle", "at=" + url.QueryEscape(mid.Format(time.RFC3339Nano)), 5000, pick(withSnaps, 5000+100+1, benchLong)},
+					// The snapshot at the head; or every commit.
+					{"version-head", "version=10000", 10000, pick(withSnaps, 1, benchLong)},
+				} {
+					b.Run(c.name, func(b *testing.B) {
+						ev := req{path: "/accounts/" + id, query: c.query, tenant: benchTenant}.event()
+						r.counted.Start()
+						for b.Loop() {
+							benchGet(b, r.h, ev, func(bd body) bool {
+								return num(bd, "version") == c.version && num(bd, "balance") == 1250*(c.version-1)
+							})
+						}
+						pages := (c.items + benchK + 1) / (benchK + 2)
+						r.report(b, map[string]int{"Query": pages})
+					})
+				}
+			})
+		}
+	})
 }
 
 func pick(cond bool, yes, no int) int {

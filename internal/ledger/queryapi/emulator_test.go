@@ -1,7 +1,6 @@
 package queryapi_test
 
 import (
-	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -31,17 +30,9 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID)),
 		views.NewDynamoAccounts(db, tables[views.AccountsView]), views.NewDynamoHistory(db, tables[views.HistoryView]))
 	fn := lambdatest.Start(t, bootstrap, env)
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "query", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
-			out, err := fn.Invoke(t.Context(), raw)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Logs())
-			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatalf("response %s: %v", out, err)
-			}
-			checkPayloadResponse(t, name, resp)
+			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}
 }

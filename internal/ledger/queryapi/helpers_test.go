@@ -2,11 +2,9 @@ package queryapi_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/testclock"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -31,33 +30,19 @@ type fixture struct {
 	store   *eventstore.Store
 	view    *views.MemoryAccounts
 	project func(ctx context.Context, commit []eventstore.Event) error
-	clock   *clock
+	clock   *testclock.Clock
 	logs    *testlog.Buffer
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Second)
-	return c.now
 }
 
 var ids atomic.Int64
 
 func newID() string { return fmt.Sprintf("id-%06d", ids.Add(1)) }
 
-var start = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{
 		view:  views.NewMemoryAccounts(),
-		clock: &clock{now: start},
+		clock: testclock.New(testclock.Start, time.Second),
 		logs:  &testlog.Buffer{},
 	}
 	f.store = eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
@@ -182,33 +167,10 @@ func (f *fixture) do(t testing.TB, r req) events.APIGatewayV2HTTPResponse {
 	return resp
 }
 
-type body map[string]any
+// body and expect check a response as every function's route tests do.
+type body = httpapitest.Body
 
-// expect checks a success status, or a problem's status and type, and
-// returns the body.
-func expect(t testing.TB, resp events.APIGatewayV2HTTPResponse, status int, problem string) body {
-	t.Helper()
-	if resp.StatusCode != status {
-		t.Fatalf("status %d (%s), want %d", resp.StatusCode, resp.Body, status)
-	}
-	var b body
-	if err := json.Unmarshal([]byte(resp.Body), &b); err != nil {
-		t.Fatalf("response body %q is not a JSON object: %v", resp.Body, err)
-	}
-	if problem == "" {
-		if ct := resp.Headers["Content-Type"]; ct != "application/json" {
-			t.Errorf("Content-Type %q, want application/json", ct)
-		}
-		return b
-	}
-	if ct := resp.Headers["Content-Type"]; ct != "application/problem+json" {
-		t.Errorf("Content-Type %q, want application/problem+json", ct)
-	}
-	if b["type"] != httpapi.ProblemTypePrefix+problem || int(b["status"].(float64)) != status {
-		t.Fatalf("problem %v, want type %s status %d", b, problem, status)
-	}
-	return b
-}
+var expect = httpapitest.Expect
 
 func num(b body, k string) int64 {
 	v, _ := b[k].(float64)

@@ -13,6 +13,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 )
 
 // list renders a page of a list: nextCursor is null on the last page.
@@ -41,17 +42,30 @@ func (h *Handler) ownerAccounts(ctx context.Context, c call) events.APIGatewayV2
 	if err != nil {
 		return c.log.FailErr(app.AccountError(err), c.corr)
 	}
-	items := make([]accountBody, 0, len(rows))
-	var next *cursor
-	for i, r := range rows {
-		if i == c.params.limit {
-			next = &cursor{Tenant: c.tenant, Route: c.route.String(), Scope: c.params.owner, After: rows[i-1].AccountID}
-			break
-		}
+	items, next := page(rows, c.params.limit,
 		// Every row of the index has an owner, and so a state.
-		items = append(items, newAccountBody(r.AccountID, r.State, r.Version, r.UpdatedAt))
-	}
+		func(r views.AccountRow) accountBody {
+			return newAccountBody(r.AccountID, r.State, r.Version, r.UpdatedAt)
+		},
+		func(last views.AccountRow) cursor {
+			return cursor{Tenant: c.tenant, Route: c.route.String(), Scope: c.params.owner, After: last.AccountID}
+		})
 	return h.list(c, items, len(items), next)
+}
+
+// page turns rows read one past the page's limit into the page's items
+// and, when that extra row came, the cursor after the page's last row:
+// the last page says so rather than handing out a cursor to an empty one.
+func page[R, B any](rows []R, limit int, body func(R) B, after func(last R) cursor) ([]B, *cursor) {
+	items := make([]B, 0, len(rows))
+	for i, r := range rows {
+		if i == limit {
+			next := after(rows[i-1])
+			return items, &next
+		}
+		items = append(items, body(r))
+	}
+	return items, nil
 }
 
 // transactionBody is one entry of the history's JSON.
@@ -84,19 +98,17 @@ func (h *Handler) transactions(ctx context.Context, c call) events.APIGatewayV2H
 			return *p
 		}
 	}
-	items := make([]transactionBody, 0, len(entries))
-	var next *cursor
-	for i, e := range entries {
-		if i == c.params.limit {
-			next = &cursor{Tenant: c.tenant, Route: c.route.String(), Scope: c.stream.ID, Version: entries[i-1].Version}
-			break
-		}
-		items = append(items, transactionBody{
-			EventID: e.EventID, Version: e.Version, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
-			Reference: e.Reference, TransferID: e.TransferID,
-			OccurredAt: stamp(e.OccurredAt), RecordedAt: stamp(e.RecordedAt),
+	items, next := page(entries, c.params.limit,
+		func(e views.HistoryEntry) transactionBody {
+			return transactionBody{
+				EventID: e.EventID, Version: e.Version, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter,
+				Reference: e.Reference, TransferID: e.TransferID,
+				OccurredAt: stamp(e.OccurredAt), RecordedAt: stamp(e.RecordedAt),
+			}
+		},
+		func(last views.HistoryEntry) cursor {
+			return cursor{Tenant: c.tenant, Route: c.route.String(), Scope: c.stream.ID, Version: last.Version}
 		})
-	}
 	return h.list(c, items, len(items), next)
 }
 

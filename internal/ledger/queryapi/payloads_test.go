@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
@@ -58,10 +59,7 @@ var payloadExpectations = map[string]struct {
 
 // demoClock is the clock the demo accounts are written with: each commit
 // one second after the last, from 2026-03-01T09:00:00Z.
-func demoClock() func() time.Time {
-	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	return func() time.Time { now = now.Add(time.Second); return now }
-}
+func demoClock() func() time.Time { return testclock.New(testclock.Start, time.Second).Now }
 
 // seedDemo writes what the payloads name, in tenant demo: acc-demo-1 of
 // alice, opened (version 1, at 09:00:01) with 5,000 deposited (2, at
@@ -122,11 +120,6 @@ func seedDemo(t testing.TB, store *eventstore.Store, view views.AccountStore, hi
 	}
 }
 
-func payloads(t *testing.T) map[string][]byte {
-	t.Helper()
-	return lambdatest.Payloads(t, "query", payloadExpectations)
-}
-
 // checkPayloadResponse asserts a response against its expectation.
 func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
@@ -162,7 +155,7 @@ func checkPayloadResponse(t *testing.T, name string, resp events.APIGatewayV2HTT
 }
 
 func TestPayloadsThroughTheHandler(t *testing.T) {
-	for name, raw := range payloads(t) {
+	for name, raw := range lambdatest.Payloads(t, "query", payloadExpectations) {
 		t.Run(name, func(t *testing.T) {
 			var req events.APIGatewayV2HTTPRequest
 			if err := json.Unmarshal(raw, &req); err != nil {

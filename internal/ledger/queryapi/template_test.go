@@ -16,83 +16,39 @@ import (
 // the registry's views) on the HTTP API behind the JWT authorizer with the
 // ledger:read scope.
 func TestTemplateWiresTheQueryFunction(t *testing.T) {
-	fn, ok := awstest.Template(t).Resources["QueryFunction"]
-	if !ok {
-		t.Fatal("no QueryFunction in template.yaml")
-	}
-	var p struct {
-		CodeUri     string
-		Environment struct{ Variables map[string]any }
-		Policies    []struct {
-			Statement []struct {
-				Effect   string
-				Action   []string
-				Resource any
-			}
+	p := awstest.TemplateFunction[struct {
+		ApiId  any
+		Method string
+		Path   string
+		Auth   struct {
+			Authorizer          string
+			AuthorizationScopes []string
 		}
-		Events map[string]struct {
-			Type       string
-			Properties struct {
-				ApiId  any
-				Method string
-				Path   string
-				Auth   struct {
-					Authorizer          string
-					AuthorizationScopes []string
-				}
-			}
-		}
-	}
-	if err := fn.Decode(&p); err != nil {
-		t.Fatal(err)
-	}
-	if p.CodeUri != "functions/query" {
-		t.Errorf("CodeUri = %q", p.CodeUri)
-	}
-	ref := func(r string) map[string]any { return map[string]any{"Ref": r} }
-	getAtt := func(r, a string) map[string]any { return map[string]any{"Fn::GetAtt": []any{r, a}} }
+	}](t, "QueryFunction")
 	wantEnv := map[string]any{
-		"EVENTS_TABLE": ref("EventsTable"),
-		"TENANT_CLAIM": ref("TenantClaim"),
+		"EVENTS_TABLE": awstest.Ref("EventsTable"),
+		"TENANT_CLAIM": awstest.Ref("TenantClaim"),
 	}
+	want := []awstest.Grant{{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")}}
 	for _, v := range views.All {
 		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
-	}
-	if !reflect.DeepEqual(p.Environment.Variables, wantEnv) {
-		t.Errorf("environment %v, want %v", p.Environment.Variables, wantEnv)
-	}
-	type grant struct {
-		actions  []string
-		resource any
-	}
-	want := []grant{{[]string{"dynamodb:Query"}, getAtt("EventsTable", "Arn")}}
-	for _, v := range views.All {
 		for _, g := range v.QueryGrants {
-			want = append(want, grant{slices.Sorted(slices.Values(g.Actions)), awstest.ViewTableArn(g.Resource, g.Suffix)})
+			want = append(want, awstest.Grant{Actions: slices.Sorted(slices.Values(g.Actions)), Resource: awstest.ViewTableArn(g.Resource, g.Suffix)})
 		}
 	}
-	var got []grant
-	for _, pol := range p.Policies {
-		for _, s := range pol.Statement {
-			if s.Effect != "Allow" {
-				t.Errorf("statement %+v", s)
+	grants := p.Check(t, "functions/query", wantEnv, want)
+	for _, g := range grants {
+		for _, a := range g.Actions {
+			// Reads only: no write of any kind, anywhere.
+			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
+				t.Errorf("action %s is not a read", a)
 			}
-			for _, a := range s.Action {
-				// Reads only: no write of any kind, anywhere.
-				if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
-					t.Errorf("action %s is not a read", a)
-				}
-			}
-			got = append(got, grant{slices.Sorted(slices.Values(s.Action)), s.Resource})
 		}
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("grants %+v, want %+v", got, want)
 	}
 	var routes []string
 	for name, e := range p.Events {
 		ep := e.Properties
-		if e.Type != "HttpApi" || !reflect.DeepEqual(ep.ApiId, ref("HttpApi")) || ep.Auth.Authorizer != "JwtAuthorizer" ||
+		if e.Type != "HttpApi" || !reflect.DeepEqual(ep.ApiId, awstest.Ref("HttpApi")) || ep.Auth.Authorizer != "JwtAuthorizer" ||
 			!slices.Equal(ep.Auth.AuthorizationScopes, []string{"ledger:read"}) {
 			t.Errorf("event %s = %+v", name, e)
 		}

@@ -6,24 +6,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
-// The in-memory view store must behave exactly like the DynamoDB one.
-func TestAccountStoreContract(t *testing.T) {
+// onBothStores runs a store's contract on the in-memory store and on the
+// DynamoDB one, in a table of its own made from the template's logicalID:
+// the in-memory store must behave exactly like the DynamoDB one.
+func onBothStores[S any](t *testing.T, logicalID string, contract func(*testing.T, S), memory func() S, dynamo func(db *dynamodb.Client, table string) S) {
 	t.Parallel()
 	t.Run("memory", func(t *testing.T) {
 		t.Parallel()
-		accountStoreContract(t, views.NewMemoryAccounts())
+		contract(t, memory())
 	})
 	t.Run("dynamodb", func(t *testing.T) {
 		t.Parallel()
 		db := awstest.DynamoDB(t)
-		accountStoreContract(t, views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
+		contract(t, dynamo(db, awstest.Table(t, db, logicalID)))
 	})
+}
+
+func TestAccountStoreContract(t *testing.T) {
+	onBothStores(t, "AccountsTable", accountStoreContract,
+		func() views.AccountStore { return views.NewMemoryAccounts() },
+		func(db *dynamodb.Client, table string) views.AccountStore { return views.NewDynamoAccounts(db, table) })
 }
 
 func accountStoreContract(t *testing.T, s views.AccountStore) {

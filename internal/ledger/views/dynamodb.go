@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
-
-	"annals/internal/kit/projection"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
 )
 
@@ -31,51 +30,24 @@ const ByOwnerIndex = "ByOwner"
 type DynamoAccounts struct {
 	db    DynamoDB
 	table string
+	rows  *viewtable.Table[AccountRow]
 }
 
 // NewDynamoAccounts returns the view stored in table.
 func NewDynamoAccounts(db DynamoDB, table string) *DynamoAccounts {
-	return &DynamoAccounts{db: db, table: table}
+	return &DynamoAccounts{db: db, table: table, rows: viewtable.New(db, table, "account", encodeAccount, decodeAccount)}
 }
 
-func accountKey(tenant, accountID string) string { return tenant + "#" + accountID }
+func accountKey(tenant, accountID string) string { return viewtable.Key(tenant, accountID) }
 
 func ownerKey(tenant, owner string) string { return tenant + "#" + owner }
 
 func (d *DynamoAccounts) Account(ctx context.Context, tenant, accountID string) (AccountRow, bool, error) {
-	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(d.table),
-		Key:            map[string]types.AttributeValue{"pk": str(accountKey(tenant, accountID))},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return AccountRow{}, false, fmt.Errorf("get account %s#%s: %w", tenant, accountID, err)
-	}
-	if out.Item == nil {
-		return AccountRow{}, false, nil
-	}
-	r, err := decodeAccount(out.Item)
-	if err != nil {
-		return AccountRow{}, false, fmt.Errorf("get account %s#%s: %w", tenant, accountID, err)
-	}
-	return r, true, nil
+	return d.rows.Get(ctx, tenant, accountID)
 }
 
 func (d *DynamoAccounts) PutAccount(ctx context.Context, row AccountRow, expected int64) error {
-	_, err := d.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(d.table),
-		Item:                      encodeAccount(row),
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(expected)},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, projection.ErrStale)
-	}
-	if err != nil {
-		return fmt.Errorf("put account %s#%s at %d: %w", row.Tenant, row.AccountID, expected, err)
-	}
-	return nil
+	return d.rows.Put(ctx, row.Tenant, row.AccountID, row, expected)
 }
 
 func (d *DynamoAccounts) AccountsOfOwner(ctx context.Context, tenant, owner string) ([]AccountRow, error) {
@@ -86,30 +58,25 @@ func (d *DynamoAccounts) AccountsOfOwner(ctx context.Context, tenant, owner stri
 		KeyConditionExpression:    aws.String("ownerKey = :o"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(ownerKey(tenant, owner))},
 	}
-	for {
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+	if err := viewtable.Query(ctx, d.db, in, 0, 0, appendAccount(&out)); err != nil {
+		return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
+	}
+	return out, nil
+}
+
+// appendAccount decodes each item onto out.
+func appendAccount(out *[]AccountRow) func(map[string]types.AttributeValue) error {
+	return func(it map[string]types.AttributeValue) error {
+		r, err := decodeAccount(it)
+		if err == nil {
+			*out = append(*out, r)
 		}
-		for _, it := range page.Items {
-			r, err := decodeAccount(it)
-			if err != nil {
-				return nil, fmt.Errorf("accounts of %s in %s: %w", owner, tenant, err)
-			}
-			out = append(out, r)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+		return err
 	}
 }
 
-func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
+// str and num are the attribute values the views' items are made of.
+var str, num = viewtable.S, viewtable.N
 
 // encodeAccount is the row's item. Optional attributes are left out rather
 // than stored empty: an index key may not be an empty string, and absent
@@ -121,8 +88,8 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 		"accountId":      str(r.AccountID),
 		"balance":        num(r.State.Balance),
 		"overdraftLimit": num(r.State.OverdraftLimit),
-		"version":        num(r.Version),
 	}
+	viewtable.SetPosition(it, projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine})
 	if r.State.ID != "" {
 		it["openedAs"] = str(r.State.ID)
 	}
@@ -136,9 +103,6 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 	if r.State.Status != account.StatusNone {
 		it["status"] = str(string(r.State.Status))
 	}
-	if !r.UpdatedAt.IsZero() {
-		it["updatedAt"] = str(r.UpdatedAt.UTC().Format(time.RFC3339Nano))
-	}
 	if len(r.State.TransfersInFlight) > 0 {
 		m := make(map[string]types.AttributeValue, len(r.State.TransfersInFlight))
 		for id, amount := range r.State.TransfersInFlight {
@@ -146,30 +110,25 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 		}
 		it["transfersInFlight"] = &types.AttributeValueMemberM{Value: m}
 	}
-	if q := r.Quarantine; q != nil {
-		it["quarantined"] = &types.AttributeValueMemberBOOL{Value: true}
-		it["quarantineReason"] = str(q.Reason)
-		it["quarantinedAt"] = num(q.At)
-	}
 	return it
 }
 
 func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
-	it := item(raw)
+	it := viewtable.Read(raw)
 	r := AccountRow{
-		Tenant:    it.s("tenant"),
-		AccountID: it.s("accountId"),
-		Version:   it.n("version"),
+		Tenant:    it.S("tenant"),
+		AccountID: it.S("accountId"),
 		State: account.Account{
-			ID:             it.s("openedAs"),
-			Owner:          it.s("owner"),
-			Currency:       account.Currency(it.s("currency")),
-			OverdraftLimit: it.n("overdraftLimit"),
-			Balance:        it.n("balance"),
-			Status:         account.Status(it.s("status")),
+			ID:             it.S("openedAs"),
+			Owner:          it.S("owner"),
+			Currency:       account.Currency(it.S("currency")),
+			OverdraftLimit: it.N("overdraftLimit"),
+			Balance:        it.N("balance"),
+			Status:         account.Status(it.S("status")),
 		},
-		UpdatedAt: it.time("updatedAt"),
 	}
+	pos := it.Position()
+	r.Version, r.UpdatedAt, r.Quarantine = pos.Version, pos.UpdatedAt, pos.Quarantine
 	if m, ok := raw["transfersInFlight"].(*types.AttributeValueMemberM); ok && len(m.Value) > 0 {
 		r.State.TransfersInFlight = make(map[string]int64, len(m.Value))
 		for id, v := range m.Value {
@@ -184,11 +143,8 @@ func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
 			r.State.TransfersInFlight[id] = amount
 		}
 	}
-	if q, ok := raw["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		r.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
-	}
 	if r.Tenant == "" || r.AccountID == "" {
 		return r, errors.New("account item without tenant or accountId")
 	}
-	return r, it.err
+	return r, it.Err()
 }

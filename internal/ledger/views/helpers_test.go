@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -21,15 +20,6 @@ import (
 )
 
 const tenant = "acme"
-
-// newEvents is an event store in memory with a deterministic clock and ids.
-func newEvents() *eventstore.Store {
-	n := 0
-	clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	return eventstore.New(eventstore.NewMemoryBackend(),
-		eventstore.WithIDs(func() string { n++; return fmt.Sprintf("id-%06d", n) }),
-		eventstore.WithClock(func() time.Time { clock = clock.Add(time.Second); return clock }))
-}
 
 // writer appends ledger events to one account stream.
 type writer struct {
@@ -176,21 +166,15 @@ func checkHistory(t testing.TB, history views.HistoryStore, store *eventstore.St
 // record is the Kinesis record the fan-out makes of a commit.
 func record(t testing.TB, seq int, c eventstore.Committed) events.KinesisEventRecord {
 	t.Helper()
-	data, err := envelope.Encode(c.Events)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rawRecord(seq, c.Events[0].Stream.Key(), data)
+	return projectiontest.Record(t, seq, c.Events)
 }
 
-func rawRecord(seq int, key string, data []byte) events.KinesisEventRecord {
-	s := fmt.Sprintf("4959%020d", seq)
-	return events.KinesisEventRecord{
-		EventID:   "shardId-000000000000:" + s,
-		EventName: "aws:kinesis:record",
-		Kinesis:   events.KinesisRecord{PartitionKey: key, SequenceNumber: s, Data: data, KinesisSchemaVersion: "1.0"},
-	}
-}
+// The events table in memory and records of any data, as every projector
+// test has them.
+var (
+	newEvents = projectiontest.NewEvents
+	rawRecord = projectiontest.RawRecord
+)
 
 func batch(records ...events.KinesisEventRecord) events.KinesisEvent {
 	return events.KinesisEvent{Records: records}
@@ -259,18 +243,7 @@ func newFixture(t testing.TB) *fixture {
 
 func (f *fixture) handle(t testing.TB, ev events.KinesisEvent) []string {
 	t.Helper()
-	resp, err := f.h.Handle(context.Background(), ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.BatchItemFailures == nil {
-		t.Fatal("BatchItemFailures is nil; Lambda wants an empty list")
-	}
-	var seqs []string
-	for _, b := range resp.BatchItemFailures {
-		seqs = append(seqs, b.ItemIdentifier)
-	}
-	return seqs
+	return projectiontest.Failures(t, f.h, ev.Records...)
 }
 
 func (f *fixture) row(t testing.TB, a *writer) views.AccountRow {

@@ -2,13 +2,12 @@ package views
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"time"
 
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/viewtable"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -52,15 +51,10 @@ func (d *DynamoHistory) Position(ctx context.Context, tenant, accountID string) 
 	if out.Item == nil {
 		return projection.Position{}, false, nil
 	}
-	var p projection.Position
-	it := item(out.Item)
-	p.Version = it.n("version")
-	p.UpdatedAt = it.time("updatedAt")
-	if q, ok := out.Item["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		p.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
-	}
-	if it.err != nil {
-		return projection.Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, it.err)
+	it := viewtable.Read(out.Item)
+	p := it.Position()
+	if it.Err() != nil {
+		return projection.Position{}, false, fmt.Errorf("history position of %s#%s: %w", tenant, accountID, it.Err())
 	}
 	return p, true, nil
 }
@@ -86,56 +80,14 @@ func (d *DynamoHistory) AppendHistory(ctx context.Context, tenant, accountID str
 
 func (d *DynamoHistory) write(ctx context.Context, tenant, accountID string, entries []HistoryEntry, pos projection.Position, expected int64) error {
 	k := accountKey(tenant, accountID)
-	position := &types.Put{
-		TableName:                 aws.String(d.table),
-		Item:                      encodePosition(k, pos),
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(expected)},
+	rows := make([]map[string]types.AttributeValue, len(entries))
+	for i, e := range entries {
+		rows[i] = encodeEntry(k, e)
 	}
-	var err error
-	if len(entries) == 0 {
-		_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: position.TableName, Item: position.Item,
-			ConditionExpression: position.ConditionExpression, ExpressionAttributeValues: position.ExpressionAttributeValues,
-		})
-	} else {
-		items := make([]types.TransactWriteItem, 0, len(entries)+1)
-		items = append(items, types.TransactWriteItem{Put: position})
-		for _, e := range entries {
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(d.table), Item: encodeEntry(k, e)}})
-		}
-		_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	}
-	if stale(err) {
-		return fmt.Errorf("append history of %s at %d: %w", k, expected, projection.ErrStale)
-	}
-	if err != nil {
-		return fmt.Errorf("append history of %s at %d: %w", k, expected, err)
+	if err := viewtable.WriteWithRows(ctx, d.db, d.table, encodePosition(k, pos), expected, rows); err != nil {
+		return fmt.Errorf("append history of %s: %w", k, err)
 	}
 	return nil
-}
-
-// stale reports whether a write failed on the position's condition alone.
-func stale(err error) bool {
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return true
-	}
-	var tce *types.TransactionCanceledException
-	if !errors.As(err, &tce) {
-		return false
-	}
-	failed := false
-	for _, r := range tce.CancellationReasons {
-		switch aws.ToString(r.Code) {
-		case "ConditionalCheckFailed":
-			failed = true
-		case "", "None":
-		default:
-			return false
-		}
-	}
-	return failed
 }
 
 func (d *DynamoHistory) Transactions(ctx context.Context, tenant, accountID string, before int64, limit int) ([]HistoryEntry, error) {
@@ -157,38 +109,21 @@ func (d *DynamoHistory) Transactions(ctx context.Context, tenant, accountID stri
 			":pk": str(accountKey(tenant, accountID)), ":lo": num(1), ":hi": num(hi),
 		},
 		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
 	}
-	for {
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
-		}
-		for _, raw := range page.Items {
-			e, err := decodeEntry(tenant, accountID, raw)
-			if err != nil {
-				return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
-			}
-			out = append(out, e)
-		}
-		if len(out) >= limit || len(page.LastEvaluatedKey) == 0 {
-			return out, nil
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-		in.Limit = aws.Int32(int32(limit - len(out)))
+	err := viewtable.Query(ctx, d.db, in, limit, 0, func(raw map[string]types.AttributeValue) error {
+		e, err := decodeEntry(tenant, accountID, raw)
+		out = append(out, e)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("history of %s#%s: %w", tenant, accountID, err)
 	}
+	return out, nil
 }
 
 func encodePosition(k string, p projection.Position) map[string]types.AttributeValue {
-	it := map[string]types.AttributeValue{"pk": str(k), "sk": num(0), "version": num(p.Version)}
-	if !p.UpdatedAt.IsZero() {
-		it["updatedAt"] = str(p.UpdatedAt.UTC().Format(time.RFC3339Nano))
-	}
-	if q := p.Quarantine; q != nil {
-		it["quarantined"] = &types.AttributeValueMemberBOOL{Value: true}
-		it["quarantineReason"] = str(q.Reason)
-		it["quarantinedAt"] = num(q.At)
-	}
+	it := map[string]types.AttributeValue{"pk": str(k), "sk": num(0)}
+	viewtable.SetPosition(it, p)
 	return it
 }
 
@@ -213,53 +148,13 @@ func encodeEntry(k string, e HistoryEntry) map[string]types.AttributeValue {
 }
 
 func decodeEntry(tenant, accountID string, raw map[string]types.AttributeValue) (HistoryEntry, error) {
-	it := item(raw)
+	it := viewtable.Read(raw)
 	e := HistoryEntry{
 		Tenant: tenant, AccountID: accountID,
-		Version: it.n("sk"), EventID: it.s("eventId"), Kind: it.s("kind"),
-		Amount: it.n("amount"), BalanceAfter: it.n("balanceAfter"),
-		Reference: it.s("reference"), TransferID: it.s("transferId"),
-		OccurredAt: it.time("occurredAt"), RecordedAt: it.time("recordedAt"),
+		Version: it.N("sk"), EventID: it.S("eventId"), Kind: it.S("kind"),
+		Amount: it.N("amount"), BalanceAfter: it.N("balanceAfter"),
+		Reference: it.S("reference"), TransferID: it.S("transferId"),
+		OccurredAt: it.Time("occurredAt"), RecordedAt: it.Time("recordedAt"),
 	}
-	return e, it.err
-}
-
-// item reads attributes of one item, keeping the first error.
-type itemReader struct {
-	raw map[string]types.AttributeValue
-	err error
-}
-
-func item(raw map[string]types.AttributeValue) *itemReader { return &itemReader{raw: raw} }
-
-func (r *itemReader) s(name string) string {
-	v, _ := r.raw[name].(*types.AttributeValueMemberS)
-	if v == nil {
-		return ""
-	}
-	return v.Value
-}
-
-func (r *itemReader) n(name string) int64 {
-	v, ok := r.raw[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	n, err := strconv.ParseInt(v.Value, 10, 64)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("attribute %s: %w", name, err)
-	}
-	return n
-}
-
-func (r *itemReader) time(name string) time.Time {
-	s := r.s(name)
-	if s == "" {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil && r.err == nil {
-		r.err = fmt.Errorf("attribute %s: %w", name, err)
-	}
-	return t.UTC()
+	return e, it.Err()
 }

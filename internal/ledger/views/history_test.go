@@ -9,25 +9,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/views"
-	"annals/internal/localaws/awstest"
 )
 
 // The in-memory history must behave exactly like the DynamoDB one.
 func TestHistoryStoreContract(t *testing.T) {
-	t.Parallel()
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		historyStoreContract(t, views.NewMemoryHistory())
-	})
-	t.Run("dynamodb", func(t *testing.T) {
-		t.Parallel()
-		db := awstest.DynamoDB(t)
-		historyStoreContract(t, views.NewDynamoHistory(db, awstest.Table(t, db, "HistoryTable")))
-	})
+	onBothStores(t, "HistoryTable", historyStoreContract,
+		func() views.HistoryStore { return views.NewMemoryHistory() },
+		func(db *dynamodb.Client, table string) views.HistoryStore { return views.NewDynamoHistory(db, table) })
 }
 
 func entry(id string, v int64, kind string, amount, balance int64) views.HistoryEntry {

@@ -8,16 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/views"
@@ -60,15 +58,7 @@ func newMotoProjector(t *testing.T, viewDB views.DynamoDB) *motoProjector {
 
 func (m *motoProjector) handle(t *testing.T, records []events.KinesisEventRecord) []string {
 	t.Helper()
-	resp, err := m.h.Handle(t.Context(), events.KinesisEvent{Records: records})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var seqs []string
-	for _, f := range resp.BatchItemFailures {
-		seqs = append(seqs, f.ItemIdentifier)
-	}
-	return seqs
+	return projectiontest.Failures(t, m.h, records...)
 }
 
 // Commits delivered out of order, more than once, and with one of them
@@ -171,28 +161,13 @@ func TestPoisonLandsInTheQueue(t *testing.T) {
 	}
 	checkFolded(t, m.view, m.events, q.stream)
 
-	c := awstest.SQS(t)
 	var got []projection.DeadLetter
-	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 2 {
-		out, err := c.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
-			QueueUrl: aws.String(m.queue), MaxNumberOfMessages: 10, WaitTimeSeconds: 0})
-		if err != nil {
-			t.Fatal(err)
+	for _, body := range awstest.ReadQueue(t, m.queue, 2) {
+		var l projection.DeadLetter
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatalf("dead letter %s: %v", body, err)
 		}
-		for _, msg := range out.Messages {
-			var l projection.DeadLetter
-			if err := json.Unmarshal([]byte(aws.ToString(msg.Body)), &l); err != nil {
-				t.Fatalf("dead letter %s: %v", aws.ToString(msg.Body), err)
-			}
-			got = append(got, l)
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("fewer than two dead letters on the queue after 10 s")
-		}
-		if len(got) < 2 {
-			time.Sleep(50 * time.Millisecond)
-		}
+		got = append(got, l)
 	}
 	slices.SortFunc(got, func(a, b projection.DeadLetter) int { return strings.Compare(a.View, b.View) })
 	for i, view := range []string{"accounts", "history"} {

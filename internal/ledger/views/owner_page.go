@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"annals/internal/kit/projection/viewtable"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -32,24 +34,9 @@ func (d *DynamoAccounts) AccountsOfOwnerPage(ctx context.Context, tenant, owner,
 		ExpressionAttributeValues: values,
 	}
 	var out []AccountRow
-	for len(out) < limit {
-		// A page may also end at 1 MB before the limit: read on from there.
-		in.Limit = aws.Int32(int32(limit - len(out)))
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("accounts of %s in %s after %q: %w", owner, tenant, after, err)
-		}
-		for _, it := range page.Items {
-			r, err := decodeAccount(it)
-			if err != nil {
-				return nil, fmt.Errorf("accounts of %s in %s after %q: %w", owner, tenant, after, err)
-			}
-			out = append(out, r)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	// A page may also end at 1 MB before the limit: Query reads on from there.
+	if err := viewtable.Query(ctx, d.db, in, limit, 0, appendAccount(&out)); err != nil {
+		return nil, fmt.Errorf("accounts of %s in %s after %q: %w", owner, tenant, after, err)
 	}
 	return out, nil
 }

@@ -6,10 +6,11 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/views"
-	"annals/internal/localaws/awstest"
 )
 
 // pager is what both account stores offer for listing an owner's accounts
@@ -21,22 +22,18 @@ type pager interface {
 // Paging through an owner's accounts gives each of them once, in account id
 // order, on both stores alike; other owners and tenants never show.
 func TestAccountsOfOwnerPage(t *testing.T) {
-	t.Parallel()
-	t.Run("memory", func(t *testing.T) {
-		t.Parallel()
-		ownerPageContract(t, views.NewMemoryAccounts())
-	})
-	t.Run("dynamodb", func(t *testing.T) {
-		t.Parallel()
-		db := awstest.DynamoDB(t)
-		ownerPageContract(t, views.NewDynamoAccounts(db, awstest.Table(t, db, "AccountsTable")))
-	})
+	onBothStores(t, "AccountsTable", ownerPageContract,
+		func() pagedStore { return views.NewMemoryAccounts() },
+		func(db *dynamodb.Client, table string) pagedStore { return views.NewDynamoAccounts(db, table) })
 }
 
-func ownerPageContract(t *testing.T, s interface {
+// pagedStore is an account store that pages an owner's accounts.
+type pagedStore interface {
 	views.AccountStore
 	pager
-}) {
+}
+
+func ownerPageContract(t *testing.T, s pagedStore) {
 	ctx := t.Context()
 	var want []string
 	// Ids out of order, with one that sorts between others by bytes.

@@ -147,16 +147,9 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	seedGolden(t, eventstore.New(dynamostore.New(db, eventsTable)))
 	_, raw := goldenEvent(t)
 	fn := lambdatest.Start(t, bootstrap, env)
-	out, err := fn.Invoke(t.Context(), raw)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, fn.Logs())
-	}
-	var resp events.KinesisEventResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatalf("response %s: %v", out, err)
-	}
+	resp := lambdatest.Call[events.KinesisEventResponse](t, fn, raw)
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
-		t.Errorf("response %s, want an empty list of failures", out)
+		t.Errorf("response %+v, want an empty list of failures", resp)
 	}
 	checkGoldenRow(t, views.NewDynamoAccounts(db, accountsTable))
 	checkGoldenHistory(t, views.NewDynamoHistory(db, historyTable))

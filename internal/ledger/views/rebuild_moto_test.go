@@ -11,15 +11,14 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/awsconfig"
-	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -65,6 +64,47 @@ func newStack(t *testing.T) *stack {
 	return s
 }
 
+// rebuildWhileWriting rebuilds target's streams of category into its fresh
+// table, 3 segments at a time, running write once while the first scan
+// runs; write returns how many streams it added. The rebuild must settle in
+// three passes (the scan, the new streams, nothing new) and see every
+// stream: count gives how many there are.
+func (s *stack) rebuildWhileWriting(t *testing.T, target rebuild.View, category string, count, write func() int) rebuild.Result {
+	t.Helper()
+	before, added := count(), 0
+	res, err := rebuild.New(rebuild.Config{
+		Events: s.events, View: target, Category: category, Segments: 3,
+		AfterScan: func(ctx context.Context, pass int) error {
+			if pass == 1 {
+				added = write()
+			}
+			return nil
+		},
+	}).Run(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Settled || res.Passes != 3 {
+		t.Errorf("%d passes, settled %v; want 3 (scan, new streams, nothing new)", res.Passes, res.Settled)
+	}
+	if res.Streams != count() || count() != before+added {
+		t.Errorf("rebuild saw %d streams, the table has %d", res.Streams, count())
+	}
+	return res
+}
+
+// checkVerified asserts that a verification found the n streams of the
+// fresh table equal to the live ones, none lagging.
+func checkVerified(t *testing.T, rep rebuild.Report, err error, n int) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Equal != n || !rep.OK() || len(rep.Lagging) > 0 {
+		t.Fatalf("verify: %d of %d equal; lagging %v; differences %v", rep.Equal, n, rep.Lagging, rep.Differences)
+	}
+}
+
 // ledgerAccount is one account stream the stack appends to.
 type ledgerAccount struct {
 	stream  eventstore.StreamID
@@ -91,19 +131,12 @@ func (s *stack) commitAs(t testing.TB, a *ledgerAccount, meta eventstore.Metadat
 // project hands one commit to the live projector, as the fan-out would.
 func (s *stack) project(t testing.TB, commit []eventstore.Event) {
 	t.Helper()
-	data, err := envelope.Encode(commit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s.mu.Lock()
 	s.seq++
-	seq := fmt.Sprintf("4959%020d", s.seq)
+	seq := s.seq
 	s.mu.Unlock()
-	resp, err := s.projector.Handle(t.Context(), events.KinesisEvent{Records: []events.KinesisEventRecord{{
-		Kinesis: events.KinesisRecord{PartitionKey: commit[0].Stream.Key(), SequenceNumber: seq, Data: data},
-	}}})
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+	if failed := projectiontest.Failures(t, s.projector, projectiontest.Record(t, seq, commit)); len(failed) > 0 {
+		t.Fatalf("projector: failed %v", failed)
 	}
 }
 
@@ -218,47 +251,25 @@ func TestRebuildEqualsTheLiveViewAndTheFold(t *testing.T) {
 				target = views.NewHistory(s.freshHistory, s.events, s.dead, s.log)
 			}
 			var added []*ledgerAccount
-			before := len(s.streams)
-			r := rebuild.New(rebuild.Config{
-				Events: s.events, View: target, Category: app.AccountCategory, Segments: 3,
-				AfterScan: func(ctx context.Context, pass int) error {
-					if pass != 1 {
-						return nil
-					}
-					// Written while the scan ran: an existing stream
-					// moves on, two new ones appear.
-					s.deposit(t, s.streams[0], 11)
-					s.withdraw(t, s.streams[1], 1)
-					for i := range 2 {
-						added = append(added, s.open(t, fmt.Sprintf("n%s%d", view[:1], i)))
-						s.deposit(t, added[i], 3)
-					}
-					return nil
-				},
+			res := s.rebuildWhileWriting(t, target, app.AccountCategory, func() int { return len(s.streams) }, func() int {
+				// An existing stream moves on, two new ones appear.
+				s.deposit(t, s.streams[0], 11)
+				s.withdraw(t, s.streams[1], 1)
+				for i := range 2 {
+					added = append(added, s.open(t, fmt.Sprintf("n%s%d", view[:1], i)))
+					s.deposit(t, added[i], 3)
+				}
+				return len(added)
 			})
-			res, err := r.Run(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.Settled || res.Passes != 3 {
-				t.Errorf("%d passes, settled %v; want 3 (scan, new streams, nothing new)", res.Passes, res.Settled)
-			}
-			if res.Streams != len(s.streams) || len(s.streams) != before+len(added) {
-				t.Errorf("rebuild saw %d streams, the table has %d", res.Streams, len(s.streams))
-			}
 
 			var rep rebuild.Report
+			var err error
 			if view == views.AccountsView {
 				rep, err = views.VerifyAccounts(t.Context(), s.freshAccounts, s.liveAccounts, s.events, res.StreamKeys, 4)
 			} else {
 				rep, err = views.VerifyHistory(t.Context(), s.freshHistory, s.liveHistory, s.events, res.StreamKeys, 4)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rep.Equal != len(s.streams) || !rep.OK() || len(rep.Lagging) > 0 {
-				t.Fatalf("verify: %d of %d equal; lagging %v; differences %v", rep.Equal, len(s.streams), rep.Lagging, rep.Differences)
-			}
+			checkVerified(t, rep, err, len(s.streams))
 
 			// The test's own oracle, independent of Verify.
 			for _, a := range s.streams {

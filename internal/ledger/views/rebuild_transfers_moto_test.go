@@ -1,7 +1,6 @@
 package views_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -11,7 +10,6 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
-	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -160,44 +158,22 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 	wantPending["tr-poison"] = true
 
 	target := views.NewTransfers(s.freshTransfers, s.events, s.dead, s.log)
-	var added []*ledgerAccount
-	before := len(s.transfers)
-	r := rebuild.New(rebuild.Config{
-		Events: s.events, View: target, Category: app.TransferCategory, Segments: 3,
-		AfterScan: func(ctx context.Context, pass int) error {
-			if pass != 1 {
-				return nil
-			}
-			// While the scan ran: a pending transfer completes, two new
-			// ones are requested and one of them completes too.
-			s.drive(t, s.transfers[1])
-			delete(wantPending, s.transfers[1].stream.ID)
-			for i := range 2 {
-				added = append(added, s.request(t, fmt.Sprintf("tr-new-%d", i), src.stream.ID, dst.stream.ID, 3))
-			}
-			s.drive(t, added[0])
-			wantPending[added[1].stream.ID] = true
-			return nil
-		},
+	res := s.rebuildWhileWriting(t, target, app.TransferCategory, func() int { return len(s.transfers) }, func() int {
+		// A pending transfer completes, two new ones are requested and
+		// one of them completes too.
+		s.drive(t, s.transfers[1])
+		delete(wantPending, s.transfers[1].stream.ID)
+		var added []*ledgerAccount
+		for i := range 2 {
+			added = append(added, s.request(t, fmt.Sprintf("tr-new-%d", i), src.stream.ID, dst.stream.ID, 3))
+		}
+		s.drive(t, added[0])
+		wantPending[added[1].stream.ID] = true
+		return len(added)
 	})
-	res, err := r.Run(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Settled || res.Passes != 3 {
-		t.Errorf("%d passes, settled %v; want 3 (scan, new streams, nothing new)", res.Passes, res.Settled)
-	}
-	if res.Streams != len(s.transfers) || len(s.transfers) != before+len(added) {
-		t.Errorf("rebuild saw %d streams, the table has %d transfers", res.Streams, len(s.transfers))
-	}
 
 	rep, err := views.VerifyTransfers(t.Context(), s.freshTransfers, s.liveTransfers, s.events, res.StreamKeys, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Equal != len(s.transfers) || !rep.OK() || len(rep.Lagging) > 0 {
-		t.Fatalf("verify: %d of %d equal; lagging %v; differences %v", rep.Equal, len(s.transfers), rep.Lagging, rep.Differences)
-	}
+	checkVerified(t, rep, err, len(s.transfers))
 
 	// The test's own oracle, independent of Verify: the fresh row is the
 	// live one, and what loading the transfer through its aggregate gives.

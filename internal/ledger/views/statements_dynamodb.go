@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
 )
 
@@ -60,33 +60,13 @@ func (d *DynamoStatements) SaveDays(ctx context.Context, tenant, accountID strin
 		return err
 	}
 	k := accountKey(tenant, accountID)
-	put := &types.Put{
-		TableName:                 aws.String(d.table),
-		Item:                      encodeStatementHead(k, head),
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(expected)},
+	rows := make([]map[string]types.AttributeValue, len(days))
+	for i, day := range days {
+		rows[i] = encodeDay(day)
+		rows[i]["pk"], rows[i]["sk"] = str(k), str(day.Date)
 	}
-	var err error
-	if len(days) == 0 {
-		_, err = d.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: put.TableName, Item: put.Item,
-			ConditionExpression: put.ConditionExpression, ExpressionAttributeValues: put.ExpressionAttributeValues,
-		})
-	} else {
-		items := make([]types.TransactWriteItem, 0, len(days)+1)
-		items = append(items, types.TransactWriteItem{Put: put})
-		for _, day := range days {
-			it := encodeDay(day)
-			it["pk"], it["sk"] = str(k), str(day.Date)
-			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(d.table), Item: it}})
-		}
-		_, err = d.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-	}
-	if stale(err) {
-		return fmt.Errorf("save statements of %s at %d: %w", k, expected, projection.ErrStale)
-	}
-	if err != nil {
-		return fmt.Errorf("save statements of %s at %d: %w", k, expected, err)
+	if err := viewtable.WriteWithRows(ctx, d.db, d.table, encodeStatementHead(k, head), expected, rows); err != nil {
+		return fmt.Errorf("save statements of %s: %w", k, err)
 	}
 	return nil
 }
@@ -163,16 +143,16 @@ func encodeDay(d StatementDay) map[string]types.AttributeValue {
 
 // decodeDay reads a day whose date is the attribute dateAttr.
 func decodeDay(raw map[string]types.AttributeValue, dateAttr string) (StatementDay, error) {
-	it := item(raw)
+	it := viewtable.Read(raw)
 	d := StatementDay{
-		Date: it.s(dateAttr), Opening: it.n("opening"),
-		Deposits: it.n("deposits"), Withdrawals: it.n("withdrawals"),
-		TransfersIn: it.n("transfersIn"), TransfersOut: it.n("transfersOut"), Refunds: it.n("refunds"),
-		Closing: it.n("closing"), Movements: it.n("movements"),
-		FirstVersion: it.n("firstVersion"), LastVersion: it.n("lastVersion"),
+		Date: it.S(dateAttr), Opening: it.N("opening"),
+		Deposits: it.N("deposits"), Withdrawals: it.N("withdrawals"),
+		TransfersIn: it.N("transfersIn"), TransfersOut: it.N("transfersOut"), Refunds: it.N("refunds"),
+		Closing: it.N("closing"), Movements: it.N("movements"),
+		FirstVersion: it.N("firstVersion"), LastVersion: it.N("lastVersion"),
 	}
-	if it.err != nil {
-		return d, it.err
+	if err := it.Err(); err != nil {
+		return d, err
 	}
 	if _, err := time.Parse(DateLayout, d.Date); err != nil {
 		return d, fmt.Errorf("statement day %q is not a date", d.Date)
@@ -201,16 +181,10 @@ func encodeStatementHead(k string, h StatementHead) map[string]types.AttributeVa
 }
 
 func decodeStatementHead(raw map[string]types.AttributeValue) (StatementHead, error) {
-	it := item(raw)
-	h := StatementHead{
-		Position: projection.Position{Version: it.n("version"), UpdatedAt: it.time("updatedAt")},
-		Currency: account.Currency(it.s("currency")),
-	}
-	if q, ok := raw["quarantined"].(*types.AttributeValueMemberBOOL); ok && q.Value {
-		h.Position.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
-	}
-	if it.err != nil {
-		return h, it.err
+	it := viewtable.Read(raw)
+	h := StatementHead{Position: it.Position(), Currency: account.Currency(it.S("currency"))}
+	if err := it.Err(); err != nil {
+		return h, err
 	}
 	if ss, ok := raw["inFlight"].(*types.AttributeValueMemberSS); ok && len(ss.Value) > 0 {
 		// A set comes back in no particular order.

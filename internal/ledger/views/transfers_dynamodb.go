@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"annals/internal/kit/projection"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -34,49 +34,22 @@ const sortableTime = "2006-01-02T15:04:05.000000000Z"
 type DynamoTransfers struct {
 	db    DynamoDB
 	table string
+	rows  *viewtable.Table[TransferRow]
 }
 
 // NewDynamoTransfers returns the view stored in table.
 func NewDynamoTransfers(db DynamoDB, table string) *DynamoTransfers {
-	return &DynamoTransfers{db: db, table: table}
+	return &DynamoTransfers{db: db, table: table, rows: viewtable.New(db, table, "transfer", encodeTransfer, decodeTransfer)}
 }
 
-func transferKey(tenant, id string) string { return tenant + "#" + id }
+func transferKey(tenant, id string) string { return viewtable.Key(tenant, id) }
 
 func (d *DynamoTransfers) Transfer(ctx context.Context, tenant, id string) (TransferRow, bool, error) {
-	out, err := d.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(d.table),
-		Key:            map[string]types.AttributeValue{"pk": str(transferKey(tenant, id))},
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return TransferRow{}, false, fmt.Errorf("get transfer %s#%s: %w", tenant, id, err)
-	}
-	if out.Item == nil {
-		return TransferRow{}, false, nil
-	}
-	r, err := decodeTransfer(out.Item)
-	if err != nil {
-		return TransferRow{}, false, fmt.Errorf("get transfer %s#%s: %w", tenant, id, err)
-	}
-	return r, true, nil
+	return d.rows.Get(ctx, tenant, id)
 }
 
 func (d *DynamoTransfers) PutTransfer(ctx context.Context, row TransferRow, expected int64) error {
-	_, err := d.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(d.table),
-		Item:                      encodeTransfer(row),
-		ConditionExpression:       aws.String("attribute_not_exists(pk) OR version = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": num(expected)},
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
-		return fmt.Errorf("put transfer %s#%s at %d: %w", row.Tenant, row.TransferID, expected, projection.ErrStale)
-	}
-	if err != nil {
-		return fmt.Errorf("put transfer %s#%s at %d: %w", row.Tenant, row.TransferID, expected, err)
-	}
-	return nil
+	return d.rows.Put(ctx, row.Tenant, row.TransferID, row, expected)
 }
 
 func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, from app.Stuck, limit int) ([]app.Stuck, error) {
@@ -97,24 +70,16 @@ func (d *DynamoTransfers) PendingBefore(ctx context.Context, before time.Time, f
 			"requestedAt": str(from.RequestedAt.UTC().Format(sortableTime)),
 		}
 	}
-	for len(out) < limit {
-		in.Limit = aws.Int32(int32(min(limit-len(out), 1000)))
-		page, err := d.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("pending transfers before %s: %w", before.Format(time.RFC3339), err)
-		}
-		for _, it := range page.Items {
-			r := item(it)
-			s := app.Stuck{Tenant: r.s("tenant"), TransferID: r.s("transferId"), RequestedAt: r.time("requestedAt")}
-			if r.err != nil {
-				return nil, fmt.Errorf("pending transfers: %w", r.err)
-			}
-			out = append(out, s)
-		}
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+	if limit <= 0 {
+		return nil, nil
+	}
+	err := viewtable.Query(ctx, d.db, in, limit, 1000, func(it map[string]types.AttributeValue) error {
+		r := viewtable.Read(it)
+		out = append(out, app.Stuck{Tenant: r.S("tenant"), TransferID: r.S("transferId"), RequestedAt: r.Time("requestedAt")})
+		return r.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pending transfers before %s: %w", before.Format(time.RFC3339), err)
 	}
 	return out, nil
 }
@@ -126,7 +91,6 @@ func encodeTransfer(r TransferRow) map[string]types.AttributeValue {
 		"tenant":     str(r.Tenant),
 		"transferId": str(r.TransferID),
 		"amount":     num(t.Amount),
-		"version":    num(r.Version),
 		"debited":    &types.AttributeValueMemberBOOL{Value: t.Debited},
 		"refunded":   &types.AttributeValueMemberBOOL{Value: t.Refunded},
 	}
@@ -138,49 +102,35 @@ func encodeTransfer(r TransferRow) map[string]types.AttributeValue {
 			it[name] = str(v)
 		}
 	}
-	if !r.UpdatedAt.IsZero() {
-		it["updatedAt"] = str(r.UpdatedAt.UTC().Format(time.RFC3339Nano))
-	}
+	viewtable.SetPosition(it, projection.Position{Version: r.Version, UpdatedAt: r.UpdatedAt, Quarantine: r.Quarantine})
 	if !r.State.RequestedAt.IsZero() {
 		it["requestedAt"] = str(r.State.RequestedAt.UTC().Format(sortableTime))
 		if t.Status == transfer.StatusPending {
 			it["pending"] = str(pendingMark)
 		}
 	}
-	if q := r.Quarantine; q != nil {
-		it["quarantined"] = &types.AttributeValueMemberBOOL{Value: true}
-		it["quarantineReason"] = str(q.Reason)
-		it["quarantinedAt"] = num(q.At)
-	}
 	return it
 }
 
 func decodeTransfer(raw map[string]types.AttributeValue) (TransferRow, error) {
-	it := item(raw)
-	flag := func(name string) bool {
-		b, _ := raw[name].(*types.AttributeValueMemberBOOL)
-		return b != nil && b.Value
-	}
+	it := viewtable.Read(raw)
 	r := TransferRow{
-		Tenant:     it.s("tenant"),
-		TransferID: it.s("transferId"),
-		Version:    it.n("version"),
-		UpdatedAt:  it.time("updatedAt"),
+		Tenant:     it.S("tenant"),
+		TransferID: it.S("transferId"),
 		State: TransferState{
 			Transfer: transfer.Transfer{
-				ID: it.s("transferId"), FromAccountID: it.s("fromAccountId"), ToAccountID: it.s("toAccountId"),
-				Amount: it.n("amount"), Currency: account.Currency(it.s("currency")), Reference: it.s("reference"),
-				Status: transfer.Status(it.s("status")), Debited: flag("debited"), Reason: it.s("reason"),
-				Refunded: flag("refunded"), CorrelationID: it.s("correlationId"),
+				ID: it.S("transferId"), FromAccountID: it.S("fromAccountId"), ToAccountID: it.S("toAccountId"),
+				Amount: it.N("amount"), Currency: account.Currency(it.S("currency")), Reference: it.S("reference"),
+				Status: transfer.Status(it.S("status")), Debited: it.Bool("debited"), Reason: it.S("reason"),
+				Refunded: it.Bool("refunded"), CorrelationID: it.S("correlationId"),
 			},
-			RequestedAt: it.time("requestedAt"),
+			RequestedAt: it.Time("requestedAt"),
 		},
 	}
-	if flag("quarantined") {
-		r.Quarantine = &projection.Quarantine{Reason: it.s("quarantineReason"), At: it.n("quarantinedAt")}
-	}
+	pos := it.Position()
+	r.Version, r.UpdatedAt, r.Quarantine = pos.Version, pos.UpdatedAt, pos.Quarantine
 	if r.Tenant == "" || r.TransferID == "" {
 		return r, errors.New("transfer item without tenant or transferId")
 	}
-	return r, it.err
+	return r, it.Err()
 }

@@ -69,14 +69,9 @@ var seq atomic.Int64
 // fill writes n small items in batches of 25.
 func fill(b *testing.B, db *dynamodb.Client, table string, n int) {
 	b.Helper()
-	for start := 0; start < n; start += 25 {
-		var reqs []types.WriteRequest
-		for i := start; i < min(start+25, n); i++ {
-			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: item(fmt.Sprintf("fill-%d", i), 1, "data", "x")}})
-		}
-		out, err := db.BatchWriteItem(b.Context(), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: reqs}})
-		if err != nil || len(out.UnprocessedItems) > 0 {
-			b.Fatalf("fill: %v (%d unprocessed)", err, len(out.UnprocessedItems))
-		}
+	items := make([]map[string]types.AttributeValue, n)
+	for i := range items {
+		items[i] = item(fmt.Sprintf("fill-%d", i), 1, "data", "x")
 	}
+	awstest.PutItems(b, db, table, items)
 }

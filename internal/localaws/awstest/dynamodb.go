@@ -5,6 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"annals/internal/localaws/provision"
 )
@@ -32,4 +33,26 @@ func Table(t testing.TB, db *dynamodb.Client, logicalID string) string {
 		}
 	})
 	return name
+}
+
+// PutItems writes items into table, 25 to a BatchWriteItem, sending again
+// what the server leaves unprocessed: a fixture built elsewhere, byte for
+// byte, without a round trip per item.
+func PutItems(t testing.TB, db *dynamodb.Client, table string, items []map[string]types.AttributeValue) {
+	t.Helper()
+	for len(items) > 0 {
+		n := min(len(items), 25)
+		puts := make([]types.WriteRequest, n)
+		for i, it := range items[:n] {
+			puts[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+		}
+		items = items[n:]
+		for pending := map[string][]types.WriteRequest{table: puts}; len(pending) > 0; {
+			out, err := db.BatchWriteItem(t.Context(), &dynamodb.BatchWriteItemInput{RequestItems: pending})
+			if err != nil {
+				t.Fatalf("put items into %s: %v", table, err)
+			}
+			pending = out.UnprocessedItems
+		}
+	}
 }

@@ -28,11 +28,7 @@ func TestQueueFromTheTemplate(t *testing.T) {
 	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("hello")}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), WaitTimeSeconds: 0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.Messages) != 1 || aws.ToString(out.Messages[0].Body) != "hello" {
-		t.Errorf("received %+v, want the message sent", out.Messages)
+	if got := awstest.ReadQueue(t, url, 1); len(got) != 1 || got[0] != "hello" {
+		t.Errorf("received %q, want the message sent", got)
 	}
 }

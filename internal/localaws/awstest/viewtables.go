@@ -8,8 +8,7 @@ import "strings"
 // logicalID table.
 func ViewTableRef(logicalID string) any {
 	view := strings.TrimSuffix(logicalID, "Table")
-	return map[string]any{"Fn::If": []any{view + "ViewSwitched",
-		map[string]any{"Ref": view + "ViewTable"}, map[string]any{"Ref": logicalID}}}
+	return map[string]any{"Fn::If": []any{view + "ViewSwitched", Ref(view + "ViewTable"), Ref(logicalID)}}
 }
 
 // ViewTableArn is the ARN of that table, followed by suffix (e.g.
@@ -17,7 +16,7 @@ func ViewTableRef(logicalID string) any {
 func ViewTableArn(logicalID, suffix string) any {
 	view := strings.TrimSuffix(logicalID, "Table")
 	switched := map[string]any{"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${" + view + "ViewTable}" + suffix}
-	var own any = map[string]any{"Fn::GetAtt": []any{logicalID, "Arn"}}
+	var own any = GetAtt(logicalID, "Arn")
 	if suffix != "" {
 		own = map[string]any{"Fn::Sub": "${" + logicalID + ".Arn}" + suffix}
 	}

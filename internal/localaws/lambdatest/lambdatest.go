@@ -8,6 +8,7 @@ package lambdatest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -168,6 +169,22 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return body, fmt.Errorf("invoke: status %d, function error %q: %s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), body)
 	}
 	return body, nil
+}
+
+// Call invokes the function with payload and decodes its answer as R. An
+// invocation that fails, or an answer that does not decode, fails the test
+// with what the function printed.
+func Call[R any](t testing.TB, e *Emulator, payload []byte) R {
+	t.Helper()
+	out, err := e.Invoke(t.Context(), payload)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.Logs())
+	}
+	var r R
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	return r
 }
 
 // LogsContain polls the output for s until it appears or the wait ends:

@@ -298,32 +298,14 @@ func (c *consumer) deadLetters(t *testing.T, want int) []localsources.FailureRec
 		t.Fatal(err)
 	}
 	var out []localsources.FailureRecord
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		msgs, err := c.sqs.ReceiveMessage(t.Context(), &sqs.ReceiveMessageInput{
-			QueueUrl: url.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0,
-		})
-		if err != nil {
-			t.Fatal(err)
+	for _, body := range awstest.ReadQueue(t, aws.ToString(url.QueueUrl), want) {
+		var f localsources.FailureRecord
+		if err := json.Unmarshal([]byte(body), &f); err != nil {
+			t.Fatalf("failure record %s: %v", body, err)
 		}
-		for _, m := range msgs.Messages {
-			var f localsources.FailureRecord
-			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &f); err != nil {
-				t.Fatalf("failure record %s: %v", aws.ToString(m.Body), err)
-			}
-			out = append(out, f)
-			if _, err := c.sqs.DeleteMessage(t.Context(), &sqs.DeleteMessageInput{QueueUrl: url.QueueUrl, ReceiptHandle: m.ReceiptHandle}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(out) >= want {
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d failure records after 10 s, want %d", len(out), want)
-		}
-		time.Sleep(20 * time.Millisecond)
+		out = append(out, f)
 	}
+	return out
 }
 
 func drain(t *testing.T, r *localsources.Runner) {

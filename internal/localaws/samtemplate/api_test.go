@@ -73,10 +73,7 @@ func (f fakeNames) GetAtt(id, att string) (string, bool) {
 }
 
 func TestRoutes(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, apiTemplate))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := load(t, apiTemplate)
 	routes, err := tpl.Routes()
 	if err != nil {
 		t.Fatal(err)
@@ -93,20 +90,14 @@ func TestRoutes(t *testing.T) {
 	}
 
 	dup := strings.Replace(apiTemplate, "{Path: /things, Method: POST}", "{Path: /things, Method: get}", 1)
-	tpl, err = Load(writeTemplate(t, dup))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl = load(t, dup)
 	if _, err := tpl.Routes(); err == nil || !strings.Contains(err.Error(), "GET /things") {
 		t.Errorf("a route declared twice: %v", err)
 	}
 }
 
 func TestEnvironment(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, apiTemplate))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := load(t, apiTemplate)
 	names := fakeNames{"Table": "local-table", "Table.Arn": "arn:aws:dynamodb:us-east-1:000000000000:table/local-table",
 		"Queue": "http://127.0.0.1:1/000000000000/local-queue"}
 	env, err := tpl.Environment("Reader", names, nil)
@@ -138,10 +129,7 @@ func TestEnvironment(t *testing.T) {
 // Every function of the project's template gets a complete environment
 // from the resources the template declares.
 func TestProjectEnvironments(t *testing.T) {
-	tpl, err := LoadProject(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := project(t)
 	names := fakeNames{}
 	for id := range tpl.Resources {
 		names[id] = "local-" + id

@@ -7,10 +7,7 @@ import (
 )
 
 func TestProjectFanoutEventSource(t *testing.T) {
-	tpl, err := LoadProject(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := project(t)
 	sources, err := tpl.EventSources()
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +94,7 @@ Resources:
 `
 
 func TestKinesisEventSources(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, kinesisTemplate))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := load(t, kinesisTemplate)
 	got, err := tpl.EventSources()
 	if err != nil {
 		t.Fatal(err)
@@ -154,14 +148,8 @@ Resources:
           Type: ` + c.typ + `
           Properties:
             ` + c.props + "\n"
-			tpl, err := Load(writeTemplate(t, body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = tpl.EventSources()
-			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-				t.Fatalf("err = %v, want one mentioning %q", err, c.wantErr)
-			}
+			_, err := load(t, body).EventSources()
+			failedAsWanted(t, err, c.wantErr)
 			if !strings.Contains(err.Error(), "Fn event E") {
 				t.Errorf("err = %v does not name the function and event", err)
 			}

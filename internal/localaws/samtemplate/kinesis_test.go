@@ -1,7 +1,6 @@
 package samtemplate
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,10 +8,7 @@ import (
 )
 
 func TestProjectEventsStream(t *testing.T) {
-	tpl, err := LoadProject(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := project(t)
 	in, err := tpl.Stream("EventsStream", "s1")
 	if err != nil {
 		t.Fatal(err)
@@ -46,19 +42,10 @@ func TestStreamModes(t *testing.T) {
 		{name: "unknown property", props: "ShardCount: 1\n      ShardLevelMetrics: [x]", wantErr: "ShardLevelMetrics"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tpl, err := Load(writeTemplate(t, "Resources:\n  S:\n    Type: AWS::Kinesis::Stream\n    Properties:\n      "+c.props+"\n"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			tpl := load(t, "Resources:\n  S:\n    Type: AWS::Kinesis::Stream\n    Properties:\n      "+c.props+"\n")
 			in, err := tpl.Stream("S", "n")
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want one mentioning %q", err, c.wantErr)
-				}
+			if failedAsWanted(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if aws.ToInt32(in.ShardCount) != c.wantShards || in.StreamModeDetails.StreamMode != types.StreamModeProvisioned {
 				t.Errorf("shards = %d, mode = %+v; want %d, PROVISIONED", aws.ToInt32(in.ShardCount), in.StreamModeDetails, c.wantShards)
@@ -78,7 +65,7 @@ func TestStreamModeFromParameters(t *testing.T) {
 		{"PROVISIONED", types.StreamModeProvisioned, aws.Int32(2)},
 		{"ON_DEMAND", types.StreamModeOnDemand, nil},
 	} {
-		tpl, err := Load(writeTemplate(t, `Parameters:
+		tpl := load(t, `Parameters:
   Mode: {Type: String, Default: `+c.mode+`}
   Shards: {Type: Number, Default: 2}
 Conditions:
@@ -89,10 +76,7 @@ Resources:
     Properties:
       StreamModeDetails: {StreamMode: !Ref Mode}
       ShardCount: !If [OnDemand, !Ref AWS::NoValue, !Ref Shards]
-`))
-		if err != nil {
-			t.Fatal(err)
-		}
+`)
 		in, err := tpl.Stream("S", "n")
 		if err != nil {
 			t.Fatalf("%s: %v", c.mode, err)

@@ -20,8 +20,45 @@ func writeTemplate(t *testing.T, body string) string {
 	return p
 }
 
+// load parses a template of the given text, or fails the test.
+func load(t *testing.T, body string) *Template {
+	t.Helper()
+	tpl, err := Load(writeTemplate(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// project parses the project's template.yaml, or fails the test.
+func project(t *testing.T) *Template {
+	t.Helper()
+	tpl, err := LoadProject(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// failedAsWanted checks an error against want, the text an error must
+// mention ("": no error at all), failing the test when it does not match.
+// It reports whether there was an error to stop at.
+func failedAsWanted(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one mentioning %q", err, want)
+	}
+	return true
+}
+
 func TestShortFormIntrinsicsBecomeLongForm(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, `
+	tpl := load(t, `
 Resources:
   Fn:
     Type: AWS::Serverless::Function
@@ -32,10 +69,7 @@ Resources:
           STREAM: !GetAtt EventsTable.StreamArn
           NAME: !Sub "${AWS::StackName}-x"
           LIST: !Join [",", [a, b]]
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	vars := tpl.Resources["Fn"].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
 	want := map[string]any{
 		"TABLE":  map[string]any{"Ref": "EventsTable"},
@@ -49,10 +83,7 @@ Resources:
 }
 
 func TestProjectEventsTable(t *testing.T) {
-	tpl, err := LoadProject(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := project(t)
 	def, err := tpl.Table("EventsTable", "t1")
 	if err != nil {
 		t.Fatal(err)
@@ -77,32 +108,26 @@ func TestProjectEventsTable(t *testing.T) {
 }
 
 func TestUnknownTablePropertyIsRefused(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, `
+	tpl := load(t, `
 Resources:
   T:
     Type: AWS::DynamoDB::Table
     Properties:
       KeySchema: [{AttributeName: pk, KeyType: HASH}]
       ContributorInsightsSpecification: {Enabled: true}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = tpl.Table("T", "x")
+`)
+	_, err := tpl.Table("T", "x")
 	if err == nil || !strings.Contains(err.Error(), "ContributorInsightsSpecification") {
 		t.Fatalf("err = %v, want one naming the unknown property", err)
 	}
 }
 
 func TestWrongTypeAndMissingResource(t *testing.T) {
-	tpl, err := Load(writeTemplate(t, `
+	tpl := load(t, `
 Resources:
   Q:
     Type: AWS::SQS::Queue
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	if _, err := tpl.Table("Q", "x"); err == nil || !strings.Contains(err.Error(), "AWS::SQS::Queue") {
 		t.Errorf("table from a queue: err = %v", err)
 	}

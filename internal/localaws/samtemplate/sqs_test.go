@@ -2,17 +2,13 @@ package samtemplate
 
 import (
 	"maps"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func TestProjectDeadLetterQueue(t *testing.T) {
-	tpl, err := LoadProject(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tpl := project(t)
 	in, err := tpl.Queue("ProjectorDeadLetterQueue", "q1")
 	if err != nil {
 		t.Fatal(err)
@@ -45,19 +41,10 @@ func TestQueueProperties(t *testing.T) {
 		{name: "not a number", props: "{MessageRetentionPeriod: soon}", wantErr: "properties"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			tpl, err := Load(writeTemplate(t, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: "+c.props+"\n"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			tpl := load(t, "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: "+c.props+"\n")
 			in, err := tpl.Queue("Q", "n")
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err = %v, want one mentioning %q", err, c.wantErr)
-				}
+			if failedAsWanted(t, err, c.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !maps.Equal(in.Attributes, c.want) || aws.ToString(in.QueueName) != "n" {
 				t.Errorf("input = %+v, want attributes %v", in, c.want)
