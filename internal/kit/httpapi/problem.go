@@ -145,7 +145,10 @@ func respond(status int, headers map[string]string, body []byte, correlationID s
 	if correlationID != "" {
 		headers[CorrelationHeader] = correlationID
 	}
-	headers["Cache-Control"] = "no-store"
+	// Nothing is kept by a cache unless the route says it may be.
+	if _, ok := headers["Cache-Control"]; !ok {
+		headers["Cache-Control"] = "no-store"
+	}
 	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
 }
 

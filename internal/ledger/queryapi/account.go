@@ -111,11 +111,7 @@ func (h *Handler) account(ctx context.Context, req *events.APIGatewayV2HTTPReque
 	if noneMatch(httpapi.Header(req, "If-None-Match"), etag) {
 		return notModified(headers, c.corr)
 	}
-	resp := httpapi.JSON(http.StatusOK, body, headers, c.corr)
-	if resp.StatusCode == http.StatusOK {
-		resp.Headers["Cache-Control"] = headers["Cache-Control"]
-	}
-	return resp
+	return httpapi.JSON(http.StatusOK, body, headers, c.corr)
 }
 
 // noneMatch reports whether If-None-Match names the entity tag, by weak

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -183,6 +184,10 @@ func TestStatementRoute(t *testing.T) {
 			}
 			if resp.StatusCode != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, resp.Body)
+			}
+			// Past days never change: a client may keep them and revalidate.
+			if want := map[bool]string{true: "private, no-cache", false: "no-store"}[resp.StatusCode == http.StatusOK]; resp.Headers["Cache-Control"] != want {
+				t.Errorf("Cache-Control %q, want %q", resp.Headers["Cache-Control"], want)
 			}
 			if c.problem != "" {
 				var p problemJSON
