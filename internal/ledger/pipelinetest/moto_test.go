@@ -24,6 +24,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -44,9 +45,12 @@ type pipeline struct {
 	events  *eventstore.Store // the events table, as the projector reads it
 	view    *views.DynamoAccounts
 	history *views.DynamoHistory
-	queue   string // the dead-letter queue's URL
-	stream  string // the Kinesis stream's name
-	runner  *localsources.Runner
+	// viewDB and tables reach every view of the registry, by name.
+	viewDB views.DB
+	tables map[string]string
+	queue  string // the dead-letter queue's URL
+	stream string // the Kinesis stream's name
+	runner *localsources.Runner
 	// Faults on the fan-out's Kinesis client and the views' DynamoDB
 	// client; nil Inject passes everything through.
 	kinesisWire, viewWire *awstest.Wire
@@ -59,8 +63,6 @@ func newPipeline(t *testing.T) *pipeline {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
-	accountsTable := awstest.Table(t, db, "AccountsTable")
-	historyTable := awstest.Table(t, db, "HistoryTable")
 	keysTable := awstest.Table(t, db, "IdempotencyTable")
 	stream := awstest.KinesisStream(t, "EventsStream")
 	p := &pipeline{
@@ -72,8 +74,12 @@ func newPipeline(t *testing.T) *pipeline {
 		viewWire:    awstest.NewWire(),
 	}
 	viewDB := awstest.DynamoDBOver(t, p.viewWire, 2)
-	p.view = views.NewDynamoAccounts(viewDB, accountsTable)
-	p.history = views.NewDynamoHistory(viewDB, historyTable)
+	p.viewDB, p.tables = viewDB, map[string]string{}
+	for _, v := range views.All {
+		p.tables[v.Name] = awstest.Table(t, db, v.Table)
+	}
+	p.view = views.NewDynamoAccounts(viewDB, p.tables[views.AccountsView])
+	p.history = views.NewDynamoHistory(viewDB, p.tables[views.HistoryView])
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	p.cmd = commandapi.New(commandapi.Config{
@@ -119,8 +125,12 @@ func newPipeline(t *testing.T) *pipeline {
 	})
 	p.runner.Register("FanoutFunction", localsources.JSONHandler(fan.Handle))
 	dead := projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), p.queue))
-	proj := projection.NewHandler(dead, log,
-		views.NewAccounts(p.view, p.events, dead, log), views.NewHistory(p.history, p.events, dead, log))
+	// Every view of the registry, as the projector feeds them.
+	var fed []projection.View
+	for _, v := range views.All {
+		fed = append(fed, v.New(viewDB, p.tables[v.Name], p.events, dead, log))
+	}
+	proj := projection.NewHandler(dead, log, fed...)
 	p.runner.Register("ProjectorFunction", localsources.JSONHandler(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 		if p.projected != nil {
 			p.projected(ev)
@@ -338,6 +348,7 @@ func runPipeline(t *testing.T, seed uint64) {
 	for _, tr := range truths {
 		checkHistory(t, t.Context(), p.history, tr, true, 4)
 	}
+	p.checkEveryView(t, app.AccountCategory, streams)
 
 	// Each command took effect once: the events table folds to what the
 	// client made of the answers, at the version the last answer named.
@@ -381,4 +392,31 @@ func httpCommand(c account.Command) bool {
 		return c.TransferID == ""
 	}
 	return false
+}
+
+// checkEveryView holds every view of the registry that keeps streams of
+// category to the fold of their events, with the view's own verification:
+// the oracles above know the accounts and the history by heart, this
+// reaches a view added later too. The pipeline has drained, so a stream
+// behind is as wrong as one that differs.
+func (p *pipeline) checkEveryView(t *testing.T, category string, streams []eventstore.StreamID) {
+	t.Helper()
+	checked := 0
+	for _, v := range views.All {
+		if v.Category != category {
+			continue
+		}
+		checked++
+		table := p.tables[v.Name]
+		rep, err := v.Verify(t.Context(), p.viewDB, table, table, p.events, streams, 2)
+		if err != nil {
+			t.Fatalf("verify the %s view: %v", v.Name, err)
+		}
+		if !rep.OK() || len(rep.Lagging) > 0 || rep.Streams != len(streams) || rep.Equal != len(streams) {
+			t.Errorf("the %s view against the fold: %+v", v.Name, rep)
+		}
+	}
+	if checked < 3 {
+		t.Errorf("%d views keep %s streams; the registry has at least accounts, history and statements", checked, category)
+	}
 }
