@@ -24,6 +24,7 @@ type item struct {
 	SchemaVersion int             `json:"schemaVersion"`
 	CommandID     string          `json:"commandId"`
 	CorrelationID string          `json:"correlationId"`
+	RecordedAt    time.Time       `json:"recordedAt"`
 	Data          json.RawMessage `json:"data"`
 
 	event   account.Event
@@ -733,7 +734,113 @@ func (r *run) checkViews(ctx context.Context, deadline time.Time, trails []*trai
 			caughtUp := len(got) > 0 && len(want) > 0 && got[0].Version >= want[0].Version || len(want) == 0
 			return diffHistory(got, want), corr, caughtUp
 		})
+		if len(t.items) == 0 {
+			return
+		}
+		days := statementsOf(t)
+		path = "/accounts/" + url.PathEscape(t.account.id) + "/statements?from=" + days.From + "&to=" + days.To
+		r.until(ctx, deadline, "statements", "account "+t.account.id, func() (string, string, bool) {
+			var got statement
+			a, err := r.get(ctx, path, "account "+t.account.id, &got)
+			switch {
+			case err != nil && a.status == http.StatusNotFound:
+				return "404 (the view has not the account yet)", a.corr, false
+			case err != nil:
+				return err.Error(), a.corr, false
+			}
+			return diffStatement(got, days), a.corr, got.Version >= days.Version
+		})
 	})
+}
+
+// statement is GET /accounts/{id}/statements' answer, as the checks read
+// it.
+type statement struct {
+	From           string         `json:"from"`
+	To             string         `json:"to"`
+	OpeningBalance int64          `json:"openingBalance"`
+	ClosingBalance int64          `json:"closingBalance"`
+	Version        int64          `json:"version"`
+	Days           []statementDay `json:"days"`
+}
+
+type statementDay struct {
+	Date           string `json:"date"`
+	OpeningBalance int64  `json:"openingBalance"`
+	Deposits       int64  `json:"deposits"`
+	Withdrawals    int64  `json:"withdrawals"`
+	TransfersIn    int64  `json:"transfersIn"`
+	TransfersOut   int64  `json:"transfersOut"`
+	Refunds        int64  `json:"refunds"`
+	ClosingBalance int64  `json:"closingBalance"`
+	Movements      int64  `json:"movements"`
+	FirstVersion   int64  `json:"firstVersion"`
+	LastVersion    int64  `json:"lastVersion"`
+}
+
+// statements is what an account's statements from its first day to its
+// last must say.
+type statements struct {
+	From, To string
+	Closing  int64
+	Version  int64
+	Days     []day
+}
+
+// day is what one day's statement must say. Credits (deposits, transfers
+// in and refunds) and debits (withdrawals and transfers out) are checked
+// as totals: how a credit is told a refund is the view's to say.
+type day struct {
+	Date                       string
+	Opening, Closing           int64
+	Credits, Debits, Movements int64
+	First, Last                int64
+}
+
+// statementsOf reads them from the audit trail: a day per UTC day of
+// recordedAt with money moved, each opening at the previous one's closing.
+func statementsOf(t *trail) statements {
+	date := func(it *item) string { return it.RecordedAt.UTC().Format(time.DateOnly) }
+	s := statements{From: date(t.items[0]), To: date(t.items[len(t.items)-1]), Version: t.version(), Closing: t.state.Balance}
+	var closing int64
+	for _, it := range t.items {
+		kind, amount, after, _, _, ok := it.money()
+		if !ok {
+			continue
+		}
+		if n := len(s.Days); n == 0 || s.Days[n-1].Date != date(it) {
+			s.Days = append(s.Days, day{Date: date(it), Opening: closing, First: it.Version})
+		}
+		d := &s.Days[len(s.Days)-1]
+		if kind == "deposit" {
+			d.Credits += amount
+		} else {
+			d.Debits += amount
+		}
+		d.Closing, d.Last, closing = after, it.Version, after
+		d.Movements++
+	}
+	return s
+}
+
+// diffStatement describes the first difference between the statements
+// the route gave and those the trail says.
+func diffStatement(got statement, want statements) string {
+	if got.OpeningBalance != 0 || got.ClosingBalance != want.Closing || got.Version != want.Version || len(got.Days) != len(want.Days) {
+		return fmt.Sprintf("statements from %s to %s open at %d and close at %d at version %d with %d days; want 0, %d, %d, %d days",
+			want.From, want.To, got.OpeningBalance, got.ClosingBalance, got.Version, len(got.Days), want.Closing, want.Version, len(want.Days))
+	}
+	for i, g := range got.Days {
+		d := day{
+			Date: g.Date, Opening: g.OpeningBalance, Closing: g.ClosingBalance,
+			Credits: g.Deposits + g.TransfersIn + g.Refunds, Debits: g.Withdrawals + g.TransfersOut,
+			Movements: g.Movements, First: g.FirstVersion, Last: g.LastVersion,
+		}
+		if d != want.Days[i] {
+			return fmt.Sprintf("day %+v, want %+v", d, want.Days[i])
+		}
+	}
+	return ""
 }
 
 // until polls f until it reports nothing wrong, and reports what it

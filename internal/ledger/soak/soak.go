@@ -6,8 +6,9 @@
 // requests in a row and concurrently. Then it checks what the system owes
 // them: no 5xx, replays identical to the first answer, every accepted
 // command exactly once in the audit trail and every refused one nowhere,
-// every transfer settled with the legs its status says, views equal to the
-// ledger's own fold of the audit trail, and money neither lost nor made.
+// every transfer settled with the legs its status says, views (the account,
+// its transactions, its daily statements) equal to the ledger's own fold of
+// the audit trail, and money neither lost nor made.
 package soak
 
 import (
@@ -157,7 +158,7 @@ type Report struct {
 // Violation is one thing the stack did wrong.
 type Violation struct {
 	// Check names the rule broken: answer, replay, audit, transfer, view,
-	// history, money.
+	// history, statements, money.
 	Check string
 	// Subject names what is concerned: an account, a transfer, a
 	// reference or a key.
