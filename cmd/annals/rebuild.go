@@ -121,6 +121,10 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	}
 	dead := projection.NewDeadLetters(letters)
 	target := spec.New(db, *fresh, events, dead, log)
+	if *resume {
+		// The table holds most streams already: read each before writing.
+		target.ReadFirst()
+	}
 	r := rebuild.New(rebuild.Config{
 		Events: events, View: target, Category: spec.Category,
 		Segments: *segments, Margin: *margin, MaxPasses: *maxPasses, Since: since,

@@ -60,8 +60,9 @@ type table[S any] struct {
 
 	mu   sync.Mutex
 	rows map[eventstore.StreamID]row[S]
-	// writes counts the writes tried per stream, refused ones included.
-	writes map[eventstore.StreamID]int
+	// writes counts the writes tried per stream, refused ones included;
+	// loads the reads.
+	writes, loads map[eventstore.StreamID]int
 	// fail, when set, decides an error for a write instead of the table.
 	fail func(stream eventstore.StreamID, pos projection.Position) error
 	// before, when set, runs before each write: another writer's moment.
@@ -74,15 +75,21 @@ type row[S any] struct {
 }
 
 func newTable[S any](fold func(S, eventstore.Event) (S, error)) *table[S] {
-	return &table[S]{fold: fold, rows: map[eventstore.StreamID]row[S]{}, writes: map[eventstore.StreamID]int{}}
+	return &table[S]{fold: fold, rows: map[eventstore.StreamID]row[S]{}, writes: map[eventstore.StreamID]int{}, loads: map[eventstore.StreamID]int{}}
 }
 
 func (t *table[S]) Load(_ context.Context, stream eventstore.StreamID) (S, projection.Position, error) {
+	t.mu.Lock()
+	t.loads[stream]++
+	t.mu.Unlock()
 	r, _ := t.get(stream)
 	return r.state, r.pos, nil
 }
 
 func (t *table[S]) Fold(s S, e eventstore.Event) (S, error) { return t.fold(s, e) }
+
+// Kept lets the engine keep what it wrote: a row is all the state.
+func (t *table[S]) Kept(s S, _ projection.Position) S { return s }
 
 func (t *table[S]) Save(_ context.Context, stream eventstore.StreamID, s S, pos projection.Position, expected int64) error {
 	t.mu.Lock()

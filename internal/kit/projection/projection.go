@@ -56,6 +56,18 @@ type Model[S any] interface {
 	Save(ctx context.Context, stream eventstore.StreamID, s S, pos Position, expected int64) error
 }
 
+// Remembering is a Model whose state may be kept in memory from one batch
+// to the next, so that a stream the projector has just written is not read
+// again: Kept returns the state as Load would return it right after Save
+// stored s at pos (a model whose state holds what its next Save writes,
+// such as entries to append, drops that here).
+type Remembering[S any] interface {
+	Kept(s S, pos Position) S
+}
+
+// DefaultRemembered is how many streams a view keeps in memory.
+const DefaultRemembered = 10_000
+
 // Projection keeps one read model current, restoring order per stream by
 // itself: an event at or below the stored position is a duplicate and is
 // skipped; the next version is applied; a gap is filled at once from the
@@ -69,7 +81,18 @@ type Projection[S any] struct {
 	events   EventReader
 	dead     *DeadLetters
 	log      *slog.Logger
+	// known holds the streams this projection wrote last, when the model
+	// is Remembering.
+	known *memory[S]
+	// readFirst: no belief that a stream's first record finds no row.
+	readFirst bool
 }
+
+// ReadFirst makes the projection read the row of a stream whose first
+// record it applies instead of believing there is none: for a rebuild
+// resumed over a table it has filled already, where that belief would be
+// wrong for every stream and cost each a refused write.
+func (p *Projection[S]) ReadFirst() { p.readFirst = true }
 
 // New returns the projection named name (in logs and dead letters) that
 // keeps m current from the streams of category: gaps are filled from
@@ -78,7 +101,11 @@ func New[S any](name, category string, m Model[S], events EventReader, dead *Dea
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Projection[S]{name: name, category: category, model: m, events: events, dead: dead, log: log}
+	p := &Projection[S]{name: name, category: category, model: m, events: events, dead: dead, log: log}
+	if _, ok := m.(Remembering[S]); ok {
+		p.known = newMemory[S](DefaultRemembered)
+	}
+	return p
 }
 
 // Name is the view's name.
@@ -99,7 +126,50 @@ func (p *Projection[S]) Apply(ctx context.Context, commit []eventstore.Event) er
 	if stream.Category != p.category {
 		return nil
 	}
-	return p.retryStale(stream, func() error { return p.apply(ctx, stream, commit) })
+	// The first attempt may start from what the projection believes the
+	// row holds (see start); once the row says otherwise, from a read.
+	believe := true
+	return p.retryStale(stream, func() error {
+		err := p.apply(ctx, stream, commit, believe)
+		believe = false
+		return err
+	})
+}
+
+// errUnsure sends an attempt that started from a belief back to a read
+// before it takes a step that is not undone by a refused write (a dead
+// letter, a quarantine).
+var errUnsure = fmt.Errorf("%w: a belief is not enough to quarantine", ErrStale)
+
+// start returns the stream's state and position without reading the view
+// when it can be believed: the row this projection wrote last, or no row
+// at all when the run starts the stream (version 1). Every write is
+// conditional on the position it starts from, so a wrong belief costs a
+// refused write and a read, never a wrong row. A quarantined stream is
+// never believed: an operator may lift it at the same version.
+func (p *Projection[S]) start(ctx context.Context, stream eventstore.StreamID, first int64, believe bool) (state S, pos Position, believed bool, err error) {
+	if believe {
+		if r, ok := p.known.get(stream); ok {
+			return r.state, r.pos, true, nil
+		}
+		if first == 1 && !p.readFirst {
+			return state, pos, true, nil
+		}
+	}
+	state, pos, err = p.model.Load(ctx, stream)
+	return state, pos, false, err
+}
+
+// settle remembers what a write stored, or forgets the stream when the
+// write failed or quarantined it.
+func (p *Projection[S]) settle(stream eventstore.StreamID, state S, pos Position, err error) {
+	if err != nil || pos.Quarantine != nil {
+		p.known.forget(stream)
+		return
+	}
+	if r, ok := p.model.(Remembering[S]); ok {
+		p.known.put(stream, r.Kept(state, pos), pos)
+	}
 }
 
 // retryStale runs f again while another writer moves the position under it.
@@ -113,8 +183,8 @@ func (p *Projection[S]) retryStale(stream eventstore.StreamID, f func() error) e
 	return fmt.Errorf("%s view of %s: %w %d times in a row", p.name, stream, ErrStale, maxStaleRetries)
 }
 
-func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, commit []eventstore.Event) error {
-	state, pos, err := p.model.Load(ctx, stream)
+func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, commit []eventstore.Event, believe bool) error {
+	state, pos, believed, err := p.start(ctx, stream, commit[0].Version, believe)
 	if err != nil {
 		return err
 	}
@@ -138,6 +208,9 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 		missing, err := p.fill(ctx, stream, at+1, first-1)
 		var poison *PoisonError
 		if errors.As(err, &poison) {
+			if err := p.confirm(ctx, stream, pos, believed); err != nil {
+				return err
+			}
 			return p.quarantine(ctx, stream, state, pos, at, poison)
 		}
 		if err != nil {
@@ -150,16 +223,41 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 	for _, e := range pending {
 		folded, err := p.model.Fold(next, e)
 		if err != nil {
+			if err := p.confirm(ctx, stream, pos, believed); err != nil {
+				return err
+			}
 			// What came before the poison is applied with the quarantine.
 			return p.quarantine(ctx, stream, next, nextPos, at, &PoisonError{Event: e, Reason: err.Error()})
 		}
 		next, nextPos.Version, nextPos.UpdatedAt = folded, e.Version, e.RecordedAt.UTC()
 	}
 	err = p.model.Save(ctx, stream, next, nextPos, at)
+	p.settle(stream, next, nextPos, err)
 	if invalidWrite(err) {
+		if err := p.confirm(ctx, stream, pos, believed); err != nil {
+			return err
+		}
 		return p.quarantine(ctx, stream, state, pos, at, &PoisonError{Event: pending[0], Reason: err.Error()})
 	}
 	return err
+}
+
+// confirm reads the row before a quarantine that started from a belief:
+// a dead letter is not taken back by a refused write, so the belief must
+// hold first. The row at the believed position holds the believed state
+// (only this projection writes a new version of it).
+func (p *Projection[S]) confirm(ctx context.Context, stream eventstore.StreamID, pos Position, believed bool) error {
+	if !believed {
+		return nil
+	}
+	_, stored, err := p.model.Load(ctx, stream)
+	switch {
+	case err != nil:
+		return err
+	case stored.Version != pos.Version || stored.Quarantine != nil:
+		return errUnsure
+	}
+	return nil
 }
 
 // fill reads versions from..to of the stream from the events table. A
@@ -200,7 +298,9 @@ func (p *Projection[S]) quarantine(ctx context.Context, stream eventstore.Stream
 		return err
 	}
 	pos.Quarantine = &Quarantine{Reason: poison.Reason, At: poison.Event.Version}
-	if err := p.model.Save(ctx, stream, state, pos, at); err != nil {
+	err := p.model.Save(ctx, stream, state, pos, at)
+	p.settle(stream, state, pos, err)
+	if err != nil {
 		return err
 	}
 	p.log.ErrorContext(ctx, "projection quarantined a stream at a poison event; redrive it once fixed",
@@ -221,7 +321,9 @@ func (p *Projection[S]) Quarantine(ctx context.Context, stream eventstore.Stream
 			return err
 		}
 		pos.Quarantine = &Quarantine{Reason: reason, At: pos.Version + 1}
-		if err := p.model.Save(ctx, stream, state, pos, pos.Version); err != nil {
+		err = p.model.Save(ctx, stream, state, pos, pos.Version)
+		p.settle(stream, state, pos, err)
+		if err != nil {
 			return err
 		}
 		p.log.ErrorContext(ctx, "projection quarantined a stream at an unreadable record; redrive it once fixed",
@@ -252,7 +354,9 @@ func (p *Projection[S]) Lift(ctx context.Context, stream eventstore.StreamID) (P
 		}
 		q := pos.Quarantine
 		pos.Quarantine = nil
-		if err := p.model.Save(ctx, stream, state, pos, pos.Version); err != nil {
+		err = p.model.Save(ctx, stream, state, pos, pos.Version)
+		p.settle(stream, state, pos, err)
+		if err != nil {
 			return err
 		}
 		p.log.InfoContext(ctx, "projection lifted a quarantine",

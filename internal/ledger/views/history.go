@@ -105,6 +105,9 @@ func (m historyModel) Save(ctx context.Context, stream eventstore.StreamID, s []
 	return m.store.AppendHistory(ctx, stream.Tenant, stream.ID, s, pos, expected)
 }
 
+// Kept is nothing: the history's state is the entries not stored yet.
+func (historyModel) Kept([]HistoryEntry, projection.Position) []HistoryEntry { return nil }
+
 // MemoryHistory is a HistoryStore in memory, with the DynamoDB store's
 // semantics, for fast tests.
 type MemoryHistory struct {

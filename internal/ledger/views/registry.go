@@ -47,6 +47,8 @@ type Live interface {
 	projection.View
 	Holds(stream eventstore.StreamID) bool
 	Lift(ctx context.Context, stream eventstore.StreamID) (projection.Position, error)
+	// ReadFirst: see projection.Projection.
+	ReadFirst()
 }
 
 // All lists every read model, in the order the projector feeds them: the

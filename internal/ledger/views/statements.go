@@ -244,6 +244,13 @@ func (m statementModel) Save(ctx context.Context, stream eventstore.StreamID, s 
 	return m.store.SaveDays(ctx, stream.Tenant, stream.ID, days(changed), head, expected)
 }
 
+// Kept is the head as saved, at pos, without the days it wrote.
+func (statementModel) Kept(s StatementState, pos projection.Position) StatementState {
+	head := s.Head
+	head.Position = pos
+	return StatementState{Head: head}
+}
+
 func days(steps []StatementStep) []StatementDay {
 	out := make([]StatementDay, len(steps))
 	for i, s := range steps {

@@ -83,3 +83,6 @@ func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s T
 		Version: pos.Version, UpdatedAt: pos.UpdatedAt, Quarantine: pos.Quarantine,
 	}, expected)
 }
+
+// Kept is the row as saved: a transfer's state is all of it.
+func (transferModel) Kept(s TransferState, _ projection.Position) TransferState { return s }
