@@ -18,9 +18,11 @@ import (
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/notebooktest"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/redrive"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/localaws/awstest"
@@ -67,7 +69,7 @@ func TestRepublishSendsExactlyTheRange(t *testing.T) {
 		if aws.ToString(r.PartitionKey) != s.Key() {
 			t.Errorf("record partitioned by %s", aws.ToString(r.PartitionKey))
 		}
-		got = append(got, versions([][]eventstore.Event{evs}))
+		got = append(got, storetest.CommitVersions([][]eventstore.Event{evs}))
 	}
 	slices.Sort(got)
 	if want := []string{"[2 3]", "[4]", "[5]"}; !slices.Equal(got, want) {
@@ -109,13 +111,11 @@ func (p *pipeline) views(store *eventstore.Store) viewSet {
 	return p.tables.views(store, p.dead, p.log)
 }
 
-func (p *pipeline) deliver(t *testing.T, seq int, key string, data []byte) {
+// deliver hands the projector a record, which it must take.
+func (p *pipeline) deliver(t *testing.T, r events.KinesisEventRecord) {
 	t.Helper()
-	resp, err := p.h.Handle(t.Context(), events.KinesisEvent{Records: []events.KinesisEventRecord{{
-		Kinesis: events.KinesisRecord{PartitionKey: key, SequenceNumber: fmt.Sprintf("4959%020d", seq), Data: data},
-	}}})
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+	if failed := projectiontest.Failures(t, p.h, r); len(failed) > 0 {
+		t.Fatalf("projector failed %v", failed)
 	}
 }
 
@@ -143,10 +143,9 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	p := newPipeline(t)
 	w := notebooktest.NewWriter(notebooktest.Notebook(t, "nb1"))
 	c1 := w.Write(t, p.events, notebooktest.Note("first"))
-	data, _ := envelope.Encode(c1.Events)
-	p.deliver(t, 1, w.Stream.Key(), data)
+	p.deliver(t, projectiontest.Record(t, 1, c1.Events))
 	w.Write(t, p.events, notebooktest.Note("second"))
-	p.deliver(t, 2, w.Stream.Key(), []byte("not an envelope"))
+	p.deliver(t, projectiontest.RawRecord(2, w.Stream.Key(), []byte("not an envelope")))
 	w.Write(t, p.events, notebooktest.Note("third"), notebooktest.Note("fourth"))
 
 	if r, _ := p.tables.notes.Get(w.Stream); r.Pos.Quarantine == nil || r.Pos.Version != 1 {
@@ -184,8 +183,7 @@ func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 	var seq int
 	deliver := func(c eventstore.Committed) {
 		seq++
-		data, _ := envelope.Encode(c.Events)
-		p.deliver(t, seq, w.Stream.Key(), data)
+		p.deliver(t, projectiontest.Record(t, seq, c.Events))
 	}
 	deliver(w.Write(t, p.events, notebooktest.Note("first")))
 	deliver(w.Write(t, p.events, eventstore.NewEvent{Type: notebooktest.NoteWritten, SchemaVersion: 1, Data: json.RawMessage(`{"body":"old"}`)}))

@@ -3,12 +3,12 @@ package redrive_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/redrive"
@@ -26,19 +26,6 @@ func (p *publisher) Publish(_ context.Context, commits [][]eventstore.Event) (fa
 	}
 	p.commits = append(p.commits, commits...)
 	return fanout.Published{Sent: len(commits), Requests: 1}, nil
-}
-
-// versions is a list of commits as their versions, e.g. "[2 3] [4]".
-func versions(commits [][]eventstore.Event) string {
-	var parts []string
-	for _, c := range commits {
-		var vs []string
-		for _, e := range c {
-			vs = append(vs, fmt.Sprint(e.Version))
-		}
-		parts = append(parts, "["+strings.Join(vs, " ")+"]")
-	}
-	return strings.Join(parts, " ")
 }
 
 // Republish hands the publisher the commits that hold the range, whole and
@@ -70,7 +57,7 @@ func TestRepublishTakesWholeCommits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("republish %d..%d: %v", tc.from, tc.to, err)
 		}
-		if got := versions(pub.commits); got != tc.want {
+		if got := storetest.CommitVersions(pub.commits); got != tc.want {
 			t.Errorf("republish %d..%d sent %s, want %s", tc.from, tc.to, got, tc.want)
 		}
 		if res.Commits != len(pub.commits) || res.From != tc.span[0] || res.To != tc.span[1] || res.Sent != len(pub.commits) {
@@ -96,7 +83,7 @@ func TestRepublishTakesWholeCommits(t *testing.T) {
 		}
 	}
 	if len(pub.commits) != 0 {
-		t.Errorf("failed republishes sent %s", versions(pub.commits))
+		t.Errorf("failed republishes sent %s", storetest.CommitVersions(pub.commits))
 	}
 
 	cause := errors.New("stream unreachable")
