@@ -162,10 +162,7 @@ func TestUndecodableEnvelopeQuarantinesItsStreamInEveryView(t *testing.T) {
 	a, b := newNotebook(t, notebooktest.Category, "a"), newNotebook(t, notebooktest.Category, "b")
 	a1, a2 := a.write(t, f.events, "n1"), a.write(t, f.events, "n2")
 	b1 := b.write(t, f.events, "m1")
-	x, err := eventstore.NewStreamID(notebooktest.Tenant, "diary", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := notebooktest.StreamID(t, "diary", "x")
 	garbage := []byte(`{"not":"an envelope"}`)
 	batch := []events.KinesisEventRecord{record(t, 1, a1), projectiontest.RawRecord(2, a.Stream.Key(), garbage), record(t, 3, a2),
 		projectiontest.RawRecord(4, "no-stream-here", garbage), record(t, 5, b1), projectiontest.RawRecord(6, x.Key(), garbage)}
