@@ -1,7 +1,6 @@
 package fanout_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -21,16 +20,9 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	kstream := awstest.KinesisStream(t, "EventsStream")
 	_, raw := goldenEvent(t)
 	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": kstream})
-	out, err := fn.Invoke(t.Context(), raw)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, fn.Logs())
-	}
-	var resp events.DynamoDBEventResponse
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatalf("response %s: %v", out, err)
-	}
+	resp := lambdatest.Call[events.DynamoDBEventResponse](t, fn, raw)
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
-		t.Errorf("response %s, want an empty list of failures", out)
+		t.Errorf("response %+v, want an empty list of failures", resp)
 	}
 	got := awstest.ReadKinesis(t, kstream, 1)
 	if len(got) != 1 {
@@ -70,12 +62,9 @@ func TestBuiltFunctionTakesTheServicesOwnEndpoint(t *testing.T) {
 		"AWS_ENDPOINT_URL":         "http://127.0.0.1:1",
 		"AWS_ENDPOINT_URL_KINESIS": aws.ToString(awstest.Kinesis(t).Options().BaseEndpoint),
 	})
-	out, err := fn.Invoke(t.Context(), raw)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, fn.Logs())
-	}
+	resp := lambdatest.Call[events.DynamoDBEventResponse](t, fn, raw)
 	if got := awstest.ReadKinesis(t, kstream, 1); len(got) != 1 {
-		t.Fatalf("%d records on the stream, want 1 (response %s)", len(got), out)
+		t.Fatalf("%d records on the stream, want 1 (response %+v)", len(got), resp)
 	}
 }
 

@@ -2,8 +2,6 @@ package fanout_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -15,22 +13,14 @@ import (
 
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/fanout"
-	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/lambdatest"
 )
 
 const goldenKey = "demo#account#0195a1b2-0000-7000-8000-000000000001"
 
 func goldenEvent(t testing.TB) (events.DynamoDBEvent, []byte) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(awstest.ProjectRoot(t), "events", "fanout", "commit-insert.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.DynamoDBEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev, raw
+	return lambdatest.Payload[events.DynamoDBEvent](t, "fanout", "commit-insert.json")
 }
 
 // checkGoldenEnvelope checks what events/fanout/commit-insert.json must put

@@ -13,49 +13,25 @@ import (
 // first unsent record, and its filter lets through exactly the commit
 // inserts (checked on the golden payload's records).
 func TestTemplateWiresTheFanout(t *testing.T) {
-	fn, ok := awstest.Template(t).Resources["FanoutFunction"]
-	if !ok {
-		t.Fatal("no FanoutFunction in template.yaml")
-	}
-	var p struct {
-		Environment struct{ Variables map[string]any }
-		Policies    []struct {
-			Statement []struct {
-				Effect   string
-				Action   []string
-				Resource any
-			}
-		}
-		Events map[string]struct {
-			Type       string
-			Properties struct {
-				Stream                    any
-				StartingPosition          string
-				FunctionResponseTypes     []string
-				MaximumRetryAttempts      int
-				MaximumRecordAgeInSeconds int
-				ParallelizationFactor     int
-				FilterCriteria            struct{ Filters []struct{ Pattern string } }
-			}
-		}
-	}
-	if err := fn.Decode(&p); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(p.Environment.Variables["STREAM_NAME"], map[string]any{"Ref": "EventsStream"}) {
-		t.Errorf("STREAM_NAME = %v, want !Ref EventsStream", p.Environment.Variables["STREAM_NAME"])
-	}
-	if len(p.Policies) != 1 || len(p.Policies[0].Statement) != 1 ||
-		!slices.Equal(p.Policies[0].Statement[0].Action, []string{"kinesis:PutRecords"}) ||
-		!reflect.DeepEqual(p.Policies[0].Statement[0].Resource, map[string]any{"Fn::GetAtt": []any{"EventsStream", "Arn"}}) {
-		t.Errorf("policies %+v, want kinesis:PutRecords on the events stream only", p.Policies)
-	}
+	p := awstest.TemplateFunction[struct {
+		Stream                    any
+		StartingPosition          string
+		FunctionResponseTypes     []string
+		MaximumRetryAttempts      int
+		MaximumRecordAgeInSeconds int
+		ParallelizationFactor     int
+		FilterCriteria            struct{ Filters []struct{ Pattern string } }
+	}](t, "FanoutFunction")
+	// kinesis:PutRecords on the events stream only.
+	p.Check(t, "functions/fanout", map[string]any{"STREAM_NAME": awstest.Ref("EventsStream")}, []awstest.Grant{
+		{Actions: []string{"kinesis:PutRecords"}, Resource: awstest.GetAtt("EventsStream", "Arn")},
+	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))
 	}
 	for name, e := range p.Events {
 		ep := e.Properties
-		if e.Type != "DynamoDB" || !reflect.DeepEqual(ep.Stream, map[string]any{"Fn::GetAtt": []any{"EventsTable", "StreamArn"}}) ||
+		if e.Type != "DynamoDB" || !reflect.DeepEqual(ep.Stream, awstest.GetAtt("EventsTable", "StreamArn")) ||
 			ep.StartingPosition != "TRIM_HORIZON" || !slices.Equal(ep.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
 			ep.MaximumRetryAttempts != -1 || ep.MaximumRecordAgeInSeconds != -1 || ep.ParallelizationFactor != 1 {
 			t.Errorf("event source %s = %+v", name, e)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/testlog"
 )
 
@@ -19,9 +20,9 @@ func TestAProjectorReadsOnlyWhatItCannotBelieve(t *testing.T) {
 	// restart is a new instance of the projector over the same tables: it
 	// believes nothing it did not write.
 	restart := func() *projection.Projection[[]string] {
-		return projection.New("notes", category, projection.Model[[]string](f.notes), f.reader, projection.NewDeadLetters(f.box), slog.New(slog.NewJSONHandler(&testlog.Buffer{}, nil)))
+		return projection.New("notes", notebooktest.Category, projection.Model[[]string](f.notes), f.reader, projection.NewDeadLetters(f.box), slog.New(slog.NewJSONHandler(&testlog.Buffer{}, nil)))
 	}
-	a := newNotebook(t, category, "a")
+	a := newNotebook(t, notebooktest.Category, "a")
 	for _, words := range []string{"n1", "n2", "n3", "n4", "n5 n6", "n7", "bad"} {
 		a.write(t, f.events, words)
 	}
@@ -42,23 +43,23 @@ func TestAProjectorReadsOnlyWhatItCannotBelieve(t *testing.T) {
 		{"poison is read before it quarantines", f.notesView, []int{6, 7}, 1, 2, "[n1 n2 n3 n4 n5 n6 n7] v7 q8"},
 		{"a quarantined stream is never believed", f.notesView, []int{7}, 1, 0, "[n1 n2 n3 n4 n5 n6 n7] v7 q8"},
 	}
-	// The row another instance moved: the fixture's projector believes
-	// v4 (it wrote v3, a new instance wrote v4).
+	// At step 5 the fixture's projector believes v3, which it wrote; a
+	// new instance has written v4 since.
 	for i, st := range steps {
-		loads, writes := f.notes.loads[a.stream], f.notes.tries(a.stream)
+		loads, writes := f.notes.Loads(a.Stream), f.notes.Tries(a.Stream)
 		for _, n := range st.commits {
-			if err := st.view.Apply(t.Context(), a.commits[n-1].Events); err != nil {
+			if err := st.view.Apply(t.Context(), a.Commits[n-1].Events); err != nil {
 				t.Fatalf("step %d (%s): %v", i+1, st.name, err)
 			}
 		}
-		r, _ := f.notes.get(a.stream)
-		got := fmt.Sprintf("%v v%d", r.state, r.pos.Version)
-		if r.pos.Quarantine != nil {
-			got += fmt.Sprintf(" q%d", r.pos.Quarantine.At)
+		r, _ := f.notes.Get(a.Stream)
+		got := fmt.Sprintf("%v v%d", r.State, r.Pos.Version)
+		if r.Pos.Quarantine != nil {
+			got += fmt.Sprintf(" q%d", r.Pos.Quarantine.At)
 		}
-		if got != st.want || f.notes.loads[a.stream]-loads != st.loads || f.notes.tries(a.stream)-writes != st.write {
+		if got != st.want || f.notes.Loads(a.Stream)-loads != st.loads || f.notes.Tries(a.Stream)-writes != st.write {
 			t.Errorf("step %d (%s): %s after %d reads and %d writes; want %s after %d and %d", i+1, st.name,
-				got, f.notes.loads[a.stream]-loads, f.notes.tries(a.stream)-writes, st.want, st.loads, st.write)
+				got, f.notes.Loads(a.Stream)-loads, f.notes.Tries(a.Stream)-writes, st.want, st.loads, st.write)
 		}
 	}
 	if got, want := f.letters(), []string{"notes a@8"}; !slices.Equal(got, want) {

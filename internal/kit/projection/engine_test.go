@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/projection/projectiontest"
 )
 
@@ -155,13 +156,13 @@ func TestEngineRules(t *testing.T) {
 				if id == tc.elsewhere {
 					store = projectiontest.NewEvents()
 				}
-				books[id] = newNotebook(t, category, id)
+				books[id] = newNotebook(t, notebooktest.Category, id)
 				for _, words := range tc.streams[id] {
 					books[id].write(t, store, words)
 				}
 			}
 			if tc.refuse != "" {
-				f.notes.setFail(func(s eventstore.StreamID, pos projection.Position) error {
+				f.notes.SetFail(func(s eventstore.StreamID, pos projection.Position) error {
 					if s.ID == tc.refuse && pos.Quarantine == nil {
 						return &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}
 					}
@@ -175,7 +176,7 @@ func TestEngineRules(t *testing.T) {
 					if err != nil {
 						t.Fatalf("record %q: %v", ref, err)
 					}
-					out = append(out, record(t, i+1, books[ref[:1]].commits[n-1]))
+					out = append(out, record(t, i+1, books[ref[:1]].Commits[n-1]))
 				}
 				return out
 			}
@@ -184,7 +185,7 @@ func TestEngineRules(t *testing.T) {
 			}
 			before := map[string]int{}
 			for id, b := range books {
-				before[id] = f.notes.tries(b.stream)
+				before[id] = f.notes.Tries(b.Stream)
 			}
 
 			if failed := f.handle(t, records(tc.when)...); len(failed) != 0 {
@@ -192,16 +193,16 @@ func TestEngineRules(t *testing.T) {
 			}
 
 			for id, b := range books {
-				if got := f.describe(b.stream); got != tc.want[id] {
+				if got := f.describe(b.Stream); got != tc.want[id] {
 					t.Errorf("%s: %s\n                  want %s", id, got, tc.want[id])
 				}
-				if got := f.notes.tries(b.stream) - before[id]; got != tc.writes[id] {
+				if got := f.notes.Tries(b.Stream) - before[id]; got != tc.writes[id] {
 					t.Errorf("%s: %d writes in the notes view, want %d", id, got, tc.writes[id])
 				}
-				n, _ := f.notes.get(b.stream)
-				c, _ := f.counts.get(b.stream)
-				checkRow(t, b, "notes", n.pos, tc.reason)
-				checkRow(t, b, "count", c.pos, "")
+				n, _ := f.notes.Get(b.Stream)
+				c, _ := f.counts.Get(b.Stream)
+				checkRow(t, b, "notes", n.Pos, tc.reason)
+				checkRow(t, b, "count", c.Pos, "")
 			}
 			if got := f.letters(); !slices.Equal(got, tc.letters) {
 				t.Errorf("dead letters %q, want %q", got, tc.letters)
@@ -216,12 +217,12 @@ func TestEngineRules(t *testing.T) {
 // that says why (containing reason, when given).
 func checkRow(t *testing.T, b *notebook, view string, pos projection.Position, reason string) {
 	t.Helper()
-	e, _ := b.event(pos.Version)
+	e, _ := b.Event(pos.Version)
 	if want := e.RecordedAt; pos.Version == 0 && !pos.UpdatedAt.IsZero() || pos.Version > 0 && !pos.UpdatedAt.Equal(want) {
-		t.Errorf("%s: the %s view's position %d was updated at %v, want %v, its event's recordedAt", b.stream.ID, view, pos.Version, pos.UpdatedAt, want)
+		t.Errorf("%s: the %s view's position %d was updated at %v, want %v, its event's recordedAt", b.Stream.ID, view, pos.Version, pos.UpdatedAt, want)
 	}
 	if q := pos.Quarantine; q != nil && (q.Reason == "" || !strings.Contains(q.Reason, reason)) {
-		t.Errorf("%s: quarantined in the %s view for %q, want a reason with %q", b.stream.ID, view, q.Reason, reason)
+		t.Errorf("%s: quarantined in the %s view for %q, want a reason with %q", b.Stream.ID, view, q.Reason, reason)
 	}
 }
 
@@ -231,8 +232,8 @@ func checkRow(t *testing.T, b *notebook, view string, pos projection.Position, r
 func checkLetters(t *testing.T, f *fixture, books map[string]*notebook) {
 	t.Helper()
 	tables := map[string]func(eventstore.StreamID) projection.Position{
-		"notes": func(s eventstore.StreamID) projection.Position { r, _ := f.notes.get(s); return r.pos },
-		"count": func(s eventstore.StreamID) projection.Position { r, _ := f.counts.get(s); return r.pos },
+		"notes": func(s eventstore.StreamID) projection.Position { r, _ := f.notes.Get(s); return r.Pos },
+		"count": func(s eventstore.StreamID) projection.Position { r, _ := f.counts.Get(s); return r.Pos },
 	}
 	for _, l := range f.box.Letters() {
 		s, err := eventstore.ParseStreamKey(l.Stream)
@@ -242,7 +243,7 @@ func checkLetters(t *testing.T, f *fixture, books map[string]*notebook) {
 		}
 		if l.Event != nil {
 			evs, err := envelope.Decode(l.Event)
-			want, held := books[s.ID].event(l.Version)
+			want, held := books[s.ID].Event(l.Version)
 			if err != nil || len(evs) != 1 || !held || evs[0].ID != want.ID || evs[0].Version != l.Version {
 				t.Errorf("letter of %s@%d carries %s (%v), want the poison event's envelope", s.ID, l.Version, l.Event, err)
 			}
@@ -258,15 +259,15 @@ func checkLetters(t *testing.T, f *fixture, books map[string]*notebook) {
 // judged again from what the other writer stored, not written over it.
 func TestConcurrentWriterIsReJudged(t *testing.T) {
 	f := newFixture(t)
-	a := newNotebook(t, category, "a")
+	a := newNotebook(t, notebooktest.Category, "a")
 	a1, a2, a3 := a.write(t, f.events, "n1"), a.write(t, f.events, "n2"), a.write(t, f.events, "n3")
 	if failed := f.handle(t, record(t, 1, a1)); len(failed) != 0 {
 		t.Fatalf("failures %v", failed)
 	}
-	other := projection.New("notes", category, projection.Model[[]string](f.notes), f.reader,
+	other := projection.New("notes", notebooktest.Category, projection.Model[[]string](f.notes), f.reader,
 		projection.NewDeadLetters(f.box), nil)
 	raced := false
-	f.notes.before = func(eventstore.StreamID) {
+	f.notes.SetBefore(func(eventstore.StreamID) {
 		if raced {
 			return // the other writer's own write
 		}
@@ -275,7 +276,7 @@ func TestConcurrentWriterIsReJudged(t *testing.T) {
 		if err := other.Apply(t.Context(), append(a2.Events, a3.Events...)); err != nil {
 			t.Errorf("the other writer: %v", err)
 		}
-	}
+	})
 
 	if failed := f.handle(t, record(t, 2, a2)); len(failed) != 0 {
 		t.Fatalf("failures %v, want the stale write judged again", failed)
@@ -283,7 +284,7 @@ func TestConcurrentWriterIsReJudged(t *testing.T) {
 	if !raced {
 		t.Fatal("the other writer never ran")
 	}
-	if got, want := f.describe(a.stream), "notes [n1 n2 n3] v3 | count 2 v2"; got != want {
+	if got, want := f.describe(a.Stream), "notes [n1 n2 n3] v3 | count 2 v2"; got != want {
 		t.Errorf("a: %s, want %s: version 2 was a duplicate once judged again", got, want)
 	}
 	if len(f.box.Letters()) != 0 {
@@ -300,16 +301,16 @@ func TestOtherCategoriesAreIgnored(t *testing.T) {
 	if failed := f.handle(t, record(t, 1, x1)); len(failed) != 0 {
 		t.Fatalf("failures %v", failed)
 	}
-	if err := f.notesView.Quarantine(t.Context(), x.stream, "no reason"); err != nil {
+	if err := f.notesView.Quarantine(t.Context(), x.Stream, "no reason"); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.describe(x.stream); got != "notes none | count none" {
+	if got := f.describe(x.Stream); got != "notes none | count none" {
 		t.Errorf("a diary stream in the notebook views: %s", got)
 	}
-	if f.notesView.Holds(x.stream) {
+	if f.notesView.Holds(x.Stream) {
 		t.Error("the notes view holds a diary stream")
 	}
-	if _, err := f.notesView.Lift(t.Context(), x.stream); err == nil || !strings.Contains(err.Error(), `"diary"`) {
+	if _, err := f.notesView.Lift(t.Context(), x.Stream); err == nil || !strings.Contains(err.Error(), `"diary"`) {
 		t.Errorf("lift of a diary stream: %v, want an error naming its category", err)
 	}
 }
@@ -320,7 +321,7 @@ func TestOtherCategoriesAreIgnored(t *testing.T) {
 // the same event, with a new letter.
 func TestLiftBringsAQuarantinedStreamBack(t *testing.T) {
 	f := newFixture(t)
-	a := newNotebook(t, category, "a")
+	a := newNotebook(t, notebooktest.Category, "a")
 	a1, a2, a3 := a.write(t, f.events, "n1"), a.write(t, f.events, "n2"), a.write(t, f.events, "n3")
 	// Version 2's record arrives mangled: a is quarantined at 2 in both
 	// views, and version 3 is then skipped.
@@ -329,31 +330,31 @@ func TestLiftBringsAQuarantinedStreamBack(t *testing.T) {
 	if failed := f.handle(t, record(t, 1, a1), mangled, record(t, 3, a3)); len(failed) != 0 {
 		t.Fatalf("failures %v", failed)
 	}
-	if got, want := f.describe(a.stream), "notes [n1] v1 q2 | count 1 v1 q2"; got != want {
+	if got, want := f.describe(a.Stream), "notes [n1] v1 q2 | count 1 v1 q2"; got != want {
 		t.Fatalf("a: %s, want %s", got, want)
 	}
 	a.write(t, f.events, "n4 rename") // not delivered: the lift reads it
 
 	for i := range 2 {
-		writes := f.notes.tries(a.stream) + f.counts.tries(a.stream)
+		writes := f.notes.Tries(a.Stream) + f.counts.Tries(a.Stream)
 		for _, lift := range []func(context.Context, eventstore.StreamID) (projection.Position, error){f.notesView.Lift, f.countView.Lift} {
-			pos, err := lift(t.Context(), a.stream)
+			pos, err := lift(t.Context(), a.Stream)
 			if err != nil || pos.Version != 5 || pos.Quarantine != nil {
 				t.Errorf("lift %d = %+v, %v; want version 5, no quarantine", i+1, pos, err)
 			}
 		}
-		if got, want := f.describe(a.stream), "notes [n1 n2 n3 n4] v5 | count 4 v5"; got != want {
+		if got, want := f.describe(a.Stream), "notes [n1 n2 n3 n4] v5 | count 4 v5"; got != want {
 			t.Errorf("after lift %d: %s, want %s", i+1, got, want)
 		}
-		if n := f.notes.tries(a.stream) + f.counts.tries(a.stream) - writes; i == 1 && n != 0 {
+		if n := f.notes.Tries(a.Stream) + f.counts.Tries(a.Stream) - writes; i == 1 && n != 0 {
 			t.Errorf("lifting a healed stream wrote %d times", n)
 		}
 	}
 
-	b := newNotebook(t, category, "b")
+	b := newNotebook(t, notebooktest.Category, "b")
 	b1, b2 := b.write(t, f.events, "m1"), b.write(t, f.events, "bad")
 	f.handle(t, record(t, 4, b1), record(t, 5, b2))
-	pos, err := f.notesView.Lift(t.Context(), b.stream)
+	pos, err := f.notesView.Lift(t.Context(), b.Stream)
 	if err != nil || pos.Version != 1 || pos.Quarantine == nil || pos.Quarantine.At != 2 || !strings.Contains(pos.Quarantine.Reason, "no text") {
 		t.Errorf("lift of a still poisoned stream = %+v, %v; want quarantined again at 2", pos, err)
 	}

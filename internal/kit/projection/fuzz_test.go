@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/envelope"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/projection/projectiontest"
 )
 
@@ -13,10 +14,10 @@ import (
 // and one of a notebook stream is applied or dead-lettered.
 func FuzzHandleRecord(f *testing.F) {
 	store := projectiontest.NewEvents()
-	a := newNotebook(f, category, "a")
+	a := newNotebook(f, notebooktest.Category, "a")
 	good := record(f, 1, a.write(f, store, "n1 rename"))
 	gap := record(f, 2, a.write(f, store, "n2"))
-	poison := record(f, 3, newNotebook(f, category, "b").write(f, store, "bad"))
+	poison := record(f, 3, newNotebook(f, notebooktest.Category, "b").write(f, store, "bad"))
 	other := record(f, 4, newNotebook(f, "diary", "x").write(f, store, "n1"))
 	for _, r := range []struct {
 		key  string
@@ -45,10 +46,10 @@ func FuzzHandleRecord(f *testing.F) {
 			if letters != 1 {
 				t.Fatalf("record %q does not decode (%v) and left %d dead letters, want 1", data, err, letters)
 			}
-		case evs[0].Stream.Category == category:
+		case evs[0].Stream.Category == notebooktest.Category:
 			last := evs[len(evs)-1]
-			if r, _ := fx.notes.get(last.Stream); letters == 0 && (r.pos.Version != last.Version || r.pos.Quarantine != nil) {
-				t.Fatalf("record %q of %s up to %d neither applied (the notes view is at %+v) nor dead-lettered", data, last.Stream, last.Version, r.pos)
+			if r, _ := fx.notes.Get(last.Stream); letters == 0 && (r.Pos.Version != last.Version || r.Pos.Quarantine != nil) {
+				t.Fatalf("record %q of %s up to %d neither applied (the notes view is at %+v) nor dead-lettered", data, last.Stream, last.Version, r.Pos)
 			}
 		default:
 			if letters != 0 || fx.describe(evs[0].Stream) != "notes none | count none" {

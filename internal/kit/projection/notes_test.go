@@ -2,145 +2,26 @@ package projection_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/testlog"
 )
 
-// The engine is tested with a model that knows no application: notebooks,
-// streams of notes. Two views read them: "notes" keeps every note's text
-// and refuses a note without one (its poison); "count" counts the notes
-// written and reads no data, so the same event is poison in one view and
-// fine in the other.
-const (
-	tenant      = "acme"
-	category    = "notebook"
-	noteWritten = "NoteWritten"
-	// renamed is a type neither view uses.
-	renamed = "NotebookRenamed"
-)
-
-func keepNotes(notes []string, e eventstore.Event) ([]string, error) {
-	if e.Type != noteWritten {
-		return notes, nil
-	}
-	var n struct{ Text string }
-	if err := json.Unmarshal(e.Data, &n); err != nil || n.Text == "" {
-		return notes, fmt.Errorf("note %d has no text", e.Version)
-	}
-	// Clip, so that the stored slice is never written through.
-	return append(slices.Clip(notes), n.Text), nil
-}
-
-func countNotes(n int, e eventstore.Event) (int, error) {
-	if e.Type == noteWritten {
-		n++
-	}
-	return n, nil
-}
-
-// table is a Model over a view table in memory: one row per stream holding
-// the state and the position, written only if the stored position is the
-// expected one, as a DynamoDB conditional put is.
-type table[S any] struct {
-	fold func(S, eventstore.Event) (S, error)
-
-	mu   sync.Mutex
-	rows map[eventstore.StreamID]row[S]
-	// writes counts the writes tried per stream, refused ones included;
-	// loads the reads.
-	writes, loads map[eventstore.StreamID]int
-	// fail, when set, decides an error for a write instead of the table.
-	fail func(stream eventstore.StreamID, pos projection.Position) error
-	// before, when set, runs before each write: another writer's moment.
-	before func(stream eventstore.StreamID)
-}
-
-type row[S any] struct {
-	state S
-	pos   projection.Position
-}
-
-func newTable[S any](fold func(S, eventstore.Event) (S, error)) *table[S] {
-	return &table[S]{fold: fold, rows: map[eventstore.StreamID]row[S]{}, writes: map[eventstore.StreamID]int{}, loads: map[eventstore.StreamID]int{}}
-}
-
-func (t *table[S]) Load(_ context.Context, stream eventstore.StreamID) (S, projection.Position, error) {
-	t.mu.Lock()
-	t.loads[stream]++
-	t.mu.Unlock()
-	r, _ := t.get(stream)
-	return r.state, r.pos, nil
-}
-
-func (t *table[S]) Fold(s S, e eventstore.Event) (S, error) { return t.fold(s, e) }
-
-// Kept lets the engine keep what it wrote: a row is all the state.
-func (t *table[S]) Kept(s S, _ projection.Position) S { return s }
-
-func (t *table[S]) Save(_ context.Context, stream eventstore.StreamID, s S, pos projection.Position, expected int64) error {
-	t.mu.Lock()
-	t.writes[stream]++
-	fail, before := t.fail, t.before
-	t.mu.Unlock()
-	if before != nil {
-		before(stream)
-	}
-	if fail != nil {
-		if err := fail(stream, pos); err != nil {
-			return err
-		}
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.rows[stream].pos.Version != expected {
-		return projection.ErrStale
-	}
-	t.rows[stream] = row[S]{state: s, pos: copyPosition(pos)}
-	return nil
-}
-
-// get returns the stream's row, if written, sharing nothing with the table.
-func (t *table[S]) get(stream eventstore.StreamID) (row[S], bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	r, ok := t.rows[stream]
-	r.pos = copyPosition(r.pos)
-	return r, ok
-}
-
-func (t *table[S]) tries(stream eventstore.StreamID) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.writes[stream]
-}
-
-func (t *table[S]) setFail(fail func(eventstore.StreamID, projection.Position) error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.fail = fail
-}
-
-func copyPosition(p projection.Position) projection.Position {
-	if p.Quarantine != nil {
-		q := *p.Quarantine
-		p.Quarantine = &q
-	}
-	return p
-}
+// The engine is tested with notebooktest's model. Two views read it:
+// "notes" keeps every note's text and refuses a note without one (its
+// poison); "count" counts the notes written and reads no data, so the same
+// event is poison in one view and fine in the other.
 
 // reader is the events table as the views see it, made unreachable by
 // setting err.
@@ -165,8 +46,8 @@ func (unreachable) Send(context.Context, string) error { return errors.New("conn
 type fixture struct {
 	events *eventstore.Store
 	reader *reader
-	notes  *table[[]string]
-	counts *table[int]
+	notes  *notebooktest.Table[[]string]
+	counts *notebooktest.Table[int]
 	box    *projection.LetterBox
 	logs   *testlog.Buffer
 
@@ -177,13 +58,13 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{events: projectiontest.NewEvents(), notes: newTable(keepNotes), counts: newTable(countNotes),
+	f := &fixture{events: projectiontest.NewEvents(), notes: notebooktest.NewTable(notebooktest.KeepNotes), counts: notebooktest.NewTable(notebooktest.CountNotes),
 		box: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	f.reader = &reader{store: f.events}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.box)
-	f.notesView = projection.New("notes", category, projection.Model[[]string](f.notes), f.reader, dead, log)
-	f.countView = projection.New("count", category, projection.Model[int](f.counts), f.reader, dead, log)
+	f.notesView = projection.New("notes", notebooktest.Category, projection.Model[[]string](f.notes), f.reader, dead, log)
+	f.countView = projection.New("count", notebooktest.Category, projection.Model[int](f.counts), f.reader, dead, log)
 	f.h = projection.NewHandler(dead, log, f.notesView, f.countView)
 	return f
 }
@@ -209,25 +90,17 @@ func (f *fixture) describe(stream eventstore.StreamID) string {
 		}
 		return s
 	}
-	n, nok := f.notes.get(stream)
-	c, cok := f.counts.get(stream)
-	return "notes " + render(n.state, n.pos, nok) + " | count " + render(c.state, c.pos, cok)
+	n, nok := f.notes.Get(stream)
+	c, cok := f.counts.Get(stream)
+	return "notes " + render(n.State, n.Pos, nok) + " | count " + render(c.State, c.Pos, cok)
 }
 
-// notebook appends commits to one stream.
-type notebook struct {
-	stream  eventstore.StreamID
-	head    eventstore.Head
-	commits []eventstore.Committed
-}
+// notebook is a writer that spells its commits in words.
+type notebook struct{ *notebooktest.Writer }
 
-func newNotebook(t testing.TB, cat, id string) *notebook {
+func newNotebook(t testing.TB, category, id string) *notebook {
 	t.Helper()
-	s, err := eventstore.NewStreamID(tenant, cat, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &notebook{stream: s, head: eventstore.NewStream(s)}
+	return &notebook{notebooktest.NewWriter(notebooktest.StreamID(t, category, id))}
 }
 
 // write appends one commit of the events spelled in words: "rename" is an
@@ -237,34 +110,16 @@ func (n *notebook) write(t testing.TB, store *eventstore.Store, words string) ev
 	t.Helper()
 	var evs []eventstore.NewEvent
 	for _, w := range strings.Fields(words) {
-		e := eventstore.NewEvent{Type: noteWritten, SchemaVersion: 1, Data: json.RawMessage(fmt.Sprintf(`{"text":%q}`, w))}
 		switch w {
 		case "rename":
-			e = eventstore.NewEvent{Type: renamed, SchemaVersion: 1, Data: json.RawMessage(`{"title":"new"}`)}
+			evs = append(evs, notebooktest.Rename())
 		case "bad":
-			e.Data = json.RawMessage(`{}`)
-		}
-		evs = append(evs, e)
-	}
-	c, err := store.Append(context.Background(), n.head, evs, eventstore.Metadata{CommandID: fmt.Sprint("cmd-", len(n.commits))}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.head = c.Head
-	n.commits = append(n.commits, c)
-	return c
-}
-
-// event is the stream's event at version v, as appended.
-func (n *notebook) event(v int64) (eventstore.Event, bool) {
-	for _, c := range n.commits {
-		for _, e := range c.Events {
-			if e.Version == v {
-				return e, true
-			}
+			evs = append(evs, notebooktest.Note(""))
+		default:
+			evs = append(evs, notebooktest.Note(w))
 		}
 	}
-	return eventstore.Event{}, false
+	return n.Write(t, store, evs...)
 }
 
 // record is the Kinesis record the fan-out makes of a commit.

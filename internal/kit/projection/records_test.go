@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/projection/projectiontest"
 )
 
@@ -35,18 +36,18 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			a, b := newNotebook(t, category, "a"), newNotebook(t, category, "b")
+			a, b := newNotebook(t, notebooktest.Category, "a"), newNotebook(t, notebooktest.Category, "b")
 			a1 := a.write(t, f.events, "n1")
 			a.write(t, f.events, "n2") // never delivered: read to fill a gap
 			a3, a4 := a.write(t, f.events, "n3"), a.write(t, f.events, "n4")
 			b1, b2 := b.write(t, f.events, "m1"), b.write(t, f.events, "m2")
-			c := newNotebook(t, category, "c")
+			c := newNotebook(t, notebooktest.Category, "c")
 			c1 := c.write(t, f.events, "k1")
 			if failed := f.handle(t, record(t, 1, a1)); len(failed) != 0 {
 				t.Fatalf("failures %v", failed)
 			}
-			f.notes.setFail(func(s eventstore.StreamID, _ projection.Position) error {
-				if s == a.stream {
+			f.notes.SetFail(func(s eventstore.StreamID, _ projection.Position) error {
+				if s == a.Stream {
 					return tc.write
 				}
 				return nil
@@ -58,14 +59,14 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 			// comes before a's, c's after.
 			ra1 := record(t, 3, a1)
 			batch := []events.KinesisEventRecord{record(t, 2, b1), ra1, record(t, 4, c1), record(t, 5, a3),
-				projectiontest.RawRecord(6, a.stream.Key(), []byte(`not an envelope`)), record(t, 7, a4), record(t, 8, b2)}
+				projectiontest.RawRecord(6, a.Stream.Key(), []byte(`not an envelope`)), record(t, 7, a4), record(t, 8, b2)}
 			if failed := f.handle(t, batch...); !slices.Equal(failed, []string{ra1.Kinesis.SequenceNumber}) {
 				t.Fatalf("failures %v, want a's first record only, %s", failed, ra1.Kinesis.SequenceNumber)
 			}
-			if got, want := f.describe(a.stream), "notes [n1] v1 |"; !strings.HasPrefix(got, want) {
+			if got, want := f.describe(a.Stream), "notes [n1] v1 |"; !strings.HasPrefix(got, want) {
 				t.Errorf("a: %s, want it where it was: %s...", got, want)
 			}
-			for s, want := range map[eventstore.StreamID]string{b.stream: "notes [m1 m2] v2 | count 2 v2", c.stream: "notes [k1] v1 | count 1 v1"} {
+			for s, want := range map[eventstore.StreamID]string{b.Stream: "notes [m1 m2] v2 | count 2 v2", c.Stream: "notes [k1] v1 | count 1 v1"} {
 				if got := f.describe(s); got != want {
 					t.Errorf("%s: %s, want %s", s.ID, got, want)
 				}
@@ -75,12 +76,12 @@ func TestInfrastructureErrorHoldsOnlyItsKey(t *testing.T) {
 			}
 
 			// The event source mapping resends from the reported record.
-			f.notes.setFail(nil)
+			f.notes.SetFail(nil)
 			f.reader.err = nil
 			if failed := f.handle(t, batch[1:]...); len(failed) != 0 {
 				t.Fatalf("failures %v on the retry", failed)
 			}
-			if got, want := f.describe(a.stream), "notes [n1 n2 n3] v3 q4 | count 3 v3 q4"; got != want {
+			if got, want := f.describe(a.Stream), "notes [n1 n2 n3] v3 q4 | count 3 v3 q4"; got != want {
 				t.Errorf("a after the retry: %s, want %s", got, want)
 			}
 			if got, want := f.letters(), []string{"record a"}; !slices.Equal(got, want) {
@@ -103,13 +104,13 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 	}{
 		{
 			name:   "an event a view cannot fold",
-			record: func(t *testing.T, a *notebook) events.KinesisEventRecord { return record(t, 1, a.commits[0]) },
+			record: func(t *testing.T, a *notebook) events.KinesisEventRecord { return record(t, 1, a.Commits[0]) },
 			want:   "notes [] v0 q1 | count 1 v1",
 		},
 		{
 			name: "a record that does not decode",
 			record: func(_ *testing.T, a *notebook) events.KinesisEventRecord {
-				return projectiontest.RawRecord(1, a.stream.Key(), []byte(`[{}]`))
+				return projectiontest.RawRecord(1, a.Stream.Key(), []byte(`[{}]`))
 			},
 			want: "notes [] v0 q1 | count 0 v0 q1",
 		},
@@ -124,22 +125,22 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			a := newNotebook(t, category, "a")
+			a := newNotebook(t, notebooktest.Category, "a")
 			a.write(t, f.events, "bad")
 			r := tc.record(t, a)
 			f.box.Next = unreachable{}
 			if failed := f.handle(t, r); !slices.Equal(failed, []string{r.Kinesis.SequenceNumber}) {
 				t.Fatalf("failures %v, want the poison's record retried", failed)
 			}
-			if _, found := f.notes.get(a.stream); found {
-				t.Errorf("a: %s, want the notes view untouched without a letter", f.describe(a.stream))
+			if _, found := f.notes.Get(a.Stream); found {
+				t.Errorf("a: %s, want the notes view untouched without a letter", f.describe(a.Stream))
 			}
 
 			f.box.Next = nil
 			if failed := f.handle(t, r); len(failed) != 0 {
 				t.Fatalf("failures %v once the queue is back", failed)
 			}
-			if got := f.describe(a.stream); got != tc.want {
+			if got := f.describe(a.Stream); got != tc.want {
 				t.Errorf("a: %s, want %s", got, tc.want)
 			}
 			if len(f.box.Letters()) != 1 {
@@ -158,23 +159,20 @@ func TestUnreachableDeadLetterQueueRetries(t *testing.T) {
 // view's.
 func TestUndecodableEnvelopeQuarantinesItsStreamInEveryView(t *testing.T) {
 	f := newFixture(t)
-	a, b := newNotebook(t, category, "a"), newNotebook(t, category, "b")
+	a, b := newNotebook(t, notebooktest.Category, "a"), newNotebook(t, notebooktest.Category, "b")
 	a1, a2 := a.write(t, f.events, "n1"), a.write(t, f.events, "n2")
 	b1 := b.write(t, f.events, "m1")
-	x, err := eventstore.NewStreamID(tenant, "diary", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := notebooktest.StreamID(t, "diary", "x")
 	garbage := []byte(`{"not":"an envelope"}`)
-	batch := []events.KinesisEventRecord{record(t, 1, a1), projectiontest.RawRecord(2, a.stream.Key(), garbage), record(t, 3, a2),
+	batch := []events.KinesisEventRecord{record(t, 1, a1), projectiontest.RawRecord(2, a.Stream.Key(), garbage), record(t, 3, a2),
 		projectiontest.RawRecord(4, "no-stream-here", garbage), record(t, 5, b1), projectiontest.RawRecord(6, x.Key(), garbage)}
 
 	if failed := f.handle(t, batch...); len(failed) != 0 {
 		t.Fatalf("failures %v, want none: a record that does not decode is poison", failed)
 	}
 	for s, want := range map[eventstore.StreamID]string{
-		a.stream: "notes [n1] v1 q2 | count 1 v1 q2",
-		b.stream: "notes [m1] v1 | count 1 v1",
+		a.Stream: "notes [n1] v1 q2 | count 1 v1 q2",
+		b.Stream: "notes [m1] v1 | count 1 v1",
 		x:        "notes none | count none",
 	} {
 		if got := f.describe(s); got != want {
@@ -186,7 +184,7 @@ func TestUndecodableEnvelopeQuarantinesItsStreamInEveryView(t *testing.T) {
 		t.Fatalf("dead letters %q, want one per undecodable record", f.letters())
 	}
 	for i, want := range []struct{ stream, key, seq string }{
-		{a.stream.Key(), a.stream.Key(), batch[1].Kinesis.SequenceNumber},
+		{a.Stream.Key(), a.Stream.Key(), batch[1].Kinesis.SequenceNumber},
 		{"", "no-stream-here", batch[3].Kinesis.SequenceNumber},
 		{x.Key(), x.Key(), batch[5].Kinesis.SequenceNumber},
 	} {
@@ -196,8 +194,8 @@ func TestUndecodableEnvelopeQuarantinesItsStreamInEveryView(t *testing.T) {
 			t.Errorf("dead letter %d = %+v, want stream %q, key %q, sequence number %s and the raw record", i, l, want.stream, want.key, want.seq)
 		}
 	}
-	if n, _ := f.notes.get(a.stream); n.pos.Quarantine == nil || n.pos.Quarantine.Reason != letters[0].Reason {
-		t.Errorf("a's quarantine %+v, want the letter's reason %q", n.pos.Quarantine, letters[0].Reason)
+	if n, _ := f.notes.Get(a.Stream); n.Pos.Quarantine == nil || n.Pos.Quarantine.Reason != letters[0].Reason {
+		t.Errorf("a's quarantine %+v, want the letter's reason %q", n.Pos.Quarantine, letters[0].Reason)
 	}
 	if !f.logs.Contains("names no stream") {
 		t.Errorf("no log of the record that names no stream:\n%s", f.logs)

@@ -2,10 +2,8 @@ package rebuild_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"testing"
 
@@ -14,112 +12,28 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/rebuild"
 	"annals/internal/localaws/awstest"
 )
 
-// A rebuild is tested with a model that knows no application: notebooks,
-// streams of notes, and shelves, streams of another category that the
-// notes view does not keep. The view keeps every note's text and refuses a
-// note without one (its poison).
-const (
-	tenant      = "acme"
-	notebook    = "notebook"
-	shelf       = "shelf"
-	noteWritten = "NoteWritten"
-	// renamed is a type the view does not use.
-	renamed = "NotebookRenamed"
-)
-
-func keepNotes(notes []string, e eventstore.Event) ([]string, error) {
-	if e.Type != noteWritten {
-		return notes, nil
-	}
-	var n struct{ Text string }
-	if err := json.Unmarshal(e.Data, &n); err != nil || n.Text == "" {
-		return notes, fmt.Errorf("note %d has no text", e.Version)
-	}
-	return append(slices.Clip(notes), n.Text), nil
-}
-
 // count is the writers' fold: it reads no data, so the poison is written
 // like any other note, and snapshots of it land in the table as they would.
-var count = eventstore.Fold[int]{
-	Name: notebook, LogicVersion: 1, StateSchema: 1,
-	Evolve: func(n int, e eventstore.Event) (int, error) {
-		if e.Type == noteWritten {
-			n++
-		}
-		return n, nil
-	},
-}
+var count = eventstore.Fold[int]{Name: notebooktest.Category, LogicVersion: 1, StateSchema: 1, Evolve: notebooktest.CountNotes}
 
-// table is a view table in memory: one row per stream holding the notes
-// and the position, written only if the stored position is the expected
-// one, as a DynamoDB conditional put is.
-type table struct {
-	mu   sync.Mutex
-	rows map[eventstore.StreamID]row
-}
+// table is the table of the view a rebuild is tested with, over
+// notebooktest's model: it keeps every notebook note's text, refuses a
+// note without one (its poison), and keeps no shelves.
+type table = notebooktest.Table[[]string]
 
-type row struct {
-	notes []string
-	pos   projection.Position
-}
-
-func newTable() *table { return &table{rows: map[eventstore.StreamID]row{}} }
-
-func (t *table) Load(_ context.Context, stream eventstore.StreamID) ([]string, projection.Position, error) {
-	r := t.get(stream)
-	return r.notes, r.pos, nil
-}
-
-func (t *table) Fold(notes []string, e eventstore.Event) ([]string, error) {
-	return keepNotes(notes, e)
-}
-
-func (t *table) Save(_ context.Context, stream eventstore.StreamID, notes []string, pos projection.Position, expected int64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.rows[stream].pos.Version != expected {
-		return projection.ErrStale
-	}
-	t.rows[stream] = row{notes: slices.Clone(notes), pos: copyPosition(pos)}
-	return nil
-}
-
-// get returns the stream's row, sharing nothing with the table.
-func (t *table) get(stream eventstore.StreamID) row {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	r := t.rows[stream]
-	return row{notes: slices.Clone(r.notes), pos: copyPosition(r.pos)}
-}
-
-func (t *table) streams() []eventstore.StreamID {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []eventstore.StreamID
-	for s := range t.rows {
-		out = append(out, s)
-	}
-	return out
-}
-
-func copyPosition(p projection.Position) projection.Position {
-	if p.Quarantine != nil {
-		q := *p.Quarantine
-		p.Quarantine = &q
-	}
-	return p
-}
+func newTable() *table { return notebooktest.NewTable(notebooktest.KeepNotes) }
 
 // quiet drops the views' warnings: the tests provoke them on purpose.
 var quiet = slog.New(slog.DiscardHandler)
 
 // newView is the notes view over a table, filling gaps from events.
 func newView(t *table, events projection.EventReader) *projection.Projection[[]string] {
-	return projection.New("notes", notebook, projection.Model[[]string](t), events, projection.NewDeadLetters(&projection.LetterBox{}), quiet)
+	return projection.New("notes", notebooktest.Category, projection.Model[[]string](t), events, projection.NewDeadLetters(&projection.LetterBox{}), quiet)
 }
 
 // eachBackend runs test against the in-memory backend and DynamoDB's (as
@@ -162,24 +76,6 @@ func newWorld(b eventstore.Backend, opts ...eventstore.Option) *world {
 	return w
 }
 
-func streamID(t testing.TB, category, id string) eventstore.StreamID {
-	t.Helper()
-	s, err := eventstore.NewStreamID(tenant, category, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func note(text string) eventstore.NewEvent {
-	data, _ := json.Marshal(map[string]string{"text": text})
-	return eventstore.NewEvent{Type: noteWritten, SchemaVersion: 1, Data: data}
-}
-
-func other(typ string) eventstore.NewEvent {
-	return eventstore.NewEvent{Type: typ, SchemaVersion: 1, Data: json.RawMessage(`{}`)}
-}
-
 // notes are n notes for the stream, numbered on from what it holds.
 func (w *world) notes(s eventstore.StreamID, n int) []eventstore.NewEvent {
 	w.mu.Lock()
@@ -188,7 +84,7 @@ func (w *world) notes(s eventstore.StreamID, n int) []eventstore.NewEvent {
 	var out []eventstore.NewEvent
 	for range n {
 		wr.n++
-		out = append(out, note(fmt.Sprintf("%s note %d", s.ID, wr.n)))
+		out = append(out, notebooktest.Note(fmt.Sprintf("%s note %d", s.ID, wr.n)))
 	}
 	return out
 }
@@ -254,7 +150,7 @@ func (w *world) notebooks() []eventstore.StreamID {
 	defer w.mu.Unlock()
 	var out []eventstore.StreamID
 	for s := range w.writers {
-		if s.Category == notebook {
+		if s.Category == notebooktest.Category {
 			out = append(out, s)
 		}
 	}
@@ -268,32 +164,32 @@ func (w *world) notebooks() []eventstore.StreamID {
 func (w *world) workload(t testing.TB, n int) eventstore.StreamID {
 	t.Helper()
 	for i := range n {
-		s := streamID(t, notebook, fmt.Sprintf("nb%02d", i))
+		s := notebooktest.Notebook(t, fmt.Sprintf("nb%02d", i))
 		for c := range 1 + i%4 {
 			evs := w.notes(s, 1+(i+c)%3)
 			if (i+c)%5 == 0 {
-				evs = append(evs, other(renamed))
+				evs = append(evs, notebooktest.Rename())
 			}
 			var guard *eventstore.Guard
 			if c == 1 {
-				guard = &eventstore.Guard{Tenant: tenant, CommandID: fmt.Sprintf("cmd-%s-%d", s.ID, c)}
+				guard = &eventstore.Guard{Tenant: notebooktest.Tenant, CommandID: fmt.Sprintf("cmd-%s-%d", s.ID, c)}
 			}
 			w.write(t, s, guard, evs...)
 		}
 	}
-	w.writeTogether(t, streamID(t, notebook, "nb00"), streamID(t, notebook, "nb01"))
+	w.writeTogether(t, notebooktest.Notebook(t, "nb00"), notebooktest.Notebook(t, "nb01"))
 	for i := range 3 {
-		s := streamID(t, shelf, fmt.Sprintf("sh%d", i))
-		w.write(t, s, nil, note("a shelf's note"))
+		s := notebooktest.StreamID(t, notebooktest.Shelf, fmt.Sprintf("sh%d", i))
+		w.write(t, s, nil, notebooktest.Note("a shelf's note"))
 	}
-	poisoned := streamID(t, notebook, "poisoned")
+	poisoned := notebooktest.Notebook(t, "poisoned")
 	w.write(t, poisoned, nil, w.notes(poisoned, 2)...)
-	w.write(t, poisoned, nil, eventstore.NewEvent{Type: noteWritten, SchemaVersion: 1, Data: json.RawMessage(`{"text":""}`)})
+	w.write(t, poisoned, nil, notebooktest.Note(""))
 	w.write(t, poisoned, nil, w.notes(poisoned, 1)...)
 	return poisoned
 }
 
-// folded is the oracle: the stream's notes as keepNotes folds its events,
+// folded is the oracle: the stream's notes as KeepNotes folds its events,
 // up to the first it refuses, and where that leaves the view.
 func (w *world) folded(t testing.TB, s eventstore.StreamID) ([]string, projection.Position) {
 	t.Helper()
@@ -304,7 +200,7 @@ func (w *world) folded(t testing.TB, s eventstore.StreamID) ([]string, projectio
 	var notes []string
 	var pos projection.Position
 	for _, e := range evs {
-		next, err := keepNotes(notes, e)
+		next, err := notebooktest.KeepNotes(notes, e)
 		if err != nil {
 			pos.Quarantine = &projection.Quarantine{Reason: err.Error(), At: e.Version}
 			break

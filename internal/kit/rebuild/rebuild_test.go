@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/rebuild"
 )
 
@@ -22,15 +23,15 @@ func checkRows(t *testing.T, w *world, fresh *table) {
 	notebooks := w.notebooks()
 	for _, s := range notebooks {
 		notes, pos := w.folded(t, s)
-		got := fresh.get(s)
-		if !slices.Equal(got.notes, notes) || got.pos.Version != pos.Version || !got.pos.UpdatedAt.Equal(pos.UpdatedAt) {
-			t.Errorf("%s: rebuilt %q at %d (%v), the fold gives %q at %d (%v)", s, got.notes, got.pos.Version, got.pos.UpdatedAt, notes, pos.Version, pos.UpdatedAt)
+		got, _ := fresh.Get(s)
+		if !slices.Equal(got.State, notes) || got.Pos.Version != pos.Version || !got.Pos.UpdatedAt.Equal(pos.UpdatedAt) {
+			t.Errorf("%s: rebuilt %q at %d (%v), the fold gives %q at %d (%v)", s, got.State, got.Pos.Version, got.Pos.UpdatedAt, notes, pos.Version, pos.UpdatedAt)
 		}
-		if (got.pos.Quarantine == nil) != (pos.Quarantine == nil) || pos.Quarantine != nil && got.pos.Quarantine.At != pos.Quarantine.At {
-			t.Errorf("%s: rebuilt quarantine %+v, the fold stops at %+v", s, got.pos.Quarantine, pos.Quarantine)
+		if (got.Pos.Quarantine == nil) != (pos.Quarantine == nil) || pos.Quarantine != nil && got.Pos.Quarantine.At != pos.Quarantine.At {
+			t.Errorf("%s: rebuilt quarantine %+v, the fold stops at %+v", s, got.Pos.Quarantine, pos.Quarantine)
 		}
 	}
-	if n := len(fresh.streams()); n != len(notebooks) {
+	if n := len(fresh.Streams()); n != len(notebooks) {
 		t.Errorf("the fresh table holds %d streams, there are %d notebooks", n, len(notebooks))
 	}
 }
@@ -59,7 +60,7 @@ func TestRebuildEqualsTheFoldAndTheLiveView(t *testing.T) {
 		var during rebuild.Progress
 		var r *rebuild.Rebuild
 		r = rebuild.New(rebuild.Config{
-			Events: w.store, View: newView(fresh, w.store), Category: notebook, Segments: 3,
+			Events: w.store, View: newView(fresh, w.store), Category: notebooktest.Category, Segments: 3,
 			AfterScan: func(ctx context.Context, pass int) error {
 				if pass != 1 {
 					return nil
@@ -67,11 +68,12 @@ func TestRebuildEqualsTheFoldAndTheLiveView(t *testing.T) {
 				during = r.Progress()
 				// Written while the scan ran: notebooks move on, in
 				// one commit and in two, and two new ones appear.
-				w.write(t, streamID(t, notebook, "nb00"), nil, w.notes(streamID(t, notebook, "nb00"), 2)...)
-				w.write(t, streamID(t, notebook, "nb01"), nil, w.notes(streamID(t, notebook, "nb01"), 1)...)
-				w.write(t, streamID(t, notebook, "nb01"), nil, w.notes(streamID(t, notebook, "nb01"), 1)...)
+				nb00, nb01 := notebooktest.Notebook(t, "nb00"), notebooktest.Notebook(t, "nb01")
+				w.write(t, nb00, nil, w.notes(nb00, 2)...)
+				w.write(t, nb01, nil, w.notes(nb01, 1)...)
+				w.write(t, nb01, nil, w.notes(nb01, 1)...)
 				for i := range 2 {
-					s := streamID(t, notebook, fmt.Sprintf("new%d", i))
+					s := notebooktest.Notebook(t, fmt.Sprintf("new%d", i))
 					added = append(added, s)
 					w.write(t, s, nil, w.notes(s, 2)...)
 				}
@@ -110,21 +112,22 @@ func TestRebuildEqualsTheFoldAndTheLiveView(t *testing.T) {
 			t.Errorf("progress at the end %+v, result %+v", p, res)
 		}
 		checkRows(t, w, fresh)
-		if q := fresh.get(poisoned).pos; q.Quarantine == nil || q.Quarantine.At != 3 || q.Version != 2 {
-			t.Errorf("the poisoned notebook in the fresh table: %+v, want quarantined at 3 after 2", q)
+		if r, _ := fresh.Get(poisoned); r.Pos.Quarantine == nil || r.Pos.Quarantine.At != 3 || r.Pos.Version != 2 {
+			t.Errorf("the poisoned notebook in the fresh table: %+v, want quarantined at 3 after 2", r.Pos)
 		}
 		for _, s := range added {
-			if got := fresh.get(s).pos.Version; got != 2 {
-				t.Errorf("%s, created during the rebuild, at %d; want 2", s, got)
+			if r, _ := fresh.Get(s); r.Pos.Version != 2 {
+				t.Errorf("%s, created during the rebuild, at %d; want 2", s, r.Pos.Version)
 			}
 		}
 
 		// The fresh table against the live one, through the verify helpers.
 		rep, err := rebuild.Verify(t.Context(), res.StreamKeys, 4, func(ctx context.Context, s eventstore.StreamID) (string, bool, error) {
-			f, l := fresh.get(s), w.live.get(s)
-			return rebuild.Compare(f.pos.Version, l.pos.Version, f.pos.Quarantine, l.pos.Quarantine, func() string {
-				if !slices.Equal(f.notes, l.notes) {
-					return fmt.Sprintf("notes %q, live %q", f.notes, l.notes)
+			f, _ := fresh.Get(s)
+			l, _ := w.live.Get(s)
+			return rebuild.Compare(f.Pos.Version, l.Pos.Version, f.Pos.Quarantine, l.Pos.Quarantine, func() string {
+				if !slices.Equal(f.State, l.State) {
+					return fmt.Sprintf("notes %q, live %q", f.State, l.State)
 				}
 				return ""
 			})
@@ -174,7 +177,7 @@ func TestResumeSinceReadsOnlyRecentCommits(t *testing.T) {
 		w := newWorld(b, eventstore.WithClock(clock))
 		w.workload(t, 8)
 		fresh := newTable()
-		cfg := rebuild.Config{Events: w.store, View: newView(fresh, w.store), Category: notebook, Segments: 2, Now: clock}
+		cfg := rebuild.Config{Events: w.store, View: newView(fresh, w.store), Category: notebooktest.Category, Segments: 2, Now: clock}
 		first, err := rebuild.New(cfg).Run(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -182,7 +185,7 @@ func TestResumeSinceReadsOnlyRecentCommits(t *testing.T) {
 
 		// An hour later, two notebooks move on and one is new.
 		setClock(start.Add(time.Hour))
-		moved := []eventstore.StreamID{streamID(t, notebook, "nb03"), streamID(t, notebook, "nb05"), streamID(t, notebook, "late")}
+		moved := []eventstore.StreamID{notebooktest.Notebook(t, "nb03"), notebooktest.Notebook(t, "nb05"), notebooktest.Notebook(t, "late")}
 		for _, s := range moved {
 			w.write(t, s, nil, w.notes(s, 2)...)
 		}
@@ -211,9 +214,9 @@ func TestWritesThatNeverPauseEndAtMaxPasses(t *testing.T) {
 	w.workload(t, 4)
 	fresh := newTable()
 	res, err := rebuild.New(rebuild.Config{
-		Events: w.store, View: newView(fresh, w.store), Category: notebook, Segments: 2, MaxPasses: 3,
+		Events: w.store, View: newView(fresh, w.store), Category: notebooktest.Category, Segments: 2, MaxPasses: 3,
 		AfterScan: func(ctx context.Context, pass int) error {
-			s := streamID(t, notebook, fmt.Sprintf("busy%d", pass))
+			s := notebooktest.Notebook(t, fmt.Sprintf("busy%d", pass))
 			w.write(t, s, nil, w.notes(s, 1)...)
 			return nil
 		},
@@ -226,11 +229,11 @@ func TestWritesThatNeverPauseEndAtMaxPasses(t *testing.T) {
 	}
 	// The notebook written after the last scan is not in it: its commit
 	// came after CaughtUpTo.
-	if got := fresh.get(streamID(t, notebook, "busy3")).pos.Version; got != 0 {
-		t.Errorf("the notebook written after the last scan is at %d in the fresh table", got)
+	if r, _ := fresh.Get(notebooktest.Notebook(t, "busy3")); r.Pos.Version != 0 {
+		t.Errorf("the notebook written after the last scan is at %d in the fresh table", r.Pos.Version)
 	}
-	if got := fresh.get(streamID(t, notebook, "busy2")).pos.Version; got != 1 {
-		t.Errorf("the notebook written after the second scan is at %d in the fresh table, want 1", got)
+	if r, _ := fresh.Get(notebooktest.Notebook(t, "busy2")); r.Pos.Version != 1 {
+		t.Errorf("the notebook written after the second scan is at %d in the fresh table, want 1", r.Pos.Version)
 	}
 }
 
@@ -300,13 +303,13 @@ func TestFailuresEndTheRebuild(t *testing.T) {
 // event twice.
 func TestConsecutiveCommitsGoTogether(t *testing.T) {
 	w := newWorld(eventstore.NewMemoryBackend())
-	long := streamID(t, notebook, "long")
+	long := notebooktest.Notebook(t, "long")
 	for range 25 {
 		w.write(t, long, nil, w.notes(long, 99)...)
 	}
-	w.write(t, streamID(t, shelf, "s"), nil, note("x"))
+	w.write(t, notebooktest.StreamID(t, notebooktest.Shelf, "s"), nil, notebooktest.Note("x"))
 	rec := &recording{}
-	res, err := rebuild.New(rebuild.Config{Events: w.store, View: rec, Category: notebook, Segments: 4}).Run(t.Context())
+	res, err := rebuild.New(rebuild.Config{Events: w.store, View: rec, Category: notebooktest.Category, Segments: 4}).Run(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/rebuild"
 )
 
@@ -51,7 +52,7 @@ func TestCompare(t *testing.T) {
 func TestVerify(t *testing.T) {
 	var streams []eventstore.StreamID
 	for i := range 60 {
-		streams = append(streams, streamID(t, notebook, fmt.Sprintf("nb%02d", i)))
+		streams = append(streams, notebooktest.Notebook(t, fmt.Sprintf("nb%02d", i)))
 	}
 	var checked atomic.Int64
 	seen := make([]atomic.Int64, len(streams))
@@ -114,7 +115,7 @@ func TestVerify(t *testing.T) {
 func TestReadTo(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b eventstore.Backend, _ *rebuild.Meter) {
 		w := newWorld(b)
-		s := streamID(t, notebook, "long")
+		s := notebooktest.Notebook(t, "long")
 		for range 25 {
 			w.write(t, s, nil, w.notes(s, 99)...)
 		}
@@ -135,7 +136,7 @@ func TestReadTo(t *testing.T) {
 		if _, err := rebuild.ReadTo(t.Context(), w.store, s, 2476); err == nil || !strings.Contains(err.Error(), "ends before version 2476") {
 			t.Errorf("read beyond the head: %v, want an error saying where the stream ends", err)
 		}
-		if _, err := rebuild.ReadTo(t.Context(), w.store, streamID(t, notebook, "missing"), 3); !errors.Is(err, eventstore.ErrNotFound) {
+		if _, err := rebuild.ReadTo(t.Context(), w.store, notebooktest.Notebook(t, "missing"), 3); !errors.Is(err, eventstore.ErrNotFound) {
 			t.Errorf("read of a missing stream: %v, want ErrNotFound", err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/redrive"
 )
 
@@ -19,8 +20,8 @@ func TestLiftGoesToTheViewsThatHoldTheStream(t *testing.T) {
 	box := &projection.LetterBox{}
 	v := newTables().views(store, projection.NewDeadLetters(box), slog.New(slog.DiscardHandler))
 
-	s := streamID(t, shelf, "sh1")
-	newWriter(s).write(t, store, note("top shelf"))
+	s := notebooktest.StreamID(t, notebooktest.Shelf, "sh1")
+	notebooktest.NewWriter(s).Write(t, store, notebooktest.Note("top shelf"))
 	// Its record arrived unreadable: the stream is quarantined before
 	// version 1.
 	if err := v.labels.Quarantine(ctx, s, "envelope does not decode"); err != nil {

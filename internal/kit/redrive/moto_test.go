@@ -18,8 +18,11 @@ import (
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/projection"
+	"annals/internal/kit/projection/notebooktest"
+	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/kit/redrive"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/localaws/awstest"
@@ -34,20 +37,20 @@ func TestRepublishSendsExactlyTheRange(t *testing.T) {
 	table := awstest.Table(t, db, "EventsTable")
 	kin := awstest.KinesisStream(t, "EventsStream")
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithSnapshotEvery(2))
-	notebooks := eventstore.NewAggregate(store, eventstore.Fold[int]{Name: notebook, LogicVersion: 1, StateSchema: 1, Evolve: countNotes})
-	s := streamID(t, notebook, "nb1")
+	notebooks := eventstore.NewAggregate(store, eventstore.Fold[int]{Name: notebooktest.Category, LogicVersion: 1, StateSchema: 1, Evolve: notebooktest.CountNotes})
+	s := notebooktest.Notebook(t, "nb1")
 	cur := eventstore.Current[int]{Head: eventstore.NewStream(s)}
 	for _, n := range []int{1, 2, 1, 1, 1} { // [1] [2 3] [4] [5] [6], snapshots after 3 and 4 and 6
 		evs := make([]eventstore.NewEvent, n)
 		for i := range evs {
-			evs[i] = note(fmt.Sprint("note ", cur.Head.Version()+int64(i)+1))
+			evs[i] = notebooktest.Note(fmt.Sprint("note ", cur.Head.Version()+int64(i)+1))
 		}
 		var err error
 		if cur, _, err = notebooks.Append(t.Context(), cur, evs, eventstore.Metadata{Actor: "ann"}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	newWriter(streamID(t, notebook, "nb2")).write(t, store, note("other"))
+	notebooktest.NewWriter(notebooktest.Notebook(t, "nb2")).Write(t, store, notebooktest.Note("other"))
 
 	pub := fanout.New(fanout.Config{Kinesis: awstest.Kinesis(t), Stream: kin})
 	res, err := redrive.Republish(t.Context(), store, pub, s, 3, 5)
@@ -66,7 +69,7 @@ func TestRepublishSendsExactlyTheRange(t *testing.T) {
 		if aws.ToString(r.PartitionKey) != s.Key() {
 			t.Errorf("record partitioned by %s", aws.ToString(r.PartitionKey))
 		}
-		got = append(got, versions([][]eventstore.Event{evs}))
+		got = append(got, storetest.CommitVersions([][]eventstore.Event{evs}))
 	}
 	slices.Sort(got)
 	if want := []string{"[2 3]", "[4]", "[5]"}; !slices.Equal(got, want) {
@@ -108,13 +111,11 @@ func (p *pipeline) views(store *eventstore.Store) viewSet {
 	return p.tables.views(store, p.dead, p.log)
 }
 
-func (p *pipeline) deliver(t *testing.T, seq int, key string, data []byte) {
+// deliver hands the projector a record, which it must take.
+func (p *pipeline) deliver(t *testing.T, r events.KinesisEventRecord) {
 	t.Helper()
-	resp, err := p.h.Handle(t.Context(), events.KinesisEvent{Records: []events.KinesisEventRecord{{
-		Kinesis: events.KinesisRecord{PartitionKey: key, SequenceNumber: fmt.Sprintf("4959%020d", seq), Data: data},
-	}}})
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("projector: %v %v", resp.BatchItemFailures, err)
+	if failed := projectiontest.Failures(t, p.h, r); len(failed) > 0 {
+		t.Fatalf("projector failed %v", failed)
 	}
 }
 
@@ -140,15 +141,14 @@ func (p *pipeline) queued(t *testing.T) int {
 func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
-	w := newWriter(streamID(t, notebook, "nb1"))
-	c1 := w.write(t, p.events, note("first"))
-	data, _ := envelope.Encode(c1.Events)
-	p.deliver(t, 1, w.stream.Key(), data)
-	w.write(t, p.events, note("second"))
-	p.deliver(t, 2, w.stream.Key(), []byte("not an envelope"))
-	w.write(t, p.events, note("third"), note("fourth"))
+	w := notebooktest.NewWriter(notebooktest.Notebook(t, "nb1"))
+	c1 := w.Write(t, p.events, notebooktest.Note("first"))
+	p.deliver(t, projectiontest.Record(t, 1, c1.Events))
+	w.Write(t, p.events, notebooktest.Note("second"))
+	p.deliver(t, projectiontest.RawRecord(2, w.Stream.Key(), []byte("not an envelope")))
+	w.Write(t, p.events, notebooktest.Note("third"), notebooktest.Note("fourth"))
 
-	if r := p.tables.notes.get(w.stream); r.pos.Quarantine == nil || r.pos.Version != 1 {
+	if r, _ := p.tables.notes.Get(w.Stream); r.Pos.Quarantine == nil || r.Pos.Version != 1 {
 		t.Fatalf("nb1 = %+v, want quarantined after version 1", r)
 	}
 	// Every view, as `annals redrive --from-queue` drains by default: the
@@ -157,14 +157,15 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Letters != 1 || res.Deleted != 1 || len(res.Kept) != 0 || len(res.Lifted[w.stream.Key()]) != 2 {
+	if res.Letters != 1 || res.Deleted != 1 || len(res.Kept) != 0 || len(res.Lifted[w.Stream.Key()]) != 2 {
 		t.Fatalf("drained %+v, want one letter lifted in both notebook views and deleted", res)
 	}
-	notes, counts := p.tables.notes.get(w.stream), p.tables.counts.get(w.stream)
-	if want := []string{"first", "second", "third", "fourth"}; notes.pos.Quarantine != nil || notes.pos.Version != 4 || !slices.Equal(notes.state, want) {
+	notes, _ := p.tables.notes.Get(w.Stream)
+	counts, _ := p.tables.counts.Get(w.Stream)
+	if want := []string{"first", "second", "third", "fourth"}; notes.Pos.Quarantine != nil || notes.Pos.Version != 4 || !slices.Equal(notes.State, want) {
 		t.Errorf("notes of nb1 %+v, want healed at 4 with %q", notes, want)
 	}
-	if counts.pos.Quarantine != nil || counts.pos.Version != 4 || counts.state != 4 {
+	if counts.Pos.Quarantine != nil || counts.Pos.Version != 4 || counts.State != 4 {
 		t.Errorf("count of nb1 %+v, want healed at 4 with 4 notes", counts)
 	}
 	if n := p.queued(t); n != 0 {
@@ -178,21 +179,20 @@ func TestDrainLiftsAndDeletesTheLetter(t *testing.T) {
 func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 	t.Parallel()
 	p := newPipeline(t)
-	w := newWriter(streamID(t, notebook, "nb1"))
+	w := notebooktest.NewWriter(notebooktest.Notebook(t, "nb1"))
 	var seq int
 	deliver := func(c eventstore.Committed) {
 		seq++
-		data, _ := envelope.Encode(c.Events)
-		p.deliver(t, seq, w.stream.Key(), data)
+		p.deliver(t, projectiontest.Record(t, seq, c.Events))
 	}
-	deliver(w.write(t, p.events, note("first")))
-	deliver(w.write(t, p.events, eventstore.NewEvent{Type: noteWritten, SchemaVersion: 1, Data: json.RawMessage(`{"body":"old"}`)}))
-	deliver(w.write(t, p.events, note("third")))
+	deliver(w.Write(t, p.events, notebooktest.Note("first")))
+	deliver(w.Write(t, p.events, eventstore.NewEvent{Type: notebooktest.NoteWritten, SchemaVersion: 1, Data: json.RawMessage(`{"body":"old"}`)}))
+	deliver(w.Write(t, p.events, notebooktest.Note("third")))
 	if n := p.queued(t); n != 1 {
 		t.Fatalf("%d dead letters after the poison, want 1", n)
 	}
 
-	lifted, err := redrive.Lift(t.Context(), w.stream, p.views(p.events).lifters()...)
+	lifted, err := redrive.Lift(t.Context(), w.Stream, p.views(p.events).lifters()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,12 +213,12 @@ func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 	// The fix: version 1 of a note kept its text as "body".
 	fixed := eventstore.New(dynamostore.New(p.db, p.eventsTable), eventstore.WithUpcaster(func(e eventstore.Event) (eventstore.Event, error) {
 		var old struct{ Body string }
-		if e.Type == noteWritten && json.Unmarshal(e.Data, &old) == nil && old.Body != "" {
+		if e.Type == notebooktest.NoteWritten && json.Unmarshal(e.Data, &old) == nil && old.Body != "" {
 			e.Data, _ = json.Marshal(map[string]string{"text": old.Body})
 		}
 		return e, nil
 	}))
-	lifted, err = redrive.Lift(context.Background(), w.stream, p.views(fixed).lifters()...)
+	lifted, err = redrive.Lift(context.Background(), w.Stream, p.views(fixed).lifters()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,8 @@ func TestLiftHealsOnlyOnceTheCauseIsFixed(t *testing.T) {
 			t.Errorf("%s, want healed at 3", l)
 		}
 	}
-	if got, want := p.tables.notes.get(w.stream).state, []string{"first", "old", "third"}; !slices.Equal(got, want) {
-		t.Errorf("notes %q, want %q", got, want)
+	want := []string{"first", "old", "third"}
+	if got, _ := p.tables.notes.Get(w.Stream); !slices.Equal(got.State, want) {
+		t.Errorf("notes %q, want %q", got.State, want)
 	}
 }

@@ -125,13 +125,9 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 			store := eventstore.New(dynamostore.New(db, table))
 			seedDemo(t, store)
 			fn := lambdatest.Start(t, bootstrap, map[string]string{"EVENTS_TABLE": table})
-			out, err := fn.Invoke(t.Context(), raw)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Logs())
-			}
-			var resp events.KinesisEventResponse
-			if err := json.Unmarshal(out, &resp); err != nil || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
-				t.Fatalf("response %s (%v), want an empty list of failures", out, err)
+			resp := lambdatest.Call[events.KinesisEventResponse](t, fn, raw)
+			if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+				t.Fatalf("response %+v, want an empty list of failures", resp)
 			}
 			checkDemo(t, store, name)
 		})

@@ -38,6 +38,24 @@ func newAccount(t testing.TB, id string) *writer {
 	return &writer{stream: s, head: eventstore.NewStream(s)}
 }
 
+// commitsAfter are the stream's commits after version after (where a
+// commit ends), whole, as the fan-out hands them on.
+func commitsAfter(t testing.TB, store *eventstore.Store, s eventstore.StreamID, after int64) [][]eventstore.Event {
+	t.Helper()
+	var out [][]eventstore.Event
+	for {
+		page, err := store.ReadCommitsAfter(t.Context(), s, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Commits...)
+		if page.Next == 0 {
+			return out
+		}
+		after = page.Next
+	}
+}
+
 // commit appends one commit of the given ledger events.
 func (a *writer) commit(t testing.TB, store *eventstore.Store, evs ...account.Event) eventstore.Committed {
 	t.Helper()

@@ -2,10 +2,7 @@ package views_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -31,15 +28,7 @@ const (
 // commit) the test seeds in the events table.
 func goldenEvent(t testing.TB) (events.KinesisEvent, []byte) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(awstest.ProjectRoot(t), "events", "projector", "deposit-after-gap.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.KinesisEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		t.Fatal(err)
-	}
-	return ev, raw
+	return lambdatest.Payload[events.KinesisEvent](t, "projector", "deposit-after-gap.json")
 }
 
 // seedGolden appends the demo account's first commit (opened by alice,

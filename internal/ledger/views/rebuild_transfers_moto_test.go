@@ -86,27 +86,18 @@ func (s *transferStack) drive(t testing.TB, tr *ledgerAccount) {
 // of a stream.
 func (s *transferStack) feed(t testing.TB, st eventstore.StreamID) {
 	t.Helper()
-	from := s.fed[st.Key()] + 1
-	if from == 1 {
+	after := s.fed[st.Key()]
+	if after == 0 {
 		// A stream the test appended to itself was fed as it went.
 		for _, a := range s.streams {
 			if a.stream == st {
-				from = a.head.Version() + 1
+				after = a.head.Version()
 			}
 		}
 	}
-	page, err := s.events.Read(t.Context(), st, from, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < len(page.Events); {
-		j := i + 1
-		for j < len(page.Events) && page.Events[j].CommitID == page.Events[i].CommitID {
-			j++
-		}
-		s.project(t, page.Events[i:j])
-		s.fed[st.Key()] = page.Events[j-1].Version
-		i = j
+	for _, c := range commitsAfter(t, s.events, st, after) {
+		s.project(t, c)
+		s.fed[st.Key()] = c[len(c)-1].Version
 	}
 }
 

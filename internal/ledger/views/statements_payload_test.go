@@ -126,15 +126,7 @@ func TestStatementPayloadsThroughTheBuiltFunction(t *testing.T) {
 	fn := lambdatest.Start(t, bootstrap, env)
 	for name, raw := range lambdatest.Payloads(t, "statements", statementPayloads) {
 		t.Run(name, func(t *testing.T) {
-			out, err := fn.Invoke(t.Context(), raw)
-			if err != nil {
-				t.Fatalf("%v\n%s", err, fn.Logs())
-			}
-			var resp events.APIGatewayV2HTTPResponse
-			if err := json.Unmarshal(out, &resp); err != nil {
-				t.Fatalf("response %s: %v", out, err)
-			}
-			checkStatementPayload(t, name, resp)
+			checkStatementPayload(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}
 }

@@ -173,19 +173,10 @@ func (w *statementWorld) workload(t *testing.T) {
 func (w *statementWorld) feed(t *testing.T, view views.Live) {
 	t.Helper()
 	for _, s := range w.accounts {
-		page, err := w.events.Read(t.Context(), s, 1, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < len(page.Events); {
-			j := i + 1
-			for j < len(page.Events) && page.Events[j].CommitID == page.Events[i].CommitID {
-				j++
-			}
-			if err := view.Apply(t.Context(), page.Events[i:j]); err != nil {
+		for _, c := range commitsAfter(t, w.events, s, 0) {
+			if err := view.Apply(t.Context(), c); err != nil {
 				t.Fatal(err)
 			}
-			i = j
 		}
 	}
 }

@@ -54,24 +54,6 @@ func (w *transferWorld) request(t *testing.T, id string, amount int64) eventstor
 	return s
 }
 
-// commits returns the stream's events one commit at a time.
-func (w *transferWorld) commits(t *testing.T, s eventstore.StreamID) [][]eventstore.Event {
-	t.Helper()
-	page, err := w.events.Read(t.Context(), s, 1, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]eventstore.Event
-	for _, e := range page.Events {
-		if n := len(out); n > 0 && out[n-1][0].CommitID == e.CommitID {
-			out[n-1] = append(out[n-1], e)
-		} else {
-			out = append(out, []eventstore.Event{e})
-		}
-	}
-	return out
-}
-
 // checkTransferView runs the transfer view's rules against one store: the
 // row equals the transfer's own fold whatever the delivery order, and the
 // Pending index lists exactly the transfers still pending, oldest first.
@@ -87,7 +69,7 @@ func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 		}
 	}
 	for _, s := range []eventstore.StreamID{done, stuck, poor} {
-		commits := w.commits(t, s)
+		commits := commitsAfter(t, w.events, s, 0)
 		// Last commit first (a gap, filled from the events table), then
 		// everything again (duplicates).
 		slices.Reverse(commits)
@@ -143,7 +125,7 @@ func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 	if err != nil || rep.Completed < 1 {
 		t.Fatalf("sweep: %+v, %v", rep, err)
 	}
-	for _, c := range w.commits(t, stuck) {
+	for _, c := range commitsAfter(t, w.events, stuck, 0) {
 		if err := view.Apply(ctx, c); err != nil {
 			t.Fatal(err)
 		}

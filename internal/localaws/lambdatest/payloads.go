@@ -1,6 +1,7 @@
 package lambdatest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,4 +38,19 @@ func Payloads[E any](t testing.TB, dir string, expectations map[string]E) map[st
 		}
 	}
 	return out
+}
+
+// Payload reads one golden payload, events/<dir>/<name>, decoded as E and
+// as it is on disk.
+func Payload[E any](t testing.TB, dir, name string) (E, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(awstest.ProjectRoot(t), "events", dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev E
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatalf("events/%s/%s: %v", dir, name, err)
+	}
+	return ev, raw
 }

@@ -1,8 +1,6 @@
 package samtemplate
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -50,16 +48,9 @@ type Table struct {
 // Table returns the definition of the AWS::DynamoDB::Table with the given
 // logical id, to be created under name.
 func (t *Template) Table(logicalID, name string) (Table, error) {
-	r, err := t.Resource(logicalID, "AWS::DynamoDB::Table")
+	p, err := resourceProperties[tableProperties](t, logicalID, "AWS::DynamoDB::Table")
 	if err != nil {
 		return Table{}, err
-	}
-	if err := knownProperties(r, tableProperties{}); err != nil {
-		return Table{}, fmt.Errorf("%s: %w", logicalID, err)
-	}
-	var p tableProperties
-	if err := r.Decode(&p); err != nil {
-		return Table{}, fmt.Errorf("%s properties: %w", logicalID, err)
 	}
 	in := &dynamodb.CreateTableInput{
 		TableName:                 aws.String(name),

@@ -28,16 +28,9 @@ type streamProperties struct {
 // Stream returns the CreateStream input for the AWS::Kinesis::Stream with
 // the given logical id, to be created under name.
 func (t *Template) Stream(logicalID, name string) (*kinesis.CreateStreamInput, error) {
-	r, err := t.Resource(logicalID, "AWS::Kinesis::Stream")
+	p, err := resourceProperties[streamProperties](t, logicalID, "AWS::Kinesis::Stream")
 	if err != nil {
 		return nil, err
-	}
-	if err := knownProperties(r, streamProperties{}); err != nil {
-		return nil, fmt.Errorf("%s: %w", logicalID, err)
-	}
-	var p streamProperties
-	if err := r.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%s properties: %w", logicalID, err)
 	}
 	in := &kinesis.CreateStreamInput{StreamName: aws.String(name)}
 	// The mode and the shard count may follow parameters (their defaults

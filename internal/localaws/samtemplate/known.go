@@ -6,6 +6,23 @@ import (
 	"sort"
 )
 
+// resourceProperties decodes the properties of the resource logicalID,
+// which must be of type typ, into P, refusing any property P does not name.
+func resourceProperties[P any](t *Template, logicalID, typ string) (P, error) {
+	var p P
+	r, err := t.Resource(logicalID, typ)
+	if err != nil {
+		return p, err
+	}
+	if err := knownProperties(r, p); err != nil {
+		return p, fmt.Errorf("%s: %w", logicalID, err)
+	}
+	if err := r.Decode(&p); err != nil {
+		return p, fmt.Errorf("%s properties: %w", logicalID, err)
+	}
+	return p, nil
+}
+
 // knownProperties fails when the resource sets a property that the struct
 // shape does not name, so a template change that a converter would ignore is
 // caught the first time a test reads it.

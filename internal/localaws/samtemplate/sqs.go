@@ -1,7 +1,6 @@
 package samtemplate
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,16 +24,9 @@ type queueProperties struct {
 // Queue returns the CreateQueue input for the AWS::SQS::Queue with the
 // given logical id, to be created under name.
 func (t *Template) Queue(logicalID, name string) (*sqs.CreateQueueInput, error) {
-	r, err := t.Resource(logicalID, "AWS::SQS::Queue")
+	p, err := resourceProperties[queueProperties](t, logicalID, "AWS::SQS::Queue")
 	if err != nil {
 		return nil, err
-	}
-	if err := knownProperties(r, queueProperties{}); err != nil {
-		return nil, fmt.Errorf("%s: %w", logicalID, err)
-	}
-	var p queueProperties
-	if err := r.Decode(&p); err != nil {
-		return nil, fmt.Errorf("%s properties: %w", logicalID, err)
 	}
 	attrs := map[string]string{}
 	for _, a := range []struct {

@@ -213,8 +213,8 @@ func testScanSince(t *testing.T, nb NewBackend) {
 	}
 }
 
-// commitVersions is a list of commits as their versions, e.g. "[2 3] [4]".
-func commitVersions(commits [][]eventstore.Event) string {
+// CommitVersions is a list of commits as their versions, e.g. "[2 3] [4]".
+func CommitVersions(commits [][]eventstore.Event) string {
 	var parts []string
 	for _, c := range commits {
 		var vs []string
@@ -268,7 +268,7 @@ func testReadCommits(t *testing.T, nb NewBackend) {
 		if err != nil {
 			t.Fatalf("commits holding %d..%d: %v", tc.from, tc.to, err)
 		}
-		if s := commitVersions(got); s != tc.want {
+		if s := CommitVersions(got); s != tc.want {
 			t.Errorf("commits holding %d..%d: %s, want %s", tc.from, tc.to, s, tc.want)
 		}
 		if u := m.Usage(); u.Total() != tc.queries || u.Requests["Query"] != tc.queries {
@@ -346,8 +346,8 @@ func testReadCommitsAfter(t *testing.T, nb NewBackend) {
 			}
 			next = p.Next
 		}
-		if commitVersions(got) != commitVersions(all[start:]) {
-			t.Fatalf("commits after %d: %s, want %s", after, commitVersions(got), commitVersions(all[start:]))
+		if CommitVersions(got) != CommitVersions(all[start:]) {
+			t.Fatalf("commits after %d: %s, want %s", after, CommitVersions(got), CommitVersions(all[start:]))
 		}
 		for i, c := range got {
 			if diff := sameEvents(c, all[start+i]); diff != "" {
@@ -361,7 +361,7 @@ func testReadCommitsAfter(t *testing.T, nb NewBackend) {
 	// A version inside a commit: the commit that holds it is not returned.
 	inside := all[3][0].Version // [5 6]
 	if p, err := f.store.ReadCommitsAfter(ctx(t), stream, inside); err != nil || len(p.Commits) == 0 || p.Commits[0][0].Version != inside+2 {
-		t.Errorf("commits after %d, inside a commit: first %s, %v; want the next commit", inside, commitVersions(p.Commits[:min(1, len(p.Commits))]), err)
+		t.Errorf("commits after %d, inside a commit: first %s, %v; want the next commit", inside, CommitVersions(p.Commits[:min(1, len(p.Commits))]), err)
 	}
 	for _, after := range []int64{head, head + 5} {
 		m := &eventstore.Meter{}
