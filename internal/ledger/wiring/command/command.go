@@ -16,7 +16,6 @@ import (
 	"annals/internal/ledger/wiring/eventsdb"
 )
 
-// Wire builds the command function's handler from its environment.
 // ID is the function's logical id in template.yaml.
 const ID = "CommandFunction"
 

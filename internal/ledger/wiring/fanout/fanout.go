@@ -12,7 +12,6 @@ import (
 	"annals/internal/ledger/env"
 )
 
-// Wire builds the fanout function's handler from its environment.
 // ID is the function's logical id in template.yaml.
 const ID = "FanoutFunction"
 

@@ -17,7 +17,6 @@ import (
 	"annals/internal/ledger/wiring/eventsdb"
 )
 
-// Wire builds the projector's handler from its environment.
 // ID is the function's logical id in template.yaml.
 const ID = "ProjectorFunction"
 

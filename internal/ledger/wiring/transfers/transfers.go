@@ -14,7 +14,6 @@ import (
 	"annals/internal/ledger/wiring/eventsdb"
 )
 
-// Wire builds the process manager's handler from its environment.
 // ID is the function's logical id in template.yaml.
 const ID = "TransfersFunction"
 
