@@ -73,7 +73,7 @@ func BenchStore(b eventstore.Backend, opts ...eventstore.Option) *eventstore.Sto
 	return eventstore.New(b, append([]eventstore.Option{benchQuiet}, opts...)...)
 }
 
-func BenchStream(b *testing.B, id string) eventstore.StreamID {
+func BenchStream(b testing.TB, id string) eventstore.StreamID {
 	s, err := eventstore.NewStreamID("tenant-1", "account", id)
 	if err != nil {
 		b.Fatal(err)
@@ -83,7 +83,7 @@ func BenchStream(b *testing.B, id string) eventstore.StreamID {
 
 // BenchExtend appends commits of size deposits each, through the aggregate,
 // so that snapshots fall where real commands would put them.
-func BenchExtend(ctx context.Context, b *testing.B, agg *eventstore.Aggregate[BenchAccount], cur eventstore.Current[BenchAccount], commits, size int) eventstore.Current[BenchAccount] {
+func BenchExtend(ctx context.Context, b testing.TB, agg *eventstore.Aggregate[BenchAccount], cur eventstore.Current[BenchAccount], commits, size int) eventstore.Current[BenchAccount] {
 	for range commits {
 		evs := make([]eventstore.NewEvent, size)
 		for j := range evs {

@@ -45,6 +45,9 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"StateAtVersionAndTime", testTimeTravel},
 		{"LoadWithSnapshotsIsOneQuery", testSnapshotLoad},
 		{"MultiStreamCommitsSnapshotToo", testAdvanceSnapshots},
+		{"CommitsKeepSmallStates", testKeptState},
+		{"LargeStatesAreNotKept", testLargeState},
+		{"AsOfIsTwoQueriesAtAnyTime", testAsOfCost},
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
 		{"TenantsAreSeparate", testTenants},
@@ -170,7 +173,12 @@ type fixture struct {
 
 func setup(t *testing.T, nb NewBackend, opts ...eventstore.Option) fixture {
 	t.Helper()
-	f := fixture{backend: nb(t), clock: newClock(time.Second)}
+	return setupOn(nb(t), opts...)
+}
+
+// setupOn is setup over a given backend, such as a counting one.
+func setupOn(b eventstore.Backend, opts ...eventstore.Option) fixture {
+	f := fixture{backend: b, clock: newClock(time.Second)}
 	opts = append([]eventstore.Option{eventstore.WithClock(f.clock.Now), quiet}, opts...)
 	f.store = eventstore.New(f.backend, opts...)
 	f.agg = eventstore.NewAggregate(f.store, tallyFold(1))
@@ -706,47 +714,64 @@ func testTimeTravel(t *testing.T, nb NewBackend) {
 }
 
 // Streams that only ever move in AppendAll commits get their snapshots
-// through Advance, so their loads stay one Query as well.
+// through Advance, so their loads stay bounded as well: one item when the
+// aggregate built the commits (they keep the state), else the head, the
+// latest snapshot and the commits after it.
 func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
 	const k = 10
-	f := setup(t, nb, eventstore.WithSnapshotEvery(k))
-	a, b := newStream(t), newStream(t)
-	curA, curB := fresh(a), fresh(b)
-	var allA []eventstore.Event
-	for c := range 35 {
+	cb := &counting{Backend: nb(t)}
+	f := setupOn(cb, eventstore.WithSnapshotEvery(k))
+	a, b, c := newStream(t), newStream(t), newStream(t)
+	curA, curB, curC := fresh(a), fresh(b), fresh(c)
+	var allA, allC []eventstore.Event
+	for i := range 35 {
 		out, err := f.store.AppendAll(ctx(t), []eventstore.Pending{
-			{Head: curA.Head, Events: events(int64(c))},
+			{Head: curA.Head, Events: events(int64(i))},
 			{Head: curB.Head, Events: events(1, 2)},
+			f.agg.Pending(curC, events(int64(i)), eventstore.Metadata{}),
 		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		allA = append(allA, out[0].Events...)
+		allC = append(allC, out[2].Events...)
 		if curA, err = f.agg.Advance(ctx(t), curA, out[0]); err != nil {
 			t.Fatal(err)
 		}
 		if curB, err = f.agg.Advance(ctx(t), curB, out[1]); err != nil {
 			t.Fatal(err)
 		}
+		if curC, err = f.agg.Advance(ctx(t), curC, out[2]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !reflect.DeepEqual(curA.State, fold(1, allA)) || curA.Head.Version() != 35 || curB.Head.Version() != 70 {
-		t.Fatalf("advanced to %+v at %d and %d", curA.State, curA.Head.Version(), curB.Head.Version())
+	if !reflect.DeepEqual(curA.State, fold(1, allA)) || curA.Head.Version() != 35 || curB.Head.Version() != 70 ||
+		!reflect.DeepEqual(curC.State, fold(1, allC)) || curC.Head.Version() != 35 {
+		t.Fatalf("advanced to %+v at %d, %d and %d", curA.State, curA.Head.Version(), curB.Head.Version(), curC.Head.Version())
 	}
-	for _, s := range []eventstore.StreamID{a, b} {
+	for _, tc := range []struct {
+		stream         eventstore.StreamID
+		want           eventstore.Current[tally]
+		queries, items int
+	}{
+		// The head, the snapshot at 30, the commits 31..35.
+		{a, curA, 3, 1 + 1 + 5},
+		// The head, the snapshot at 70, nothing after it.
+		{b, curB, 3, 1 + 1 + 0},
+		// The head, which keeps the state.
+		{c, curC, 1, 1},
+	} {
 		m := &eventstore.Meter{}
-		loaded, err := f.agg.Load(eventstore.WithMeter(ctx(t), m), s)
+		cb.reset()
+		loaded, err := f.agg.Load(eventstore.WithMeter(ctx(t), m), tc.stream)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := curA
-		if s == b {
-			want = curB
+		if !reflect.DeepEqual(loaded.State, tc.want.State) || loaded.Head.Version() != tc.want.Head.Version() {
+			t.Errorf("%s loaded %+v at %d, want %+v at %d", tc.stream, loaded.State, loaded.Head.Version(), tc.want.State, tc.want.Head.Version())
 		}
-		if !reflect.DeepEqual(loaded.State, want.State) || loaded.Head.Version() != want.Head.Version() {
-			t.Errorf("%s loaded %+v at %d, want %+v at %d", s, loaded.State, loaded.Head.Version(), want.State, want.Head.Version())
-		}
-		if u := m.Usage(); u.Total() != 1 {
-			t.Errorf("%s: a load cost %v, want one Query from a snapshot", s, u.Requests)
+		if q, items := cb.reset(); q != tc.queries || items != tc.items || m.Usage().Total() != tc.queries {
+			t.Errorf("%s: a load cost %v and read %d items in %d Queries, want %d items in %d", tc.stream, m.Usage().Requests, items, q, tc.items, tc.queries)
 		}
 	}
 	// A commit of another stream, or one that does not follow the head, is
