@@ -133,6 +133,7 @@ func (a *Aggregate[S]) Pending(cur Current[S], events []NewEvent, meta Metadata)
 // evolved is the state after a commit, computed once before the write
 // (to keep it with the commit) and handed to Advance with the commit.
 type evolved[S any] struct {
+	agg   *Aggregate[S] // whose fold computed it
 	state S
 	err   error
 }
@@ -141,13 +142,13 @@ func (a *Aggregate[S]) stateAfter(state S) func([]Event) (string, []byte, any) {
 	return func(events []Event) (string, []byte, any) {
 		next, err := a.evolve(state, events)
 		if err != nil {
-			return "", nil, evolved[S]{err: err}
+			return "", nil, evolved[S]{agg: a, err: err}
 		}
 		data, err := json.Marshal(next)
 		if err != nil {
 			data = nil // the commit goes without it; a snapshot will say why
 		}
-		return a.fold.key(), data, evolved[S]{state: next}
+		return a.fold.key(), data, evolved[S]{agg: a, state: next}
 	}
 }
 
@@ -188,7 +189,7 @@ func (a *Aggregate[S]) Advance(ctx context.Context, cur Current[S], committed Co
 			cur.Head.stream, cur.Head.version, committed.Head.stream, committed.Head.version)
 	}
 	ev, ok := committed.evolved.(evolved[S])
-	if !ok {
+	if !ok || ev.agg != a {
 		ev.state, ev.err = a.evolve(cur.State, committed.Events)
 	}
 	if ev.err != nil {
