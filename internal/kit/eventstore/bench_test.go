@@ -239,3 +239,30 @@ func BenchmarkCommand(b *testing.B) {
 	benchExpect(b, u, map[string]int{"Query": len(streams), "PutItem": len(streams) + 1})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(streams)), "ns/command")
 }
+
+// The same command on streams this instance has seen (WithCache, through
+// Aggregate.Decide): the conditional PutItem alone, no read, and a
+// snapshot every K events.
+func BenchmarkCommandWarm(b *testing.B) {
+	backend := eventstore.NewMemoryBackend()
+	streams := benchCommandStreams(b, backend)
+	agg := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(benchK),
+		eventstore.WithCache(eventstore.NewCache(1<<20))), benchFold(1, nil))
+	for _, s := range streams {
+		if _, err := agg.Load(b.Context(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deposit := func(cur eventstore.Current[benchAccount]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, Meta: benchMeta}, nil
+	}
+	u := benchMeasure(b, len(streams), "command", func(ctx context.Context) {
+		for _, s := range streams {
+			if _, _, err := agg.Decide(ctx, s, deposit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	benchExpect(b, u, map[string]int{"PutItem": len(streams) + 1})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(streams)), "ns/command")
+}

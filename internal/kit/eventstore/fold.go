@@ -81,7 +81,133 @@ func (a *Aggregate[S]) Load(ctx context.Context, stream StreamID) (Current[S], e
 	if err != nil {
 		return Current[S]{}, err
 	}
-	return Current[S]{State: r.state, Head: Head{stream: stream, version: r.version, recordedAt: r.recordedAt, observed: true}}, nil
+	cur := Current[S]{State: r.state, Head: Head{stream: stream, version: r.version, recordedAt: r.recordedAt, observed: true}}
+	a.remember(cur)
+	return cur, nil
+}
+
+// Decision is what a command decided on a state: the events to append
+// after it (none: nothing to write) and how.
+type Decision struct {
+	Events []NewEvent
+	Meta   Metadata
+	Guard  *Guard
+}
+
+// Decide runs decide on the stream's current state and appends the events
+// it returns at that state's head, in one conditional write.
+//
+// With a Cache (WithCache), a stream this instance has seen is decided on
+// the state it last saw, without a read. That state is only ever the
+// expected head of the write: if the stream has moved since, the write
+// fails, the entry is dropped, and the command is decided again on the
+// state after the commit that took its place (which the failed write
+// returns, and which keeps its state when the aggregate wrote it), or on
+// a fresh load. A decision that writes nothing (an error, or no events) is
+// never taken on a state that was not read just now: it is decided again
+// on a fresh load. So a stale cache costs a retry, never a decision taken
+// on a state the stream was not at.
+//
+// decide may run several times; only the last run's result is used. Decide
+// returns the state after the commit and the events recorded; with no
+// events, the state decide saw and none. A stream that keeps moving under
+// it is a conflict after a few rounds, for the caller to retry.
+func (a *Aggregate[S]) Decide(ctx context.Context, stream StreamID, decide func(Current[S]) (Decision, error)) (Current[S], []Event, error) {
+	cur, unread := a.cached(ctx, stream)
+	if !unread {
+		var err error
+		if cur, err = a.Load(ctx, stream); err != nil {
+			return Current[S]{}, nil, err
+		}
+	}
+	for rounds := 1; ; rounds++ {
+		d, err := decide(cur)
+		if err != nil || len(d.Events) == 0 {
+			if !unread {
+				return cur, nil, err
+			}
+			if cur, err = a.Load(ctx, stream); err != nil {
+				return Current[S]{}, nil, err
+			}
+			unread = false
+			continue
+		}
+		next, evs, err := a.Append(ctx, cur, d.Events, d.Meta, d.Guard)
+		if err == nil {
+			return next, evs, nil
+		}
+		a.forget(stream)
+		var ce *ConflictError
+		if !errors.As(err, &ce) || rounds >= maxDecideRounds {
+			return Current[S]{}, nil, err
+		}
+		var ok bool
+		switch cur, ok = a.taken(ctx, ce); {
+		case ok:
+			unread = true
+		case unread:
+			// A state not read just now lost: read the stream as it is.
+			if cur, err = a.Load(ctx, stream); err != nil {
+				return Current[S]{}, nil, err
+			}
+			unread = false
+		default:
+			return Current[S]{}, nil, err
+		}
+	}
+}
+
+// maxDecideRounds bounds the writes of one Decide on a stream that keeps
+// moving: each lost round means another writer won one.
+const maxDecideRounds = 4
+
+// taken returns the state after the commit that took a conflicting write's
+// place, when that commit keeps it.
+func (a *Aggregate[S]) taken(ctx context.Context, ce *ConflictError) (Current[S], bool) {
+	c, err := decodeCommit(ce.taken)
+	if err != nil || c.stream != ce.Stream || c.first != ce.Version || c.foldKey != a.fold.key() {
+		return Current[S]{}, false
+	}
+	st, ok := a.decodeState(ctx, c.stream, c.last(), c.state)
+	if !ok {
+		return Current[S]{}, false
+	}
+	return Current[S]{State: st, Head: Head{stream: c.stream, version: c.last(), recordedAt: c.recordedAt, observed: true}}, true
+}
+
+// cached returns the state this instance last saw the stream at.
+func (a *Aggregate[S]) cached(ctx context.Context, stream StreamID) (Current[S], bool) {
+	c := a.store.cache
+	if c == nil {
+		return Current[S]{}, false
+	}
+	head, data, ok := c.get(a.fold.key(), stream)
+	if !ok {
+		return Current[S]{}, false
+	}
+	st, ok := a.decodeState(ctx, stream, head.version, data)
+	if !ok {
+		c.drop(a.fold.key(), stream)
+		return Current[S]{}, false
+	}
+	return Current[S]{State: st, Head: head}, true
+}
+
+// remember keeps a current state in the cache, if there is one.
+func (a *Aggregate[S]) remember(cur Current[S]) {
+	c := a.store.cache
+	if c == nil || cur.Head.version == 0 {
+		return
+	}
+	if data, err := json.Marshal(cur.State); err == nil {
+		c.put(a.fold.key(), cur.Head, data)
+	}
+}
+
+func (a *Aggregate[S]) forget(stream StreamID) {
+	if c := a.store.cache; c != nil {
+		c.drop(a.fold.key(), stream)
+	}
 }
 
 // At returns the state right after version v: one Query of two items (the
@@ -198,6 +324,7 @@ func (a *Aggregate[S]) Advance(ctx context.Context, cur Current[S], committed Co
 		return Current[S]{}, fmt.Errorf("after append: %w", ev.err)
 	}
 	next := Current[S]{State: ev.state, Head: committed.Head}
+	a.remember(next)
 	k := a.store.snapshotEvery
 	if k > 0 && cur.Head.version/k != next.Head.version/k {
 		a.snapshot(ctx, next)

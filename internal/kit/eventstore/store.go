@@ -21,6 +21,7 @@ type Store struct {
 	snapshotEvery int64
 	log           *slog.Logger
 	backoff       func(attempt int) time.Duration
+	cache         *Cache
 }
 
 // Option configures a Store.
@@ -47,6 +48,11 @@ func WithSnapshotEvery(k int64) Option { return func(s *Store) { s.snapshotEvery
 // WithLogger sets where the store reports what it recovers from by itself
 // (a failed snapshot write, an unreadable snapshot).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithCache keeps the states this store's aggregates see in c, for
+// Aggregate.Decide: a command on a stream the instance has seen then costs
+// its conditional write alone.
+func WithCache(c *Cache) Option { return func(s *Store) { s.cache = c } }
 
 // DefaultSnapshotEvery is K when not configured. With it AsOf reads at most
 // one snapshot and 11 commits: 4 read units while commits stay within
@@ -295,7 +301,7 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 	for _, f := range cf.Failed {
 		if f.Index < len(commits) {
 			c := commits[f.Index]
-			return &ConflictError{Stream: c.stream, Version: c.first}
+			return &ConflictError{Stream: c.stream, Version: c.first, taken: f.Existing}
 		}
 	}
 	return fmt.Errorf("conditional write failed on unknown writes: %w", cf)

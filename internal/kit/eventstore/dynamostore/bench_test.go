@@ -222,3 +222,32 @@ func BenchmarkCommand(b *testing.B) {
 	benchExpect(b, u, map[string]int{"Query": benchK, "PutItem": benchK + 1})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
 }
+
+// The same command on a stream this instance has seen (WithCache, through
+// Aggregate.Decide): the conditional PutItem alone, no read, and a
+// snapshot every K events.
+func BenchmarkCommandWarm(b *testing.B) {
+	r := newBenchRig(b)
+	src := eventstore.NewMemoryBackend()
+	stream := benchStream(b, "command-warm")
+	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
+	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
+	r.seed(b, src)
+	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK),
+		eventstore.WithCache(eventstore.NewCache(1<<20))), benchFold(1, nil))
+	if _, err := agg.Load(b.Context(), stream); err != nil {
+		b.Fatal(err)
+	}
+	deposit := func(cur eventstore.Current[storetest.BenchAccount]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, Meta: benchMeta}, nil
+	}
+	u := r.measure(b, benchK, "command", func(ctx context.Context) {
+		for range benchK {
+			if _, _, err := agg.Decide(ctx, stream, deposit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	benchExpect(b, u, map[string]int{"PutItem": benchK + 1})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
+}

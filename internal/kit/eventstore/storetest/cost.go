@@ -45,7 +45,7 @@ func (c *counting) reset() (queries, items int) {
 // item, a state at any version one Query of at most two.
 func testKeptState(t *testing.T, nb NewBackend) {
 	cb := &counting{Backend: nb(t)}
-	f := setupOn(cb, eventstore.WithSnapshotEvery(4))
+	f := setupOn(t, cb, eventstore.WithSnapshotEvery(4))
 	stream := newStream(t)
 	cur := fresh(stream)
 	var all []eventstore.Event
@@ -120,7 +120,7 @@ type padded struct {
 func testLargeState(t *testing.T, nb NewBackend) {
 	cb := &counting{Backend: nb(t)}
 	const k = 4
-	store := eventstore.New(cb, eventstore.WithSnapshotEvery(k), quiet)
+	store := newStore(t, cb, eventstore.WithSnapshotEvery(k), quiet)
 	tf := tallyFold(1)
 	agg := eventstore.NewAggregate(store, eventstore.Fold[padded]{
 		Name: "padded", LogicVersion: 1, StateSchema: 1,
@@ -181,7 +181,7 @@ func testLargeState(t *testing.T, nb NewBackend) {
 func testAsOfCost(t *testing.T, nb NewBackend) {
 	const k = 4
 	cb := &counting{Backend: nb(t)}
-	f := setupOn(cb, eventstore.WithSnapshotEvery(k))
+	f := setupOn(t, cb, eventstore.WithSnapshotEvery(k))
 	stream := newStream(t)
 	cur := fresh(stream)
 	var all []eventstore.Event

@@ -48,6 +48,9 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"CommitsKeepSmallStates", testKeptState},
 		{"LargeStatesAreNotKept", testLargeState},
 		{"AsOfIsTwoQueriesAtAnyTime", testAsOfCost},
+		{"DecideOnASeenStreamIsOneWrite", testDecideWarm},
+		{"DecideNeverTrustsACacheWithoutAWrite", testDecideStale},
+		{"RacingInstancesWithStaleCachesDecideOnTheirHead", testDecideRace},
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
 		{"TenantsAreSeparate", testTenants},
@@ -62,12 +65,32 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"DecodeCommitTellsCommitsFromOthers", testDecodeCommit},
 		{"ItemCountIsTheBackendsEstimate", testItemCount},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newBackend)
+	// Every case runs with and without a cache of states: a cache must
+	// change what a command costs, never what any operation answers.
+	for _, variant := range []string{noCacheRun, cacheRun} {
+		t.Run(variant, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.fn(t, newBackend)
+				})
+			}
 		})
 	}
+}
+
+const (
+	noCacheRun = "no-cache"
+	cacheRun   = "cache"
+)
+
+// newStore is the store every case uses: in the cache run, with a cache of
+// its own.
+func newStore(t *testing.T, b eventstore.Backend, opts ...eventstore.Option) *eventstore.Store {
+	if strings.Contains(t.Name()+"/", "/"+cacheRun+"/") {
+		opts = append([]eventstore.Option{eventstore.WithCache(eventstore.NewCache(1 << 20))}, opts...)
+	}
+	return eventstore.New(b, opts...)
 }
 
 // tally is the suite's aggregate: it adds numbers and remembers the
@@ -173,14 +196,14 @@ type fixture struct {
 
 func setup(t *testing.T, nb NewBackend, opts ...eventstore.Option) fixture {
 	t.Helper()
-	return setupOn(nb(t), opts...)
+	return setupOn(t, nb(t), opts...)
 }
 
 // setupOn is setup over a given backend, such as a counting one.
-func setupOn(b eventstore.Backend, opts ...eventstore.Option) fixture {
+func setupOn(t *testing.T, b eventstore.Backend, opts ...eventstore.Option) fixture {
 	f := fixture{backend: b, clock: newClock(time.Second)}
 	opts = append([]eventstore.Option{eventstore.WithClock(f.clock.Now), quiet}, opts...)
-	f.store = eventstore.New(f.backend, opts...)
+	f.store = newStore(t, f.backend, opts...)
 	f.agg = eventstore.NewAggregate(f.store, tallyFold(1))
 	return f
 }
@@ -490,7 +513,7 @@ func testUnknownOutcome(t *testing.T, nb NewBackend) {
 	for _, guarded := range []bool{false, true} {
 		t.Run(fmt.Sprintf("guarded=%v", guarded), func(t *testing.T) {
 			fl := &flaky{Backend: nb(t), failures: 1}
-			store := eventstore.New(fl, quiet)
+			store := newStore(t, fl, quiet)
 			agg := eventstore.NewAggregate(store, tallyFold(1))
 			stream := newStream(t)
 			var guard *eventstore.Guard
@@ -518,14 +541,14 @@ func testUnknownOutcome(t *testing.T, nb NewBackend) {
 func testUnknownOutcomeThenConflict(t *testing.T, nb NewBackend) {
 	backend := nb(t)
 	stream := newStream(t)
-	other := eventstore.NewAggregate(eventstore.New(backend), tallyFold(1))
+	other := eventstore.NewAggregate(newStore(t, backend), tallyFold(1))
 	fl := &flaky{Backend: backend, failures: 1, drop: true, before: func() {
 		// While our answer is lost, someone else takes the version.
 		if _, _, err := other.Append(context.Background(), fresh(stream), events(7), eventstore.Metadata{}, nil); err != nil {
 			t.Errorf("other writer: %v", err)
 		}
 	}}
-	agg := eventstore.NewAggregate(eventstore.New(fl), tallyFold(1))
+	agg := eventstore.NewAggregate(newStore(t, fl), tallyFold(1))
 	_, _, err := agg.Append(ctx(t), fresh(stream), events(5), eventstore.Metadata{}, nil)
 	if !errors.Is(err, eventstore.ErrConflict) {
 		t.Fatalf("resend onto another writer's commit: %v, want a conflict", err)
@@ -583,7 +606,7 @@ func testAppendAll(t *testing.T, nb NewBackend) {
 
 func testSizeLimit(t *testing.T, nb NewBackend) {
 	fixed := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC)
-	store := eventstore.New(nb(t), eventstore.WithClock(func() time.Time { return fixed }))
+	store := newStore(t, nb(t), eventstore.WithClock(func() time.Time { return fixed }))
 	stream := newStream(t)
 	withPad := func(n int) eventstore.Pending {
 		data := fmt.Sprintf(`{"n":1,"pad":"%s"}`, strings.Repeat("x", n))
@@ -720,7 +743,7 @@ func testTimeTravel(t *testing.T, nb NewBackend) {
 func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
 	const k = 10
 	cb := &counting{Backend: nb(t)}
-	f := setupOn(cb, eventstore.WithSnapshotEvery(k))
+	f := setupOn(t, cb, eventstore.WithSnapshotEvery(k))
 	a, b, c := newStream(t), newStream(t), newStream(t)
 	curA, curB, curC := fresh(a), fresh(b), fresh(c)
 	var allA, allC []eventstore.Event
@@ -828,7 +851,7 @@ func (b *brittle) UnmarshalJSON([]byte) error { return errors.New("state encodin
 
 func testSnapshotFallback(t *testing.T, nb NewBackend) {
 	backend := nb(t)
-	store := eventstore.New(backend, eventstore.WithSnapshotEvery(3), quiet)
+	store := newStore(t, backend, eventstore.WithSnapshotEvery(3), quiet)
 	tf := tallyFold(1)
 	agg := eventstore.NewAggregate(store, eventstore.Fold[brittle]{
 		Name: tf.Name, LogicVersion: tf.LogicVersion, StateSchema: tf.StateSchema,
