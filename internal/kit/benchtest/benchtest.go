@@ -77,25 +77,23 @@ func (b Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (it 
 	return it, err
 }
 
-// Items reads every item of the streams' partitions in src: a fixture built
-// in memory, to be copied into a table.
-func Items(tb testing.TB, src eventstore.Backend, streams ...eventstore.StreamID) []eventstore.Item {
+// Items reads every item src holds (the streams' commits, their snapshots,
+// in whatever partitions the store keeps them): a fixture built in memory,
+// to be copied into a table.
+func Items(tb testing.TB, src eventstore.Backend) []eventstore.Item {
 	tb.Helper()
 	var items []eventstore.Item
-	for _, s := range streams {
-		for q := (eventstore.Query{PK: s.Key()}); ; {
-			p, err := src.Query(tb.Context(), q)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			items = append(items, p.Items...)
-			if p.Next == nil {
-				break
-			}
-			q.Start = p.Next
+	for sc := (eventstore.Scan{}); ; {
+		p, err := src.Scan(tb.Context(), sc)
+		if err != nil {
+			tb.Fatal(err)
 		}
+		items = append(items, p.Items...)
+		if p.Next == nil {
+			return items
+		}
+		sc.Start = p.Next
 	}
-	return items
 }
 
 // Total is the number of requests of every operation.

@@ -16,8 +16,7 @@ import (
 // against moto. docs/benchmarks.md explains the figures; `make bench` runs them.
 
 const (
-	benchStreamLength = 10_000 // events in the long streams that loads replay
-	benchCommitSize   = 10     // events per commit when building them
+	benchStreamLength = storetest.BenchLength // events in the long streams that loads replay
 	benchK            = eventstore.DefaultSnapshotEvery
 	// The in-memory backend keeps every item; starting a new one now and
 	// then keeps the heap, and so the GC's share of ns/op, steady.
@@ -38,25 +37,6 @@ var (
 	benchExpect          = storetest.BenchExpect
 	benchEventsPerSecond = storetest.BenchEventsPerSecond
 )
-
-// benchStreams are the long streams the load benchmarks read.
-type benchStreams struct {
-	atHead eventstore.StreamID // 10,000 events written with K=50: a snapshot at the head
-	behind eventstore.StreamID // 9,999 events with K=50: the last snapshot 49 events back
-	plain  eventstore.StreamID // 10,000 events written with K=0: no snapshot at all
-}
-
-func benchBuildStreams(b *testing.B, backend eventstore.Backend) benchStreams {
-	ctx := b.Context()
-	s := benchStreams{atHead: benchStream(b, "at-head"), behind: benchStream(b, "behind"), plain: benchStream(b, "plain")}
-	withK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
-	noK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(0)), benchFold(1, nil))
-	benchExtend(ctx, b, withK, benchNew(s.atHead), benchStreamLength/benchCommitSize, benchCommitSize)
-	cur := benchExtend(ctx, b, withK, benchNew(s.behind), (benchStreamLength-benchK)/benchCommitSize, benchCommitSize)
-	benchExtend(ctx, b, withK, cur, benchK-1, 1)
-	benchExtend(ctx, b, noK, benchNew(s.plain), benchStreamLength/benchCommitSize, benchCommitSize)
-	return s
-}
 
 // benchMeasure runs op in the benchmark loop with a Meter in its context and
 // reports what the Meter counted per unit of work; an op does per of them.
@@ -147,46 +127,22 @@ func BenchmarkAppendGuarded(b *testing.B) {
 	benchExpect(b, u, map[string]int{"TransactWriteItems": 1})
 }
 
-// benchLoad is one way to load a stream of the fixture.
-type benchLoad struct {
-	name   string
-	stream eventstore.StreamID
-	k      int64 // the loading store's K, which also sets its page size (K+2 items)
-	logic  int
-	head   int64
-	one    bool // the design's promise holds: one Query
-}
-
-// Loading the current state of a 10,000-event stream.
-func BenchmarkLoad(b *testing.B) {
+// Reading a 10,000-event stream: its current state, its state at a
+// version and as of a time, each with the exact requests it must cost.
+func BenchmarkRead(b *testing.B) {
 	backend := eventstore.NewMemoryBackend()
-	s := benchBuildStreams(b, backend)
-	for _, c := range []benchLoad{
-		{"snapshot-at-head", s.atHead, benchK, 1, benchStreamLength, true},
-		{"snapshot-49-behind", s.behind, benchK, 1, benchStreamLength - 1, true},
-		{"no-snapshots", s.plain, benchK, 1, benchStreamLength, false},
-		// A fold of another logic version ignores every snapshot there is.
-		{"stale-snapshots", s.atHead, benchK, 2, benchStreamLength, false},
-		// A store with snapshots off pages by DynamoDB's 1 MB.
-		{"no-snapshots-loader-k0", s.plain, 0, 1, benchStreamLength, false},
-	} {
-		b.Run(c.name, func(b *testing.B) {
+	s := storetest.BenchBuild(b, backend, benchK)
+	for _, c := range storetest.BenchReads() {
+		b.Run(c.Name, func(b *testing.B) {
 			var folded int64
-			agg := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(c.k)), benchFold(c.logic, &folded))
+			agg := eventstore.NewAggregate(benchStore(backend), benchFold(c.Logic, &folded))
 			u := benchMeasure(b, 1, "op", func(ctx context.Context) {
-				cur, err := agg.Load(ctx, c.stream)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if v := cur.Head.Version(); v != c.head || cur.State.Balance != 1250*v {
-					b.Fatalf("loaded balance %d at %d, want %d at %d", cur.State.Balance, v, 1250*c.head, c.head)
-				}
+				v, st, err := c.Run(ctx, agg, s)
+				c.Check(b, v, st, err)
 			})
-			if c.one {
-				benchExpect(b, u, map[string]int{"Query": 1})
-			}
+			benchExpect(b, u, map[string]int{"Query": c.Queries})
 			b.ReportMetric(float64(folded)/float64(b.N), "folded/op")
-			if !c.one {
+			if c.Slow {
 				benchEventsPerSecond(b, folded)
 			}
 		})
@@ -197,9 +153,9 @@ func BenchmarkLoad(b *testing.B) {
 // decode commits, evolve), and the domain's Evolve alone.
 func BenchmarkFold(b *testing.B) {
 	backend := eventstore.NewMemoryBackend()
-	stream := benchStream(b, "fold")
-	writer := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(0)), benchFold(1, nil))
-	benchExtend(b.Context(), b, writer, benchNew(stream), benchStreamLength/benchCommitSize, benchCommitSize)
+	// The stream without states or snapshots of BenchmarkRead: a load
+	// folds every event.
+	stream := storetest.BenchBuild(b, backend, benchK).Plain
 
 	b.Run("replay-10k", func(b *testing.B) {
 		var folded int64
@@ -246,7 +202,7 @@ func BenchmarkFold(b *testing.B) {
 
 // benchCommandStreams seeds K streams for BenchmarkCommand: their heads
 // start at every residue of K, so that a round of one command on each writes
-// exactly one snapshot, and each already holds the K+2 items a load reads.
+// exactly one snapshot.
 // K streams rather than one keep every partition small: the in-memory
 // backend's Query scans its whole partition, DynamoDB's does not.
 func benchCommandStreams(b *testing.B, backend eventstore.Backend) []eventstore.StreamID {
@@ -260,8 +216,9 @@ func benchCommandStreams(b *testing.B, backend eventstore.Backend) []eventstore.
 	return streams
 }
 
-// A plain command end to end, with K=50: load (one Query), decide, append
-// one event (one PutItem), and a snapshot write every K events. An op is a
+// A plain command end to end, with K=10: load (one Query of the head),
+// decide, append one event (one PutItem), and a snapshot write every K
+// events. An op is a
 // round of one command on each stream, which writes exactly one snapshot;
 // figures are per command.
 func BenchmarkCommand(b *testing.B) {
@@ -280,5 +237,32 @@ func BenchmarkCommand(b *testing.B) {
 		}
 	})
 	benchExpect(b, u, map[string]int{"Query": len(streams), "PutItem": len(streams) + 1})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(streams)), "ns/command")
+}
+
+// The same command on streams this instance has seen (WithCache, through
+// Aggregate.Decide): the conditional PutItem alone, no read, and a
+// snapshot every K events.
+func BenchmarkCommandWarm(b *testing.B) {
+	backend := eventstore.NewMemoryBackend()
+	streams := benchCommandStreams(b, backend)
+	agg := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(benchK),
+		eventstore.WithCache(eventstore.NewCache(1<<20))), benchFold(1, nil))
+	for _, s := range streams {
+		if _, err := agg.Load(b.Context(), s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	deposit := func(cur eventstore.Current[benchAccount]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, Meta: benchMeta}, nil
+	}
+	u := benchMeasure(b, len(streams), "command", func(ctx context.Context) {
+		for _, s := range streams {
+			if _, _, err := agg.Decide(ctx, s, deposit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	benchExpect(b, u, map[string]int{"PutItem": len(streams) + 1})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(streams)), "ns/command")
 }

@@ -41,6 +41,8 @@ var (
 type ConflictError struct {
 	Stream  StreamID
 	Version int64 // the version the commit wanted to start at
+
+	taken Item // the commit that holds that version, as the write found it
 }
 
 func (e *ConflictError) Error() string {

@@ -3,7 +3,9 @@ package eventstore
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -59,19 +61,54 @@ const (
 
 const timeLayout = time.RFC3339Nano
 
-// SortKey orders a partition: commits at the version of their first event,
-// a snapshot of the state at version v at v+0.5, between the commit that
-// ends at v and the next one.
+// SortKey orders a partition. A stream's partition holds its commits at
+// the version of their first event (and, in tables written before
+// snapshots moved, snapshots of the state at version v at v+0.5, between
+// the commit that ends at v and the next one). A stream's snapshot
+// partition orders its snapshots by time: Time, in Unix nanoseconds, then
+// Version, written as one integer (Time followed by Version in 18 digits),
+// so that a Query by key finds the latest snapshot recorded up to a time.
 type SortKey struct {
 	Version int64
 	Half    bool
+	Time    int64 // > 0 only in a snapshot partition
 }
+
+// timeKeyDigits is how many digits of a time key hold the version.
+const timeKeyDigits = 18
 
 func commitKey(v int64) SortKey   { return SortKey{Version: v} }
 func snapshotKey(v int64) SortKey { return SortKey{Version: v, Half: true} }
 
+// timeKey is the key of a snapshot at version v recorded at t. Times
+// outside what Unix nanoseconds hold are clamped, which keeps the order.
+func timeKey(t time.Time, v int64) SortKey {
+	return SortKey{Time: unixNanos(t), Version: v}
+}
+
+var (
+	minKeyTime = time.Unix(0, 1)
+	maxKeyTime = time.Unix(0, math.MaxInt64)
+)
+
+func unixNanos(t time.Time) int64 {
+	switch {
+	case t.Before(minKeyTime):
+		return 1
+	case t.After(maxKeyTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// maxKeyVersion is the greatest version a time key holds.
+const maxKeyVersion = 999_999_999_999_999_999
+
 // String is the key as a DynamoDB number.
 func (k SortKey) String() string {
+	if k.Time > 0 {
+		return fmt.Sprintf("%d%0*d", k.Time, timeKeyDigits, k.Version)
+	}
 	if k.Half {
 		return strconv.FormatInt(k.Version, 10) + ".5"
 	}
@@ -80,6 +117,9 @@ func (k SortKey) String() string {
 
 // Less orders sort keys as DynamoDB orders the numbers.
 func (k SortKey) Less(o SortKey) bool {
+	if k.Time != o.Time {
+		return k.Time < o.Time
+	}
 	if k.Version != o.Version {
 		return k.Version < o.Version
 	}
@@ -88,6 +128,13 @@ func (k SortKey) Less(o SortKey) bool {
 
 // ParseSortKey reads a sort key written by SortKey.String.
 func ParseSortKey(s string) (SortKey, error) {
+	if len(s) > timeKeyDigits {
+		t, errT := strconv.ParseInt(s[:len(s)-timeKeyDigits], 10, 64)
+		v, errV := strconv.ParseInt(s[len(s)-timeKeyDigits:], 10, 64)
+		if errT == nil && errV == nil && t > 0 && v >= 0 {
+			return SortKey{Time: t, Version: v}, nil
+		}
+	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return SortKey{Version: n}, nil
 	}
@@ -96,7 +143,7 @@ func ParseSortKey(s string) (SortKey, error) {
 			return SortKey{Version: n, Half: true}, nil
 		}
 	}
-	return SortKey{}, fmt.Errorf("sort key %q is not a version or a version and a half", s)
+	return SortKey{}, fmt.Errorf("sort key %q is not a version, a version and a half, or a time and a version", s)
 }
 
 // itemKey returns an item's partition and sort keys.
@@ -178,6 +225,10 @@ type commit struct {
 	recordedAt time.Time
 	meta       Metadata
 	events     []Event
+	// The fold's state after the commit, kept with it when that costs no
+	// write unit more (see withState); empty otherwise.
+	foldKey string
+	state   []byte
 }
 
 func (c commit) last() int64 { return c.first + int64(len(c.events)) - 1 }
@@ -208,8 +259,29 @@ func (c commit) item() Item {
 	putOptional(it, attrCommand, c.meta.CommandID)
 	putOptional(it, attrCorrelation, c.meta.CorrelationID)
 	putOptional(it, attrCausation, c.meta.CausationID)
+	if len(c.state) > 0 {
+		it[attrFoldKey] = s(c.foldKey)
+		it[attrState] = s(string(c.state))
+	}
 	return it
 }
+
+// withState returns the commit's item with the state after it when the
+// state adds no write unit to the item (DynamoDB bills writes per 1 KB),
+// and the item without it otherwise.
+func (c commit) withState(foldKey string, state []byte) (commit, Item) {
+	plain := c.item()
+	c.foldKey, c.state = foldKey, state
+	it := c.item()
+	if len(state) == 0 || units(ItemSize(it)) != units(ItemSize(plain)) {
+		c.foldKey, c.state = "", nil
+		return c, plain
+	}
+	return c, it
+}
+
+// units is the write units of an item of size bytes.
+func units(size int) int { return max((size+1023)/1024, 1) }
 
 // DecodeCommit reads an item of the events table, as a DynamoDB stream
 // record's image carries it, into the commit's events in version order,
@@ -246,6 +318,7 @@ func decodeCommit(it Item) (commit, error) {
 	if c.recordedAt, err = timeAttr(it, attrRecordedAt); err != nil {
 		return c, fmt.Errorf("commit %s at %d: %w", pk, c.first, err)
 	}
+	c.foldKey, c.state = optStr(it, attrFoldKey), []byte(optStr(it, attrState))
 	c.meta = Metadata{
 		CommandID:     optStr(it, attrCommand),
 		CorrelationID: optStr(it, attrCorrelation),
@@ -296,7 +369,8 @@ func decodeCommit(it Item) (commit, error) {
 	return c, nil
 }
 
-// snapshot is a fold's state at a version, stored in the stream's partition.
+// snapshot is a fold's state at a version, stored in the stream's snapshot
+// partition under the time it was recorded.
 type snapshot struct {
 	stream     StreamID
 	version    int64
@@ -305,10 +379,17 @@ type snapshot struct {
 	state      []byte
 }
 
+// snapshotPartition is where a stream's snapshots live, ordered by time. A
+// stream key has three parts, a guard's partition starts with its kind:
+// neither can take this name.
+func snapshotPartition(stream StreamID) string {
+	return kindSnapshot + keySeparator + stream.Key()
+}
+
 func (sn snapshot) item() Item {
 	return Item{
-		attrPK:         s(sn.stream.Key()),
-		attrSK:         &types.AttributeValueMemberN{Value: snapshotKey(sn.version).String()},
+		attrPK:         s(snapshotPartition(sn.stream)),
+		attrSK:         &types.AttributeValueMemberN{Value: timeKey(sn.recordedAt, sn.version).String()},
 		attrKind:       s(kindSnapshot),
 		attrFoldKey:    s(sn.foldKey),
 		attrVersion:    n(sn.version),
@@ -317,13 +398,15 @@ func (sn snapshot) item() Item {
 	}
 }
 
+// decodeSnapshot reads a snapshot from its partition, or one that tables
+// written before snapshots moved keep in the stream's partition at v+0.5.
 func decodeSnapshot(it Item) (snapshot, error) {
 	var sn snapshot
 	pk, sk, err := itemKey(it)
 	if err != nil {
 		return sn, err
 	}
-	if sn.stream, err = ParseStreamKey(pk); err != nil {
+	if sn.stream, err = ParseStreamKey(strings.TrimPrefix(pk, kindSnapshot+keySeparator)); err != nil {
 		return sn, err
 	}
 	if sn.foldKey, err = str(it, attrFoldKey); err != nil {
@@ -332,11 +415,13 @@ func decodeSnapshot(it Item) (snapshot, error) {
 	if sn.version, err = num(it, attrVersion); err != nil {
 		return sn, err
 	}
-	if !sk.Half || sk.Version != sn.version {
-		return sn, fmt.Errorf("snapshot %s at %s claims version %d", pk, sk, sn.version)
-	}
 	if sn.recordedAt, err = timeAttr(it, attrRecordedAt); err != nil {
 		return sn, err
+	}
+	inPartition := sk.Time > 0 && sk == timeKey(sn.recordedAt, sn.version) && pk == snapshotPartition(sn.stream)
+	legacy := sk.Half && sk.Version == sn.version && pk == sn.stream.Key()
+	if !inPartition && !legacy {
+		return sn, fmt.Errorf("snapshot %s at %s claims version %d recorded at %s", pk, sk, sn.version, sn.recordedAt.Format(timeLayout))
 	}
 	st, err := str(it, attrState)
 	sn.state = []byte(st)

@@ -106,45 +106,54 @@ func (c *Commands) Execute(ctx context.Context, cmd AccountCommand) (AccountResu
 	return res, err
 }
 
-// attempt loads, decides and appends once; a lost race that is worth
-// deciding again is returned as the conflict.
+// attempt decides and appends once; a lost race that is worth deciding
+// again is returned as the conflict. A command on an account this instance
+// has seen is decided on the state it last saw (eventstore's Decide), which
+// is only ever the expected head of the write: a stale one costs a retry.
 func (c *Commands) attempt(ctx context.Context, stream eventstore.StreamID, cmd AccountCommand) (AccountResult, error) {
 	_, opening := cmd.Command.(account.Open)
-	cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
-	if !opening {
-		var err error
-		if cur, err = c.accounts.Load(ctx, stream); err != nil {
-			return AccountResult{}, AccountError(err)
+	var res AccountResult
+	decide := func(cur eventstore.Current[account.Account]) (eventstore.Decision, error) {
+		if cmd.IfMatch != nil && cur.Head.Version() != *cmd.IfMatch {
+			return eventstore.Decision{}, &PreconditionError{Version: cur.Head.Version()}
 		}
+		decided, err := account.Decide(cur.State, cmd.Command)
+		if err != nil {
+			return eventstore.Decision{}, err
+		}
+		res = AccountResult{AccountID: cmd.AccountID, Account: cur.State, Version: cur.Head.Version() + int64(len(decided)), Recorded: len(decided)}
+		for _, e := range decided {
+			res.Account = account.Evolve(res.Account, e)
+		}
+		if len(decided) == 0 {
+			return eventstore.Decision{}, nil
+		}
+		evs, err := Encode(decided)
+		if err != nil {
+			return eventstore.Decision{}, err
+		}
+		guard, err := cmd.Once.guard(cmd.Tenant, res)
+		if err != nil {
+			return eventstore.Decision{}, err
+		}
+		return eventstore.Decision{Events: evs, Meta: cmd.Meta, Guard: guard}, nil
 	}
-	if cmd.IfMatch != nil && cur.Head.Version() != *cmd.IfMatch {
-		return AccountResult{}, &PreconditionError{Version: cur.Head.Version()}
+	var err error
+	if opening {
+		// A new stream: nothing to load.
+		cur := eventstore.Current[account.Account]{Head: eventstore.NewStream(stream)}
+		var d eventstore.Decision
+		if d, err = decide(cur); err == nil && len(d.Events) > 0 {
+			_, _, err = c.accounts.Append(ctx, cur, d.Events, d.Meta, d.Guard)
+		}
+	} else {
+		_, _, err = c.accounts.Decide(ctx, stream, decide)
 	}
-	decided, err := account.Decide(cur.State, cmd.Command)
-	if err != nil {
-		return AccountResult{}, err
-	}
-	res := AccountResult{AccountID: cmd.AccountID, Account: cur.State, Version: cur.Head.Version() + int64(len(decided)), Recorded: len(decided)}
-	for _, e := range decided {
-		res.Account = account.Evolve(res.Account, e)
-	}
-	if len(decided) == 0 {
-		return res, nil
-	}
-	evs, err := Encode(decided)
-	if err != nil {
-		return AccountResult{}, err
-	}
-	guard, err := cmd.Once.guard(cmd.Tenant, res)
-	if err != nil {
-		return AccountResult{}, err
-	}
-	_, _, err = c.accounts.Append(ctx, cur, evs, cmd.Meta, guard)
 	switch {
 	case err == nil:
 		return res, nil
 	case !errors.Is(err, eventstore.ErrConflict):
-		return AccountResult{}, err
+		return AccountResult{}, AccountError(err)
 	case cmd.IfMatch != nil:
 		return AccountResult{}, &PreconditionError{Version: *cmd.IfMatch, Changed: true}
 	case opening:

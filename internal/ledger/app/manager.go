@@ -145,7 +145,8 @@ func (m *Manager) commit(ctx context.Context, cur eventstore.Current[transfer.Tr
 	if err != nil {
 		return err
 	}
-	pending := []eventstore.Pending{{Head: cur.Head, Events: tevs, Meta: meta}}
+	// Built by the aggregates, so that each commit keeps its stream's state.
+	pending := []eventstore.Pending{m.transfers.Pending(cur, tevs, meta)}
 	for _, a := range accounts {
 		if len(a.events) == 0 {
 			continue
@@ -154,7 +155,7 @@ func (m *Manager) commit(ctx context.Context, cur eventstore.Current[transfer.Tr
 		if err != nil {
 			return err
 		}
-		pending = append(pending, eventstore.Pending{Head: a.cur.Head, Events: evs, Meta: meta})
+		pending = append(pending, m.accounts.Pending(a.cur, evs, meta))
 	}
 	guard := &eventstore.Guard{Tenant: cur.Head.Stream().Tenant, CommandID: commandID}
 	committed, err := m.transfers.Store().AppendAll(ctx, pending, guard)

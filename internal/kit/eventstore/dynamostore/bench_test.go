@@ -27,22 +27,19 @@ import (
 // as DynamoDB does) and copied into the table, 25 items to a BatchWriteItem.
 
 const (
-	benchStreamLength = 10_000 // events in the long streams that loads replay
-	benchCommitSize   = 10     // events per commit when building them
-	benchK            = eventstore.DefaultSnapshotEvery
+	benchK = eventstore.DefaultSnapshotEvery
 )
 
 // The fixtures are shared with the other backends' benchmarks.
 var (
-	benchFold            = storetest.BenchFold
-	benchDeposit         = storetest.BenchDeposit
-	benchMeta            = storetest.BenchMeta
-	benchStore           = storetest.BenchStore
-	benchStream          = storetest.BenchStream
-	benchNew             = storetest.BenchNew
-	benchExtend          = storetest.BenchExtend
-	benchExpect          = storetest.BenchExpect
-	benchEventsPerSecond = storetest.BenchEventsPerSecond
+	benchFold    = storetest.BenchFold
+	benchDeposit = storetest.BenchDeposit
+	benchMeta    = storetest.BenchMeta
+	benchStore   = storetest.BenchStore
+	benchStream  = storetest.BenchStream
+	benchNew     = storetest.BenchNew
+	benchExtend  = storetest.BenchExtend
+	benchExpect  = storetest.BenchExpect
 )
 
 // benchRig is one events table in moto. Measured operations go through the
@@ -64,23 +61,21 @@ func newBenchRig(b *testing.B) benchRig {
 	return benchRig{db: db, table: table, wire: wire, measured: dynamostore.New(client, table)}
 }
 
-// seed puts every item of the streams' partitions in src into the table.
-func (r benchRig) seed(b *testing.B, src eventstore.Backend, streams ...eventstore.StreamID) {
+// seed puts every item of src (the streams, their snapshots) into the table.
+func (r benchRig) seed(b *testing.B, src eventstore.Backend) {
 	ctx := b.Context()
 	var items []eventstore.Item
-	for _, s := range streams {
-		q := eventstore.Query{PK: s.Key()}
-		for {
-			p, err := src.Query(ctx, q)
-			if err != nil {
-				b.Fatal(err)
-			}
-			items = append(items, p.Items...)
-			if p.Next == nil {
-				break
-			}
-			q.Start = p.Next
+	sc := eventstore.Scan{}
+	for {
+		p, err := src.Scan(ctx, sc)
+		if err != nil {
+			b.Fatal(err)
 		}
+		items = append(items, p.Items...)
+		if p.Next == nil {
+			break
+		}
+		sc.Start = p.Next
 	}
 	for len(items) > 0 {
 		n := min(len(items), 25)
@@ -176,84 +171,42 @@ func BenchmarkAppendGuarded(b *testing.B) {
 	benchExpect(b, u, map[string]int{"TransactWriteItems": 1})
 }
 
-// benchStreams are the long streams the load benchmarks read.
-type benchStreams struct {
-	atHead eventstore.StreamID // 10,000 events written with K=50: a snapshot at the head
-	behind eventstore.StreamID // 9,999 events with K=50: the last snapshot 49 events back
-	plain  eventstore.StreamID // 10,000 events written with K=0: no snapshot at all
-}
-
-func benchBuildStreams(b *testing.B, backend eventstore.Backend) benchStreams {
-	ctx := b.Context()
-	s := benchStreams{atHead: benchStream(b, "at-head"), behind: benchStream(b, "behind"), plain: benchStream(b, "plain")}
-	withK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
-	noK := eventstore.NewAggregate(benchStore(backend, eventstore.WithSnapshotEvery(0)), benchFold(1, nil))
-	benchExtend(ctx, b, withK, benchNew(s.atHead), benchStreamLength/benchCommitSize, benchCommitSize)
-	cur := benchExtend(ctx, b, withK, benchNew(s.behind), (benchStreamLength-benchK)/benchCommitSize, benchCommitSize)
-	benchExtend(ctx, b, withK, cur, benchK-1, 1)
-	benchExtend(ctx, b, noK, benchNew(s.plain), benchStreamLength/benchCommitSize, benchCommitSize)
-	return s
-}
-
-// benchLoad is one way to load a stream of the fixture.
-type benchLoad struct {
-	name   string
-	stream eventstore.StreamID
-	k      int64 // the loading store's K, which also sets its page size (K+2 items)
-	logic  int
-	head   int64
-	one    bool // the design's promise holds: one Query
-}
-
-// Loading the current state of a 10,000-event stream. A full replay takes
-// moto over 10 s, so the in-memory benchmarks alone also replay past stale
-// snapshots (a Query more per 52 items than no-snapshots) and load with K=0
-// (pages of DynamoDB's 1 MB: 2 Queries, but a full replay all the same).
-func BenchmarkLoad(b *testing.B) {
+// Reading a 10,000-event stream, as the in-memory BenchmarkRead does,
+// but for the full replays: one takes moto over 10 s.
+func BenchmarkRead(b *testing.B) {
 	r := newBenchRig(b)
 	src := eventstore.NewMemoryBackend()
-	s := benchBuildStreams(b, src)
-	r.seed(b, src, s.atHead, s.behind, s.plain)
-	for _, c := range []benchLoad{
-		{"snapshot-at-head", s.atHead, benchK, 1, benchStreamLength, true},
-		{"snapshot-49-behind", s.behind, benchK, 1, benchStreamLength - 1, true},
-		{"no-snapshots", s.plain, benchK, 1, benchStreamLength, false},
-	} {
-		b.Run(c.name, func(b *testing.B) {
+	s := storetest.BenchBuild(b, src, benchK)
+	r.seed(b, src)
+	for _, c := range storetest.BenchReads() {
+		if c.Slow {
+			continue
+		}
+		b.Run(c.Name, func(b *testing.B) {
 			var folded int64
-			agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(c.k)), benchFold(c.logic, &folded))
+			agg := eventstore.NewAggregate(benchStore(r.measured), benchFold(c.Logic, &folded))
 			u := r.measure(b, 1, "op", func(ctx context.Context) {
-				cur, err := agg.Load(ctx, c.stream)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if v := cur.Head.Version(); v != c.head || cur.State.Balance != 1250*v {
-					b.Fatalf("loaded balance %d at %d, want %d at %d", cur.State.Balance, v, 1250*c.head, c.head)
-				}
+				v, st, err := c.Run(ctx, agg, s)
+				c.Check(b, v, st, err)
 			})
-			if c.one {
-				benchExpect(b, u, map[string]int{"Query": 1})
-			}
+			benchExpect(b, u, map[string]int{"Query": c.Queries})
 			b.ReportMetric(float64(folded)/float64(b.N), "folded/op")
-			if !c.one {
-				benchEventsPerSecond(b, folded)
-			}
 		})
 	}
 }
 
-// A plain command end to end, with K=50: load (one Query), decide, append
-// one event (one PutItem), and a snapshot write every K events. An op is a
-// round of K commands on one stream, which crosses exactly one multiple of K
-// and so writes exactly one snapshot; figures are per command. The stream
-// starts with the K+2 items a load reads.
+// A plain command end to end, with K=10: load (one Query of the head),
+// decide, append one event (one PutItem), and a snapshot write every K
+// events. An op is a round of K commands on one stream, which crosses
+// exactly one multiple of K and so writes exactly one snapshot; figures
+// are per command.
 func BenchmarkCommand(b *testing.B) {
 	r := newBenchRig(b)
 	src := eventstore.NewMemoryBackend()
 	stream := benchStream(b, "command")
 	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
 	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
-	r.seed(b, src, stream)
+	r.seed(b, src)
 	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
 	u := r.measure(b, benchK, "command", func(ctx context.Context) {
 		for range benchK {
@@ -267,5 +220,34 @@ func BenchmarkCommand(b *testing.B) {
 		}
 	})
 	benchExpect(b, u, map[string]int{"Query": benchK, "PutItem": benchK + 1})
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
+}
+
+// The same command on a stream this instance has seen (WithCache, through
+// Aggregate.Decide): the conditional PutItem alone, no read, and a
+// snapshot every K events.
+func BenchmarkCommandWarm(b *testing.B) {
+	r := newBenchRig(b)
+	src := eventstore.NewMemoryBackend()
+	stream := benchStream(b, "command-warm")
+	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
+	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
+	r.seed(b, src)
+	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK),
+		eventstore.WithCache(eventstore.NewCache(1<<20))), benchFold(1, nil))
+	if _, err := agg.Load(b.Context(), stream); err != nil {
+		b.Fatal(err)
+	}
+	deposit := func(cur eventstore.Current[storetest.BenchAccount]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, Meta: benchMeta}, nil
+	}
+	u := r.measure(b, benchK, "command", func(ctx context.Context) {
+		for range benchK {
+			if _, _, err := agg.Decide(ctx, stream, deposit); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	benchExpect(b, u, map[string]int{"PutItem": benchK + 1})
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
 }

@@ -77,7 +77,7 @@ func scanCommits(t *testing.T, store *eventstore.Store, segments int, since time
 // guard.
 func testScanCommits(t *testing.T, nb NewBackend) {
 	rec := record(nb(t))
-	store := eventstore.New(rec, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(3), quiet)
+	store := newStore(t, rec, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(3), quiet)
 	before := seed(t, store, 15)
 	total := rec.written()
 
@@ -142,7 +142,7 @@ func testScanCommits(t *testing.T, nb NewBackend) {
 // Pages of a scan of commits stop at 1 MB, for one Scan request each, and
 // together hold every commit once.
 func testScanCommitsPages(t *testing.T, nb NewBackend) {
-	store := eventstore.New(nb(t), eventstore.WithClock(newClock(time.Second).Now), quiet)
+	store := newStore(t, nb(t), eventstore.WithClock(newClock(time.Second).Now), quiet)
 	appended := bigCommits(t, store)
 	var got []string
 	sc := eventstore.CommitScan{}
@@ -179,7 +179,7 @@ func testScanCommitsPages(t *testing.T, nb NewBackend) {
 func testScanSince(t *testing.T, nb NewBackend) {
 	// 730 ms apart: commits fall on every fraction of a second, and on
 	// whole seconds too.
-	store := eventstore.New(nb(t), eventstore.WithClock(newClock(730*time.Millisecond).Now), eventstore.WithSnapshotEvery(2), quiet)
+	store := newStore(t, nb(t), eventstore.WithClock(newClock(730*time.Millisecond).Now), eventstore.WithSnapshotEvery(2), quiet)
 	commits := seed(t, store, 8)
 	var times []time.Time
 	for _, c := range commits {
@@ -390,7 +390,7 @@ func Undecodable(commit eventstore.Item) eventstore.Item {
 // them: a commit into its events, anything else is ErrNotCommit.
 func testDecodeCommit(t *testing.T, nb NewBackend) {
 	b := nb(t)
-	store := eventstore.New(b, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(2), quiet)
+	store := newStore(t, b, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(2), quiet)
 	commits := seed(t, store, 4)
 	decoded, other := 0, 0
 	for _, items := range scanAll(t, b, 0, 0, nil).segments {
@@ -422,7 +422,7 @@ func testDecodeCommit(t *testing.T, nb NewBackend) {
 // up to six hours).
 func testItemCount(t *testing.T, nb NewBackend) {
 	b := nb(t)
-	store := eventstore.New(b, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(2), quiet)
+	store := newStore(t, b, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(2), quiet)
 	seed(t, store, 5)
 	written := scanAll(t, b, 0, 0, nil).read
 	n, err := store.ItemCount(ctx(t))
@@ -437,7 +437,7 @@ func testItemCount(t *testing.T, nb NewBackend) {
 	}
 	// A backend that gives no estimate: none, and no error.
 	hidden := struct{ eventstore.Backend }{b}
-	if n, err := eventstore.New(hidden).ItemCount(ctx(t)); n != 0 || err != nil {
+	if n, err := newStore(t, hidden).ItemCount(ctx(t)); n != 0 || err != nil {
 		t.Errorf("item count without an estimate: %d, %v", n, err)
 	}
 }

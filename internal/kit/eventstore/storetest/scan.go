@@ -176,7 +176,7 @@ func assertPartitioned(t *testing.T, s scanned) map[string]int {
 
 func testScanSegments(t *testing.T, nb NewBackend) {
 	rec := record(nb(t))
-	store := eventstore.New(rec, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(3), quiet)
+	store := newStore(t, rec, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(3), quiet)
 	seed(t, store, 12)
 	total := rec.written()
 	for _, tc := range []struct{ segments, limit int32 }{{0, 0}, {1, 0}, {3, 4}, {8, 1}, {5, 7}} {
@@ -284,7 +284,7 @@ func bigCommits(t *testing.T, store *eventstore.Store) []string {
 // page goes on after it.
 func testScanPages(t *testing.T, nb NewBackend) {
 	b := nb(t)
-	appended := bigCommits(t, eventstore.New(b, eventstore.WithClock(newClock(time.Second).Now), quiet))
+	appended := bigCommits(t, newStore(t, b, eventstore.WithClock(newClock(time.Second).Now), quiet))
 	for _, filter := range [][]eventstore.Match{nil, {{Name: "nothing", Op: eventstore.MatchEqual, Value: "x"}}} {
 		q := eventstore.Scan{Filter: filter, Consistent: true}
 		pages, read, kept := 0, 0, 0

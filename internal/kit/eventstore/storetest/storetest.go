@@ -45,6 +45,12 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"StateAtVersionAndTime", testTimeTravel},
 		{"LoadWithSnapshotsIsOneQuery", testSnapshotLoad},
 		{"MultiStreamCommitsSnapshotToo", testAdvanceSnapshots},
+		{"CommitsKeepSmallStates", testKeptState},
+		{"LargeStatesAreNotKept", testLargeState},
+		{"AsOfIsTwoQueriesAtAnyTime", testAsOfCost},
+		{"DecideOnASeenStreamIsOneWrite", testDecideWarm},
+		{"DecideNeverTrustsACacheWithoutAWrite", testDecideStale},
+		{"RacingInstancesWithStaleCachesDecideOnTheirHead", testDecideRace},
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
 		{"TenantsAreSeparate", testTenants},
@@ -59,12 +65,32 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"DecodeCommitTellsCommitsFromOthers", testDecodeCommit},
 		{"ItemCountIsTheBackendsEstimate", testItemCount},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			tc.fn(t, newBackend)
+	// Every case runs with and without a cache of states: a cache must
+	// change what a command costs, never what any operation answers.
+	for _, variant := range []string{noCacheRun, cacheRun} {
+		t.Run(variant, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.fn(t, newBackend)
+				})
+			}
 		})
 	}
+}
+
+const (
+	noCacheRun = "no-cache"
+	cacheRun   = "cache"
+)
+
+// newStore is the store every case uses: in the cache run, with a cache of
+// its own.
+func newStore(t *testing.T, b eventstore.Backend, opts ...eventstore.Option) *eventstore.Store {
+	if strings.Contains(t.Name()+"/", "/"+cacheRun+"/") {
+		opts = append([]eventstore.Option{eventstore.WithCache(eventstore.NewCache(1 << 20))}, opts...)
+	}
+	return eventstore.New(b, opts...)
 }
 
 // tally is the suite's aggregate: it adds numbers and remembers the
@@ -170,9 +196,14 @@ type fixture struct {
 
 func setup(t *testing.T, nb NewBackend, opts ...eventstore.Option) fixture {
 	t.Helper()
-	f := fixture{backend: nb(t), clock: newClock(time.Second)}
+	return setupOn(t, nb(t), opts...)
+}
+
+// setupOn is setup over a given backend, such as a counting one.
+func setupOn(t *testing.T, b eventstore.Backend, opts ...eventstore.Option) fixture {
+	f := fixture{backend: b, clock: newClock(time.Second)}
 	opts = append([]eventstore.Option{eventstore.WithClock(f.clock.Now), quiet}, opts...)
-	f.store = eventstore.New(f.backend, opts...)
+	f.store = newStore(t, f.backend, opts...)
 	f.agg = eventstore.NewAggregate(f.store, tallyFold(1))
 	return f
 }
@@ -482,7 +513,7 @@ func testUnknownOutcome(t *testing.T, nb NewBackend) {
 	for _, guarded := range []bool{false, true} {
 		t.Run(fmt.Sprintf("guarded=%v", guarded), func(t *testing.T) {
 			fl := &flaky{Backend: nb(t), failures: 1}
-			store := eventstore.New(fl, quiet)
+			store := newStore(t, fl, quiet)
 			agg := eventstore.NewAggregate(store, tallyFold(1))
 			stream := newStream(t)
 			var guard *eventstore.Guard
@@ -510,14 +541,14 @@ func testUnknownOutcome(t *testing.T, nb NewBackend) {
 func testUnknownOutcomeThenConflict(t *testing.T, nb NewBackend) {
 	backend := nb(t)
 	stream := newStream(t)
-	other := eventstore.NewAggregate(eventstore.New(backend), tallyFold(1))
+	other := eventstore.NewAggregate(newStore(t, backend), tallyFold(1))
 	fl := &flaky{Backend: backend, failures: 1, drop: true, before: func() {
 		// While our answer is lost, someone else takes the version.
 		if _, _, err := other.Append(context.Background(), fresh(stream), events(7), eventstore.Metadata{}, nil); err != nil {
 			t.Errorf("other writer: %v", err)
 		}
 	}}
-	agg := eventstore.NewAggregate(eventstore.New(fl), tallyFold(1))
+	agg := eventstore.NewAggregate(newStore(t, fl), tallyFold(1))
 	_, _, err := agg.Append(ctx(t), fresh(stream), events(5), eventstore.Metadata{}, nil)
 	if !errors.Is(err, eventstore.ErrConflict) {
 		t.Fatalf("resend onto another writer's commit: %v, want a conflict", err)
@@ -575,7 +606,7 @@ func testAppendAll(t *testing.T, nb NewBackend) {
 
 func testSizeLimit(t *testing.T, nb NewBackend) {
 	fixed := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC)
-	store := eventstore.New(nb(t), eventstore.WithClock(func() time.Time { return fixed }))
+	store := newStore(t, nb(t), eventstore.WithClock(func() time.Time { return fixed }))
 	stream := newStream(t)
 	withPad := func(n int) eventstore.Pending {
 		data := fmt.Sprintf(`{"n":1,"pad":"%s"}`, strings.Repeat("x", n))
@@ -706,47 +737,64 @@ func testTimeTravel(t *testing.T, nb NewBackend) {
 }
 
 // Streams that only ever move in AppendAll commits get their snapshots
-// through Advance, so their loads stay one Query as well.
+// through Advance, so their loads stay bounded as well: one item when the
+// aggregate built the commits (they keep the state), else the head, the
+// latest snapshot and the commits after it.
 func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
 	const k = 10
-	f := setup(t, nb, eventstore.WithSnapshotEvery(k))
-	a, b := newStream(t), newStream(t)
-	curA, curB := fresh(a), fresh(b)
-	var allA []eventstore.Event
-	for c := range 35 {
+	cb := &counting{Backend: nb(t)}
+	f := setupOn(t, cb, eventstore.WithSnapshotEvery(k))
+	a, b, c := newStream(t), newStream(t), newStream(t)
+	curA, curB, curC := fresh(a), fresh(b), fresh(c)
+	var allA, allC []eventstore.Event
+	for i := range 35 {
 		out, err := f.store.AppendAll(ctx(t), []eventstore.Pending{
-			{Head: curA.Head, Events: events(int64(c))},
+			{Head: curA.Head, Events: events(int64(i))},
 			{Head: curB.Head, Events: events(1, 2)},
+			f.agg.Pending(curC, events(int64(i)), eventstore.Metadata{}),
 		}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		allA = append(allA, out[0].Events...)
+		allC = append(allC, out[2].Events...)
 		if curA, err = f.agg.Advance(ctx(t), curA, out[0]); err != nil {
 			t.Fatal(err)
 		}
 		if curB, err = f.agg.Advance(ctx(t), curB, out[1]); err != nil {
 			t.Fatal(err)
 		}
+		if curC, err = f.agg.Advance(ctx(t), curC, out[2]); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !reflect.DeepEqual(curA.State, fold(1, allA)) || curA.Head.Version() != 35 || curB.Head.Version() != 70 {
-		t.Fatalf("advanced to %+v at %d and %d", curA.State, curA.Head.Version(), curB.Head.Version())
+	if !reflect.DeepEqual(curA.State, fold(1, allA)) || curA.Head.Version() != 35 || curB.Head.Version() != 70 ||
+		!reflect.DeepEqual(curC.State, fold(1, allC)) || curC.Head.Version() != 35 {
+		t.Fatalf("advanced to %+v at %d, %d and %d", curA.State, curA.Head.Version(), curB.Head.Version(), curC.Head.Version())
 	}
-	for _, s := range []eventstore.StreamID{a, b} {
+	for _, tc := range []struct {
+		stream         eventstore.StreamID
+		want           eventstore.Current[tally]
+		queries, items int
+	}{
+		// The head, the snapshot at 30, the commits 31..35.
+		{a, curA, 3, 1 + 1 + 5},
+		// The head, the snapshot at 70, nothing after it.
+		{b, curB, 3, 1 + 1 + 0},
+		// The head, which keeps the state.
+		{c, curC, 1, 1},
+	} {
 		m := &eventstore.Meter{}
-		loaded, err := f.agg.Load(eventstore.WithMeter(ctx(t), m), s)
+		cb.reset()
+		loaded, err := f.agg.Load(eventstore.WithMeter(ctx(t), m), tc.stream)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := curA
-		if s == b {
-			want = curB
+		if !reflect.DeepEqual(loaded.State, tc.want.State) || loaded.Head.Version() != tc.want.Head.Version() {
+			t.Errorf("%s loaded %+v at %d, want %+v at %d", tc.stream, loaded.State, loaded.Head.Version(), tc.want.State, tc.want.Head.Version())
 		}
-		if !reflect.DeepEqual(loaded.State, want.State) || loaded.Head.Version() != want.Head.Version() {
-			t.Errorf("%s loaded %+v at %d, want %+v at %d", s, loaded.State, loaded.Head.Version(), want.State, want.Head.Version())
-		}
-		if u := m.Usage(); u.Total() != 1 {
-			t.Errorf("%s: a load cost %v, want one Query from a snapshot", s, u.Requests)
+		if q, items := cb.reset(); q != tc.queries || items != tc.items || m.Usage().Total() != tc.queries {
+			t.Errorf("%s: a load cost %v and read %d items in %d Queries, want %d items in %d", tc.stream, m.Usage().Requests, items, q, tc.items, tc.queries)
 		}
 	}
 	// A commit of another stream, or one that does not follow the head, is
@@ -803,7 +851,7 @@ func (b *brittle) UnmarshalJSON([]byte) error { return errors.New("state encodin
 
 func testSnapshotFallback(t *testing.T, nb NewBackend) {
 	backend := nb(t)
-	store := eventstore.New(backend, eventstore.WithSnapshotEvery(3), quiet)
+	store := newStore(t, backend, eventstore.WithSnapshotEvery(3), quiet)
 	tf := tallyFold(1)
 	agg := eventstore.NewAggregate(store, eventstore.Fold[brittle]{
 		Name: tf.Name, LogicVersion: tf.LogicVersion, StateSchema: tf.StateSchema,

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"annals/internal/kit/eventstore"
 	"annals/internal/kit/idempotency"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/commandapi"
@@ -31,6 +32,10 @@ var Manifest = wiring.Manifest{
 	},
 }
 
+// cacheBytes bounds the states an instance keeps: some 25,000 accounts, a
+// small part of the function's memory.
+const cacheBytes = 8 << 20
+
 // Wire builds the function's handler from its environment.
 var Wire = wiring.Function(ID, Manifest, build)
 
@@ -38,7 +43,9 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	idempotencyTable := v.Required(env.IdempotencyTable)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
-	store := eventsdb.FromEnv(v, db)
+	// The instance remembers the accounts it has seen: a command on one is
+	// then its conditional write alone.
+	store := eventsdb.FromEnv(v, db, eventstore.WithCache(eventstore.NewCache(cacheBytes)))
 	h := commandapi.New(commandapi.Config{
 		Store:       store,
 		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),

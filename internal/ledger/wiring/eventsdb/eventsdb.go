@@ -20,18 +20,18 @@ var Vars = []wiring.Var{
 }
 
 // FromEnv returns the events store over the table the function's
-// environment names, with its snapshot interval.
-func FromEnv(v *wiring.Vars, db dynamostore.API) *eventstore.Store {
+// environment names, with its snapshot interval and opts.
+func FromEnv(v *wiring.Vars, db dynamostore.API, opts ...eventstore.Option) *eventstore.Store {
 	table := v.Required(env.EventsTable)
 	k := v.Int(env.SnapshotEvery, eventstore.DefaultSnapshotEvery)
-	return Store(db, table, k, v.Logger())
+	return Store(db, table, k, v.Logger(), opts...)
 }
 
 // Store returns the events store over a DynamoDB table: a snapshot every
 // snapshotEvery events (which also sets how far back a load looks for
 // one, so every reader must use the writers' K), time-ordered ids, and
 // what the store recovers from by itself logged to log.
-func Store(db dynamostore.API, table string, snapshotEvery int, log *slog.Logger) *eventstore.Store {
-	return eventstore.New(dynamostore.New(db, table),
-		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log))
+func Store(db dynamostore.API, table string, snapshotEvery int, log *slog.Logger, opts ...eventstore.Option) *eventstore.Store {
+	return eventstore.New(dynamostore.New(db, table), append([]eventstore.Option{
+		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log)}, opts...)...)
 }
