@@ -124,8 +124,8 @@ type Table[S any] struct {
 	// writes counts the writes tried per stream, refused ones included;
 	// loads the reads.
 	writes, loads map[eventstore.StreamID]int
-	fail   func(stream eventstore.StreamID, pos projection.Position) error
-	before func(stream eventstore.StreamID)
+	fail          func(stream eventstore.StreamID, pos projection.Position) error
+	before        func(stream eventstore.StreamID)
 }
 
 // Row is what the table holds of a stream.
