@@ -183,20 +183,7 @@ func testAsOfCost(t *testing.T, nb NewBackend) {
 	cb := &counting{Backend: nb(t)}
 	f := setupOn(t, cb, eventstore.WithSnapshotEvery(k))
 	stream := newStream(t)
-	cur := fresh(stream)
-	var all []eventstore.Event
-	for c := range 30 {
-		ns := make([]int64, 1+c%3)
-		for i := range ns {
-			ns[i] = int64(c*10 + i)
-		}
-		var rec []eventstore.Event
-		var err error
-		if cur, rec, err = f.agg.Append(ctx(t), cur, events(ns...), eventstore.Metadata{}, nil); err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, rec...)
-	}
+	all := appendCommits(t, f, stream, 30)
 	check := func(at time.Time) {
 		t.Helper()
 		cb.reset()

@@ -680,21 +680,7 @@ func testReadMidCommit(t *testing.T, nb NewBackend) {
 func testTimeTravel(t *testing.T, nb NewBackend) {
 	f := setup(t, nb, eventstore.WithSnapshotEvery(4))
 	stream := newStream(t)
-	cur := fresh(stream)
-	var all []eventstore.Event
-	for c := range 12 {
-		ns := make([]int64, 1+c%3)
-		for i := range ns {
-			ns[i] = int64(c*10 + i)
-		}
-		var rec []eventstore.Event
-		var err error
-		cur, rec, err = f.agg.Append(ctx(t), cur, events(ns...), eventstore.Metadata{}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, rec...)
-	}
+	all := appendCommits(t, f, stream, 12)
 	head := int64(len(all))
 	for v := int64(1); v <= head; v++ {
 		past, err := f.agg.At(ctx(t), stream, v)
@@ -935,4 +921,25 @@ func testTenants(t *testing.T, nb NewBackend) {
 	if la.State.Sum != 1 || lb.State.Sum != 2 {
 		t.Errorf("tenants share state: a=%d b=%d", la.State.Sum, lb.State.Sum)
 	}
+}
+
+// appendCommits appends n commits of one to three events to a new stream
+// through the fixture's aggregate, and returns the events as recorded.
+func appendCommits(t *testing.T, f fixture, stream eventstore.StreamID, n int) []eventstore.Event {
+	t.Helper()
+	cur := fresh(stream)
+	var all []eventstore.Event
+	for c := range n {
+		ns := make([]int64, 1+c%3)
+		for i := range ns {
+			ns[i] = int64(c*10 + i)
+		}
+		var rec []eventstore.Event
+		var err error
+		if cur, rec, err = f.agg.Append(ctx(t), cur, events(ns...), eventstore.Metadata{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rec...)
+	}
+	return all
 }
