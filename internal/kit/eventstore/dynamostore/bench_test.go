@@ -2,7 +2,6 @@ package dynamostore_test
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"testing"
 
@@ -28,18 +27,6 @@ import (
 
 const (
 	benchK = eventstore.DefaultSnapshotEvery
-)
-
-// The fixtures are shared with the other backends' benchmarks.
-var (
-	benchFold    = storetest.BenchFold
-	benchDeposit = storetest.BenchDeposit
-	benchMeta    = storetest.BenchMeta
-	benchStore   = storetest.BenchStore
-	benchStream  = storetest.BenchStream
-	benchNew     = storetest.BenchNew
-	benchExtend  = storetest.BenchExtend
-	benchExpect  = storetest.BenchExpect
 )
 
 // benchRig is one events table in moto. Measured operations go through the
@@ -94,160 +81,56 @@ func (r benchRig) seed(b *testing.B, src eventstore.Backend) {
 	}
 }
 
-// measure runs op in the benchmark loop with a Meter in its context and
-// reports, per unit of work (an op does per of them), what the Meter counted
-// and what the wire carried, which must agree.
+// measure is storetest.BenchMeasure, with what the wire carried, which
+// must agree with what the Meter counted.
 func (r benchRig) measure(b *testing.B, per int, unit string, op func(context.Context)) eventstore.Usage {
-	m := &eventstore.Meter{}
-	ctx := eventstore.WithMeter(b.Context(), m)
 	r.wire.Reset()
-	for b.Loop() {
-		op(ctx)
-	}
-	u := m.Usage()
+	u := storetest.BenchMeasure(b, per, unit, op)
 	wire := r.wire.Counts()
 	if !maps.Equal(u.Requests, wire) {
 		b.Fatalf("the Meter counted %v, the wire carried %v", u.Requests, wire)
 	}
-	n := float64(b.N * per)
-	b.ReportMetric(float64(u.Total())/n, "req/"+unit)
 	http := 0
 	for _, c := range wire {
 		http += c
 	}
-	b.ReportMetric(float64(http)/n, "http-req/"+unit)
-	for op, c := range u.Requests {
-		b.ReportMetric(float64(c)/n, op+"/"+unit)
-	}
-	if u.WriteUnits > 0 {
-		b.ReportMetric(u.WriteUnits/n, "WCU/"+unit)
-	}
-	if u.ReadUnits > 0 {
-		b.ReportMetric(u.ReadUnits/n, "RCU/"+unit)
-	}
+	b.ReportMetric(float64(http)/float64(b.N*per), "http-req/"+unit)
 	return u
 }
 
-// A plain command's write: one event, one conditional PutItem.
-func BenchmarkAppend(b *testing.B) {
-	r := newBenchRig(b)
-	store := benchStore(r.measured)
-	head := eventstore.NewStream(benchStream(b, "append"))
-	evs := []eventstore.NewEvent{benchDeposit(1)}
-	u := r.measure(b, 1, "op", func(ctx context.Context) {
-		c, err := store.Append(ctx, head, evs, benchMeta, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		head = c.Head
-	})
-	benchExpect(b, u, map[string]int{"PutItem": 1})
-	size, err := store.CommitSize(eventstore.Pending{Head: head, Events: evs, Meta: benchMeta})
-	if err != nil {
-		b.Fatal(err)
+// suite is the rig as the store's benchmark scenarios (storetest) take
+// it: fixtures built in memory and copied in, the full replays left out
+// (one takes moto over 10 s).
+func (r benchRig) suite() storetest.BenchRig {
+	return storetest.BenchRig{
+		Backend: r.measured,
+		Fixture: func(b *testing.B, build func(eventstore.Backend)) {
+			src := eventstore.NewMemoryBackend()
+			build(src)
+			r.seed(b, src)
+		},
+		Renew:    func() eventstore.Backend { return r.measured },
+		Measure:  r.measure,
+		SkipSlow: true,
 	}
-	b.ReportMetric(float64(size), "item-bytes")
 }
+
+// A plain command's write: one event, one conditional PutItem.
+func BenchmarkAppend(b *testing.B) { storetest.BenchAppend(b, newBenchRig(b).suite()) }
 
 // A command with an Idempotency-Key: the commit and its guard in one
 // TransactWriteItems.
-func BenchmarkAppendGuarded(b *testing.B) {
-	r := newBenchRig(b)
-	store := benchStore(r.measured)
-	stream := benchStream(b, "guarded")
-	head := eventstore.NewStream(stream)
-	evs := []eventstore.NewEvent{benchDeposit(1)}
-	outcome := []byte(`{"accountId":"acc-0001","version":1,"balance":1250}`)
-	n := 0
-	u := r.measure(b, 1, "op", func(ctx context.Context) {
-		n++
-		g := &eventstore.Guard{Tenant: stream.Tenant, CommandID: fmt.Sprintf("0190f5c2-6b1e-7c3a-9d4f-%012d", n), Outcome: outcome}
-		c, err := store.Append(ctx, head, evs, benchMeta, g)
-		if err != nil {
-			b.Fatal(err)
-		}
-		head = c.Head
-	})
-	benchExpect(b, u, map[string]int{"TransactWriteItems": 1})
-}
+func BenchmarkAppendGuarded(b *testing.B) { storetest.BenchAppendGuarded(b, newBenchRig(b).suite()) }
 
 // Reading a 10,000-event stream, as the in-memory BenchmarkRead does,
-// but for the full replays: one takes moto over 10 s.
-func BenchmarkRead(b *testing.B) {
-	r := newBenchRig(b)
-	src := eventstore.NewMemoryBackend()
-	s := storetest.BenchBuild(b, src, benchK)
-	r.seed(b, src)
-	for _, c := range storetest.BenchReads() {
-		if c.Slow {
-			continue
-		}
-		b.Run(c.Name, func(b *testing.B) {
-			var folded int64
-			agg := eventstore.NewAggregate(benchStore(r.measured), benchFold(c.Logic, &folded))
-			u := r.measure(b, 1, "op", func(ctx context.Context) {
-				v, st, err := c.Run(ctx, agg, s)
-				c.Check(b, v, st, err)
-			})
-			benchExpect(b, u, map[string]int{"Query": c.Queries})
-			b.ReportMetric(float64(folded)/float64(b.N), "folded/op")
-		})
-	}
-}
+// but for the full replays.
+func BenchmarkRead(b *testing.B) { storetest.BenchReadStream(b, newBenchRig(b).suite(), benchK) }
 
-// A plain command end to end, with K=10: load (one Query of the head),
-// decide, append one event (one PutItem), and a snapshot write every K
-// events. An op is a round of K commands on one stream, which crosses
-// exactly one multiple of K and so writes exactly one snapshot; figures
-// are per command.
-func BenchmarkCommand(b *testing.B) {
-	r := newBenchRig(b)
-	src := eventstore.NewMemoryBackend()
-	stream := benchStream(b, "command")
-	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
-	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
-	r.seed(b, src)
-	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
-	u := r.measure(b, benchK, "command", func(ctx context.Context) {
-		for range benchK {
-			cur, err := agg.Load(ctx, stream)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, _, err := agg.Append(ctx, cur, []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, benchMeta, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	benchExpect(b, u, map[string]int{"Query": benchK, "PutItem": benchK + 1})
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
-}
+// A plain command end to end, with K=10; figures are per command.
+func BenchmarkCommand(b *testing.B) { storetest.BenchCommand(b, newBenchRig(b).suite(), benchK) }
 
-// The same command on a stream this instance has seen (WithCache, through
-// Aggregate.Decide): the conditional PutItem alone, no read, and a
-// snapshot every K events.
+// The same command on streams this instance has seen: the conditional
+// PutItem alone.
 func BenchmarkCommandWarm(b *testing.B) {
-	r := newBenchRig(b)
-	src := eventstore.NewMemoryBackend()
-	stream := benchStream(b, "command-warm")
-	seed := eventstore.NewAggregate(benchStore(src, eventstore.WithSnapshotEvery(benchK)), benchFold(1, nil))
-	benchExtend(b.Context(), b, seed, benchNew(stream), benchK+2, 1)
-	r.seed(b, src)
-	agg := eventstore.NewAggregate(benchStore(r.measured, eventstore.WithSnapshotEvery(benchK),
-		eventstore.WithCache(eventstore.NewCache(1<<20))), benchFold(1, nil))
-	if _, err := agg.Load(b.Context(), stream); err != nil {
-		b.Fatal(err)
-	}
-	deposit := func(cur eventstore.Current[storetest.BenchAccount]) (eventstore.Decision, error) {
-		return eventstore.Decision{Events: []eventstore.NewEvent{benchDeposit(cur.Head.Version() + 1)}, Meta: benchMeta}, nil
-	}
-	u := r.measure(b, benchK, "command", func(ctx context.Context) {
-		for range benchK {
-			if _, _, err := agg.Decide(ctx, stream, deposit); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	benchExpect(b, u, map[string]int{"PutItem": benchK + 1})
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchK), "ns/command")
+	storetest.BenchCommandWarm(b, newBenchRig(b).suite(), benchK)
 }
