@@ -3,6 +3,7 @@ package commandapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
@@ -316,6 +317,20 @@ func BenchmarkHandle(b *testing.B) {
 			}
 			r.report(b, map[string]int{"PutItem": b.N})
 			r.keyItemBytes(b, key)
+		})
+
+		// Asking for a transfer: load both accounts (a Query each),
+		// check, and record the transfer's stream (one PutItem). The
+		// process manager's steps are the transfers function's.
+		b.Run("transfer", func(b *testing.B) {
+			r := newBenchRig(b, moto)
+			from, to := r.seed(b), r.seed(b)
+			ev := req{path: "/transfers", body: fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":%q,"amount":1}`, from, to)}.event()
+			r.counted.Start()
+			for b.Loop() {
+				benchDo(b, r.h, ev, 202)
+			}
+			r.report(b, map[string]int{"Query": 2 * b.N, "PutItem": b.N})
 		})
 
 		// Opening an account: nothing to load, one PutItem.
