@@ -204,6 +204,8 @@ type fakeKinesis struct {
 	mu     sync.Mutex
 	calls  [][]types.PutRecordsRequestEntry
 	stored []types.PutRecordsRequestEntry
+	// deadlines are the calls' contexts' deadlines (zero: none).
+	deadlines []time.Time
 	// answer decides call n (from 1): a whole-request error, or for each
 	// entry whether it fails.
 	answer func(n int, entries []types.PutRecordsRequestEntry) (failed []bool, err error)
@@ -212,6 +214,8 @@ type fakeKinesis struct {
 func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	d, _ := ctx.Deadline()
+	f.deadlines = append(f.deadlines, d)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
