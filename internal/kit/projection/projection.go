@@ -60,7 +60,15 @@ type Model[S any] interface {
 // to the next, so that a stream the projector has just written is not read
 // again: Kept returns the state as Load would return it right after Save
 // stored s at pos (a model whose state holds what its next Save writes,
-// such as entries to append, drops that here).
+// such as entries to append, drops that here). Its Fold must return a new
+// state and leave s as it was: a remembered state is folded on again.
+//
+// A projection believes only what it wrote itself. Another instance that
+// quarantined the stream at the version believed (a record that did not
+// decode) is written over by the next batch this one applies: its events
+// come from the events table, so the row is the fold all the same, and
+// the quarantine's dead letter is left to a redrive that finds nothing to
+// lift. A poison event is never written over: a quarantine reads first.
 type Remembering[S any] interface {
 	Kept(s S, pos Position) S
 }
@@ -131,6 +139,10 @@ func (p *Projection[S]) Apply(ctx context.Context, commit []eventstore.Event) er
 	believe := true
 	return p.retryStale(stream, func() error {
 		err := p.apply(ctx, stream, commit, believe)
+		if err != nil {
+			// Whatever the attempt folded or found, the next one reads.
+			p.known.forget(stream)
+		}
 		believe = false
 		return err
 	})
