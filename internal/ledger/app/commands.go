@@ -35,7 +35,8 @@ func NewCommands(store *eventstore.Store, budget time.Duration) *Commands {
 type Once[R any] struct {
 	CommandID string
 	// Outcome is what is kept for a repeat, made from the result the
-	// commit records.
+	// commit records; nil keeps none (a repeat is then told only that the
+	// command ran).
 	Outcome func(R) ([]byte, error)
 }
 
@@ -43,9 +44,12 @@ func (o *Once[R]) guard(tenant string, r R) (*eventstore.Guard, error) {
 	if o == nil {
 		return nil, nil
 	}
-	outcome, err := o.Outcome(r)
-	if err != nil {
-		return nil, fmt.Errorf("the outcome to keep: %w", err)
+	var outcome []byte
+	if o.Outcome != nil {
+		var err error
+		if outcome, err = o.Outcome(r); err != nil {
+			return nil, fmt.Errorf("the outcome to keep: %w", err)
+		}
 	}
 	return &eventstore.Guard{Tenant: tenant, CommandID: o.CommandID, Outcome: outcome}, nil
 }
@@ -97,6 +101,11 @@ func (c *Commands) Execute(ctx context.Context, cmd AccountCommand) (AccountResu
 	stream, err := AccountStream(cmd.Tenant, cmd.AccountID)
 	if err != nil {
 		return AccountResult{}, fmt.Errorf("%w: %w", account.ErrAccountNotFound, err)
+	}
+	if o, ok := cmd.Command.(account.Open); ok && o.AccountID != cmd.AccountID {
+		// The stream's name and the account's id must be one.
+		return AccountResult{}, &account.ValidationError{Fields: []account.FieldError{{
+			Field: "accountId", Message: "must be the id of the account the command is for (" + cmd.AccountID + ")"}}}
 	}
 	var res AccountResult
 	err = eventstore.RetryConflicts(ctx, c.budget, func(int) error {
@@ -183,7 +192,9 @@ func (c *Commands) RequestTransfer(ctx context.Context, cmd TransferCommand) (tr
 	}
 	stream, err := TransferStream(cmd.Tenant, r.TransferID)
 	if err != nil {
-		return transfer.Requested{}, err
+		// No stream can have this id or tenant: a request no transfer
+		// can be made of.
+		return transfer.Requested{}, &account.ValidationError{Fields: []account.FieldError{{Field: "transferId", Message: err.Error()}}}
 	}
 	var accounts [2]account.Account
 	for i, id := range []string{r.FromAccountID, r.ToAccountID} {
