@@ -76,6 +76,7 @@ func (d *DynamoStatements) Days(ctx context.Context, tenant, accountID, from, to
 		return nil, nil
 	}
 	in := &dynamodb.QueryInput{
+		ConsistentRead:         aws.Bool(true),
 		TableName:              aws.String(d.table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk BETWEEN :from AND :to"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
@@ -104,6 +105,7 @@ func (d *DynamoStatements) Days(ctx context.Context, tenant, accountID, from, to
 
 func (d *DynamoStatements) DayBefore(ctx context.Context, tenant, accountID, date string) (StatementDay, bool, error) {
 	page, err := d.db.Query(ctx, &dynamodb.QueryInput{
+		ConsistentRead:         aws.Bool(true),
 		TableName:              aws.String(d.table),
 		KeyConditionExpression: aws.String("pk = :pk AND sk < :date"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
