@@ -88,8 +88,12 @@ func BenchmarkSustainedCommands(b *testing.B) {
 	for c := range ids {
 		ids[c] = openAccount(b, s.URL, fmt.Sprint("bench-", c))
 	}
+	opened := time.Now()
 	for _, id := range ids {
 		for viewVersion(b, s.URL, id) < 1 {
+			if time.Since(opened) > 30*time.Second {
+				b.Fatalf("the view never showed account %s", id)
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
