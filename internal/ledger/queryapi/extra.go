@@ -3,7 +3,6 @@ package queryapi
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -56,17 +55,7 @@ func (h *Handler) serveExtra(ctx context.Context, req *events.APIGatewayV2HTTPRe
 	if p != nil {
 		return l.Fail(p, corr)
 	}
-	var bad []httpapi.FieldError
-	for name, vs := range q {
-		switch {
-		case !slices.Contains(r.Params, name):
-			bad = append(bad, httpapi.FieldError{Field: name, Message: "is not a parameter of this route"})
-		case len(vs) > 1:
-			bad = append(bad, httpapi.FieldError{Field: name, Message: "is given more than once"})
-		}
-	}
-	if len(bad) > 0 {
-		slices.SortFunc(bad, func(a, b httpapi.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	if _, bad := knownParams(q, r.Params); len(bad) > 0 {
 		return l.Fail(httpapi.Invalid(bad...), corr)
 	}
 	body, err := r.Serve(ctx, views.Request{Tenant: id.Tenant, Path: vars, Query: q})

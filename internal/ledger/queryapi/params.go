@@ -2,6 +2,7 @@ package queryapi
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,28 +74,8 @@ func parseParams(r route, req *events.APIGatewayV2HTTPRequest) (params, *httpapi
 
 func checkParams(r route, values url.Values) (params, *httpapi.Problem) {
 	out := params{limit: DefaultLimit, fromVersion: 1}
-	var fields []httpapi.FieldError
+	get, fields := knownParams(values, allowed[r])
 	bad := func(field, msg string) { fields = append(fields, httpapi.FieldError{Field: field, Message: msg}) }
-	names := make([]string, 0, len(values))
-	for k := range values {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	get := map[string]string{}
-	for _, k := range names {
-		known := false
-		for _, a := range allowed[r] {
-			known = known || a == k
-		}
-		switch {
-		case !known:
-			bad(k, "is not a parameter of this route (it takes "+strings.Join(allowed[r], ", ")+")")
-		case len(values[k]) > 1:
-			bad(k, "is given more than once")
-		default:
-			get[k] = values[k][0]
-		}
-	}
 	positive := func(name string) int64 {
 		s, ok := get[name]
 		if !ok {
@@ -163,4 +144,27 @@ func parseTime(s string) (time.Time, error) {
 		s = s[:i] + "+" + s[i+1:]
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// knownParams returns each parameter of values that the route takes
+// (allowed), given once, and a field error for every other, by name.
+func knownParams(values url.Values, allowed []string) (map[string]string, []httpapi.FieldError) {
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	get := map[string]string{}
+	var fields []httpapi.FieldError
+	for _, k := range names {
+		switch {
+		case !slices.Contains(allowed, k):
+			fields = append(fields, httpapi.FieldError{Field: k, Message: "is not a parameter of this route (it takes " + strings.Join(allowed, ", ") + ")"})
+		case len(values[k]) > 1:
+			fields = append(fields, httpapi.FieldError{Field: k, Message: "is given more than once"})
+		default:
+			get[k] = values[k][0]
+		}
+	}
+	return get, fields
 }

@@ -149,7 +149,7 @@ func TestStatementRoute(t *testing.T) {
 			fields: []string{"to: must not be before from"}},
 		{name: "a parameter the route does not take",
 			path: "/accounts/a/statements", query: "from=2026-03-01&to=2026-03-02&limit=5", status: 400, problem: httpapi.KindValidation,
-			fields: []string{"limit: is not a parameter of this route"}},
+			fields: []string{"limit: is not a parameter of this route (it takes from, to)"}},
 		{name: "a parameter given twice",
 			path: "/accounts/a/statements", query: "from=2026-03-01&from=2026-03-02&to=2026-03-02", status: 400, problem: httpapi.KindValidation,
 			fields: []string{"from: is given more than once"}},
