@@ -14,6 +14,7 @@ const (
 	AccountsTable    = "ACCOUNTS_TABLE"
 	HistoryTable     = "HISTORY_TABLE"
 	TransfersTable   = "TRANSFERS_TABLE"
+	StatementsTable  = "STATEMENTS_TABLE"
 	StreamName       = "STREAM_NAME"
 	DeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
 	SnapshotEvery    = "SNAPSHOT_EVERY"

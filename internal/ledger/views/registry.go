@@ -93,7 +93,7 @@ var All = []Definition{
 	},
 	{
 		Name: StatementsView, Category: app.AccountCategory,
-		Table: "StatementsTable", Env: StatementsTableEnv, Parameter: "StatementsViewTable",
+		Table: "StatementsTable", Env: env.StatementsTable, Parameter: "StatementsViewTable",
 		QueryGrants: []wiring.Grant{{Resource: "StatementsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:Query"}}},
 		New: func(db DB, table string, events projection.EventReader, dead *projection.DeadLetters, log *slog.Logger) Live {
 			return NewStatements(NewDynamoStatements(db, table), events, dead, log)

@@ -18,10 +18,6 @@ import (
 // and the CLI.
 const StatementsView = "statements"
 
-// StatementsTableEnv is the variable the functions read the statements
-// table's name from.
-const StatementsTableEnv = "STATEMENTS_TABLE"
-
 // DateLayout is how a statement day is written: a calendar day in UTC.
 const DateLayout = time.DateOnly
 

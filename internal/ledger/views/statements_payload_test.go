@@ -11,6 +11,7 @@ import (
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
+	ledgerenv "annals/internal/ledger/env"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -122,7 +123,7 @@ func TestStatementPayloadsThroughTheBuiltFunction(t *testing.T) {
 	for _, v := range views.All {
 		env[v.Env] = awstest.Table(t, db, v.Table)
 	}
-	seedStatements(t, views.NewDynamoStatements(db, env[views.StatementsTableEnv]))
+	seedStatements(t, views.NewDynamoStatements(db, env[ledgerenv.StatementsTable]))
 	fn := lambdatest.Start(t, bootstrap, env)
 	for name, raw := range lambdatest.Payloads(t, "statements", statementPayloads) {
 		t.Run(name, func(t *testing.T) {
