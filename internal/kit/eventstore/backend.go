@@ -3,6 +3,10 @@ package eventstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Backend stores items. It is deliberately small: the store's semantics
@@ -35,6 +39,26 @@ type ItemCounter interface {
 type Write struct {
 	Item         Item
 	MustNotExist bool
+	// ExpiredBy, set with MustNotExist, lets the write replace an item that
+	// has expired by then: one whose ExpiryAttribute is at or before it.
+	// The item counts as absent, as it will be once TTL deletes it.
+	ExpiredBy time.Time
+}
+
+// ExpiryAttribute holds, on the items that expire (the guards of
+// idempotency keys), the Unix second from which they count as absent. The
+// events table's TTL deletes them some time after; every backend checks
+// it on write rather than wait for that.
+const ExpiryAttribute = "exp"
+
+// Expired reports whether it has an expiry at or before t.
+func Expired(it Item, t time.Time) bool {
+	v, ok := it[ExpiryAttribute].(*types.AttributeValueMemberN)
+	if !ok {
+		return false
+	}
+	sec, err := strconv.ParseInt(v.Value, 10, 64)
+	return err == nil && sec <= t.Unix()
 }
 
 // Query selects a range of one partition.
@@ -108,3 +132,18 @@ type FailedWrite struct {
 func (e *ConditionFailedError) Error() string {
 	return fmt.Sprintf("conditional write failed for %d item(s)", len(e.Failed))
 }
+
+// ContendedError is a transaction that another transaction in progress on
+// some of the same items cancelled (DynamoDB's TransactionConflict).
+// Nothing was written; it may be resent.
+type ContendedError struct {
+	Writes []int // the indexes of the contended writes
+	Err    error
+}
+
+func (e *ContendedError) Error() string {
+	return fmt.Sprintf("transact write: writes %v in another transaction's hands: %v", e.Writes, e.Err)
+}
+
+// Unwrap makes it ErrThrottled to callers that only resend.
+func (e *ContendedError) Unwrap() []error { return []error{ErrThrottled, e.Err} }

@@ -21,6 +21,9 @@ var (
 	// ErrAlreadyApplied: a guarded command ran before; see AlreadyAppliedError
 	// for its recorded outcome.
 	ErrAlreadyApplied = errors.New("command already applied")
+	// ErrInFlight: another request is writing the same guarded command at
+	// this moment; its outcome will be recorded shortly.
+	ErrInFlight = errors.New("command in flight")
 	// ErrInvalid: the request is malformed (bad id, empty commit, bad head).
 	ErrInvalid = errors.New("invalid")
 	// ErrUnknownOutcome: the write was sent but no definite answer came back
@@ -55,12 +58,18 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // time it ran.
 type AlreadyAppliedError struct {
 	CommandID string
-	Stream    StreamID
-	Version   int64 // version of the first event of the commit it guarded
-	Outcome   []byte
+	// Stream and Version locate the first event of the commit it guarded;
+	// both are zero for an outcome recorded without a commit.
+	Stream      StreamID
+	Version     int64
+	Outcome     []byte
+	Fingerprint string // of the request that ran, if its guard had one
 }
 
 func (e *AlreadyAppliedError) Error() string {
+	if e.Stream == (StreamID{}) {
+		return fmt.Sprintf("command %s: %v", e.CommandID, ErrAlreadyApplied)
+	}
 	return fmt.Sprintf("command %s: %v at %s version %d", e.CommandID, ErrAlreadyApplied, e.Stream, e.Version)
 }
 

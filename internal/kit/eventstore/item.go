@@ -49,6 +49,7 @@ const (
 	attrGuardStream  = "gs"
 	attrGuardVersion = "gv"
 	attrOutcome      = "out"
+	attrFingerprint  = "fp"
 )
 
 // Item kinds. Every item carries one so that filters and scans never mistake
@@ -428,15 +429,18 @@ func decodeSnapshot(it Item) (snapshot, error) {
 	return sn, err
 }
 
-// guard records that a command with an outside identity was applied.
+// guard records that a command with an outside identity was applied, and
+// where: at the commit it wrote, or at none (its outcome was a refusal).
 type guardRecord struct {
-	tenant     string
-	commandID  string
-	stream     StreamID
-	version    int64
-	commitID   string
-	recordedAt time.Time
-	outcome    []byte
+	tenant      string
+	commandID   string
+	stream      StreamID // zero without a commit
+	version     int64
+	commitID    string // of its commit, or its own without one
+	recordedAt  time.Time
+	outcome     []byte
+	fingerprint string
+	expiresAt   time.Time // zero: kept forever
 }
 
 func guardPartition(tenant, commandID string) string {
@@ -445,18 +449,26 @@ func guardPartition(tenant, commandID string) string {
 
 func (g guardRecord) item() Item {
 	it := Item{
-		attrPK:           s(guardPartition(g.tenant, g.commandID)),
-		attrSK:           n(0),
-		attrKind:         s(kindGuard),
-		attrTenant:       s(g.tenant),
-		attrCommand:      s(g.commandID),
-		attrGuardStream:  s(g.stream.Key()),
-		attrGuardVersion: n(g.version),
-		attrCommitID:     s(g.commitID),
-		attrRecordedAt:   s(g.recordedAt.UTC().Format(timeLayout)),
+		attrPK:         s(guardPartition(g.tenant, g.commandID)),
+		attrSK:         n(0),
+		attrKind:       s(kindGuard),
+		attrTenant:     s(g.tenant),
+		attrCommand:    s(g.commandID),
+		attrCommitID:   s(g.commitID),
+		attrRecordedAt: s(g.recordedAt.UTC().Format(timeLayout)),
+	}
+	if g.stream != (StreamID{}) {
+		it[attrGuardStream] = s(g.stream.Key())
+		it[attrGuardVersion] = n(g.version)
 	}
 	if len(g.outcome) > 0 {
 		it[attrOutcome] = &types.AttributeValueMemberB{Value: g.outcome}
+	}
+	if g.fingerprint != "" {
+		it[attrFingerprint] = s(g.fingerprint)
+	}
+	if !g.expiresAt.IsZero() {
+		it[ExpiryAttribute] = n(g.expiresAt.Unix())
 	}
 	return it
 }
@@ -470,21 +482,25 @@ func decodeGuard(it Item) (guardRecord, error) {
 	if g.commandID, err = str(it, attrCommand); err != nil {
 		return g, err
 	}
-	key, err := str(it, attrGuardStream)
-	if err != nil {
-		return g, err
-	}
-	if g.stream, err = ParseStreamKey(key); err != nil {
-		return g, err
-	}
-	if g.version, err = num(it, attrGuardVersion); err != nil {
-		return g, err
-	}
 	if g.commitID, err = str(it, attrCommitID); err != nil {
 		return g, err
+	}
+	if key := optStr(it, attrGuardStream); key != "" {
+		if g.stream, err = ParseStreamKey(key); err != nil {
+			return g, err
+		}
+		if g.version, err = num(it, attrGuardVersion); err != nil {
+			return g, err
+		}
 	}
 	if out, ok := it[attrOutcome].(*types.AttributeValueMemberB); ok {
 		g.outcome = out.Value
 	}
+	g.fingerprint = optStr(it, attrFingerprint)
 	return g, nil
+}
+
+// applied is what a repeat of the guarded command is told.
+func (g guardRecord) applied() *AlreadyAppliedError {
+	return &AlreadyAppliedError{CommandID: g.commandID, Stream: g.stream, Version: g.version, Outcome: g.outcome, Fingerprint: g.fingerprint}
 }

@@ -68,7 +68,7 @@ func (m *MemoryBackend) Write(ctx context.Context, writes []Write, token string)
 		if size := ItemSize(w.Item); size > MaxItemSize {
 			return &TooLargeError{What: "item " + pk, Size: size, Limit: MaxItemSize}
 		}
-		if _, old := m.find(pk, sk); old != nil && w.MustNotExist {
+		if _, old := m.find(pk, sk); old != nil && w.MustNotExist && (w.ExpiredBy.IsZero() || !Expired(old, w.ExpiredBy)) {
 			failed = append(failed, FailedWrite{Index: i, Existing: copyItem(old)})
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,6 +102,34 @@ type Guard struct {
 	CommandID string
 	// Outcome is what to hand back to a repeat of the command.
 	Outcome []byte
+	// Fingerprint, if set, names the request the command came from; a
+	// repeat is given it back with the outcome, to tell a retry of the
+	// same request from another request under the same identity.
+	Fingerprint string
+	// ExpiresAt, if set, frees the command's identity from then on: a
+	// command under it is a new command (an idempotency key is kept for
+	// a day, a process manager's step forever).
+	ExpiresAt time.Time
+}
+
+// guardWrite is the write of a guard, at the commit that rec locates (or
+// at none).
+func (s *Store) guardWrite(g *Guard, rec guardRecord) (*guardRecord, Write, error) {
+	if g.CommandID == "" || g.Tenant == "" {
+		return nil, Write{}, fmt.Errorf("%w: a guard needs a tenant and a command id", ErrInvalid)
+	}
+	rec.tenant, rec.commandID = g.Tenant, g.CommandID
+	rec.outcome, rec.fingerprint, rec.expiresAt = g.Outcome, g.Fingerprint, g.ExpiresAt
+	it := rec.item()
+	if size := ItemSize(it); size > MaxItemSize {
+		return nil, Write{}, &TooLargeError{What: "guard of command " + g.CommandID, Size: size, Limit: MaxItemSize}
+	}
+	w := Write{Item: it, MustNotExist: true}
+	if !g.ExpiresAt.IsZero() {
+		// An expired guard is no guard: the identity is free again.
+		w.ExpiredBy = s.now()
+	}
+	return &rec, w, nil
 }
 
 // Committed is a commit as recorded.
@@ -148,21 +177,13 @@ func (s *Store) AppendAll(ctx context.Context, pending []Pending, guard *Guard) 
 	}
 	var g *guardRecord
 	if guard != nil {
-		if guard.CommandID == "" || guard.Tenant == "" {
-			return nil, fmt.Errorf("%w: a guard needs a tenant and a command id", ErrInvalid)
+		var w Write
+		c := commits[0]
+		if g, w, err = s.guardWrite(guard, guardRecord{stream: c.stream, version: c.first, commitID: c.id, recordedAt: c.recordedAt}); err != nil {
+			return nil, err
 		}
-		g = &guardRecord{
-			tenant: guard.Tenant, commandID: guard.CommandID,
-			stream: commits[0].stream, version: commits[0].first,
-			commitID: commits[0].id, recordedAt: commits[0].recordedAt, outcome: guard.Outcome,
-		}
-		it := g.item()
-		if size := ItemSize(it); size > MaxItemSize {
-			return nil, &TooLargeError{What: "guard of command " + guard.CommandID, Size: size, Limit: MaxItemSize}
-		} else {
-			total += size
-		}
-		writes = append(writes, Write{Item: it, MustNotExist: true})
+		total += ItemSize(w.Item)
+		writes = append(writes, w)
 	}
 	if len(writes) > 1 && total > MaxTransactionSize {
 		return nil, &TooLargeError{What: "transaction", Size: total, Limit: MaxTransactionSize}
@@ -253,15 +274,28 @@ func (s *Store) write(ctx context.Context, writes []Write, token string, commits
 		if errors.As(err, &cf) {
 			return s.explain(cf, commits, g)
 		}
+		var busy *ContendedError
+		if g != nil && errors.As(err, &busy) && slices.Contains(busy.Writes, len(commits)) {
+			// Another request is writing this very command right now.
+			return fmt.Errorf("command %s: %w", g.commandID, ErrInFlight)
+		}
 		if !errors.Is(err, ErrUnknownOutcome) && !errors.Is(err, ErrThrottled) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("append %s at %d: %w (last error: %v)", commits[0].stream, commits[0].first, ErrUnknownOutcome, err)
+			return fmt.Errorf("%s: %w (last error: %v)", describe(commits, g), ErrUnknownOutcome, err)
 		case <-time.After(s.backoff(attempt)):
 		}
 	}
+}
+
+// describe names what a write was for, in its errors.
+func describe(commits []commit, g *guardRecord) string {
+	if len(commits) == 0 {
+		return "record the outcome of command " + g.commandID
+	}
+	return fmt.Sprintf("append %s at %d", commits[0].stream, commits[0].first)
 }
 
 // explain turns failed conditions into the caller's outcome.
@@ -295,7 +329,7 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 			if err != nil {
 				return fmt.Errorf("command %s: unreadable guard: %w", g.commandID, err)
 			}
-			return &AlreadyAppliedError{CommandID: g.commandID, Stream: prev.stream, Version: prev.version, Outcome: prev.outcome}
+			return prev.applied()
 		}
 	}
 	for _, f := range cf.Failed {
@@ -305,6 +339,21 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 		}
 	}
 	return fmt.Errorf("conditional write failed on unknown writes: %w", cf)
+}
+
+// RecordOutcome keeps the outcome of a guarded command that wrote no
+// commit (a refusal, or a command that found nothing to change), with one
+// conditional write, so that a repeat is given it back as any other. If the
+// command ran before, it writes nothing and returns the
+// *AlreadyAppliedError that a repeat would get.
+func (s *Store) RecordOutcome(ctx context.Context, guard Guard) error {
+	// The guard has an id of its own, as a commit has, so that a resent
+	// write that finds it recognises itself.
+	g, w, err := s.guardWrite(&guard, guardRecord{commitID: s.newID(), recordedAt: s.now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, []Write{w}, g.commitID, nil, g)
 }
 
 // CheckGuard returns the recorded outcome of a command that ran before as an
@@ -320,7 +369,10 @@ func (s *Store) CheckGuard(ctx context.Context, tenant, commandID string) error 
 	if err != nil {
 		return fmt.Errorf("command %s: unreadable guard: %w", commandID, err)
 	}
-	return &AlreadyAppliedError{CommandID: commandID, Stream: g.stream, Version: g.version, Outcome: g.outcome}
+	if Expired(it, s.now()) {
+		return nil
+	}
+	return g.applied()
 }
 
 // CommitSize is the size, by DynamoDB's rules, of the item that appending

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,6 +62,19 @@ func New(db API, table string) *Backend {
 
 var notExists = aws.String("attribute_not_exists(" + partitionKey + ")")
 
+// condition is the write's condition, if it has one: the item must not
+// exist, or (with ExpiredBy) must have expired by then.
+func condition(w eventstore.Write) (*string, map[string]types.AttributeValue) {
+	if !w.MustNotExist {
+		return nil, nil
+	}
+	if w.ExpiredBy.IsZero() {
+		return notExists, nil
+	}
+	return aws.String(*notExists + " OR " + eventstore.ExpiryAttribute + " <= :expiredBy"),
+		map[string]types.AttributeValue{":expiredBy": &types.AttributeValueMemberN{Value: strconv.FormatInt(w.ExpiredBy.Unix(), 10)}}
+}
+
 // Write implements eventstore.Backend.
 func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token string) error {
 	switch len(writes) {
@@ -74,8 +88,8 @@ func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token st
 	for i, w := range writes {
 		items[i] = w.Item
 		put := &types.Put{TableName: &b.table, Item: w.Item}
-		if w.MustNotExist {
-			put.ConditionExpression = notExists
+		if cond, values := condition(w); cond != nil {
+			put.ConditionExpression, put.ExpressionAttributeValues = cond, values
 			put.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 		}
 		tx[i] = types.TransactWriteItem{Put: put}
@@ -93,19 +107,24 @@ func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token st
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		var failed []eventstore.FailedWrite
+		var contended []int
 		retryable := false
 		for i, r := range tce.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
 				failed = append(failed, eventstore.FailedWrite{Index: i, Existing: r.Item})
-			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+			case "TransactionConflict":
+				contended = append(contended, i)
+			case "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
 				retryable = true
 			}
 		}
-		if len(failed) > 0 {
+		switch {
+		case len(failed) > 0:
 			return &eventstore.ConditionFailedError{Failed: failed}
-		}
-		if retryable {
+		case len(contended) > 0:
+			return &eventstore.ContendedError{Writes: contended, Err: err}
+		case retryable:
 			return fmt.Errorf("transact write: %w: %w", eventstore.ErrThrottled, err)
 		}
 	}
@@ -114,8 +133,8 @@ func (b *Backend) Write(ctx context.Context, writes []eventstore.Write, token st
 
 func (b *Backend) put(ctx context.Context, w eventstore.Write) error {
 	in := &dynamodb.PutItemInput{TableName: &b.table, Item: w.Item}
-	if w.MustNotExist {
-		in.ConditionExpression = notExists
+	if cond, values := condition(w); cond != nil {
+		in.ConditionExpression, in.ExpressionAttributeValues = cond, values
 		in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
 	}
 	eventstore.Record(ctx, "PutItem", 0, eventstore.WriteUnits([]eventstore.Item{w.Item}, false))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,4 +130,59 @@ func TestUnknownOutcomeUntilTheDeadlineIsReportedAsSuch(t *testing.T) {
 		t.Errorf("only %d PutItem requests: the store gave up without resending", w.Counts()["PutItem"])
 	}
 	assertVersions(t, store, stream, 0)
+}
+
+// contended is DynamoDB's answer to a transaction that met another one in
+// progress on the item at index busy.
+func contended(writes, busy int) *awstest.Fault {
+	reasons := make([]string, writes)
+	for i := range reasons {
+		reasons[i] = `{"Code":"None"}`
+		if i == busy {
+			reasons[i] = `{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}`
+		}
+	}
+	return &awstest.Fault{Status: http.StatusBadRequest, Code: "TransactionCanceledException",
+		Body: `{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled","CancellationReasons":[` + strings.Join(reasons, ",") + `]}`}
+}
+
+func TestAGuardInAnotherTransactionsHandsIsInFlight(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "TransactWriteItems" && n == 1 {
+			return contended(2, 1)
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 3)
+	guard := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "key-1"}
+	_, err := store.Append(t.Context(), eventstore.NewStream(stream), one, eventstore.Metadata{}, guard)
+	if !errors.Is(err, eventstore.ErrInFlight) {
+		t.Fatalf("append whose guard another transaction is writing: %v, want ErrInFlight", err)
+	}
+	if got := w.Counts()["TransactWriteItems"]; got != 1 {
+		t.Errorf("%d TransactWriteItems requests, want 1: the other request will record the outcome", got)
+	}
+	assertVersions(t, store, stream, 0)
+}
+
+func TestACommitInAnotherTransactionsHandsIsResent(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "TransactWriteItems" && n == 1 {
+			return contended(2, 0)
+		}
+		return nil
+	}
+	store, stream := faultyStore(t, w, 3)
+	guard := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "key-1"}
+	if _, err := store.Append(t.Context(), eventstore.NewStream(stream), one, eventstore.Metadata{}, guard); err != nil {
+		t.Fatalf("append whose commit met another transaction: %v, want it resent and written", err)
+	}
+	if got := w.Counts()["TransactWriteItems"]; got != 2 {
+		t.Errorf("%d TransactWriteItems requests, want 2", got)
+	}
+	assertVersions(t, store, stream, 1)
 }

@@ -37,6 +37,8 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"UnobservedHeadIsRefused", testUnobservedHead},
 		{"RecordedAtNeverGoesBackwards", testRecordedAtMonotonic},
 		{"GuardedCommandAppliesOnce", testGuard},
+		{"OutcomeWithoutACommitIsKeptOnce", testRecordOutcome},
+		{"ExpiredGuardFreesItsCommandID", testGuardExpiry},
 		{"UnknownOutcomeIsResentNotRedecided", testUnknownOutcome},
 		{"ResendAfterSomeoneElseWroteIsAConflict", testUnknownOutcomeThenConflict},
 		{"AppendAllIsAllOrNothing", testAppendAll},
@@ -473,6 +475,93 @@ func testGuard(t *testing.T, nb NewBackend) {
 	}
 	evs := readAll(t, f.store, stream, 1, 10)
 	assertGapless(t, evs, 1, 2)
+}
+
+func testRecordOutcome(t *testing.T, nb NewBackend) {
+	f := setup(t, nb)
+	stream := newStream(t)
+	guard := eventstore.Guard{Tenant: stream.Tenant, CommandID: "key-" + stream.ID, Outcome: []byte(`refused`), Fingerprint: "fp-1", ExpiresAt: f.clock.Now().Add(time.Hour)}
+
+	m := &eventstore.Meter{}
+	if err := f.store.RecordOutcome(eventstore.WithMeter(ctx(t), m), guard); err != nil {
+		t.Fatalf("record the outcome of a refused command: %v", err)
+	}
+	if u := m.Usage(); u.Total() != 1 || u.Requests["PutItem"] != 1 {
+		t.Errorf("recording an outcome cost %v, want one PutItem", u.Requests)
+	}
+	// A repeat is given the first outcome and the first fingerprint,
+	// whether it would now be refused again or would write a commit.
+	again := guard
+	again.Outcome, again.Fingerprint = []byte(`accepted`), "fp-2"
+	var aa *eventstore.AlreadyAppliedError
+	if err := f.store.RecordOutcome(ctx(t), again); !errors.As(err, &aa) {
+		t.Fatalf("a second outcome for the same command: %v, want AlreadyAppliedError", err)
+	}
+	if string(aa.Outcome) != "refused" || aa.Fingerprint != "fp-1" || aa.Stream != (eventstore.StreamID{}) || aa.Version != 0 {
+		t.Errorf("recorded %q (fingerprint %q) at %v %d, want the first outcome and no commit", aa.Outcome, aa.Fingerprint, aa.Stream, aa.Version)
+	}
+	_, _, err := f.agg.Append(ctx(t), fresh(stream), events(4), eventstore.Metadata{}, &again)
+	if !errors.As(err, &aa) || string(aa.Outcome) != "refused" {
+		t.Fatalf("a commit under a command that was refused: %v, want the refusal back", err)
+	}
+	if _, err := f.agg.Load(ctx(t), stream); !errors.Is(err, eventstore.ErrNotFound) {
+		t.Errorf("load after a repeat of a refused command: %v, want nothing written", err)
+	}
+
+	// The other way round: a refusal after the commit is the commit's outcome.
+	committed := eventstore.Guard{Tenant: stream.Tenant, CommandID: "key2-" + stream.ID, Outcome: []byte(`accepted`), Fingerprint: "fp-3", ExpiresAt: f.clock.Now().Add(time.Hour)}
+	mustAppendGuarded(t, f, fresh(stream), &committed)
+	refused := committed
+	refused.Outcome = []byte(`refused`)
+	if err := f.store.RecordOutcome(ctx(t), refused); !errors.As(err, &aa) || string(aa.Outcome) != "accepted" || aa.Stream != stream || aa.Version != 1 || aa.Fingerprint != "fp-3" {
+		t.Errorf("a refusal after the command committed: %v, want the commit's outcome at version 1", err)
+	}
+}
+
+func mustAppendGuarded(t *testing.T, f fixture, cur eventstore.Current[tally], g *eventstore.Guard) eventstore.Current[tally] {
+	t.Helper()
+	next, _, err := f.agg.Append(ctx(t), cur, events(1), eventstore.Metadata{}, g)
+	if err != nil {
+		t.Fatalf("guarded append at %d: %v", cur.Head.Version(), err)
+	}
+	return next
+}
+
+func testGuardExpiry(t *testing.T, nb NewBackend) {
+	f := setup(t, nb)
+	stream := newStream(t)
+	start := f.clock.Now()
+	guard := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "key-" + stream.ID, Outcome: []byte(`first`), ExpiresAt: start.Add(time.Hour)}
+	cur := mustAppendGuarded(t, f, fresh(stream), guard)
+
+	f.clock.set(start.Add(time.Hour - time.Minute))
+	if _, _, err := f.agg.Append(ctx(t), cur, events(1), eventstore.Metadata{}, guard); !errors.Is(err, eventstore.ErrAlreadyApplied) {
+		t.Fatalf("a repeat a minute before the guard expires: %v, want ErrAlreadyApplied", err)
+	}
+	if err := f.store.CheckGuard(ctx(t), stream.Tenant, guard.CommandID); !errors.Is(err, eventstore.ErrAlreadyApplied) {
+		t.Errorf("CheckGuard before expiry: %v, want the outcome", err)
+	}
+
+	// From its expiry on, the id names a new command.
+	f.clock.set(start.Add(time.Hour))
+	if err := f.store.CheckGuard(ctx(t), stream.Tenant, guard.CommandID); err != nil {
+		t.Errorf("CheckGuard of an expired guard: %v, want none", err)
+	}
+	second := *guard
+	second.Outcome, second.ExpiresAt = []byte(`second`), start.Add(3*time.Hour)
+	cur = mustAppendGuarded(t, f, cur, &second)
+	var aa *eventstore.AlreadyAppliedError
+	if _, _, err := f.agg.Append(ctx(t), cur, events(1), eventstore.Metadata{}, &second); !errors.As(err, &aa) || string(aa.Outcome) != "second" || aa.Version != 2 {
+		t.Errorf("a repeat of the new command: %v, want its own outcome at version 2", err)
+	}
+	// A guard without an expiry is kept forever.
+	forever := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "step-" + stream.ID}
+	cur = mustAppendGuarded(t, f, cur, forever)
+	f.clock.set(start.Add(100 * 365 * 24 * time.Hour))
+	if _, _, err := f.agg.Append(ctx(t), cur, events(1), eventstore.Metadata{}, forever); !errors.Is(err, eventstore.ErrAlreadyApplied) {
+		t.Errorf("a repeat of a guard without expiry a century later: %v, want ErrAlreadyApplied", err)
+	}
+	assertGapless(t, readAll(t, f.store, stream, 1, 10), 1, 3)
 }
 
 // flaky loses the answer of a write: it forwards the first write it is
