@@ -64,6 +64,8 @@ type AlreadyAppliedError struct {
 	Version     int64
 	Outcome     []byte
 	Fingerprint string // of the request that ran, if its guard had one
+
+	conflicted bool // a commit of the repeat met another one in its place
 }
 
 func (e *AlreadyAppliedError) Error() string {

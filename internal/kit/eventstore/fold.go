@@ -136,7 +136,12 @@ func (a *Aggregate[S]) Decide(ctx context.Context, stream StreamID, decide func(
 		if err == nil {
 			return next, evs, nil
 		}
-		a.forget(stream)
+		var applied *AlreadyAppliedError
+		if !errors.As(err, &applied) || applied.conflicted {
+			// A repeat whose commit found its place free leaves the state
+			// as it was; anything else may have moved the stream.
+			a.forget(stream)
+		}
 		var ce *ConflictError
 		if !errors.As(err, &ce) || rounds >= maxDecideRounds {
 			return Current[S]{}, nil, err

@@ -124,12 +124,9 @@ func (s *Store) guardWrite(g *Guard, rec guardRecord) (*guardRecord, Write, erro
 	if size := ItemSize(it); size > MaxItemSize {
 		return nil, Write{}, &TooLargeError{What: "guard of command " + g.CommandID, Size: size, Limit: MaxItemSize}
 	}
-	w := Write{Item: it, MustNotExist: true}
-	if !g.ExpiresAt.IsZero() {
-		// An expired guard is no guard: the identity is free again.
-		w.ExpiredBy = s.now()
-	}
-	return &rec, w, nil
+	// An expired guard is no guard, whether or not this one expires: the
+	// identity is free again.
+	return &rec, Write{Item: it, MustNotExist: true, ExpiredBy: s.now()}, nil
 }
 
 // Committed is a commit as recorded.
@@ -329,7 +326,9 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 			if err != nil {
 				return fmt.Errorf("command %s: unreadable guard: %w", g.commandID, err)
 			}
-			return prev.applied()
+			applied := prev.applied()
+			applied.conflicted = len(cf.Failed) > 1
+			return applied
 		}
 	}
 	for _, f := range cf.Failed {

@@ -248,3 +248,58 @@ func testDecideRace(t *testing.T, nb NewBackend) {
 		t.Errorf("only %d of %d commands accepted: instances starve", len(accepted), instances*commands)
 	}
 }
+
+// guarded is add under a guard.
+func guarded(n int64, g *eventstore.Guard) func(eventstore.Current[tally]) (eventstore.Decision, error) {
+	return func(cur eventstore.Current[tally]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: []eventstore.NewEvent{decidedEvent(n, cur)}, Guard: g}, nil
+	}
+}
+
+func testDecideGuardedWarm(t *testing.T, nb NewBackend) {
+	cb := &counting{Backend: nb(t)}
+	inst, other := instance(t, cb), instance(t, cb)
+	stream := newStream(t)
+	if _, _, err := inst.Append(ctx(t), fresh(stream), events(1), eventstore.Metadata{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	run := func(n int64, g *eventstore.Guard) (map[string]int, error) {
+		m := &eventstore.Meter{}
+		_, _, err := inst.Decide(eventstore.WithMeter(ctx(t), m), stream, guarded(n, g))
+		return m.Usage().Requests, err
+	}
+	// A guarded command on a stream the instance has seen: one transaction.
+	g := &eventstore.Guard{Tenant: stream.Tenant, CommandID: "key-" + stream.ID, Outcome: []byte("first")}
+	if req, err := run(2, g); err != nil || len(req) != 1 || req["TransactWriteItems"] != 1 {
+		t.Fatalf("a warm guarded command cost %v (%v), want one TransactWriteItems", req, err)
+	}
+	// Its repeat: the transaction alone, refused by the guard, and the
+	// instance still knows the stream.
+	for range 2 {
+		req, err := run(2, g)
+		var aa *eventstore.AlreadyAppliedError
+		if !errors.As(err, &aa) || string(aa.Outcome) != "first" {
+			t.Fatalf("warm repeat: %v, want the first outcome", err)
+		}
+		if len(req) != 1 || req["TransactWriteItems"] != 1 {
+			t.Errorf("a warm repeat cost %v, want one TransactWriteItems", req)
+		}
+	}
+	// Another instance moves the stream: a repeat now meets a commit in
+	// its place too, and the stale state is dropped.
+	if _, _, err := other.Decide(ctx(t), stream, add(3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(2, g); !errors.Is(err, eventstore.ErrAlreadyApplied) {
+		t.Fatalf("stale repeat: %v, want ErrAlreadyApplied", err)
+	}
+	req, err := run(4, nil)
+	// Version 4 is a multiple of K = 4: the write and a snapshot.
+	if err != nil || req["Query"] != 1 || req["PutItem"] != 2 || len(req) != 2 {
+		t.Errorf("the command after a stale repeat cost %v (%v), want a load, the write and a snapshot: the stale state must be gone", req, err)
+	}
+	loaded, err := inst.Load(ctx(t), stream)
+	if err != nil || loaded.Head.Version() != 4 || loaded.State.Sum != 1+2+3+4 {
+		t.Errorf("stream at %d with sum %d (%v), want 4 and 10: the guarded command applied once", loaded.Head.Version(), loaded.State.Sum, err)
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, newBackend NewBackend) {
 		{"AsOfIsTwoQueriesAtAnyTime", testAsOfCost},
 		{"DecideOnASeenStreamIsOneWrite", testDecideWarm},
 		{"DecideNeverTrustsACacheWithoutAWrite", testDecideStale},
+		{"GuardedDecideOnASeenStreamIsOneTransaction", testDecideGuardedWarm},
 		{"RacingInstancesWithStaleCachesDecideOnTheirHead", testDecideRace},
 		{"UnreadableSnapshotFallsBackToReplay", testSnapshotFallback},
 		{"NewFoldLogicIgnoresOldSnapshots", testLogicVersion},
