@@ -34,6 +34,10 @@ func NewCommands(store *eventstore.Store, budget time.Duration) *Commands {
 // *eventstore.AlreadyAppliedError, instead of running it again.
 type Once[R any] struct {
 	CommandID string
+	// Fingerprint and ExpiresAt are the guard's (see eventstore.Guard): a
+	// request's Idempotency-Key has both, a process manager's step neither.
+	Fingerprint string
+	ExpiresAt   time.Time
 	// Outcome is what is kept for a repeat, made from the result the
 	// commit records; nil keeps none (a repeat is then told only that the
 	// command ran).
@@ -51,7 +55,7 @@ func (o *Once[R]) guard(tenant string, r R) (*eventstore.Guard, error) {
 			return nil, fmt.Errorf("the outcome to keep: %w", err)
 		}
 	}
-	return &eventstore.Guard{Tenant: tenant, CommandID: o.CommandID, Outcome: outcome}, nil
+	return &eventstore.Guard{Tenant: tenant, CommandID: o.CommandID, Outcome: outcome, Fingerprint: o.Fingerprint, ExpiresAt: o.ExpiresAt}, nil
 }
 
 // AccountCommand is a command on one account and how to run it.

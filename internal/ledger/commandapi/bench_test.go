@@ -1,7 +1,6 @@
 package commandapi_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,15 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
 
 	"annals/internal/kit/benchtest"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
-	"annals/internal/kit/idempotency"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/localaws/awstest"
@@ -33,10 +29,10 @@ import (
 // Handle installs a Meter of its own in the context it passes down, so a
 // Meter around the call would count nothing; what the handler counted is read
 // from its one log line per request instead (ddbRequests, wcu, rcu). The
-// requests themselves are counted where they reach the stores: a wrapper
-// around the event store's Backend and the idempotency Store counts each call
-// as the DynamoDB operation it is, and against moto the Wire also counts the
-// HTTP requests the server received. A benchmark stops if these counts
+// requests themselves are counted where they reach the store: a wrapper
+// around the event store's Backend counts each call as the DynamoDB
+// operation it is, and against moto the Wire also counts the HTTP requests
+// the server received. A benchmark stops if these counts
 // disagree, or if they differ from what the design says a command sends.
 // docs/benchmarks.md explains the figures.
 
@@ -51,38 +47,21 @@ const (
 	benchDeposit     = `{"amount":1250,"reference":"invoice 000123"}`
 )
 
-// benchKeys counts the idempotency store's requests, each one DynamoDB
-// request in idempotency.DynamoDB.
-type benchKeys struct {
-	idempotency.Store
-	calls *benchtest.Calls
-}
-
-func (k benchKeys) Acquire(ctx context.Context, r idempotency.Record, now time.Time) (old *idempotency.Record, err error) {
-	err = k.calls.Do("PutItem", func() error { old, err = k.Store.Acquire(ctx, r, now); return err })
-	return old, err
-}
-
-func (k benchKeys) Complete(ctx context.Context, key, owner string, resp idempotency.Response, expiresAt time.Time) error {
-	return k.calls.Do("UpdateItem", func() error { return k.Store.Complete(ctx, key, owner, resp, expiresAt) })
-}
-
-func (k benchKeys) Release(ctx context.Context, key, owner string) error {
-	return k.calls.Do("DeleteItem", func() error { return k.Store.Release(ctx, key, owner) })
-}
-
 func benchID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // benchHandler is wired as internal/wiring wires the command function: UUIDv7 ids, the
-// wall clock, K=10.
-func benchHandler(backend eventstore.Backend, keys idempotency.Store, log *slog.Logger) *commandapi.Handler {
-	store := eventstore.New(backend, eventstore.WithSnapshotEvery(benchK), eventstore.WithIDs(benchID), eventstore.WithLogger(log))
+// wall clock, K=10, and with warm, the function's cache of states.
+func benchHandler(backend eventstore.Backend, warm bool, log *slog.Logger) *commandapi.Handler {
+	opts := []eventstore.Option{eventstore.WithSnapshotEvery(benchK), eventstore.WithIDs(benchID), eventstore.WithLogger(log)}
+	if warm {
+		opts = append(opts, eventstore.WithCache(eventstore.NewCache(8<<20)))
+	}
 	return commandapi.New(commandapi.Config{
-		Store: store, Idempotency: keys, Now: time.Now, NewID: benchID, Log: log,
+		Store: eventstore.New(backend, opts...), Now: time.Now, NewID: benchID, Log: log,
 	})
 }
 
-// benchRig is a handler whose requests to both stores are counted.
+// benchRig is a handler whose requests to the store are counted.
 type benchRig struct {
 	h       *commandapi.Handler
 	counted benchtest.Handler
@@ -91,42 +70,38 @@ type benchRig struct {
 	seed func(*testing.B) string
 	// events reads the events table, outside the counted path.
 	events eventstore.Backend
-
-	// Against moto only.
-	db        *dynamodb.Client // uncounted: fixtures and checks
-	keysTable string
 }
 
-func newBenchRig(b *testing.B, moto bool) *benchRig {
-	store, keys := &benchtest.Calls{}, &benchtest.Calls{}
-	// Both stores, in memory as on DynamoDB, report every request to the
+// newBenchRig returns a rig in memory or on moto, with a cold handler (an
+// instance that has seen no account) or a warm one (its cache on).
+func newBenchRig(b *testing.B, moto, warm bool) *benchRig {
+	store := &benchtest.Calls{}
+	// The store, in memory as on DynamoDB, reports every request to the
 	// handler's Meter.
-	r := &benchRig{counted: benchtest.Handler{Logged: httpapitest.NewLineCounter("command"), Metered: []*benchtest.Calls{store, keys}}}
+	r := &benchRig{counted: benchtest.Handler{Logged: httpapitest.NewLineCounter("command"), Metered: []*benchtest.Calls{store}}}
 	log := r.counted.Logged.Logger()
 	if !moto {
 		backend := eventstore.NewMemoryBackend()
-		r.h = benchHandler(benchtest.Backend{Backend: backend, Calls: store}, benchKeys{idempotency.NewMemory(), keys}, log)
+		r.h = benchHandler(benchtest.Backend{Backend: backend, Calls: store}, warm, log)
 		r.seed = func(b *testing.B) string { return benchSeed(b, backend) }
 		r.events = backend
 		return r
 	}
-	r.db = awstest.DynamoDB(b)
-	eventsTable := awstest.Table(b, r.db, "EventsTable")
-	r.keysTable = awstest.Table(b, r.db, "IdempotencyTable")
+	db := awstest.DynamoDB(b)
+	eventsTable := awstest.Table(b, db, "EventsTable")
 	wire := awstest.NewWire()
 	r.counted.Wire = wire
 	// One attempt: no SDK retry can put a request on the wire that the
-	// stores did not send, so the counts must be equal.
+	// store did not send, so the counts must be equal.
 	client := awstest.DynamoDBOver(b, wire, 1)
-	r.events = dynamostore.New(r.db, eventsTable)
-	r.h = benchHandler(benchtest.Backend{Backend: dynamostore.New(client, eventsTable), Calls: store},
-		benchKeys{idempotency.NewDynamoDB(client, r.keysTable), keys}, log)
+	r.events = dynamostore.New(db, eventsTable)
+	r.h = benchHandler(benchtest.Backend{Backend: dynamostore.New(client, eventsTable), Calls: store}, warm, log)
 	r.seed = func(b *testing.B) string {
 		// The seeded items are byte for byte those the handler writes,
 		// without a hundred round trips to moto.
 		src := eventstore.NewMemoryBackend()
 		id := benchSeed(b, src)
-		awstest.PutItems(b, r.db, eventsTable, benchtest.Items(b, src))
+		awstest.PutItems(b, db, eventsTable, benchtest.Items(b, src))
 		return id
 	}
 	return r
@@ -137,7 +112,7 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 // snapshot, as any account that has seen more than K commands; a load
 // reads the newest commit, which keeps the account's state.
 func benchSeed(b *testing.B, backend eventstore.Backend) string {
-	h := benchHandler(backend, idempotency.NewMemory(), slog.New(slog.DiscardHandler))
+	h := benchHandler(backend, false, slog.New(slog.DiscardHandler))
 	resp := benchDo(b, h, req{path: "/accounts", body: benchOpen}.event(), 201)
 	var opened struct {
 		AccountID string `json:"accountId"`
@@ -198,23 +173,6 @@ func (r *benchRig) report(b *testing.B, want map[string]int) {
 	}
 }
 
-// keyItemBytes reports the size, by DynamoDB's rules, of the idempotency
-// record a key left in the table: UpdateItem and a PutItem over an existing
-// item are billed on the larger of the item before and after.
-func (r *benchRig) keyItemBytes(b *testing.B, key string) {
-	if r.db == nil {
-		return
-	}
-	out, err := r.db.GetItem(b.Context(), &dynamodb.GetItemInput{
-		TableName: &r.keysTable,
-		Key:       map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: benchTenant + "#" + key}},
-	})
-	if err != nil || out.Item == nil {
-		b.Fatalf("read the record of key %s: %v", key, err)
-	}
-	b.ReportMetric(float64(eventstore.ItemSize(out.Item)), "key-item-bytes")
-}
-
 // commitBytes reports the size, by DynamoDB's rules, of the account's
 // latest commit, the state it keeps included: what a load reads.
 func (r *benchRig) commitBytes(b *testing.B, accountID string) {
@@ -236,9 +194,10 @@ func (r *benchRig) commitBytes(b *testing.B, accountID string) {
 
 // depositLoop runs one deposit per op, keyed if keyed is set, on accounts
 // that have seen K+1 deposits, and returns how many crossed a multiple of K
-// (and so wrote a snapshot). Each deposit must move its account on by
-// exactly one version.
-func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, accountID, lastKey string) {
+// (and so wrote a snapshot) and how many accounts it used (a warm handler
+// loads each once). Each deposit must move its account on by exactly one
+// version.
+func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots, accounts int, accountID string) {
 	var (
 		ev      events.APIGatewayV2HTTPRequest
 		version int64
@@ -246,6 +205,7 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 	)
 	next := func() {
 		accountID = r.seed(b)
+		accounts++
 		ev = req{path: "/accounts/" + accountID + "/deposits", body: benchDeposit}.event()
 		version = benchK + 2
 	}
@@ -259,9 +219,8 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 		}
 		this := ev
 		if keyed {
-			lastKey = uuid.NewString()
 			this.Headers = maps.Clone(ev.Headers)
-			this.Headers["idempotency-key"] = lastKey
+			this.Headers["idempotency-key"] = uuid.NewString()
 		}
 		v := benchVersion(b, benchDo(b, r.h, this, 200))
 		if v != version+1 {
@@ -272,58 +231,89 @@ func (r *benchRig) depositLoop(b *testing.B, keyed bool) (snapshots int, account
 		}
 		version = v
 	}
-	return snapshots, accountID, lastKey
+	return snapshots, accounts, accountID
 }
 
-// The command Lambda's requests, one per op.
+// The command Lambda's requests, one per op. A cold instance has seen no
+// account it is asked about and loads it (one Query); a warm one (-warm)
+// has, and decides on the state it kept.
 func BenchmarkHandle(b *testing.B) {
 	benchtest.InMemoryAndOnMoto(b, func(b *testing.B, moto bool) {
-		// A deposit without a key: load (one Query), decide, append
-		// one event (one PutItem), and a snapshot PutItem every K.
-		b.Run("deposit", func(b *testing.B) {
-			r := newBenchRig(b, moto)
-			snapshots, id, _ := r.depositLoop(b, false)
-			r.report(b, map[string]int{"Query": b.N, "PutItem": b.N + snapshots})
-			r.commitBytes(b, id)
-		})
+		for _, warm := range []bool{false, true} {
+			suffix := ""
+			if warm {
+				suffix = "-warm"
+			}
+			// loads is what a loop over these accounts reads: each op
+			// cold, each account once warm.
+			loads := func(n, accounts int) int {
+				if warm {
+					return accounts
+				}
+				return n
+			}
 
-		// A deposit with a new Idempotency-Key: lease the key (one
-		// PutItem on the idempotency table), load, append the commit
-		// and its guard (one TransactWriteItems), keep the response
-		// (one UpdateItem), and a snapshot PutItem every K.
-		b.Run("deposit-new-key", func(b *testing.B) {
-			r := newBenchRig(b, moto)
-			snapshots, id, last := r.depositLoop(b, true)
-			r.report(b, map[string]int{"PutItem": b.N + snapshots, "Query": b.N, "TransactWriteItems": b.N, "UpdateItem": b.N})
-			r.commitBytes(b, id)
-			r.keyItemBytes(b, last)
-		})
+			// A deposit without a key: load, decide, append one event
+			// (one PutItem), and a snapshot PutItem every K.
+			b.Run("deposit"+suffix, func(b *testing.B) {
+				r := newBenchRig(b, moto, warm)
+				snapshots, accounts, id := r.depositLoop(b, false)
+				r.report(b, map[string]int{"Query": loads(b.N, accounts), "PutItem": b.N + snapshots})
+				r.commitBytes(b, id)
+			})
 
-		// A repeat of a request whose key already has its response: the
-		// lease's PutItem fails its condition and returns the record,
-		// whose response is replayed. Nothing else is sent.
-		b.Run("replay-key", func(b *testing.B) {
-			r := newBenchRig(b, moto)
+			// A deposit with a new Idempotency-Key: load, append the
+			// commit and the key's guard, which keeps the response (one
+			// TransactWriteItems), and a snapshot PutItem every K.
+			b.Run("deposit-new-key"+suffix, func(b *testing.B) {
+				r := newBenchRig(b, moto, warm)
+				snapshots, accounts, id := r.depositLoop(b, true)
+				r.report(b, map[string]int{"Query": loads(b.N, accounts), "TransactWriteItems": b.N, "PutItem": snapshots})
+				r.commitBytes(b, id)
+			})
+
+			// A repeat of a request whose key committed: decided again,
+			// its transaction is refused by the guard, which comes back
+			// with the response to replay.
+			b.Run("replay-key"+suffix, func(b *testing.B) {
+				r := newBenchRig(b, moto, warm)
+				id := r.seed(b)
+				const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
+				ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
+				first := benchDo(b, r.h, ev, 200)
+				r.counted.Start()
+				for b.Loop() {
+					resp := benchDo(b, r.h, ev, 200)
+					if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
+						b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
+					}
+				}
+				r.report(b, map[string]int{"Query": loads(b.N, 0), "TransactWriteItems": b.N})
+			})
+		}
+
+		// A refused withdrawal with a new key: the refusal is decided on
+		// a fresh load, warm or not, and kept for a repeat with one
+		// conditional PutItem of the guard alone.
+		b.Run("refused-new-key", func(b *testing.B) {
+			r := newBenchRig(b, moto, false)
 			id := r.seed(b)
-			const key = "0190f5c2-6b1e-7c3a-9d4f-1a2b3c4d5e6f"
-			ev := req{path: "/accounts/" + id + "/deposits", body: benchDeposit, headers: map[string]string{"Idempotency-Key": key}}.event()
-			first := benchDo(b, r.h, ev, 200)
+			ev := req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":999999999}`}.event()
 			r.counted.Start()
 			for b.Loop() {
-				resp := benchDo(b, r.h, ev, 200)
-				if resp.Headers["Idempotent-Replayed"] != "true" || resp.Body != first.Body {
-					b.Fatalf("repeat answered %v %s, want the replay of %s", resp.Headers, resp.Body, first.Body)
-				}
+				this := ev
+				this.Headers = maps.Clone(ev.Headers)
+				this.Headers["idempotency-key"] = uuid.NewString()
+				benchDo(b, r.h, this, 422)
 			}
-			r.report(b, map[string]int{"PutItem": b.N})
-			r.keyItemBytes(b, key)
+			r.report(b, map[string]int{"Query": b.N, "PutItem": b.N})
 		})
 
 		// Asking for a transfer: load both accounts (a Query each),
 		// check, and record the transfer's stream (one PutItem). The
 		// process manager's steps are the transfers function's.
 		b.Run("transfer", func(b *testing.B) {
-			r := newBenchRig(b, moto)
+			r := newBenchRig(b, moto, false)
 			from, to := r.seed(b), r.seed(b)
 			ev := req{path: "/transfers", body: fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":%q,"amount":1}`, from, to)}.event()
 			r.counted.Start()
@@ -335,7 +325,7 @@ func BenchmarkHandle(b *testing.B) {
 
 		// Opening an account: nothing to load, one PutItem.
 		b.Run("open", func(b *testing.B) {
-			r := newBenchRig(b, moto)
+			r := newBenchRig(b, moto, false)
 			ev := req{path: "/accounts", body: benchOpen}.event()
 			r.counted.Start()
 			for b.Loop() {

@@ -4,20 +4,17 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/idempotency"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/localaws/awstest"
 )
 
 // onDynamoDB runs a handler test against the real tables on moto instead
-// of the in-memory stores.
+// of the in-memory store.
 func onDynamoDB(t *testing.T) option {
 	db := awstest.DynamoDB(t)
 	events := awstest.Table(t, db, "EventsTable")
-	keys := awstest.Table(t, db, "IdempotencyTable")
 	return func(c *commandapi.Config, f *fixture) {
 		f.backend = dynamostore.New(db, events)
-		f.idem = idempotency.NewDynamoDB(db, keys)
 	}
 }
 

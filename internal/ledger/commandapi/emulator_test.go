@@ -21,12 +21,8 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			eventsTable := awstest.Table(t, db, "EventsTable")
-			keysTable := awstest.Table(t, db, "IdempotencyTable")
 			seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable)))
-			fn := lambdatest.Start(t, bootstrap, map[string]string{
-				"EVENTS_TABLE":      eventsTable,
-				"IDEMPOTENCY_TABLE": keysTable,
-			})
+			fn := lambdatest.Start(t, bootstrap, map[string]string{"EVENTS_TABLE": eventsTable})
 			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}

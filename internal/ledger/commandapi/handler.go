@@ -11,37 +11,33 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/idempotency"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 )
 
 // Config wires a Handler.
 type Config struct {
-	Store       *eventstore.Store
-	Idempotency idempotency.Store
-	Auth        httpapi.Auth
-	Now         func() time.Time
-	NewID       func() string
-	Log         *slog.Logger
+	Store *eventstore.Store
+	Auth  httpapi.Auth
+	Now   func() time.Time
+	NewID func() string
+	Log   *slog.Logger
 	// ConflictBudget bounds the time a command without If-Match spends
 	// being decided again after losing races for the head
 	// (eventstore.DefaultConflictBudget when zero).
 	ConflictBudget time.Duration
-	// Lease is how long an Idempotency-Key stays in flight before another
-	// request may take it over: longer than the function's timeout.
-	Lease time.Duration
-	// KeyTTL is how long a final response is kept for replay.
+	// KeyTTL is how long an Idempotency-Key whose request wrote nothing (a
+	// refusal) keeps its response for replay (a day when zero); after it
+	// the key is free. A key whose request committed is its for good.
 	KeyTTL time.Duration
-	// KeyBudget bounds the time spent keeping a response or releasing a
-	// key while AWS throttles or fails (2 s when zero).
+	// KeyBudget bounds the time spent keeping a refusal's response for
+	// replay while AWS throttles or fails (2 s when zero).
 	KeyBudget time.Duration
 }
 
@@ -53,9 +49,6 @@ type Handler struct {
 
 // New returns a handler; unset durations and counts take their defaults.
 func New(cfg Config) *Handler {
-	if cfg.Lease <= 0 {
-		cfg.Lease = 60 * time.Second
-	}
 	if cfg.KeyTTL <= 0 {
 		cfg.KeyTTL = 24 * time.Hour
 	}
@@ -104,16 +97,28 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	}
 	l.Add("stream", stream.String())
 	cmd := app.AccountCommand{Tenant: id.Tenant, AccountID: c.accountID, Command: c.cmd, IfMatch: c.ifMatch, Meta: h.meta(id, corr)}
-	return h.keyed(ctx, req, id.Tenant, body, corr, l, func(guardID string) events.APIGatewayV2HTTPResponse {
+	return h.keyed(ctx, req, id, asked(c.cmd), corr, l, func(g *eventstore.Guard) (events.APIGatewayV2HTTPResponse, bool, error) {
 		respond := func(res app.AccountResult) events.APIGatewayV2HTTPResponse { return success(c.route, res, corr) }
-		cmd.Once = once(guardID, respond)
+		cmd.Once = once(g, respond)
 		res, err := h.commands.Execute(ctx, cmd)
 		if err != nil {
-			return h.refused(err, corr, l)
+			return events.APIGatewayV2HTTPResponse{}, false, err
 		}
 		l.Add("version", res.Version)
-		return respond(res)
+		// A command that found nothing to change wrote no commit, and so
+		// no guard.
+		return respond(res), res.Recorded > 0, nil
 	})
+}
+
+// asked is what a request asked for, as its fingerprint takes it: an
+// account's new id is made for each request, and is no part of it.
+func asked(cmd account.Command) account.Command {
+	if o, ok := cmd.(account.Open); ok {
+		o.AccountID = ""
+		return o
+	}
+	return cmd
 }
 
 // meta is what a command's commit records of its request.
@@ -122,41 +127,23 @@ func (h *Handler) meta(id httpapi.Identity, corr string) eventstore.Metadata {
 	return eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
 }
 
-// keyed runs a command under the request's Idempotency-Key, if it has one
-// (see idempotent); run is given the command id of the guard its commit
-// must carry, "" without a key.
-func (h *Handler) keyed(ctx context.Context, req *events.APIGatewayV2HTTPRequest, tenant string, body []byte, corr string, l *httpapi.Line, run func(guardID string) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
-	key := httpapi.Header(req, "Idempotency-Key")
-	if key == "" {
-		return run("")
-	}
-	if !httpapi.ValidKey(key) {
-		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
-	}
-	fp := fingerprint(tenant, req.RequestContext.HTTP.Method, req.RawPath, body)
-	return h.idempotent(ctx, tenant, key, fp, corr, l, run)
-}
-
 // once keeps, with a keyed command's commit, the response its result
 // makes, so that a repeat of the request is given it back.
-func once[R any](guardID string, respond func(R) events.APIGatewayV2HTTPResponse) *app.Once[R] {
-	if guardID == "" {
+func once[R any](g *eventstore.Guard, respond func(R) events.APIGatewayV2HTTPResponse) *app.Once[R] {
+	if g == nil {
 		return nil
 	}
-	return &app.Once[R]{CommandID: guardID, Outcome: func(r R) ([]byte, error) { return json.Marshal(storable(respond(r))) }}
+	return &app.Once[R]{
+		CommandID: g.CommandID, Fingerprint: g.Fingerprint, ExpiresAt: g.ExpiresAt,
+		Outcome: func(r R) ([]byte, error) { return json.Marshal(storable(respond(r))) },
+	}
 }
 
-// refused answers a command that did not run: the first outcome of a
-// repeat, a failed If-Match, or the problem the error names.
+// refused answers a command that did not run: a failed If-Match, or the
+// problem the error names.
 func (h *Handler) refused(err error, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-	var (
-		applied *eventstore.AlreadyAppliedError
-		pinned  *app.PreconditionError
-	)
-	switch {
-	case errors.As(err, &applied):
-		return replayOutcome(applied.Outcome, corr)
-	case errors.As(err, &pinned):
+	var pinned *app.PreconditionError
+	if errors.As(err, &pinned) {
 		return l.Fail(httpapi.NewProblem(httpapi.KindPreconditionFailed, pinned.Error()), corr)
 	}
 	return l.FailErr(err, corr)
@@ -197,33 +184,4 @@ type closed struct {
 	AccountID string `json:"accountId"`
 	Version   int64  `json:"version"`
 	Status    string `json:"status"`
-}
-
-// storable is a response as kept for replay: without the correlation id,
-// which belongs to each request.
-func storable(r events.APIGatewayV2HTTPResponse) idempotency.Response {
-	headers := map[string]string{}
-	for k, v := range r.Headers {
-		if !strings.EqualFold(k, httpapi.CorrelationHeader) {
-			headers[k] = v
-		}
-	}
-	return idempotency.Response{Status: r.StatusCode, Headers: headers, Body: r.Body}
-}
-
-// replay returns a kept response to a repeat of its request.
-func replay(r idempotency.Response, corr string) events.APIGatewayV2HTTPResponse {
-	headers := map[string]string{httpapi.CorrelationHeader: corr, "Idempotent-Replayed": "true"}
-	for k, v := range r.Headers {
-		headers[k] = v
-	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: headers, Body: r.Body}
-}
-
-func replayOutcome(outcome []byte, corr string) events.APIGatewayV2HTTPResponse {
-	var r idempotency.Response
-	if err := json.Unmarshal(outcome, &r); err != nil || r.Status == 0 {
-		return httpapi.NewProblem(httpapi.KindInternal, "").Response(corr)
-	}
-	return replay(r, corr)
 }

@@ -14,7 +14,6 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/idempotency"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/commandapi"
 )
@@ -245,6 +244,17 @@ func testIdempotencyKey(t *testing.T, opts ...option) {
 	// Another tenant's identical key is another key.
 	expect(t, f.do(t, req{path: dep, body: `{"amount":7,"reference":"r"}`, headers: key, tenant: "t2"}), 404, httpapi.KindNotFound)
 
+	// An open under a key opens one account, whose id each repeat is told.
+	okey := map[string]string{"Idempotency-Key": "k-open"}
+	opened := f.do(t, req{path: "/accounts", body: `{"owner":"bob","currency":"EUR"}`, headers: okey})
+	expect(t, opened, 201, "")
+	reopened := f.do(t, req{path: "/accounts", body: `{"currency":"EUR","owner":"bob"}`, headers: okey})
+	expect(t, reopened, 201, "")
+	if reopened.Body != opened.Body || reopened.Headers["Location"] != opened.Headers["Location"] {
+		t.Errorf("repeated open answered %s at %s, want %s at %s", reopened.Body, reopened.Headers["Location"], opened.Body, opened.Headers["Location"])
+	}
+	expect(t, f.do(t, req{path: "/accounts", body: `{"owner":"carol","currency":"EUR"}`, headers: okey}), 422, httpapi.KindIdempotencyReused)
+
 	// A 4xx is final too: replayed, not re-run.
 	wkey := map[string]string{"Idempotency-Key": "k-2"}
 	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":100}`, headers: wkey}), 422, account.ErrInsufficientFunds.Kind)
@@ -257,83 +267,111 @@ func testIdempotencyKey(t *testing.T, opts ...option) {
 	}
 }
 
-// Once a key's record has expired the key is free: another request under
-// it is applied as the new command it is (never answered with the old
-// request's outcome), and the very same request still applies once.
-func TestExpiredKeyTakesANewRequest(t *testing.T) {
+// A key that committed its command is bound to that request for good: the
+// very same request gets its first outcome however late it comes, another
+// request under it is refused. A key whose request wrote nothing (a
+// refusal) is free again after a day, as nothing it did can be repeated.
+func TestKeysAndTheirLifetimes(t *testing.T) {
 	f := newFixture(t)
 	id := f.open(t, 0)
 	key := map[string]string{"Idempotency-Key": "k-reused"}
 	dep := req{path: "/accounts/" + id + "/deposits", body: `{"amount":500}`, headers: key}
 	first := f.do(t, dep)
 	expect(t, first, 200, "")
-	f.clock.Advance(25 * time.Hour)
 
-	wd := f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":200}`, headers: key})
-	expect(t, wd, 200, "")
-	if b := decodeBody(t, wd); num(b, "balance") != 300 || wd.Headers["Idempotent-Replayed"] == "true" {
-		t.Errorf("withdrawal under an expired key = %v %v, want it applied: balance 300", wd.Headers, b)
-	}
-	f.clock.Advance(25 * time.Hour)
+	f.clock.Advance(50 * 24 * time.Hour)
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":200}`, headers: key}), 422, httpapi.KindIdempotencyReused)
 	again := f.do(t, dep)
 	expect(t, again, 200, "")
-	if again.Body != first.Body {
-		t.Errorf("the first deposit resent under its expired key = %s, want its first outcome %s", again.Body, first.Body)
+	if again.Body != first.Body || again.Headers["Idempotent-Replayed"] != "true" {
+		t.Errorf("the first deposit resent 50 days later = %v %s, want its first outcome %s", again.Headers, again.Body, first.Body)
 	}
-	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 301 {
-		t.Errorf("balance %d, want 301: the resent deposit applied twice", num(b, "balance"))
+
+	refusedKey := map[string]string{"Idempotency-Key": "k-refused"}
+	big := req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":900}`, headers: refusedKey}
+	expect(t, f.do(t, big), 422, account.ErrInsufficientFunds.Kind)
+	expect(t, f.deposit(t, id, 1000), 200, "")
+	f.clock.Advance(23 * time.Hour)
+	if resp := f.do(t, big); resp.Headers["Idempotent-Replayed"] != "true" {
+		t.Errorf("the refused request resent within the day = %d %v, want its refusal replayed", resp.StatusCode, resp.Headers)
+	}
+	f.clock.Advance(time.Hour)
+	wd := f.do(t, big)
+	expect(t, wd, 200, "")
+	if b := decodeBody(t, wd); num(b, "balance") != 600 || wd.Headers["Idempotent-Replayed"] == "true" {
+		t.Errorf("the refused request a day later = %v %v, want it run: balance 500 + 1000 - 900", wd.Headers, b)
+	}
+	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 601 {
+		t.Errorf("balance %d, want 601: a keyed command applied twice", num(b, "balance"))
 	}
 }
 
 func TestIdempotencyKeyInFlight(t *testing.T) { testIdempotencyKeyInFlight(t) }
 
-func testIdempotencyKeyInFlight(t *testing.T, opts ...option) {
-	f := newFixture(t, opts...)
-	id := f.open(t, 0)
-	path := "/accounts/" + id + "/deposits"
-	// Another request holds the key (its lease still runs).
-	r := req{path: path, body: `{"amount":7}`, headers: map[string]string{"Idempotency-Key": "k-busy"}}
-	held := idempotency.Record{Key: "t1#k-busy", Owner: "other", LeaseUntil: f.clock.Now().Add(10 * time.Second), ExpiresAt: f.clock.Now().Add(time.Hour)}
-	held.Fingerprint = commandapi.Fingerprint("t1", "POST", r.path, []byte(r.body))
-	if _, err := f.idem.Acquire(t.Context(), held, f.clock.Now()); err != nil {
-		t.Fatal(err)
+// contending answers the first guarded write as DynamoDB answers a
+// transaction that meets another one writing the same guard.
+type contending struct {
+	eventstore.Backend
+	done atomic.Bool
+}
+
+func (c *contending) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	if len(writes) == 2 && c.done.CompareAndSwap(false, true) {
+		return &eventstore.ContendedError{Writes: []int{1}, Err: errors.New("TransactionConflict")}
 	}
+	return c.Backend.Write(ctx, writes, token)
+}
+
+func testIdempotencyKeyInFlight(t *testing.T, opts ...option) {
+	f := newFixture(t, append(opts, func(c *commandapi.Config, f *fixture) {
+		f.backend = &contending{Backend: f.backend}
+	})...)
+	id := f.open(t, 0)
+	r := req{path: "/accounts/" + id + "/deposits", body: `{"amount":7}`, headers: map[string]string{"Idempotency-Key": "k-busy"}}
 	resp := f.do(t, r)
 	expect(t, resp, 409, httpapi.KindIdempotencyInFlight)
-	if resp.Headers["Retry-After"] != "10" {
-		t.Errorf("Retry-After %q, want the lease's remaining 10 s", resp.Headers["Retry-After"])
+	if resp.Headers["Retry-After"] != "1" {
+		t.Errorf("Retry-After %q, want 1: the other request's transaction is being written", resp.Headers["Retry-After"])
+	}
+	// Not final: the retry runs, and applies once.
+	expect(t, f.do(t, r), 200, "")
+	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 8 {
+		t.Errorf("balance %d, want 8", num(b, "balance"))
 	}
 }
 
-// forgetful loses the final response of a request, as a function that
-// crashed after its commit and before recording its answer would.
-type forgetful struct {
-	idempotency.Store
+// losing loses the answer of the first guarded write after applying it,
+// as a timeout or a 5xx after DynamoDB committed would.
+type losing struct {
+	eventstore.Backend
+	done atomic.Bool
 }
 
-func (forgetful) Complete(context.Context, string, string, idempotency.Response, time.Time) error {
-	return errors.New("crashed")
+func (l *losing) Write(ctx context.Context, writes []eventstore.Write, token string) error {
+	err := l.Backend.Write(ctx, writes, token)
+	if err == nil && len(writes) == 2 && l.done.CompareAndSwap(false, true) {
+		return fmt.Errorf("connection reset: %w", eventstore.ErrUnknownOutcome)
+	}
+	return err
 }
 
 func TestRetryAfterALostResponseDoesNotApplyTwice(t *testing.T) { testRetryAfterALostResponse(t) }
 
 func testRetryAfterALostResponse(t *testing.T, opts ...option) {
 	f := newFixture(t, append(opts, func(c *commandapi.Config, f *fixture) {
-		c.Idempotency = forgetful{f.idem}
-		c.Lease = 30 * time.Second
+		f.backend = &losing{Backend: f.backend}
 	})...)
 	id := f.open(t, 0)
 	r := req{path: "/accounts/" + id + "/deposits", body: `{"amount":7}`, headers: map[string]string{"Idempotency-Key": "k-lost"}}
+	// The store's answer was lost: it resends, recognises its own commit,
+	// and the request succeeds.
 	first := f.do(t, r)
 	expect(t, first, 200, "")
-	// The client never saw that answer. Until the lease ends, a retry is
-	// told the request is in flight; after it, the retry takes over.
-	expect(t, f.do(t, r), 409, httpapi.KindIdempotencyInFlight)
-	f.clock.Advance(31 * time.Second)
+	// The client never saw that answer either, and retries.
 	again := f.do(t, r)
 	expect(t, again, 200, "")
-	if again.Body != first.Body {
-		t.Errorf("retry answered %s, want the first answer %s", again.Body, first.Body)
+	if again.Body != first.Body || again.Headers["Idempotent-Replayed"] != "true" {
+		t.Errorf("retry answered %v %s, want the first answer %s", again.Headers, again.Body, first.Body)
 	}
 	stream, _ := app.AccountStream("t1", id)
 	cur, err := app.NewAccounts(f.store).Load(t.Context(), stream)

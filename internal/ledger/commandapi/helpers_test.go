@@ -12,19 +12,17 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
-	"annals/internal/kit/idempotency"
 	"annals/internal/kit/testclock"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/commandapi"
 )
 
-// fixture is a handler over in-memory stores (held to the DynamoDB
-// contract by their own suites), with a controllable clock.
+// fixture is a handler over an in-memory event store (held to the
+// DynamoDB contract by its own suite), with a controllable clock.
 type fixture struct {
 	h       *commandapi.Handler
 	store   *eventstore.Store
 	backend eventstore.Backend
-	idem    idempotency.Store
 	clock   *testclock.Clock // stands still until advanced
 	logs    *testlog.Buffer
 }
@@ -39,7 +37,6 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	t.Helper()
 	f := &fixture{
 		backend: eventstore.NewMemoryBackend(),
-		idem:    idempotency.NewMemory(),
 		clock:   testclock.New(testclock.Start, 0),
 		logs:    &testlog.Buffer{},
 	}
@@ -50,9 +47,6 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 	}
 	for _, o := range opts {
 		o(&cfg, f)
-	}
-	if cfg.Idempotency == nil {
-		cfg.Idempotency = f.idem
 	}
 	f.store = eventstore.New(f.backend, eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
 		eventstore.WithLogger(slog.New(slog.DiscardHandler)))

@@ -1,141 +1,168 @@
 package commandapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
-	"annals/internal/kit/idempotency"
 )
 
-// idempotent runs a request under its Idempotency-Key. The first request
-// with a key takes a lease on it; a repeat with the same fingerprint gets
-// the first final response, one with another fingerprint a 422, one while
-// the first is still running a 409. The command itself carries a guard in
-// its commit, so even a request that outlived its lease cannot apply twice.
-func (h *Handler) idempotent(ctx context.Context, tenant, key, fp, corr string, l *httpapi.Line, run func(guardID string) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
-	now := h.cfg.Now()
-	rec := idempotency.Record{
-		Key: tenant + "#" + key, Fingerprint: fp, Owner: h.cfg.NewID(),
-		LeaseUntil: now.Add(h.cfg.Lease), ExpiresAt: now.Add(h.cfg.KeyTTL),
-	}
-	old, err := h.cfg.Idempotency.Acquire(ctx, rec, now)
-	switch {
-	case errors.Is(err, idempotency.ErrTaken):
-		if old.Fingerprint != fp {
-			return l.Fail(httpapi.NewProblem(httpapi.KindIdempotencyReused, "this key was first used with another request"), corr)
-		}
-		if old.State == idempotency.Done && old.Response != nil {
-			return replay(*old.Response, corr)
-		}
-		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
-		p.RetryAfter = max(1, int(math.Ceil(old.LeaseUntil.Sub(now).Seconds())))
-		return l.Fail(p, corr)
-	case eventstore.Transient(err):
-		// The record may be ours, from an attempt whose answer was lost
-		// before the SDK's last, refused one: free it rather than hold the
-		// key for the whole lease (a release of a record we do not hold
-		// does nothing).
-		h.release(ctx, rec, corr)
-		return l.FailErr(err, corr)
-	case err != nil:
-		return l.FailErr(err, corr)
-	}
+// run runs a command, under the guard of its request's Idempotency-Key
+// when it has one (nil without), and returns its answer, or the refusal or
+// failure that stopped it. kept says that a commit carried the guard with
+// the answer, so that a repeat is given it back already.
+type run func(g *eventstore.Guard) (resp events.APIGatewayV2HTTPResponse, kept bool, err error)
 
-	// The guard names the request, not only the key: a key is free again
-	// once its record expires, and another request under it then is a new
-	// command, not a replay of the old one's outcome.
-	guardID := "idempotency-key:" + key + "#" + fp
-	var resp events.APIGatewayV2HTTPResponse
-	var applied *eventstore.AlreadyAppliedError
-	if old != nil && old.State == idempotency.InFlight {
-		// An earlier attempt died holding the key: it may have applied
-		// the command. Its guard, written with its commit, says.
-		err := h.cfg.Store.CheckGuard(ctx, tenant, guardID)
-		switch {
-		case errors.As(err, &applied):
-			resp = replayOutcome(applied.Outcome, corr)
-		case err != nil:
-			h.release(ctx, rec, corr)
-			return l.FailErr(err, corr)
-		}
-	}
-	if resp.StatusCode == 0 {
-		resp = run(guardID)
-	}
-	if final(resp) {
-		kept := storable(resp)
-		delete(kept.Headers, "Idempotent-Replayed")
-		// Until the response is kept, a retry is told the request is in
-		// flight: worth a few attempts while AWS throttles or fails.
-		err := eventstore.RetryWhile(ctx, h.cfg.KeyBudget, eventstore.Transient, func(int) error {
-			return h.cfg.Idempotency.Complete(ctx, rec.Key, rec.Owner, kept, h.cfg.Now().Add(h.cfg.KeyTTL))
-		})
+// keyed runs a command under the request's Idempotency-Key, if it has
+// one. The key is held by the command's own commit: its guard, written in
+// the same transaction, records the answer, so a first request costs what
+// the command costs (one transaction) and a repeat, whenever it comes,
+// writes nothing and is given the first final answer. A final answer that
+// no commit carries (a refusal, or nothing to change) is kept for a day
+// with one conditional write. A request under the key with another
+// fingerprint is 422 idempotency-key-reused; one that meets the first
+// request's transaction in progress is 409 idempotency-in-flight.
+func (h *Handler) keyed(ctx context.Context, req *events.APIGatewayV2HTTPRequest, id httpapi.Identity, decoded any, corr string, l *httpapi.Line, run run) events.APIGatewayV2HTTPResponse {
+	key := httpapi.Header(req, "Idempotency-Key")
+	if key == "" {
+		resp, _, err := run(nil)
 		if err != nil {
-			h.cfg.Log.WarnContext(ctx, "idempotent response not kept", "correlationId", corr, "error", err)
+			return h.refused(err, corr, l)
 		}
-	} else {
-		h.release(ctx, rec, corr)
+		return resp
+	}
+	if !httpapi.ValidKey(key) {
+		return l.Fail(httpapi.Invalid(httpapi.FieldError{Field: "Idempotency-Key", Message: "must be 1 to 255 printable ASCII characters"}), corr)
+	}
+	g := &eventstore.Guard{
+		Tenant:      id.Tenant,
+		CommandID:   keyID(id.Actor, key),
+		Fingerprint: fingerprint(id, req.RequestContext.HTTP.Method, req.RawPath, decoded),
+	}
+	resp, kept, err := run(g)
+	if err != nil {
+		if r, ok := h.repeated(err, g, corr, l); ok {
+			return r
+		}
+		resp = h.refused(err, corr, l)
+	}
+	if kept || !final(resp) {
+		return resp
+	}
+	// A final answer that no commit carries: keep it for a repeat, for a
+	// day (nothing was applied, so nothing can be applied twice once it is
+	// gone). A request under the same key that committed meanwhile wins,
+	// and this one is answered as its repeat.
+	outcome, err := json.Marshal(storable(resp))
+	if err == nil {
+		g.Outcome, g.ExpiresAt = outcome, h.cfg.Now().Add(h.cfg.KeyTTL)
+		kctx, cancel := context.WithTimeout(ctx, h.cfg.KeyBudget)
+		err = h.cfg.Store.RecordOutcome(kctx, *g)
+		cancel()
+	}
+	if r, ok := h.repeated(err, g, corr, l); ok {
+		return r
+	}
+	if err != nil {
+		h.cfg.Log.WarnContext(ctx, "idempotent response not kept", "correlationId", corr, "error", err)
 	}
 	return resp
 }
 
-// release gives the key up, so that a retry runs the request again; until
-// then a retry is told it is in flight, so it is worth a few attempts.
-func (h *Handler) release(ctx context.Context, rec idempotency.Record, corr string) {
-	err := eventstore.RetryWhile(ctx, h.cfg.KeyBudget, eventstore.Transient, func(int) error {
-		return h.cfg.Idempotency.Release(ctx, rec.Key, rec.Owner)
-	})
-	if err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
-		h.cfg.Log.WarnContext(ctx, "idempotency key not released", "correlationId", corr, "error", err)
+// repeated answers a request whose key a request ran under before (or is
+// running under now).
+func (h *Handler) repeated(err error, g *eventstore.Guard, corr string, l *httpapi.Line) (events.APIGatewayV2HTTPResponse, bool) {
+	var applied *eventstore.AlreadyAppliedError
+	switch {
+	case errors.As(err, &applied) && applied.Fingerprint != g.Fingerprint:
+		return l.Fail(httpapi.NewProblem(httpapi.KindIdempotencyReused, "this key was first used with another request"), corr), true
+	case errors.As(err, &applied):
+		return replayOutcome(applied.Outcome, corr), true
+	case errors.Is(err, eventstore.ErrInFlight):
+		p := httpapi.NewProblem(httpapi.KindIdempotencyInFlight, "")
+		p.RetryAfter = 1
+		return l.Fail(p, corr), true
 	}
+	return events.APIGatewayV2HTTPResponse{}, false
+}
+
+// keyID is the command id a key stands for: keys belong to the user who
+// sends them, so two users of a tenant who happen to pick the same key
+// never meet (the actor's length keeps any actor and key apart).
+func keyID(actor, key string) string {
+	return "idempotency-key:" + strconv.Itoa(len(actor)) + ":" + actor + ":" + key
 }
 
 // final responses are kept for replay: 2xx and 4xx, except a 409 conflict
-// after retries, which a retry may well get past.
+// after retries and a 409 in flight, which a retry may well get past.
 func final(r events.APIGatewayV2HTTPResponse) bool {
 	if r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests {
 		return false
 	}
 	if r.StatusCode == http.StatusConflict {
 		var p httpapi.Problem
-		return json.Unmarshal([]byte(r.Body), &p) == nil && p.Type != httpapi.ProblemTypePrefix+httpapi.KindConflict
+		if json.Unmarshal([]byte(r.Body), &p) != nil {
+			return false
+		}
+		return p.Type != httpapi.ProblemTypePrefix+httpapi.KindConflict && p.Type != httpapi.ProblemTypePrefix+httpapi.KindIdempotencyInFlight
 	}
 	return true
 }
 
-// fingerprint identifies a request for its key: tenant, method, path and
-// the body in canonical form (object keys sorted, insignificant white space
-// dropped), so that a re-serialised retry of the same request matches.
-func fingerprint(tenant, method, path string, body []byte) string {
+// fingerprint identifies a request for its key: tenant, actor, method,
+// path and the command as decoded (not the bytes sent: two bodies that
+// decode to one command are one request, and two that decode to two
+// commands are never one).
+func fingerprint(id httpapi.Identity, method, path string, decoded any) string {
 	h := sha256.New()
-	for _, part := range []string{tenant, method, path} {
+	for _, part := range []string{id.Tenant, id.Actor, method, path} {
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
-	h.Write(canonical(body))
+	// A decoded command is plain data; its JSON, fields in declaration
+	// order, is one canonical form of it.
+	b, _ := json.Marshal(decoded)
+	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func canonical(body []byte) []byte {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return body
+// kept is a final response as kept for replay.
+type kept struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body"`
+}
+
+// storable is a response as kept for replay: without the correlation id,
+// which belongs to each request.
+func storable(r events.APIGatewayV2HTTPResponse) kept {
+	headers := map[string]string{}
+	for k, v := range r.Headers {
+		if !strings.EqualFold(k, httpapi.CorrelationHeader) {
+			headers[k] = v
+		}
 	}
-	out, err := json.Marshal(v)
-	if err != nil {
-		return body
+	return kept{Status: r.StatusCode, Headers: headers, Body: r.Body}
+}
+
+// replayOutcome returns a kept response to a repeat of its request.
+func replayOutcome(outcome []byte, corr string) events.APIGatewayV2HTTPResponse {
+	var r kept
+	if err := json.Unmarshal(outcome, &r); err != nil || r.Status == 0 {
+		return httpapi.NewProblem(httpapi.KindInternal, "").Response(corr)
 	}
-	return out
+	headers := map[string]string{httpapi.CorrelationHeader: corr, "Idempotent-Replayed": "true"}
+	for k, v := range r.Headers {
+		headers[k] = v
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: r.Status, Headers: headers, Body: r.Body}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -73,17 +74,21 @@ func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTT
 	}
 	l.Add("stream", stream.String())
 	cmd := app.TransferCommand{Tenant: id.Tenant, Request: r, Meta: h.meta(id, corr)}
-	return h.keyed(ctx, req, id.Tenant, body, corr, l, func(guardID string) events.APIGatewayV2HTTPResponse {
+	// The transfer's id is new to each request: it is no part of what the
+	// request asked.
+	asked := r
+	asked.TransferID = ""
+	return h.keyed(ctx, req, id, asked, corr, l, func(g *eventstore.Guard) (events.APIGatewayV2HTTPResponse, bool, error) {
 		respond := func(t transfer.Requested) events.APIGatewayV2HTTPResponse {
 			return httpapi.JSON(http.StatusAccepted, transferStarted{TransferID: t.TransferID, Status: string(transfer.StatusPending)},
 				map[string]string{"ETag": httpapi.ETag(1), "Location": "/transfers/" + t.TransferID}, corr)
 		}
-		cmd.Once = once(guardID, respond)
+		cmd.Once = once(g, respond)
 		requested, err := h.commands.RequestTransfer(ctx, cmd)
 		if err != nil {
-			return h.refused(err, corr, l)
+			return events.APIGatewayV2HTTPResponse{}, false, err
 		}
 		l.Add("version", 1)
-		return respond(requested)
+		return respond(requested), true, nil
 	})
 }

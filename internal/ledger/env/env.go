@@ -9,18 +9,17 @@ import (
 
 // Every function's environment variables, by name.
 const (
-	EventsTable      = "EVENTS_TABLE"
-	IdempotencyTable = "IDEMPOTENCY_TABLE"
-	AccountsTable    = "ACCOUNTS_TABLE"
-	HistoryTable     = "HISTORY_TABLE"
-	TransfersTable   = "TRANSFERS_TABLE"
-	StatementsTable  = "STATEMENTS_TABLE"
-	StreamName       = "STREAM_NAME"
-	DeadLetterQueue  = "DEAD_LETTER_QUEUE_URL"
-	SnapshotEvery    = "SNAPSHOT_EVERY"
-	TenantClaim      = "TENANT_CLAIM"
-	LocalTenant      = "LOCAL_TENANT"
-	LocalActor       = "LOCAL_ACTOR"
+	EventsTable     = "EVENTS_TABLE"
+	AccountsTable   = "ACCOUNTS_TABLE"
+	HistoryTable    = "HISTORY_TABLE"
+	TransfersTable  = "TRANSFERS_TABLE"
+	StatementsTable = "STATEMENTS_TABLE"
+	StreamName      = "STREAM_NAME"
+	DeadLetterQueue = "DEAD_LETTER_QUEUE_URL"
+	SnapshotEvery   = "SNAPSHOT_EVERY"
+	TenantClaim     = "TENANT_CLAIM"
+	LocalTenant     = "LOCAL_TENANT"
+	LocalActor      = "LOCAL_ACTOR"
 )
 
 // Global is what every function reads through awsconfig, set once in the

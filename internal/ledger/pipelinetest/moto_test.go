@@ -20,7 +20,6 @@ import (
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
-	"annals/internal/kit/idempotency"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
@@ -63,7 +62,6 @@ func newPipeline(t *testing.T) *pipeline {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
-	keysTable := awstest.Table(t, db, "IdempotencyTable")
 	stream := awstest.KinesisStream(t, "EventsStream")
 	p := &pipeline{
 		tenant:      "acme",
@@ -83,11 +81,10 @@ func newPipeline(t *testing.T) *pipeline {
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	p.cmd = commandapi.New(commandapi.Config{
-		Store:       eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithIDs(newID), eventstore.WithLogger(log)),
-		Idempotency: idempotency.NewDynamoDB(db, keysTable),
-		Now:         time.Now,
-		NewID:       newID,
-		Log:         log,
+		Store: eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithIDs(newID), eventstore.WithLogger(log)),
+		Now:   time.Now,
+		NewID: newID,
+		Log:   log,
 	})
 
 	all, err := awstest.Template(t).EventSources()

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/idempotency"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/ledger/env"
@@ -23,12 +22,13 @@ const ID = "CommandFunction"
 // Manifest is what the function reads and may do; template.yaml is held to
 // it exactly.
 var Manifest = wiring.Manifest{
-	Env: slices.Concat(eventsdb.Vars, []wiring.Var{{Name: env.IdempotencyTable, Ref: "IdempotencyTable"}}, env.HTTPAuth),
+	Env: slices.Concat(eventsdb.Vars, env.HTTPAuth),
 	Grants: []wiring.Grant{
-		// Load (Query), the conflict read-back (GetItem) and the
-		// conditional append (PutItem).
+		// Load (Query), the conflict read-back (GetItem), the conditional
+		// append (PutItem), and the guarded one that holds an
+		// Idempotency-Key (TransactWriteItems, which IAM authorizes as
+		// the PutItem of each of its items).
 		{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
-		{Resource: "IdempotencyTable", Actions: []string{"dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 	},
 }
 
@@ -40,19 +40,17 @@ const cacheBytes = 8 << 20
 var Wire = wiring.Function(ID, Manifest, build)
 
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
-	idempotencyTable := v.Required(env.IdempotencyTable)
 	db := dynamodb.NewFromConfig(cfg)
 	log := v.Logger()
 	// The instance remembers the accounts it has seen: a command on one is
 	// then its conditional write alone.
 	store := eventsdb.FromEnv(v, db, eventstore.WithCache(eventstore.NewCache(cacheBytes)))
 	h := commandapi.New(commandapi.Config{
-		Store:       store,
-		Idempotency: idempotency.NewDynamoDB(db, idempotencyTable),
-		Auth:        env.Auth(v),
-		Now:         time.Now,
-		NewID:       wiring.NewID,
-		Log:         log,
+		Store: store,
+		Auth:  env.Auth(v),
+		Now:   time.Now,
+		NewID: wiring.NewID,
+		Log:   log,
 	})
 	return h.Handle, nil
 }
