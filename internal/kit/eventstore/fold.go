@@ -23,6 +23,12 @@ type Fold[S any] struct {
 	Initial func() S
 	// Evolve applies one event.
 	Evolve func(S, Event) (S, error)
+	// LargeStates says that S's JSON does not fit in the bytes a commit
+	// has free (a ledger account's does), so commits will not keep it: a
+	// load or a state at a version then reads back to the latest snapshot
+	// in its first Query (K+2 commits, not 1 or 2), and the snapshot in a
+	// second, instead of three Queries.
+	LargeStates bool
 }
 
 func (f Fold[S]) key() string {
@@ -77,7 +83,7 @@ func (a *Aggregate[S]) Load(ctx context.Context, stream StreamID) (Current[S], e
 	if err := stream.Validate(); err != nil {
 		return Current[S]{}, err
 	}
-	r, err := a.near(ctx, stream, bound{}, 1)
+	r, err := a.near(ctx, stream, bound{}, a.nearLimit(1))
 	if err != nil {
 		return Current[S]{}, err
 	}
@@ -217,8 +223,9 @@ func (a *Aggregate[S]) forget(stream StreamID) {
 
 // At returns the state right after version v: one Query of two items (the
 // commit holding v and the one before it) when the aggregate kept the
-// state with them, else two more, as Load. A version beyond the head is
-// ErrVersionNotFound.
+// state with them, else, as Load, the latest snapshot by v and the commits
+// after it (with LargeStates, two Queries in all). A version beyond the
+// head is ErrVersionNotFound.
 func (a *Aggregate[S]) At(ctx context.Context, stream StreamID, v int64) (Past[S], error) {
 	if err := stream.Validate(); err != nil {
 		return Past[S]{}, err
@@ -226,7 +233,7 @@ func (a *Aggregate[S]) At(ctx context.Context, stream StreamID, v int64) (Past[S
 	if v < 1 {
 		return Past[S]{}, fmt.Errorf("%w: version %d", ErrVersionNotFound, v)
 	}
-	r, err := a.near(ctx, stream, bound{version: v}, 2)
+	r, err := a.near(ctx, stream, bound{version: v}, a.nearLimit(2))
 	if err != nil {
 		return Past[S]{}, err
 	}
@@ -364,10 +371,21 @@ type replayed[S any] struct {
 	recordedAt time.Time
 }
 
+// nearLimit is how many items near reads: enough for a state kept with
+// the commits, or with LargeStates enough to reach back to the latest
+// snapshot (written each time the version crosses a multiple of K).
+func (a *Aggregate[S]) nearLimit(kept int32) int32 {
+	if k := a.store.snapshotEvery; a.fold.LargeStates && k > 0 {
+		return int32(k) + 2
+	}
+	return kept
+}
+
 // near reads the newest items of the stream's partition within the bound
 // (limit of them, one Query) and folds them onto the newest usable state
 // among them: a commit's own, or an older table's snapshot. Without one it
-// replays from the snapshot partition.
+// folds them onto the latest snapshot within the bound, and reads the
+// commits in between only if they did not reach back to it.
 func (a *Aggregate[S]) near(ctx context.Context, stream StreamID, b bound, limit int32) (replayed[S], error) {
 	var r replayed[S]
 	q := Query{PK: stream.Key(), Descending: true, Consistent: true, Limit: limit}
@@ -413,13 +431,21 @@ func (a *Aggregate[S]) near(ctx context.Context, stream StreamID, b bound, limit
 	if len(p.Items) == 0 {
 		return r, fmt.Errorf("load %s: %w", stream, ErrNotFound)
 	}
-	if n := len(commits); n > 0 && commits[n-1].first == 1 {
+	slices.Reverse(commits)
+	if len(commits) > 0 && commits[0].first == 1 {
 		// Back to the first commit: the fold's initial state is the base.
 		r.state = a.fold.initial()
-		slices.Reverse(commits)
 		return r, a.foldCommits(ctx, &r, commits, b)
 	}
-	return a.replay(ctx, stream, b)
+	r, _, err = a.snapshotWithin(ctx, stream, b)
+	if err != nil {
+		return r, err
+	}
+	if len(commits) > 0 && commits[0].first <= r.version+1 {
+		// The commits read reach back to the snapshot.
+		return r, a.foldCommits(ctx, &r, commits, b)
+	}
+	return a.replayFrom(ctx, stream, b, r, true)
 }
 
 // decodeState reads a kept state; one that does not decode is skipped
@@ -442,6 +468,18 @@ func (a *Aggregate[S]) decodeState(ctx context.Context, stream StreamID, version
 // for a time, up to the next multiple of K). Without a snapshot it folds
 // from the first event.
 func (a *Aggregate[S]) replay(ctx context.Context, stream StreamID, b bound) (replayed[S], error) {
+	r, exists, err := a.snapshotWithin(ctx, stream, b)
+	if err != nil {
+		return r, err
+	}
+	return a.replayFrom(ctx, stream, b, r, exists)
+}
+
+// snapshotWithin returns the latest usable snapshot within the bound (one
+// Query of the snapshot partition, more only to skip snapshots of another
+// fold), or the fold's initial state at version 0; exists says whether the
+// stream has any snapshot.
+func (a *Aggregate[S]) snapshotWithin(ctx context.Context, stream StreamID, b bound) (replayed[S], bool, error) {
 	r := replayed[S]{state: a.fold.initial()}
 	sq := Query{PK: snapshotPartition(stream), Descending: true, Consistent: true, Limit: 1}
 	switch {
@@ -456,7 +494,7 @@ func (a *Aggregate[S]) replay(ctx context.Context, stream StreamID, b bound) (re
 	for found := false; !found; {
 		p, err := a.store.backend.Query(ctx, sq)
 		if err != nil {
-			return r, fmt.Errorf("load %s: %w", stream, err)
+			return r, exists, fmt.Errorf("load %s: %w", stream, err)
 		}
 		for _, it := range p.Items {
 			sn, err := decodeSnapshot(it)
@@ -482,7 +520,13 @@ func (a *Aggregate[S]) replay(ctx context.Context, stream StreamID, b bound) (re
 		// Snapshots of another fold: read on by the backend's pages.
 		sq.Start, sq.Limit = p.Next, 0
 	}
+	return r, exists, nil
+}
 
+// replayFrom folds onto r the commits after it, up to the bound (one
+// Query: up to the bound's version, or for a time, up to the next
+// multiple of K); exists says whether the stream is known to exist.
+func (a *Aggregate[S]) replayFrom(ctx context.Context, stream StreamID, b bound, r replayed[S], exists bool) (replayed[S], error) {
 	cq := Query{PK: stream.Key(), Consistent: true}
 	from := commitKey(r.version + 1)
 	cq.From = &from

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -118,12 +119,18 @@ type padded struct {
 // A state that would cost a commit another write unit is not kept: the
 // commit costs what it did, and a load folds from the latest snapshot.
 func testLargeState(t *testing.T, nb NewBackend) {
+	for _, hinted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("LargeStates=%v", hinted), func(t *testing.T) { testLargeStateCost(t, nb, hinted) })
+	}
+}
+
+func testLargeStateCost(t *testing.T, nb NewBackend, hinted bool) {
 	cb := &counting{Backend: nb(t)}
 	const k = 4
 	store := newStore(t, cb, eventstore.WithSnapshotEvery(k), quiet)
 	tf := tallyFold(1)
 	agg := eventstore.NewAggregate(store, eventstore.Fold[padded]{
-		Name: "padded", LogicVersion: 1, StateSchema: 1,
+		Name: "padded", LogicVersion: 1, StateSchema: 1, LargeStates: hinted,
 		Initial: func() padded { return padded{Pad: strings.Repeat("p", 1500)} },
 		Evolve: func(s padded, e eventstore.Event) (padded, error) {
 			var err error
@@ -154,21 +161,38 @@ func testLargeState(t *testing.T, nb NewBackend) {
 	if !reflect.DeepEqual(loaded.State.tally, fold(1, all)) || loaded.Head.Version() != 10 {
 		t.Fatalf("loaded %+v at %d, want the fold of 10 events", loaded.State.tally, loaded.Head.Version())
 	}
-	// The head, the snapshot at 8, the commits 9 and 10.
-	if q, items := cb.reset(); q != 3 || items != 1+1+2 {
-		t.Errorf("a load read %d items in %d Queries, want 4 in 3", items, q)
+	// Hinted: the K+2 newest commits (10 down to 5), then the snapshot at
+	// 8. Not: the head, the snapshot at 8, the commits 9 and 10.
+	wantQ, wantItems := 3, 1+1+2
+	if hinted {
+		wantQ, wantItems = 2, k+2+1
+	}
+	if q, items := cb.reset(); q != wantQ || items != wantItems {
+		t.Errorf("a load read %d items in %d Queries, want %d in %d", items, q, wantItems, wantQ)
 	}
 	for v := int64(1); v <= 10; v++ {
 		past, err := agg.At(ctx(t), stream, v)
 		if err != nil || !reflect.DeepEqual(past.State.tally, fold(1, all[:v])) {
 			t.Fatalf("state at %d: %+v, %v", v, past.State.tally, err)
 		}
-		// Two items, the latest snapshot by v, at most K commits after it;
-		// or, when the two items reach back to the first commit, the fold
-		// of them.
-		wantQ, maxItems := 3, 2+1+k
-		if v <= 2 {
+		// Without the hint: two items, the latest snapshot by v, and the
+		// commits after it that those did not reach (at most K). With it:
+		// K+2 items, which reach back to the snapshot, and the snapshot.
+		// Either way a single Query when the first one reaches back to
+		// the first commit.
+		snap := v / k * k
+		var wantQ, maxItems int
+		switch first := max(1, v-1); {
+		case !hinted && first == 1:
 			wantQ, maxItems = 1, 2
+		case !hinted && first <= snap+1:
+			wantQ, maxItems = 2, 2+1
+		case !hinted:
+			wantQ, maxItems = 3, 2+1+k
+		case v <= k+2:
+			wantQ, maxItems = 1, int(v)
+		default:
+			wantQ, maxItems = 2, k+2+1
 		}
 		if q, items := cb.reset(); q != wantQ || items > maxItems {
 			t.Errorf("state at %d read %d items in %d Queries, want at most %d in %d", v, items, q, maxItems, wantQ)

@@ -855,8 +855,8 @@ func testAdvanceSnapshots(t *testing.T, nb NewBackend) {
 	}{
 		// The head, the snapshot at 30, the commits 31..35.
 		{a, curA, 3, 1 + 1 + 5},
-		// The head, the snapshot at 70, nothing after it.
-		{b, curB, 3, 1 + 1 + 0},
+		// The head, the snapshot at 70: the head reaches back to it.
+		{b, curB, 2, 1 + 1},
 		// The head, which keeps the state.
 		{c, curC, 1, 1},
 	} {
