@@ -12,6 +12,8 @@ import (
 
 	"annals/internal/ledger/account"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/ledger/app"
@@ -303,6 +305,33 @@ func TestKeysAndTheirLifetimes(t *testing.T) {
 	}
 	if b := decodeBody(t, f.deposit(t, id, 1)); num(b, "balance") != 601 {
 		t.Errorf("balance %d, want 601: a keyed command applied twice", num(b, "balance"))
+	}
+}
+
+// Two users of a tenant who happen to send the same key never meet: each
+// request runs, and each user's repeat replays their own answer.
+func TestKeysBelongToTheirUser(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, 0)
+	key := map[string]string{"Idempotency-Key": "k-shared"}
+	alice := req{path: "/accounts/" + id + "/deposits", body: `{"amount":5}`, headers: key}
+	bob := alice
+	bob.subject = "bob"
+	first := f.do(t, alice)
+	expect(t, first, 200, "")
+	second := f.do(t, bob)
+	expect(t, second, 200, "")
+	if second.Headers["Idempotent-Replayed"] == "true" || num(decodeBody(t, second), "balance") != 10 {
+		t.Errorf("bob's request under alice's key answered %v %s, want it run: balance 10", second.Headers, second.Body)
+	}
+	for _, r := range []struct {
+		req  req
+		want events.APIGatewayV2HTTPResponse
+	}{{alice, first}, {bob, second}} {
+		again := f.do(t, r.req)
+		if again.Body != r.want.Body || again.Headers["Idempotent-Replayed"] != "true" {
+			t.Errorf("%s's repeat answered %s, want their own first answer %s", r.req.subject, again.Body, r.want.Body)
+		}
 	}
 }
 

@@ -60,6 +60,7 @@ type req struct {
 	method, path, body string
 	headers            map[string]string
 	tenant             string
+	subject            string // the token's user: alice when empty
 	scopes             []string
 	noAuth             bool
 }
@@ -80,8 +81,11 @@ func (r req) event() events.APIGatewayV2HTTPRequest {
 	if r.scopes == nil {
 		r.scopes = []string{httpapi.ScopeWrite}
 	}
+	if r.subject == "" {
+		r.subject = "alice"
+	}
 	return httpapitest.Request{Method: r.method, Path: r.path, Body: r.body, Headers: r.headers,
-		Subject: "alice", Tenant: r.tenant, Scopes: r.scopes, NoAuth: r.noAuth}.Event()
+		Subject: r.subject, Tenant: r.tenant, Scopes: r.scopes, NoAuth: r.noAuth}.Event()
 }
 
 func (f *fixture) do(t *testing.T, r req) events.APIGatewayV2HTTPResponse {
