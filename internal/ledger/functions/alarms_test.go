@@ -48,6 +48,48 @@ func TestEveryFailureHasAnAlarm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	have := alarmed(t, tpl)
+	ref := func(id string) any { return map[string]any{"Ref": id} }
+	var want []string
+	for _, fn := range tpl.Functions() {
+		want = append(want, key("AWS/Lambda", "Errors", ref(fn)), key("AWS/Lambda", "Throttles", ref(fn)))
+		if _, err := errorLogMetric(tpl, fn); err != nil {
+			t.Error(err)
+		}
+	}
+	sources, err := tpl.EventSources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sources {
+		want = append(want, key("AWS/Lambda", "IteratorAge", ref(s.Function)))
+	}
+	for id, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::SQS::Queue":
+			want = append(want, queueDepth(id))
+		case "AWS::Serverless::HttpApi":
+			want = append(want, key("AWS/ApiGateway", "5xx", ref(id)))
+		case "AWS::Logs::MetricFilter":
+			f, err := decodeFilter(id, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, f.metric)
+		}
+	}
+	slices.Sort(want)
+	for _, w := range slices.Compact(want) {
+		if !have[w] {
+			t.Errorf("no alarm on %s", w)
+		}
+	}
+}
+
+// alarmed returns the keys of the metrics the template's alarms watch,
+// failing the test for an alarm that does not notify the AlarmTopic.
+func alarmed(t *testing.T, tpl *samtemplate.Template) map[string]bool {
+	t.Helper()
 	notify := map[string]any{"Fn::If": []any{"Notify", []any{map[string]any{"Ref": "AlarmTopic"}}, map[string]any{"Ref": "AWS::NoValue"}}}
 	have := map[string]bool{}
 	for id, r := range tpl.Resources {
@@ -68,39 +110,48 @@ func TestEveryFailureHasAnAlarm(t *testing.T) {
 			have[key(a.Namespace, a.MetricName, nil)] = true
 		}
 	}
-	ref := func(id string) any { return map[string]any{"Ref": id} }
-	var want []string
-	for _, fn := range tpl.Functions() {
-		want = append(want, key("AWS/Lambda", "Errors", ref(fn)), key("AWS/Lambda", "Throttles", ref(fn)))
-		if _, err := errorLogMetric(tpl, fn); err != nil {
-			t.Error(err)
-		}
+	return have
+}
+
+// queueDepth is the key of a queue's count of visible messages.
+func queueDepth(queue string) string {
+	return key("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"Fn::GetAtt": []any{queue, "QueueName"}})
+}
+
+// Every stream event source keeps a record of what it gives up on (for
+// the fan-out, commits whose records expired from the table's stream
+// unsent) on an encrypted queue that keeps it 14 days, the longest SQS
+// allows, and whose depth alarms.
+func TestEveryStreamSourceKeepsWhatItGivesUp(t *testing.T) {
+	tpl, err := samtemplate.LoadProject(".")
+	if err != nil {
+		t.Fatal(err)
 	}
+	have := alarmed(t, tpl)
 	sources, err := tpl.EventSources()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(sources) == 0 {
+		t.Fatal("no stream event sources in template.yaml")
+	}
 	for _, s := range sources {
-		want = append(want, key("AWS/Lambda", "IteratorAge", ref(s.Function)))
-	}
-	for id, r := range tpl.Resources {
-		switch r.Type {
-		case "AWS::SQS::Queue":
-			want = append(want, key("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]any{"Fn::GetAtt": []any{id, "QueueName"}}))
-		case "AWS::Serverless::HttpApi":
-			want = append(want, key("AWS/ApiGateway", "5xx", ref(id)))
-		case "AWS::Logs::MetricFilter":
-			f, err := decodeFilter(id, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(want, f.metric)
+		if s.OnFailure == "" {
+			t.Errorf("%s event %s has no DestinationConfig.OnFailure: what it gives up on leaves no trace", s.Function, s.Event)
+			continue
 		}
-	}
-	slices.Sort(want)
-	for _, w := range slices.Compact(want) {
-		if !have[w] {
-			t.Errorf("no alarm on %s", w)
+		var q struct {
+			SqsManagedSseEnabled   bool
+			MessageRetentionPeriod int
+		}
+		if err := tpl.Resources[s.OnFailure].Decode(&q); err != nil {
+			t.Fatalf("%s: %v", s.OnFailure, err)
+		}
+		if !q.SqsManagedSseEnabled || q.MessageRetentionPeriod != 14*24*60*60 {
+			t.Errorf("%s (on failure of %s): %+v, want SQS-managed encryption and 14 days of retention", s.OnFailure, s.Function, q)
+		}
+		if !have[queueDepth(s.OnFailure)] {
+			t.Errorf("%s (on failure of %s): no alarm on its depth", s.OnFailure, s.Function)
 		}
 	}
 }
