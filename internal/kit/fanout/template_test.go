@@ -30,9 +30,15 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 			}
 		}
 	}](t, "FanoutFunction")
-	// kinesis:PutRecords on the events stream only.
+	// Its role: kinesis:PutRecords on the events stream only; for its
+	// event source mapping, the reads of the table's stream and the send
+	// to its dead-letter queue; its own logs.
 	p.Check(t, "functions/fanout", map[string]any{"STREAM_NAME": awstest.Ref("EventsStream")}, []awstest.Grant{
 		{Actions: []string{"kinesis:PutRecords"}, Resource: awstest.GetAtt("EventsStream", "Arn")},
+		{Actions: []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+			Resource: awstest.GetAtt("EventsTable", "StreamArn")},
+		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutDeadLetterQueue", "Arn")},
+		{Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: awstest.GetAtt("FanoutLogs", "Arn")},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))
