@@ -10,8 +10,10 @@ import (
 )
 
 // The event source mapping in template.yaml: never gives up, reports the
-// first unsent record, and its filter lets through exactly the commit
-// inserts (checked on the golden payload's records).
+// first unsent record, records on its dead-letter queue the commits whose
+// records expired from the table's stream unsent, and its filter lets
+// through exactly the commit inserts (checked on the golden payload's
+// records).
 func TestTemplateWiresTheFanout(t *testing.T) {
 	p := awstest.TemplateFunction[struct {
 		Stream                    any
@@ -21,10 +23,22 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 		MaximumRecordAgeInSeconds int
 		ParallelizationFactor     int
 		FilterCriteria            struct{ Filters []struct{ Pattern string } }
+		DestinationConfig         struct {
+			OnFailure struct {
+				Type        string
+				Destination any
+			}
+		}
 	}](t, "FanoutFunction")
-	// kinesis:PutRecords on the events stream only.
+	// Its role: kinesis:PutRecords on the events stream only; for its
+	// event source mapping, the reads of the table's stream and the send
+	// to its dead-letter queue; its own logs.
 	p.Check(t, "functions/fanout", map[string]any{"STREAM_NAME": awstest.Ref("EventsStream")}, []awstest.Grant{
 		{Actions: []string{"kinesis:PutRecords"}, Resource: awstest.GetAtt("EventsStream", "Arn")},
+		{Actions: []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+			Resource: awstest.GetAtt("EventsTable", "StreamArn")},
+		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutDeadLetterQueue", "Arn")},
+		{Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: awstest.GetAtt("FanoutLogs", "Arn")},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))
@@ -33,7 +47,9 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 		ep := e.Properties
 		if e.Type != "DynamoDB" || !reflect.DeepEqual(ep.Stream, awstest.GetAtt("EventsTable", "StreamArn")) ||
 			ep.StartingPosition != "TRIM_HORIZON" || !slices.Equal(ep.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) ||
-			ep.MaximumRetryAttempts != -1 || ep.MaximumRecordAgeInSeconds != -1 || ep.ParallelizationFactor != 1 {
+			ep.MaximumRetryAttempts != -1 || ep.MaximumRecordAgeInSeconds != -1 || ep.ParallelizationFactor != 1 ||
+			ep.DestinationConfig.OnFailure.Type != "SQS" ||
+			!reflect.DeepEqual(ep.DestinationConfig.OnFailure.Destination, awstest.GetAtt("FanoutDeadLetterQueue", "Arn")) {
 			t.Errorf("event source %s = %+v", name, e)
 		}
 		if len(ep.FilterCriteria.Filters) != 1 {

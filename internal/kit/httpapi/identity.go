@@ -20,12 +20,18 @@ type Identity struct {
 	Scopes []string
 }
 
+// DefaultTenantClaim is the claim naming the tenant unless configured: a
+// Cognito custom attribute, which only an administrator can be allowed to
+// write. A tenant claim must never come from what a user can change about
+// themselves: it is the whole of the isolation between tenants.
+const DefaultTenantClaim = "custom:tenant"
+
 // Auth reads identities from the claims API Gateway's JWT authorizer has
 // verified. A deployed stack always has the authorizer; only a local run
 // without one sets LocalTenant and LocalActor, which then hold every scope.
 type Auth struct {
-	// TenantClaim is the claim naming the tenant (e.g. "tenant" or
-	// "custom:tenant").
+	// TenantClaim is the claim naming the tenant; empty for
+	// DefaultTenantClaim.
 	TenantClaim string
 	LocalTenant string
 	LocalActor  string
@@ -59,7 +65,7 @@ func (a Auth) Identify(req *events.APIGatewayV2HTTPRequest, scope string) (Ident
 
 func (a Auth) tenantClaim() string {
 	if a.TenantClaim == "" {
-		return "tenant"
+		return DefaultTenantClaim
 	}
 	return a.TenantClaim
 }

@@ -2,9 +2,11 @@ package wiring
 
 // Manifest is what one function needs from the stack: the environment
 // variables its wiring reads and the access its code uses. The wiring reads
-// its variables through it (a name it does not list fails the wiring), and
-// a test holds template.yaml to it exactly, so the template grants each
-// function no more and no less than it uses.
+// its variables through it (a name it does not list fails the wiring); a
+// test holds it to the operations the function's code can call, and
+// another holds template.yaml to it (plus what the function's event source
+// mappings and logs need), so the template grants each function no more
+// and no less than it uses.
 type Manifest struct {
 	Env    []Var
 	Grants []Grant

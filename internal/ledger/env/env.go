@@ -39,7 +39,7 @@ var HTTPAuth = []wiring.Var{
 // for a local run without an authorizer, a fixed tenant and actor.
 func Auth(v *wiring.Vars) httpapi.Auth {
 	return httpapi.Auth{
-		TenantClaim: v.Optional(TenantClaim, "tenant"),
+		TenantClaim: v.Optional(TenantClaim, httpapi.DefaultTenantClaim),
 		LocalTenant: v.Optional(LocalTenant, ""),
 		LocalActor:  v.Optional(LocalActor, ""),
 	}

@@ -27,6 +27,7 @@ import (
 	"annals/internal/ledger/functions"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
+	"annals/internal/localaws/samtemplate"
 )
 
 // The template is read with every intrinsic function turned into a plain
@@ -125,8 +126,10 @@ func (s scenario) condition(expr, template any) (bool, error) {
 	return false, nil
 }
 
-// open reads a template through goformation under the scenario.
-func (s scenario) open(path string) (*cloudformation.Template, error) {
+// open reads a template through goformation under the scenario, and
+// returns its resources as well, resolved the same way, for what
+// goformation's model of a function does not hold (its role).
+func (s scenario) open(path string) (*cloudformation.Template, map[string]any, error) {
 	var problems []string
 	opts := &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
 		"Ref": func(_ string, in, template any) any {
@@ -178,24 +181,28 @@ func (s scenario) open(path string) (*cloudformation.Template, error) {
 	}}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resolved, err := intrinsics.ProcessYAML(data, opts)
 	if err != nil {
-		return nil, fmt.Errorf("goformation: %w", err)
+		return nil, nil, fmt.Errorf("goformation: %w", err)
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%s: %s", path, strings.Join(problems, "; "))
+		return nil, nil, fmt.Errorf("%s: %s", path, strings.Join(problems, "; "))
+	}
+	var doc struct{ Resources map[string]any }
+	if err := json.Unmarshal(resolved, &doc); err != nil {
+		return nil, nil, err
 	}
 	functionsOnly, err := functionsOnly(resolved)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tpl, err := goformation.ParseJSONWithOptions(functionsOnly, &intrinsics.ProcessorOptions{NoProcess: true})
 	if err != nil {
-		return nil, fmt.Errorf("goformation: %w", err)
+		return nil, nil, fmt.Errorf("goformation: %w", err)
 	}
-	return tpl, nil
+	return tpl, doc.Resources, nil
 }
 
 // functionsOnly keeps the template's functions, with the properties
@@ -268,42 +275,175 @@ func strs(v any) ([]string, bool) {
 	return nil, false
 }
 
-// granted lists a function's policies as "resource action" lines. Only
-// inline documents are allowed: a managed policy or a SAM policy template
-// grants more than any function here uses.
-func granted(id string, p *serverless.Function_Policies, errorf func(string, ...any)) []string {
-	if p.String != nil || p.IAMPolicyDocumentArray == nil {
-		errorf("%s: Policies must be a list of inline policy documents", id)
-		return nil
-	}
+// statementLines lists policy statements as "resource action" lines. Only
+// Allow statements of Effect, Action and Resource are allowed: a condition
+// or a NotAction would make the lines say less than the policy does.
+func statementLines(id string, statements []any, errorf func(string, ...any)) []string {
 	var out []string
-	for _, doc := range *p.IAMPolicyDocumentArray {
-		if len(doc.Statement) == 0 {
-			errorf("%s: a policy without statements: managed policies and SAM policy templates are not allowed, they grant more than the code uses", id)
+	for _, st := range statements {
+		st, _ := st.(map[string]any)
+		for k := range st {
+			if k != "Effect" && k != "Action" && k != "Resource" {
+				errorf("%s: statement key %s is not allowed (only Effect, Action, Resource)", id, k)
+			}
 		}
-		for _, st := range doc.Statement {
-			st, _ := st.(map[string]any)
-			for k := range st {
-				if k != "Effect" && k != "Action" && k != "Resource" {
-					errorf("%s: statement key %s is not allowed (only Effect, Action, Resource)", id, k)
-				}
-			}
-			if st["Effect"] != "Allow" {
-				errorf("%s: statement %v is not an Allow", id, st)
-			}
-			actions, ok1 := strs(st["Action"])
-			resources, ok2 := strs(st["Resource"])
-			if !ok1 || !ok2 {
-				errorf("%s: statement %v: Action and Resource must be strings or lists of strings", id, st)
-			}
-			for _, r := range resources {
-				for _, a := range actions {
-					out = append(out, r+" "+a)
-				}
+		if st["Effect"] != "Allow" {
+			errorf("%s: statement %v is not an Allow", id, st)
+		}
+		actions, ok1 := strs(st["Action"])
+		resources, ok2 := strs(st["Resource"])
+		if !ok1 || !ok2 {
+			errorf("%s: statement %v: Action and Resource must be strings or lists of strings", id, st)
+		}
+		for _, r := range resources {
+			for _, a := range actions {
+				out = append(out, r+" "+a)
 			}
 		}
 	}
 	return out
+}
+
+// logsActions are what a function needs to write its log group.
+var logsActions = []string{"logs:CreateLogStream", "logs:PutLogEvents"}
+
+// managedPolicies are the AWS managed policies SAM attaches to the role it
+// makes for a function (samtranslator's pull event sources), with what
+// they allow, all on every resource ("*"): AWSLambdaBasicExecutionRole
+// always, and one per stream or queue event source.
+var managedPolicies = map[string][]string{
+	"AWSLambdaBasicExecutionRole": {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	"AWSLambdaDynamoDBExecutionRole": {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+		"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	"AWSLambdaKinesisExecutionRole": {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator",
+		"kinesis:ListShards", "kinesis:ListStreams", "kinesis:SubscribeToShard", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	"AWSLambdaSQSQueueExecutionRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+		"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+}
+
+// eventPolicies names the managed policy SAM attaches for each type of
+// pull event source; push sources (HttpApi, ...) add none.
+var eventPolicies = map[string]string{
+	"DynamoDB": "AWSLambdaDynamoDBExecutionRole",
+	"Kinesis":  "AWSLambdaKinesisExecutionRole",
+	"SQS":      "AWSLambdaSQSQueueExecutionRole",
+}
+
+// streamReads are what an event source mapping needs on the one stream it
+// reads (Lambda's shared-throughput polling: no enhanced fan-out, so no
+// SubscribeToShard).
+var streamReads = map[samtemplate.SourceKind][]string{
+	samtemplate.KindDynamoDB: {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
+	samtemplate.KindKinesis:  {"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
+}
+
+// sourceGrants are what the function's event source mappings need, run
+// with the function's role: reading the one stream each reads, and
+// sending to its on-failure queue.
+func sourceGrants(function string, sources []samtemplate.EventSource) []string {
+	var out []string
+	for _, src := range sources {
+		if src.Function != function {
+			continue
+		}
+		arn := "getatt:" + src.Source + ".Arn"
+		if src.Kind == samtemplate.KindDynamoDB {
+			arn = "getatt:" + src.Source + ".StreamArn"
+		}
+		for _, a := range streamReads[src.Kind] {
+			out = append(out, arn+" "+a)
+		}
+		if src.OnFailure != "" {
+			out = append(out, "getatt:"+src.OnFailure+".Arn sqs:SendMessage")
+		}
+	}
+	return out
+}
+
+// effectivePolicy lists what the function's execution role allows, as
+// "resource action" lines, each with where it comes from, and whether the
+// role is the template's own. A function with a Role of the template's
+// gets that role's inline statements and nothing else. A function without
+// one runs under the role SAM makes for it: its Policies, and what SAM
+// attaches, AWS's managed policies (managedPolicies) and SendMessage on an
+// SQS on-failure destination.
+func effectivePolicy(id string, fn *serverless.Function, resources map[string]any, sources []samtemplate.EventSource,
+	errorf func(string, ...any)) (lines map[string]string, ownRole bool) {
+	lines = map[string]string{}
+	add := func(from string, ls ...string) {
+		for _, l := range ls {
+			if _, ok := lines[l]; !ok {
+				lines[l] = from
+			}
+		}
+	}
+	if fn.Role != nil {
+		if fn.Policies != nil {
+			errorf("%s: Policies is set with a Role, and SAM ignores it: write the statements in the role", id)
+		}
+		role, ok := strings.CutPrefix(*fn.Role, "getatt:")
+		role, ok2 := strings.CutSuffix(role, ".Arn")
+		r, _ := resources[role].(map[string]any)
+		if !ok || !ok2 || r["Type"] != "AWS::IAM::Role" {
+			errorf("%s: Role is %s, want !GetAtt <an AWS::IAM::Role of the template>.Arn", id, *fn.Role)
+			return lines, true
+		}
+		var p struct {
+			AssumeRolePolicyDocument struct{ Statement []map[string]any }
+			Policies                 []struct {
+				PolicyName     string
+				PolicyDocument struct{ Statement []any }
+			}
+		}
+		props, _ := r["Properties"].(map[string]any)
+		for k := range props {
+			if k != "AssumeRolePolicyDocument" && k != "Policies" {
+				errorf("%s: %s property %s is not allowed (only AssumeRolePolicyDocument and inline Policies): "+
+					"a managed policy or a boundary grants what the template does not show", id, role, k)
+			}
+		}
+		b, _ := json.Marshal(props)
+		if err := json.Unmarshal(b, &p); err != nil {
+			errorf("%s: %s: %v", id, role, err)
+		}
+		trust := []map[string]any{{"Effect": "Allow", "Principal": map[string]any{"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}}
+		if !reflect.DeepEqual(p.AssumeRolePolicyDocument.Statement, trust) {
+			errorf("%s: %s trusts %v, want Lambda alone", id, role, p.AssumeRolePolicyDocument.Statement)
+		}
+		for _, doc := range p.Policies {
+			add(role+" "+doc.PolicyName, statementLines(id, doc.PolicyDocument.Statement, errorf)...)
+		}
+		return lines, true
+	}
+	if p := fn.Policies; p != nil {
+		if p.String != nil || p.IAMPolicyDocumentArray == nil {
+			errorf("%s: Policies must be a list of inline policy documents", id)
+		} else {
+			for _, doc := range *p.IAMPolicyDocumentArray {
+				if len(doc.Statement) == 0 {
+					errorf("%s: a policy without statements: managed policies and SAM policy templates are not allowed, they grant more than the code uses", id)
+				}
+				add("its Policies", statementLines(id, doc.Statement, errorf)...)
+			}
+		}
+	}
+	attached := []string{"AWSLambdaBasicExecutionRole"}
+	for _, name := range slices.Sorted(maps.Keys(fn.Events)) {
+		if policy, ok := eventPolicies[fn.Events[name].Type]; ok {
+			attached = append(attached, policy)
+		}
+	}
+	for _, policy := range attached {
+		for _, a := range managedPolicies[policy] {
+			add(policy+", which SAM attaches to the role it makes", "* "+a)
+		}
+	}
+	for _, src := range sources {
+		if src.Function == id && src.OnFailure != "" {
+			add("SAM, for the on-failure destination", "getatt:"+src.OnFailure+".Arn sqs:SendMessage")
+		}
+	}
+	return lines, false
 }
 
 func diff(got, want []string) (extra, missing []string) {
@@ -327,10 +467,19 @@ func diff(got, want []string) (extra, missing []string) {
 func (s scenario) check(path string) []string {
 	var problems []string
 	errorf := func(f string, args ...any) { problems = append(problems, fmt.Sprintf(f, args...)) }
-	tpl, err := s.open(path)
+	tpl, resources, err := s.open(path)
 	if err != nil {
 		return []string{err.Error()}
 	}
+	raw, err := samtemplate.Load(path)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	sources, err := raw.EventSources()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	roles := map[string]string{}
 	fns := tpl.GetAllServerlessFunctionResources()
 	if got, want := slices.Sorted(maps.Keys(fns)), slices.Sorted(maps.Keys(functions.Manifests())); !slices.Equal(got, want) {
 		errorf("template functions %v, manifests %v: every function needs a manifest, every manifest a function", got, want)
@@ -351,16 +500,32 @@ func (s scenario) check(path string) []string {
 				want = append(want, s.arn(g)+" "+a)
 			}
 		}
-		var got []string
-		if fn.Policies != nil {
-			got = granted(id, fn.Policies, errorf)
+		want = append(want, sourceGrants(id, sources)...)
+		lines, own := effectivePolicy(id, fn, resources, sources, errorf)
+		if own {
+			if other, ok := roles[*fn.Role]; ok {
+				errorf("%s and %s share the role %s: each function's role grants what that function uses", other, id, *fn.Role)
+			}
+			roles[*fn.Role] = id
+			group, err := logGroup(raw, id)
+			if err != nil {
+				errorf("%v", err)
+			}
+			for _, a := range logsActions {
+				want = append(want, "getatt:"+group+".Arn "+a)
+			}
+		} else {
+			for _, a := range managedPolicies["AWSLambdaBasicExecutionRole"] {
+				want = append(want, "* "+a)
+			}
 		}
-		extra, missing := diff(got, want)
+		extra, missing := diff(slices.Collect(maps.Keys(lines)), want)
 		for _, e := range extra {
-			errorf("%s: the template grants %q, which its manifest does not list: narrow the policy, or add the grant to internal/wiring/manifest.go if the code needs it", id, e)
+			errorf("%s: the template grants %q (%s), which neither its manifest nor its event sources need: "+
+				"narrow the policy, or add the grant to the function's manifest if the code needs it", id, e, lines[e])
 		}
 		for _, m := range missing {
-			errorf("%s: its manifest needs %q, which the template does not grant", id, m)
+			errorf("%s: %q is needed (by its manifest, its event sources or its logs), and the template does not grant it", id, m)
 		}
 
 		env := map[string]string{}
@@ -390,8 +555,9 @@ func (s scenario) check(path string) []string {
 }
 
 // Every function of template.yaml is granted exactly what its manifest
-// lists, and given exactly the variables its manifest says the template
-// sets, whichever tables serve the views.
+// lists, what its event source mappings need and its logs, counting what
+// SAM attaches to the roles it makes, and given exactly the variables its
+// manifest says the template sets, whichever tables serve the views.
 func TestTemplateMatchesManifests(t *testing.T) {
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -403,8 +569,10 @@ func TestTemplateMatchesManifests(t *testing.T) {
 }
 
 // The check above fails on a template that grants one action too many or
-// one too few, grants on the wrong view table, sets a variable no code
-// reads, or leaves one unset.
+// one too few, grants on the wrong view table or on every stream, misses
+// what an event source mapping needs, leaves a stream consumer to the
+// role SAM makes, puts a managed policy on a role or shares one, sets a
+// variable no code reads, or leaves one unset.
 func TestTemplateCheckCatchesDrift(t *testing.T) {
 	orig, err := os.ReadFile(templatePath(t))
 	if err != nil {
@@ -413,18 +581,35 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 	for _, c := range []struct {
 		name, old, new, want string
 	}{
-		{"an action too many", "                - kinesis:PutRecords\n", "                - kinesis:PutRecords\n                - kinesis:PutRecord\n",
-			`FanoutFunction: the template grants "getatt:EventsStream.Arn kinesis:PutRecord", which its manifest does not list`},
-		{"an action too few", "                - kinesis:PutRecords\n", "                - kinesis:ListShards\n",
-			`FanoutFunction: its manifest needs "getatt:EventsStream.Arn kinesis:PutRecords", which the template does not grant`},
+		{"an action too many", "                  - kinesis:PutRecords\n", "                  - kinesis:PutRecords\n                  - kinesis:PutRecord\n",
+			`FanoutFunction: the template grants "getatt:EventsStream.Arn kinesis:PutRecord" (FanoutRole fanout), which neither its manifest nor its event sources need`},
+		{"an action too few", "                  - kinesis:PutRecords\n", "                  - kinesis:ListShards\n",
+			`FanoutFunction: "getatt:EventsStream.Arn kinesis:PutRecords" is needed`},
+		{"a stream read on every stream", "                  - kinesis:ListShards\n                Resource: !GetAtt EventsStream.Arn\n",
+			"                  - kinesis:ListShards\n                Resource: \"*\"\n", `ProjectorFunction: the template grants "* kinesis:GetRecords" (ProjectorRole projector)`},
+		{"an event source's read missing", "                  - dynamodb:GetShardIterator\n", "",
+			`FanoutFunction: "getatt:EventsTable.StreamArn dynamodb:GetShardIterator" is needed`},
+		{"no send to the on-failure queue", "                Resource: !GetAtt TransfersDeadLetterQueue.Arn\n", "                Resource: !GetAtt ProjectorDeadLetterQueue.Arn\n",
+			`TransfersFunction: "getatt:TransfersDeadLetterQueue.Arn sqs:SendMessage" is needed`},
+		{"a stream consumer under the role SAM makes", "      Role: !GetAtt FanoutRole.Arn\n", "",
+			`FanoutFunction: the template grants "* dynamodb:GetRecords" (AWSLambdaDynamoDBExecutionRole, which SAM attaches to the role it makes)`},
+		{"a managed policy on a role", "      Policies:\n        - PolicyName: transfers\n",
+			"      ManagedPolicyArns: [arn:aws:iam::aws:policy/service-role/AWSLambdaKinesisExecutionRole]\n      Policies:\n        - PolicyName: transfers\n",
+			"TransfersFunction: TransfersRole property ManagedPolicyArns is not allowed"},
+		{"a role another service may take", "              Service: lambda.amazonaws.com\n", "              Service: [lambda.amazonaws.com, ec2.amazonaws.com]\n",
+			"FanoutFunction: FanoutRole trusts"},
+		{"logs written elsewhere", "                Resource: !GetAtt TransfersLogs.Arn\n", "                Resource: \"*\"\n",
+			`TransfersFunction: the template grants "* logs:PutLogEvents"`},
+		{"a role shared", "      Role: !GetAtt TransfersRole.Arn\n", "      Role: !GetAtt ProjectorRole.Arn\n",
+			"ProjectorFunction and TransfersFunction share the role getatt:ProjectorRole.Arn"},
 		{"a variable unset", "          STREAM_NAME: !Ref EventsStream\n", "          STREAM: !Ref EventsStream\n",
 			"FanoutFunction: the template does not set STREAM_NAME, which the code reads"},
 		{"a variable too many", "          STREAM_NAME: !Ref EventsStream\n", "          STREAM_NAME: !Ref EventsStream\n          LOCAL_TENANT: x\n",
 			"FanoutFunction: the template sets LOCAL_TENANT=x, which its manifest does not list"},
 		{"a switched view granted on the stack's table", "Resource: !If [HistoryViewSwitched, !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${HistoryViewTable}\", !GetAtt HistoryTable.Arn]",
 			"Resource: !GetAtt HistoryTable.Arn", `QueryFunction: the template grants "getatt:HistoryTable.Arn dynamodb:Query"`},
-		{"a switched transfer view granted on the stack's table", "                - !If [TransfersViewSwitched, !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TransfersViewTable}\", !GetAtt TransfersTable.Arn]\n",
-			"                - !GetAtt TransfersTable.Arn\n", `ProjectorFunction: the template grants "getatt:TransfersTable.Arn dynamodb:PutItem"`},
+		{"a switched transfer view granted on the stack's table", "                  - !If [TransfersViewSwitched, !Sub \"arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${TransfersViewTable}\", !GetAtt TransfersTable.Arn]\n",
+			"                  - !GetAtt TransfersTable.Arn\n", `ProjectorFunction: the template grants "getatt:TransfersTable.Arn dynamodb:PutItem"`},
 		{"a switched transfer view read from the stack's table", "          TRANSFERS_TABLE: !If [TransfersViewSwitched, !Ref TransfersViewTable, !Ref TransfersTable]\n",
 			"          TRANSFERS_TABLE: !Ref TransfersTable\n", "the template sets TRANSFERS_TABLE to ref:TransfersTable, want transfers-rebuilt"},
 	} {

@@ -105,6 +105,9 @@ func newPipeline(t *testing.T) *pipeline {
 		Names: map[string]string{
 			"EventsTable": eventsTable, "EventsStream": stream,
 			"ProjectorDeadLetterQueue": path.Base(p.queue),
+			// The fan-out never gives up (unbounded retries); its
+			// on-failure queue is there as the template declares it.
+			"FanoutDeadLetterQueue": path.Base(awstest.Queue(t, "FanoutDeadLetterQueue")),
 		},
 		DynamoDB: db,
 		Streams:  dynamodbstreams.NewFromConfig(awstest.Config(t, "DYNAMODB_STREAMS")),

@@ -9,8 +9,10 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-// The projector in template.yaml: its configuration, least privilege, and
-// a Kinesis source with bounded retries and a dead-letter destination.
+// The projector in template.yaml: its configuration, least privilege (its
+// role: the views' tables, the events table, its dead-letter queue, the
+// one stream it reads, its own logs), and a Kinesis source with bounded
+// retries and a dead-letter destination.
 func TestTemplateWiresTheProjector(t *testing.T) {
 	p := awstest.TemplateFunction[struct {
 		Stream                     any
@@ -40,6 +42,9 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		{Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem"}, Resource: viewTables},
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
 		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("ProjectorDeadLetterQueue", "Arn")},
+		{Actions: []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
+			Resource: awstest.GetAtt("EventsStream", "Arn")},
+		{Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: awstest.GetAtt("ProjectorLogs", "Arn")},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))

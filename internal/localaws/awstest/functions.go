@@ -7,12 +7,14 @@ import (
 )
 
 // Function is what a test reads of a serverless function in template.yaml:
-// its code, environment, inline policies, and its events, each with the
+// its code, environment, inline policies (or its role's, for a function
+// with a Role of the template's own), and its events, each with the
 // properties P the test checks.
 type Function[P any] struct {
 	CodeUri     string
 	Environment struct{ Variables map[string]any }
 	Policies    []struct{ Statement []Statement }
+	Role        any
 	Events      map[string]Event[P]
 }
 
@@ -40,6 +42,33 @@ func TemplateFunction[P any](t testing.TB, logicalID string) Function[P] {
 	var fn Function[P]
 	if err := res.Decode(&fn); err != nil {
 		t.Fatal(err)
+	}
+	if fn.Role == nil {
+		return fn
+	}
+	// The role's inline policies stand for the function's: SAM ignores
+	// Policies when a function has a Role.
+	if len(fn.Policies) > 0 {
+		t.Errorf("%s has a Role and Policies, which SAM ignores", logicalID)
+	}
+	att, _ := fn.Role.(map[string]any)["Fn::GetAtt"].([]any)
+	if len(att) != 2 || att[1] != "Arn" {
+		t.Fatalf("%s: Role %v, want !GetAtt <role>.Arn", logicalID, fn.Role)
+	}
+	role, ok := Template(t).Resources[att[0].(string)]
+	if !ok || role.Type != "AWS::IAM::Role" {
+		t.Fatalf("%s: Role %v is not an AWS::IAM::Role of the template", logicalID, att[0])
+	}
+	var p struct {
+		Policies []struct {
+			PolicyDocument struct{ Statement []Statement }
+		}
+	}
+	if err := role.Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range p.Policies {
+		fn.Policies = append(fn.Policies, struct{ Statement []Statement }{doc.PolicyDocument.Statement})
 	}
 	return fn
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,11 +87,15 @@ func TestFanoutSourceDeliversEveryCommit(t *testing.T) {
 	if i < 0 {
 		t.Fatal("template.yaml has no event source for FanoutFunction")
 	}
+	// Its on-failure queue: the source never gives up (unbounded retries),
+	// but it is configured with the template's destination.
+	dlq := awstest.Queue(t, sources[i].OnFailure)
 	r, err := localsources.New(localsources.Config{
 		Sources:  sources[i : i+1],
-		Names:    map[string]string{"EventsTable": table},
+		Names:    map[string]string{"EventsTable": table, sources[i].OnFailure: path.Base(dlq)},
 		DynamoDB: db,
 		Streams:  dynamodbstreams.NewFromConfig(awstest.Config(t, "DYNAMODB_STREAMS")),
+		SQS:      awstest.SQS(t),
 		Interval: 50 * time.Millisecond,
 		Log:      slog.New(slog.NewTextHandler(t.Output(), nil)),
 	})

@@ -33,6 +33,7 @@ func TestProjectFanoutEventSource(t *testing.T) {
 		MaximumRetryAttempts:           -1,
 		MaximumRecordAgeInSeconds:      -1,
 		ParallelizationFactor:          1,
+		OnFailure:                      "FanoutDeadLetterQueue",
 		Filters:                        []string{`{"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": ["commit"]}}}}`},
 		Enabled:                        true,
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/httpapi"
 )
 
 // Request is one request. Headers may be given in any case: API Gateway
@@ -40,7 +42,7 @@ func (r Request) Event() events.APIGatewayV2HTTPRequest {
 	if !r.NoAuth {
 		ev.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{
 			JWT: &events.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription{
-				Claims: map[string]string{"sub": r.Subject, "tenant": r.Tenant},
+				Claims: map[string]string{"sub": r.Subject, httpapi.DefaultTenantClaim: r.Tenant},
 				Scopes: r.Scopes,
 			},
 		}

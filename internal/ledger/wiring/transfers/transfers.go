@@ -24,13 +24,11 @@ var Manifest = wiring.Manifest{
 		{Name: env.EventsTable, Ref: "EventsTable"},
 		{Name: env.SnapshotEvery},
 	},
+	// Loads (Query), and each step's guarded transaction of conditional
+	// puts. (What its event source mapping needs, the template derives
+	// from the mapping.)
 	Grants: []wiring.Grant{
-		// Loads (Query), the read-back after a lost answer (GetItem),
-		// and each step's guarded transaction of conditional puts.
-		{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
-		// The event source mapping's on-failure destination sends the
-		// batches given up on with the function's role.
-		{Resource: "TransfersDeadLetterQueue", Actions: []string{"sqs:SendMessage"}},
+		{Resource: "EventsTable", Actions: []string{"dynamodb:PutItem", "dynamodb:Query"}},
 	},
 }
 
