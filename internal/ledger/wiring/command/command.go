@@ -24,11 +24,11 @@ const ID = "CommandFunction"
 var Manifest = wiring.Manifest{
 	Env: slices.Concat(eventsdb.Vars, env.HTTPAuth),
 	Grants: []wiring.Grant{
-		// Load (Query), the conflict read-back (GetItem), the conditional
-		// append (PutItem), and the guarded one that holds an
-		// Idempotency-Key (TransactWriteItems, which IAM authorizes as
-		// the PutItem of each of its items).
-		{Resource: "EventsTable", Actions: []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}},
+		// Load (Query), the conditional append (PutItem), and the guarded
+		// one that holds an Idempotency-Key (TransactWriteItems, which IAM
+		// authorizes as the PutItem of each of its items). A write that
+		// fails its condition returns the item in its place: no read-back.
+		{Resource: "EventsTable", Actions: []string{"dynamodb:PutItem", "dynamodb:Query"}},
 	},
 }
 
