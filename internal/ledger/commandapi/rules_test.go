@@ -1,0 +1,96 @@
+package commandapi_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/app"
+)
+
+// expectField checks a validation problem that names field.
+func expectField(t *testing.T, resp events.APIGatewayV2HTTPResponse, field string) {
+	t.Helper()
+	b := expect(t, resp, 400, httpapi.KindValidation)
+	errs, _ := b["errors"].([]any)
+	for _, e := range errs {
+		if m, _ := e.(map[string]any); m["field"] == field {
+			return
+		}
+	}
+	t.Errorf("errors %v do not name %q", b["errors"], field)
+}
+
+// Every command route reads its body as sent: a member name given twice
+// (encoding/json would keep the last), twice in another case (it matches
+// names case-insensitively), at any depth, or a field's name in another
+// case, is refused naming the member, and nothing is recorded.
+func TestMemberNamesAreExact(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.open(t, 0), f.open(t, 0)
+	dep, wd, cl := "/accounts/"+a+"/deposits", "/accounts/"+a+"/withdrawals", "/accounts/"+b+"/close"
+	xfer := func(rest string) string {
+		return fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":%q,"amount":1%s}`, a, b, rest)
+	}
+	cases := []struct{ name, path, body, field string }{
+		{"open: a name twice", "/accounts", `{"owner":"a","currency":"EUR","owner":"b"}`, "owner"},
+		{"open: a name twice in another case", "/accounts", `{"owner":"a","currency":"EUR","Currency":"USD"}`, "Currency"},
+		{"open: a field in another case", "/accounts", `{"Owner":"a","currency":"EUR"}`, "Owner"},
+		{"open: an optional field in another case", "/accounts", `{"owner":"a","currency":"EUR","overdraftlimit":5}`, "overdraftlimit"},
+		{"deposit: a name twice", dep, `{"amount":1,"amount":500}`, "amount"},
+		{"deposit: a name twice in another case", dep, `{"amount":1,"Amount":500}`, "Amount"},
+		{"deposit: a field in another case", dep, `{"Amount":5}`, "Amount"},
+		{"deposit: a name twice by Unicode case folding", dep, `{"amount":1,"kind":1,"\u212aind":2}`, "\u212aind"},
+		{"deposit: a name twice in a nested object", dep, `{"amount":1,"meta":{"k":1,"K":2}}`, "meta.K"},
+		{"deposit: a name twice in an array", dep, `{"amount":1,"meta":[{"k":1},{"k":1,"k":2}]}`, "meta[1].k"},
+		{"withdrawal: a name twice in another case", wd, `{"amount":1,"AMOUNT":500}`, "AMOUNT"},
+		{"withdrawal: a field in another case", wd, `{"amount":1,"Reference":"x"}`, "Reference"},
+		{"close: a name twice in another case", cl, `{"x":1,"X":2}`, "X"},
+		{"transfer: a name twice", "/transfers", xfer(fmt.Sprintf(`,"fromAccountId":%q`, b)), "fromAccountId"},
+		{"transfer: a name twice in another case", "/transfers", xfer(fmt.Sprintf(`,"toAccountID":%q`, a)), "toAccountID"},
+		{"transfer: a field in another case", "/transfers", fmt.Sprintf(`{"FromAccountId":%q,"toAccountId":%q,"amount":1}`, a, b), "FromAccountId"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			expectField(t, f.do(t, req{path: tc.path, body: tc.body}), tc.field)
+		})
+	}
+	// Nothing was recorded: each account is still at its opening.
+	for _, acc := range []string{a, b} {
+		if v := f.version(t, acc); v != 1 {
+			t.Errorf("account %s at version %d, want 1", acc, v)
+		}
+	}
+}
+
+// Text that only looks unusual is taken as sent: accents, a character
+// outside the Basic Multilingual Plane raw and as a surrogate pair, an
+// escaped backslash before a "u".
+func TestTextIsRecordedAsSent(t *testing.T) {
+	f := newFixture(t)
+	a := f.open(t, 0)
+	resp := f.do(t, req{path: "/accounts/" + a + "/deposits", body: `{"amount":1,"reference":"Café 😀 \ud83d\ude00 \\u00e9 \u00e9"}`})
+	expect(t, resp, 200, "")
+	ev := f.lastEvent(t, a)
+	if want := `"reference":"Café 😀 😀 \\u00e9 é"`; !strings.Contains(string(ev.Data), want) {
+		t.Errorf("recorded %s, want %s", ev.Data, want)
+	}
+}
+
+// lastEvent is the newest event of an account of tenant t1.
+func (f *fixture) lastEvent(t *testing.T, id string) eventstore.Event {
+	t.Helper()
+	stream, err := app.AccountStream("t1", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.store.Read(t.Context(), stream, 1, 100)
+	if err != nil || len(page.Events) == 0 {
+		t.Fatalf("read %s: %v", id, err)
+	}
+	return page.Events[len(page.Events)-1]
+}
