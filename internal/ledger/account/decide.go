@@ -206,7 +206,9 @@ func (v *Validator) Err() error {
 // Text checks free text. Invalid UTF-8 is refused because JSON encoding would
 // silently replace it, so the event would not record what was sent; control
 // characters are refused because they corrupt logs, statements and CSV
-// exports downstream.
+// exports downstream; bidirectional formatting characters and invisible
+// ones because they make text read otherwise than it is (an owner or a
+// reference shown reversed, two owners that look alike but differ).
 func (v *Validator) Text(field, s string, required bool) {
 	if m := TextProblem(s, required); m != "" {
 		v.Add(field, m)
@@ -227,7 +229,29 @@ func TextProblem(s string, required bool) string {
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return "must not contain control characters"
 	}
+	for _, r := range s {
+		switch {
+		case bidiFormatting(r):
+			return fmt.Sprintf("must not contain bidirectional formatting characters (U+%04X)", r)
+		case zeroWidth(r):
+			return fmt.Sprintf("must not contain zero-width characters (U+%04X)", r)
+		}
+	}
 	return ""
+}
+
+// bidiFormatting reports the characters that change the direction text is
+// shown in: the embeddings and overrides (U+202A..U+202E), the isolates
+// (U+2066..U+2069) and the marks (U+200E, U+200F, U+061C).
+func bidiFormatting(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// zeroWidth reports the characters that take no room: the zero-width
+// space, non-joiner and joiner (U+200B..U+200D), the word joiner (U+2060)
+// and the zero-width no-break space, or byte order mark (U+FEFF).
+func zeroWidth(r rune) bool {
+	return r >= 0x200b && r <= 0x200d || r == 0x2060 || r == 0xfeff
 }
 
 // Amount checks an amount in minor units against least..MaxAmount.

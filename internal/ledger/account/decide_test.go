@@ -104,6 +104,16 @@ func TestDecide(t *testing.T) {
 			thenFields: []FieldError{field("owner", "must be valid UTF-8")},
 		},
 		{
+			name:       "open refuses an owner that reads reversed",
+			when:       Open{AccountID: "a", Owner: "Ada \u202eecalevoL", Currency: "EUR"},
+			thenFields: []FieldError{field("owner", "must not contain bidirectional formatting characters (U+202E)")},
+		},
+		{
+			name:       "open refuses an owner with an invisible character",
+			when:       Open{AccountID: "a", Owner: "A\u200bda", Currency: "EUR"},
+			thenFields: []FieldError{field("owner", "must not contain zero-width characters (U+200B)")},
+		},
+		{
 			name:       "open refuses a missing currency",
 			when:       Open{AccountID: "a", Owner: "Ada"},
 			thenFields: []FieldError{field("currency", "is required")},
@@ -436,6 +446,31 @@ func TestDecideUnknownCommand(t *testing.T) {
 type foreignCommand struct{}
 
 func (foreignCommand) CommandType() string { return "Foreign" }
+
+// Free text refuses each character of the classes that hide what it says,
+// and takes their neighbours.
+func TestTextProblem(t *testing.T) {
+	refused := map[string][]rune{
+		"must not contain control characters":                  {0x00, 0x1f, 0x7f, 0x85, 0x9f},
+		"must not contain bidirectional formatting characters": {0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c},
+		"must not contain zero-width characters":               {0x200b, 0x200c, 0x200d, 0x2060, 0xfeff},
+	}
+	for want, runes := range refused {
+		for _, r := range runes {
+			if got := TextProblem("ab"+string(r)+"cd", false); !strings.HasPrefix(got, want) {
+				t.Errorf("U+%04X: %q, want %q", r, got, want)
+			}
+		}
+	}
+	for _, r := range []rune{0x061b, 0x061d, 0x200a, 0x2010, 0x2027, 0x202f, 0x205f, 0x2061, 0x2065, 0x206a, 0xfefe, 0xff01, 0x1f600} {
+		if got := TextProblem("ab"+string(r)+"cd", false); got != "" {
+			t.Errorf("U+%04X refused: %q", r, got)
+		}
+	}
+	if got := TextProblem("ab\xffcd", false); got != "must be valid UTF-8" {
+		t.Errorf("invalid UTF-8: %q", got)
+	}
+}
 
 func TestValidationErrorMessage(t *testing.T) {
 	_, err := Decide(Account{}, Open{AccountID: "a", Currency: "eur"})

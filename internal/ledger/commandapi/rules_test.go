@@ -1,6 +1,7 @@
 package commandapi_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
@@ -64,6 +65,75 @@ func TestMemberNamesAreExact(t *testing.T) {
 		if v := f.version(t, acc); v != 1 {
 			t.Errorf("account %s at version %d, want 1", acc, v)
 		}
+	}
+}
+
+// textClasses are the characters no text field may hold, each as a JSON
+// string's content: text encoding/json would turn into U+FFFD (invalid
+// UTF-8, unpaired surrogate escapes), bidirectional formatting and
+// zero-width characters (raw and escaped), and control characters.
+var textClasses = func() map[string]string {
+	c := map[string]string{
+		"invalid UTF-8 byte":             "\xff",
+		"overlong UTF-8":                 "\xc0\xaf",
+		"UTF-8 encoded surrogate":        "\xed\xa0\x80",
+		"truncated UTF-8":                "\xe2\x80",
+		"lone high surrogate":            `\ud800`,
+		"lone low surrogate":             `\udc00`,
+		"high surrogate before a letter": `\ud800\u0041`,
+		"high surrogate at the end":      `\udbff`,
+		"NUL (escaped)":                  `\u0000`,
+		"unit separator (escaped)":       `\u001f`,
+		"DEL":                            "\x7f",
+		"C1 control NEL":                 "\u0085",
+	}
+	for _, r := range []rune{0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c,
+		0x200b, 0x200c, 0x200d, 0x2060, 0xfeff} {
+		c[fmt.Sprintf("U+%04X", r)] = string(r)
+		c[fmt.Sprintf("U+%04X escaped", r)] = fmt.Sprintf(`\u%04x`, r)
+	}
+	return c
+}()
+
+// Every text field refuses every class, naming the field; the body's other
+// fields are valid, so the class alone is what is refused.
+func TestTextRules(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.open(t, 0), f.open(t, 0)
+	f.deposit(t, a, 100)
+	fields := []struct {
+		name, path, field string
+		body              func(text string) string // text is a JSON string's content
+	}{
+		{"owner", "/accounts", "owner", func(s string) string { return `{"owner":"ab` + s + `cd","currency":"EUR"}` }},
+		{"currency", "/accounts", "currency", func(s string) string { return `{"owner":"a","currency":"EU` + s + `"}` }},
+		{"deposit reference", "/accounts/" + a + "/deposits", "reference", func(s string) string { return `{"amount":1,"reference":"ab` + s + `cd"}` }},
+		{"withdrawal reference", "/accounts/" + a + "/withdrawals", "reference", func(s string) string { return `{"amount":1,"reference":"` + s + `"}` }},
+		{"transfer reference", "/transfers", "reference", func(s string) string {
+			return fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":%q,"amount":1,"reference":"x%sy"}`, a, b, s)
+		}},
+		{"transfer source", "/transfers", "fromAccountId", func(s string) string {
+			return fmt.Sprintf(`{"fromAccountId":"%s%s","toAccountId":%q,"amount":1}`, a, s, b)
+		}},
+		{"transfer destination", "/transfers", "toAccountId", func(s string) string {
+			return fmt.Sprintf(`{"fromAccountId":%q,"toAccountId":"%s%s","amount":1}`, a, s, b)
+		}},
+	}
+	for _, fl := range fields {
+		for class, text := range textClasses {
+			t.Run(fl.name+"/"+class, func(t *testing.T) {
+				expectField(t, f.do(t, req{path: fl.path, body: fl.body(text)}), fl.field)
+			})
+		}
+		// As API Gateway sends a body that is not UTF-8: in base64.
+		t.Run(fl.name+"/invalid UTF-8 in base64", func(t *testing.T) {
+			ev := req{path: fl.path, body: "{}"}.event()
+			ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString([]byte(fl.body("\xfe"))), true
+			expectField(t, f.do(t, reqFromEvent(ev)), fl.field)
+		})
+	}
+	if v := f.version(t, a); v != 2 {
+		t.Errorf("account at version %d after the refusals, want 2", v)
 	}
 }
 
