@@ -28,6 +28,7 @@ var payloadExpectations = map[string]struct {
 	"deposit.json":                     {status: 200, balance: 7500},
 	"deposit-idempotent.json":          {status: 200, balance: 5100},
 	"deposit-if-match-stale.json":      {status: 412, problem: httpapi.KindPreconditionFailed},
+	"deposit-if-match-weak.json":       {status: 412, problem: httpapi.KindPreconditionFailed},
 	"deposit-invalid-amount.json":      {status: 400, problem: httpapi.KindValidation},
 	"deposit-malformed-json.json":      {status: 400, problem: httpapi.KindMalformedJSON},
 	"deposit-wrong-media-type.json":    {status: 415, problem: httpapi.KindUnsupportedMediaType},
