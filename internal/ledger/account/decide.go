@@ -69,6 +69,9 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if after > MaxBalance {
+		return nil, ErrBalanceLimit
+	}
 	// Every transfer out in flight may yet be credited back, and that
 	// refund must always land: a deposit may not take the room it needs.
 	// (The refund itself, a deposit of its own transfer, needs no room
@@ -82,8 +85,10 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 			return nil, err
 		}
 	}
-	if _, err := checkedAdd(after, reserved); err != nil {
+	if room, err := checkedAdd(after, reserved); err != nil {
 		return nil, err
+	} else if room > MaxBalance {
+		return nil, ErrBalanceLimit
 	}
 	return []Event{MoneyDeposited{
 		Amount:       c.Amount,
@@ -103,6 +108,11 @@ func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
 	}
 	if after < -s.OverdraftLimit {
 		return nil, ErrInsufficientFunds
+	}
+	// Only an overdraft limit recorded before MaxAmount bounded it reaches
+	// this far.
+	if after < -MaxBalance {
+		return nil, ErrBalanceLimit
 	}
 	return []Event{MoneyWithdrawn{
 		Amount:       c.Amount,

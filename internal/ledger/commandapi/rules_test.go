@@ -10,6 +10,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 )
 
@@ -163,4 +164,28 @@ func (f *fixture) lastEvent(t *testing.T, id string) eventstore.Event {
 		t.Fatalf("read %s: %v", id, err)
 	}
 	return page.Events[len(page.Events)-1]
+}
+
+// A balance stays where a client reading JSON numbers as doubles reads it
+// exactly: a deposit may take it to 2^53-1, and one more unit is a 422
+// balance-limit that changes nothing.
+func TestBalanceLimit(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, 0)
+	for range 9 {
+		expect(t, f.deposit(t, id, account.MaxAmount), 200, "")
+	}
+	resp := f.deposit(t, id, 9_007_199_254_740_991-9*account.MaxAmount)
+	expect(t, resp, 200, "")
+	if !strings.Contains(resp.Body, `"balance":9007199254740991,`) && !strings.HasSuffix(resp.Body, `"balance":9007199254740991}`) {
+		t.Fatalf("answer %s, want the balance 9007199254740991", resp.Body)
+	}
+	b := expect(t, f.deposit(t, id, 1), 422, account.ErrBalanceLimit.Kind)
+	if b["type"] != httpapi.ProblemTypePrefix+"balance-limit" {
+		t.Errorf("problem type %v", b["type"])
+	}
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/withdrawals", body: `{"amount":1}`}), 200, "")
+	if b := expect(t, f.deposit(t, id, 1), 200, ""); num(b, "balance") != 9_007_199_254_740_991 || num(b, "version") != 13 {
+		t.Errorf("after a withdrawal, a deposit back to the limit: %v", b)
+	}
 }
