@@ -189,3 +189,27 @@ func TestBalanceLimit(t *testing.T) {
 		t.Errorf("after a withdrawal, a deposit back to the limit: %v", b)
 	}
 }
+
+// A retry under an Idempotency-Key is the same request whatever its
+// headers: one with another If-Match gets the first outcome replayed, and
+// is not judged by its own If-Match.
+func TestKeyedRetryIgnoresItsHeaders(t *testing.T) {
+	f := newFixture(t)
+	id := f.open(t, 0)
+	dep := func(ifMatch string) events.APIGatewayV2HTTPResponse {
+		return f.do(t, req{path: "/accounts/" + id + "/deposits", body: `{"amount":5}`,
+			headers: map[string]string{"Idempotency-Key": "k-1", "If-Match": ifMatch}})
+	}
+	first := dep(`"1"`)
+	expect(t, first, 200, "")
+	for _, ifMatch := range []string{`"7"`, `W/"1"`, `*`} {
+		again := dep(ifMatch)
+		expect(t, again, 200, "")
+		if again.Body != first.Body || again.Headers["Idempotent-Replayed"] != "true" {
+			t.Errorf("If-Match %s: %s %v, want the first answer %s replayed", ifMatch, again.Body, again.Headers, first.Body)
+		}
+	}
+	if v := f.version(t, id); v != 2 {
+		t.Errorf("account at version %d, want 2: the deposit applied once", v)
+	}
+}
