@@ -192,7 +192,8 @@ func TestBalanceLimit(t *testing.T) {
 
 // A retry under an Idempotency-Key is the same request whatever its
 // headers: one with another If-Match gets the first outcome replayed, and
-// is not judged by its own If-Match.
+// is not judged by its own If-Match (one that does not parse is refused,
+// as any malformed request is).
 func TestKeyedRetryIgnoresItsHeaders(t *testing.T) {
 	f := newFixture(t)
 	id := f.open(t, 0)
@@ -209,6 +210,8 @@ func TestKeyedRetryIgnoresItsHeaders(t *testing.T) {
 			t.Errorf("If-Match %s: %s %v, want the first answer %s replayed", ifMatch, again.Body, again.Headers, first.Body)
 		}
 	}
+	// Headers are checked before the key is looked up.
+	expect(t, dep(`3`), 400, httpapi.KindValidation)
 	if v := f.version(t, id); v != 2 {
 		t.Errorf("account at version %d, want 2: the deposit applied once", v)
 	}
