@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -211,13 +212,20 @@ func schemaOf(t reflect.Type) schema {
 	if t == nil {
 		return nil
 	}
+	if s, ok := schemas.Load(t); ok {
+		return s.(schema)
+	}
 	s := schema{}
 	addFields(s, t, 0)
 	if len(s) == 0 {
-		return nil
+		s = nil
 	}
+	schemas.Store(t, s)
 	return s
 }
+
+// schemas keeps each type's schema: a request's type is one of a few.
+var schemas sync.Map // reflect.Type -> schema
 
 // maxSchemaDepth stops a struct that holds itself.
 const maxSchemaDepth = 8
