@@ -53,7 +53,7 @@ var catalogue = map[string]struct {
 	KindRouteNotFound:        {http.StatusNotFound, "No such route"},
 	KindMethodNotAllowed:     {http.StatusMethodNotAllowed, "Method not allowed on this route"},
 	KindConflict:             {http.StatusConflict, "Concurrent changes kept winning; try again"},
-	KindPreconditionFailed:   {http.StatusPreconditionFailed, "The resource changed since the version in If-Match"},
+	KindPreconditionFailed:   {http.StatusPreconditionFailed, "The resource does not match If-Match"},
 	KindIdempotencyReused:    {http.StatusUnprocessableEntity, "The Idempotency-Key was used for another request"},
 	KindIdempotencyInFlight:  {http.StatusConflict, "A request with this Idempotency-Key is still in progress"},
 	KindPayloadTooLarge:      {http.StatusRequestEntityTooLarge, "The request body is too large"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -67,9 +68,12 @@ func RequireJSON(req *events.APIGatewayV2HTTPRequest) *Problem {
 	return nil
 }
 
-// DecodeJSON decodes one JSON object into v, strictly: unknown fields, wrong
-// types, trailing data and duplicate-free syntax errors are problems that
-// name the field or the offset.
+// DecodeJSON decodes one JSON object into v, strictly and as sent: syntax
+// errors and trailing data are problems that name the offset; unknown
+// fields, wrong types, member names given twice or in another case than
+// the field's, and text that is not valid UTF-8 or holds an unpaired
+// surrogate escape are validation problems that name the member (see
+// checkMembers).
 func DecodeJSON(body []byte, v any) *Problem {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -77,6 +81,13 @@ func DecodeJSON(body []byte, v any) *Problem {
 	}
 	if trimmed[0] != '{' {
 		return NewProblem(KindMalformedJSON, "the body must be a JSON object")
+	}
+	fields, err := checkMembers(trimmed, schemaOf(reflect.TypeOf(v)))
+	switch {
+	case err != nil:
+		return decodeProblem(err)
+	case len(fields) > 0:
+		return Invalid(fields...)
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()

@@ -69,6 +69,9 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	if after > MaxBalance {
+		return nil, ErrBalanceLimit
+	}
 	// Every transfer out in flight may yet be credited back, and that
 	// refund must always land: a deposit may not take the room it needs.
 	// (The refund itself, a deposit of its own transfer, needs no room
@@ -82,8 +85,10 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 			return nil, err
 		}
 	}
-	if _, err := checkedAdd(after, reserved); err != nil {
+	if room, err := checkedAdd(after, reserved); err != nil {
 		return nil, err
+	} else if room > MaxBalance {
+		return nil, ErrBalanceLimit
 	}
 	return []Event{MoneyDeposited{
 		Amount:       c.Amount,
@@ -103,6 +108,11 @@ func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
 	}
 	if after < -s.OverdraftLimit {
 		return nil, ErrInsufficientFunds
+	}
+	// Only an overdraft limit recorded before MaxAmount bounded it reaches
+	// this far.
+	if after < -MaxBalance {
+		return nil, ErrBalanceLimit
 	}
 	return []Event{MoneyWithdrawn{
 		Amount:       c.Amount,
@@ -206,7 +216,9 @@ func (v *Validator) Err() error {
 // Text checks free text. Invalid UTF-8 is refused because JSON encoding would
 // silently replace it, so the event would not record what was sent; control
 // characters are refused because they corrupt logs, statements and CSV
-// exports downstream.
+// exports downstream; bidirectional formatting characters and invisible
+// ones because they make text read otherwise than it is (an owner or a
+// reference shown reversed, two owners that look alike but differ).
 func (v *Validator) Text(field, s string, required bool) {
 	if m := TextProblem(s, required); m != "" {
 		v.Add(field, m)
@@ -227,7 +239,29 @@ func TextProblem(s string, required bool) string {
 	case strings.ContainsFunc(s, unicode.IsControl):
 		return "must not contain control characters"
 	}
+	for _, r := range s {
+		switch {
+		case bidiFormatting(r):
+			return fmt.Sprintf("must not contain bidirectional formatting characters (U+%04X)", r)
+		case zeroWidth(r):
+			return fmt.Sprintf("must not contain zero-width characters (U+%04X)", r)
+		}
+	}
 	return ""
+}
+
+// bidiFormatting reports the characters that change the direction text is
+// shown in: the embeddings and overrides (U+202A..U+202E), the isolates
+// (U+2066..U+2069) and the marks (U+200E, U+200F, U+061C).
+func bidiFormatting(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// zeroWidth reports the characters that take no room: the zero-width
+// space, non-joiner and joiner (U+200B..U+200D), the word joiner (U+2060)
+// and the zero-width no-break space, or byte order mark (U+FEFF).
+func zeroWidth(r rune) bool {
+	return r >= 0x200b && r <= 0x200d || r == 0x2060 || r == 0xfeff
 }
 
 // Amount checks an amount in minor units against least..MaxAmount.

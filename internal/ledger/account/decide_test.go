@@ -104,6 +104,16 @@ func TestDecide(t *testing.T) {
 			thenFields: []FieldError{field("owner", "must be valid UTF-8")},
 		},
 		{
+			name:       "open refuses an owner that reads reversed",
+			when:       Open{AccountID: "a", Owner: "Ada \u202eecalevoL", Currency: "EUR"},
+			thenFields: []FieldError{field("owner", "must not contain bidirectional formatting characters (U+202E)")},
+		},
+		{
+			name:       "open refuses an owner with an invisible character",
+			when:       Open{AccountID: "a", Owner: "A\u200bda", Currency: "EUR"},
+			thenFields: []FieldError{field("owner", "must not contain zero-width characters (U+200B)")},
+		},
+		{
 			name:       "open refuses a missing currency",
 			when:       Open{AccountID: "a", Owner: "Ada"},
 			thenFields: []FieldError{field("currency", "is required")},
@@ -133,34 +143,46 @@ func TestDecide(t *testing.T) {
 			then:  then(MoneyDeposited{Amount: MaxAmount, TransferID: "tr-1", BalanceAfter: MaxAmount + 10}),
 		},
 		{
-			name:  "deposit up to the largest balance",
-			given: given(opened, deposited(1, math.MaxInt64-10)),
+			name:  "deposit up to the balance limit",
+			given: given(opened, deposited(1, MaxBalance-10)),
 			when:  Deposit{Amount: 10},
-			then:  then(deposited(10, math.MaxInt64)),
+			then:  then(deposited(10, MaxBalance)),
 		},
 		{
-			name:    "deposit that would overflow the balance",
+			name:    "deposit one past the balance limit",
+			given:   given(opened, deposited(1, MaxBalance-10)),
+			when:    Deposit{Amount: 11},
+			thenErr: ErrBalanceLimit,
+		},
+		{
+			name:    "deposit past the balance limit, the credit leg of a transfer too",
+			given:   given(opened, deposited(1, MaxBalance)),
+			when:    Deposit{Amount: 1, TransferID: "tr-9"},
+			thenErr: ErrBalanceLimit,
+		},
+		{
+			name:    "deposit into a balance recorded near int64's limit",
 			given:   given(opened, deposited(1, math.MaxInt64-10)),
 			when:    Deposit{Amount: 11},
 			thenErr: ErrOverflow,
 		},
 		{
 			name:    "deposit that would take the room a transfer out in flight needs to come back",
-			given:   given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150)),
+			given:   given(opened, deposited(1, MaxBalance-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, MaxBalance-150)),
 			when:    Deposit{Amount: 101},
-			thenErr: ErrOverflow,
+			thenErr: ErrBalanceLimit,
 		},
 		{
 			name:  "deposit that leaves the room",
-			given: given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150)),
+			given: given(opened, deposited(1, MaxBalance-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, MaxBalance-150)),
 			when:  Deposit{Amount: 100},
-			then:  then(deposited(100, math.MaxInt64-50)),
+			then:  then(deposited(100, MaxBalance-50)),
 		},
 		{
 			name:  "the refund of a transfer out in flight always lands",
-			given: given(opened, deposited(1, math.MaxInt64-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, math.MaxInt64-150), deposited(100, math.MaxInt64-50)),
+			given: given(opened, deposited(1, MaxBalance-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, MaxBalance-150), deposited(100, MaxBalance-50)),
 			when:  Deposit{Amount: 50, TransferID: "tr-1"},
-			then:  then(MoneyDeposited{Amount: 50, TransferID: "tr-1", BalanceAfter: math.MaxInt64}),
+			then:  then(MoneyDeposited{Amount: 50, TransferID: "tr-1", BalanceAfter: MaxBalance}),
 		},
 		{
 			name:    "deposit into no account",
@@ -232,6 +254,18 @@ func TestDecide(t *testing.T) {
 			given: given(opened, deposited(70, 70), TransferOutBegun{TransferID: "tr-1", Amount: 70}),
 			when:  Withdraw{Amount: 70, TransferID: "tr-1"},
 			then:  then(MoneyWithdrawn{Amount: 70, TransferID: "tr-1", BalanceAfter: 0}),
+		},
+		{
+			name:  "withdraw down to minus the balance limit (an overdraft limit recorded before it)",
+			given: given(AccountOpened{AccountID: "acc-1", Owner: "Ada", Currency: "EUR", OverdraftLimit: math.MaxInt64}, withdrawn(1, -MaxBalance+5)),
+			when:  Withdraw{Amount: 5},
+			then:  then(withdrawn(5, -MaxBalance)),
+		},
+		{
+			name:    "withdraw one past minus the balance limit",
+			given:   given(AccountOpened{AccountID: "acc-1", Owner: "Ada", Currency: "EUR", OverdraftLimit: math.MaxInt64}, withdrawn(1, -MaxBalance+5)),
+			when:    Withdraw{Amount: 6},
+			thenErr: ErrBalanceLimit,
 		},
 		{
 			name:    "withdraw that would overflow the balance",
@@ -436,6 +470,31 @@ func TestDecideUnknownCommand(t *testing.T) {
 type foreignCommand struct{}
 
 func (foreignCommand) CommandType() string { return "Foreign" }
+
+// Free text refuses each character of the classes that hide what it says,
+// and takes their neighbours.
+func TestTextProblem(t *testing.T) {
+	refused := map[string][]rune{
+		"must not contain control characters":                  {0x00, 0x1f, 0x7f, 0x85, 0x9f},
+		"must not contain bidirectional formatting characters": {0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0x200e, 0x200f, 0x061c},
+		"must not contain zero-width characters":               {0x200b, 0x200c, 0x200d, 0x2060, 0xfeff},
+	}
+	for want, runes := range refused {
+		for _, r := range runes {
+			if got := TextProblem("ab"+string(r)+"cd", false); !strings.HasPrefix(got, want) {
+				t.Errorf("U+%04X: %q, want %q", r, got, want)
+			}
+		}
+	}
+	for _, r := range []rune{0x061b, 0x061d, 0x200a, 0x2010, 0x2027, 0x202f, 0x205f, 0x2061, 0x2065, 0x206a, 0xfefe, 0xff01, 0x1f600} {
+		if got := TextProblem("ab"+string(r)+"cd", false); got != "" {
+			t.Errorf("U+%04X refused: %q", r, got)
+		}
+	}
+	if got := TextProblem("ab\xffcd", false); got != "must be valid UTF-8" {
+		t.Errorf("invalid UTF-8: %q", got)
+	}
+}
 
 func TestValidationErrorMessage(t *testing.T) {
 	_, err := Decide(Account{}, Open{AccountID: "a", Currency: "eur"})

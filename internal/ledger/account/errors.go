@@ -35,6 +35,7 @@ var (
 	ErrAccountNotEmpty   = &Refusal{"account-not-empty", 422, "The account balance is not zero", "only an account with a zero balance can close"}
 	ErrTransfersInFlight = &Refusal{"transfers-in-flight", 422, "The account has transfers in flight", "the account can close once its transfers have settled"}
 	ErrOverflow          = &Refusal{"amount-overflow", 422, "The balance would overflow", ""}
+	ErrBalanceLimit      = &Refusal{"balance-limit", 422, "The balance would pass its limit", "a balance stays within plus or minus 9007199254740991 minor units (2^53-1), which every JSON client reads exactly"}
 	ErrVersionNotFound   = &Refusal{"version-not-found", 404, "No such version", "the account has no such version"}
 )
 

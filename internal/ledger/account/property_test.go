@@ -43,6 +43,15 @@ func TestDecideProperties(t *testing.T) {
 			if err := apply(Open{AccountID: "acc", Owner: "Owner", Currency: "USD", OverdraftLimit: overdraft}); err != nil {
 				t.Fatal(err)
 			}
+			if seed%2 == 1 {
+				// Near the balance limit, where a large deposit is refused.
+				for range 9 {
+					if err := apply(Deposit{Amount: MaxAmount}); err != nil {
+						t.Fatal(err)
+					}
+					sum += MaxAmount
+				}
+			}
 			ids := []string{"tr-a", "tr-b", "tr-c"}
 			for step := range 200 {
 				amount := rng.Int64N(700) // sometimes 0, which must be refused
@@ -69,6 +78,10 @@ func TestDecideProperties(t *testing.T) {
 					}
 				}
 				wasOpen := state.Status == StatusOpen
+				var reserved int64 // for the transfers out in flight to come back
+				for _, a := range state.TransfersInFlight {
+					reserved += a
+				}
 				err := apply(c)
 				outcome := "accepted"
 				if err != nil {
@@ -98,6 +111,10 @@ func TestDecideProperties(t *testing.T) {
 						if !errors.Is(err, ErrInsufficientFunds) {
 							t.Fatalf("step %d: %#v from %d (overdraft %d): %v, want ErrInsufficientFunds", step, c, sum, overdraft, err)
 						}
+					case delta > 0 && sum+delta+reserved > MaxBalance:
+						if !errors.Is(err, ErrBalanceLimit) {
+							t.Fatalf("step %d: %#v from %d with %d in flight: %v, want ErrBalanceLimit", step, c, sum, reserved, err)
+						}
 					case err != nil:
 						t.Fatalf("step %d: %#v from %d (overdraft %d): %v", step, c, sum, overdraft, err)
 					default:
@@ -124,6 +141,9 @@ func TestDecideProperties(t *testing.T) {
 				if state.Balance < -overdraft {
 					t.Fatalf("step %d: balance %d below the overdraft limit %d", step, state.Balance, overdraft)
 				}
+				if state.Balance > MaxBalance {
+					t.Fatalf("step %d: balance %d past the limit", step, state.Balance)
+				}
 			}
 			if folded := Fold(history); !reflect.DeepEqual(folded, state) {
 				t.Fatalf("Fold(history) = %#v\nstep by step  %#v", folded, state)
@@ -131,7 +151,7 @@ func TestDecideProperties(t *testing.T) {
 		})
 	}
 	for _, want := range []string{
-		"Deposit: accepted", "Deposit: invalid", "Deposit: " + ErrAccountClosed.Error(),
+		"Deposit: accepted", "Deposit: invalid", "Deposit: " + ErrAccountClosed.Error(), "Deposit: " + ErrBalanceLimit.Error(),
 		"Withdraw: accepted", "Withdraw: invalid", "Withdraw: " + ErrInsufficientFunds.Error(),
 		"Close: accepted", "Close: " + ErrAccountNotEmpty.Error(), "Close: " + ErrTransfersInFlight.Error(),
 		"BeginTransferOut: accepted", "EndTransferOut: accepted",

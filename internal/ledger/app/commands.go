@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"annals/internal/kit/eventstore"
@@ -63,9 +64,8 @@ type AccountCommand struct {
 	Tenant    string
 	AccountID string
 	Command   account.Command
-	// IfMatch, when set, is the version the account must be at; a lost
-	// race is then refused, not decided again.
-	IfMatch *int64
+	// IfMatch, when set, is what the account's version must be.
+	IfMatch *IfMatch
 	Meta    eventstore.Metadata
 	Once    *Once[AccountResult]
 }
@@ -80,17 +80,32 @@ type AccountResult struct {
 	Recorded int
 }
 
-// PreconditionError is a command refused because its account is not at
-// the version the caller pinned: it was at Version when read, or it moved
-// while the command ran (Changed).
+// IfMatch is a condition on an account's version before a command, as
+// HTTP's If-Match states it. With Any, the account must exist, at any
+// version, and the command is not pinned: a lost race is decided again, as
+// without a condition. Otherwise the account must be at one of Versions
+// (none matches when it is empty) and the command is pinned to it: a lost
+// race is refused, since the account is no longer at that version.
+type IfMatch struct {
+	Any      bool
+	Versions []int64
+}
+
+// PreconditionError is a command refused because its account did not meet
+// its IfMatch: it was at Version when read, it moved from Version while
+// the command ran (Changed), or it does not exist (Missing).
 type PreconditionError struct {
 	Version int64
 	Changed bool
+	Missing bool
 }
 
 func (e *PreconditionError) Error() string {
-	if e.Changed {
-		return "the account changed while the command ran"
+	switch {
+	case e.Missing:
+		return "the account does not exist"
+	case e.Changed:
+		return fmt.Sprintf("the account changed from version %d while the command ran", e.Version)
 	}
 	return fmt.Sprintf("the account is at version %d", e.Version)
 }
@@ -125,9 +140,14 @@ func (c *Commands) Execute(ctx context.Context, cmd AccountCommand) (AccountResu
 // is only ever the expected head of the write: a stale one costs a retry.
 func (c *Commands) attempt(ctx context.Context, stream eventstore.StreamID, cmd AccountCommand) (AccountResult, error) {
 	_, opening := cmd.Command.(account.Open)
-	var res AccountResult
+	pinned := cmd.IfMatch != nil && !cmd.IfMatch.Any
+	var (
+		res AccountResult
+		at  int64 // the version decided on
+	)
 	decide := func(cur eventstore.Current[account.Account]) (eventstore.Decision, error) {
-		if cmd.IfMatch != nil && cur.Head.Version() != *cmd.IfMatch {
+		at = cur.Head.Version()
+		if pinned && !slices.Contains(cmd.IfMatch.Versions, cur.Head.Version()) {
 			return eventstore.Decision{}, &PreconditionError{Version: cur.Head.Version()}
 		}
 		decided, err := account.Decide(cur.State, cmd.Command)
@@ -165,10 +185,12 @@ func (c *Commands) attempt(ctx context.Context, stream eventstore.StreamID, cmd 
 	switch {
 	case err == nil:
 		return res, nil
+	case cmd.IfMatch != nil && cmd.IfMatch.Any && errors.Is(err, eventstore.ErrNotFound):
+		return AccountResult{}, &PreconditionError{Missing: true}
 	case !errors.Is(err, eventstore.ErrConflict):
 		return AccountResult{}, AccountError(err)
-	case cmd.IfMatch != nil:
-		return AccountResult{}, &PreconditionError{Version: *cmd.IfMatch, Changed: true}
+	case pinned:
+		return AccountResult{}, &PreconditionError{Version: at, Changed: true}
 	case opening:
 		return AccountResult{}, account.ErrAccountExists
 	}

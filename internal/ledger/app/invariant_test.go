@@ -215,8 +215,8 @@ func (w *world) open(ctx context.Context, id string, balance, overdraft int64) {
 	if err := w.command(ctx, id, account.Open{AccountID: id, Owner: "o", Currency: "EUR", OverdraftLimit: overdraft}); err != nil {
 		w.t.Fatal(err)
 	}
-	if balance > 0 {
-		if err := w.command(ctx, id, account.Deposit{Amount: balance}); err != nil {
+	for left := balance; left > 0; left -= account.MaxAmount {
+		if err := w.command(ctx, id, account.Deposit{Amount: min(left, account.MaxAmount)}); err != nil {
 			w.t.Fatal(err)
 		}
 	}
@@ -352,6 +352,9 @@ func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) 
 	w.open(ctx, "C", 0, 3_000)
 	w.open(ctx, "E", 0, 0) // closes with transfers to it recorded
 	w.open(ctx, "F", 0, 0) // closes with transfers from it recorded
+	// Near the balance limit: some transfers to it complete, and the ones
+	// that would take it past the limit are refunded.
+	w.open(ctx, "D", account.MaxBalance-2_000, 0)
 	wg := w.deliver(ctx, seed, workers)
 
 	for _, r := range []struct{ id, from, to string }{{"x-ae", "A", "E"}, {"x-be", "B", "E"}, {"x-fa", "F", "A"}} {
@@ -374,7 +377,7 @@ func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) 
 		go func() {
 			defer rwg.Done()
 			rng := rand.New(rand.NewPCG(seed, uint64(10+r)))
-			ids := []string{"A", "B", "C", "E"}
+			ids := []string{"A", "B", "C", "E", "D"}
 			for i := range n / 2 {
 				from, to := ids[rng.IntN(3)], ids[rng.IntN(len(ids))]
 				if _, err := w.request(ctx, fmt.Sprintf("t%d-%d", r, i), from, to, 1+rng.Int64N(3_000)); err != nil {
@@ -417,6 +420,9 @@ func (w *world) check(ctx context.Context, swept int) outcome {
 		sum += a.Balance
 		if a.Balance < -a.OverdraftLimit {
 			t.Errorf("account %s: balance %d below its overdraft limit %d", id, a.Balance, a.OverdraftLimit)
+		}
+		if a.Balance > account.MaxBalance {
+			t.Errorf("account %s: balance %d past the balance limit", id, a.Balance)
 		}
 		if len(a.TransfersInFlight) > 0 {
 			t.Errorf("account %s: transfers still in flight %v", id, a.TransfersInFlight)
@@ -556,7 +562,7 @@ func TestTransfersNeverLoseOrCreateMoney(t *testing.T) {
 	// The runs must have gone down every path, or they prove little.
 	switch {
 	case total.completed == 0, total.refunded == 0, total.reasons[transfer.ReasonInsufficientFunds] == 0,
-		total.reasons[transfer.ReasonAccountClosed] == 0, total.swept == 0,
+		total.reasons[transfer.ReasonAccountClosed] == 0, total.reasons[transfer.ReasonBalanceLimit] == 0, total.swept == 0,
 		total.injected["killed"] == 0, total.injected["lost reply"] == 0, total.injected["before"] == 0:
 		t.Errorf("some path was never taken: %+v", total)
 	}

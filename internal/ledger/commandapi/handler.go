@@ -154,7 +154,7 @@ type command struct {
 	route     route
 	accountID string
 	cmd       account.Command
-	ifMatch   *int64
+	ifMatch   *app.IfMatch
 }
 
 func success(r route, res app.AccountResult, corr string) events.APIGatewayV2HTTPResponse {

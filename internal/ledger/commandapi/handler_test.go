@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"annals/internal/ledger/account"
-
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/commandapi"
 )
@@ -156,12 +155,80 @@ func testIfMatch(t *testing.T, opts ...option) {
 	f := newFixture(t, opts...)
 	id := f.open(t, 0)
 	dep := "/accounts/" + id + "/deposits"
-	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `"1"`}}), 200, "")
-	b := expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `"1"`}}), 412, httpapi.KindPreconditionFailed)
-	if !strings.Contains(b["detail"].(string), "2") {
-		t.Errorf("412 detail %q does not say the current version", b["detail"])
+	deposit := func(ifMatch string) events.APIGatewayV2HTTPResponse {
+		return f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": ifMatch}})
 	}
-	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `W/"2"`}}), 200, "")
+	steps := []struct {
+		ifMatch string
+		status  int
+		version int64 // after a 200
+	}{
+		{`"1"`, 200, 2},
+		{`"1"`, 412, 0},
+		// A weak tag never matches by the strong comparison If-Match uses.
+		{`W/"2"`, 412, 0},
+		{`W/"2", W/"1"`, 412, 0},
+		// A list matches when any strong tag is the version.
+		{`W/"2", "2"`, 200, 3},
+		{`"1", "3", "7"`, 200, 4},
+		{`"1","2" ,  "3"`, 412, 0},
+		{`"4",`, 200, 5},
+		// Any version: the account exists.
+		{`*`, 200, 6},
+	}
+	for _, s := range steps {
+		resp := deposit(s.ifMatch)
+		if s.status == 412 {
+			b := expect(t, resp, 412, httpapi.KindPreconditionFailed)
+			if d, _ := b["detail"].(string); !strings.Contains(d, "version") {
+				t.Errorf("If-Match %s: 412 detail %q does not say the current version", s.ifMatch, d)
+			}
+			continue
+		}
+		if b := expect(t, resp, s.status, ""); num(b, "version") != s.version {
+			t.Fatalf("If-Match %s: version %v, want %d", s.ifMatch, b["version"], s.version)
+		}
+	}
+	// Any version of no account: the precondition fails; a version of
+	// none is no account, as without If-Match.
+	missing := func(ifMatch string) events.APIGatewayV2HTTPResponse {
+		return f.do(t, req{path: "/accounts/nobody/deposits", body: `{"amount":5}`, headers: map[string]string{"If-Match": ifMatch}})
+	}
+	expect(t, missing(`*`), 412, httpapi.KindPreconditionFailed)
+	expect(t, missing(`"1"`), 404, httpapi.KindNotFound)
+	// A command that * lets run is refused by the account's own rules.
+	expect(t, f.do(t, req{path: "/accounts/" + id + "/close", headers: map[string]string{"If-Match": `*`}}), 422, account.ErrAccountNotEmpty.Kind)
+
+	for _, bad := range []string{`abc`, `6`, `"6`, `6"`, `""`, `"x"`, `"-1"`, `"06"`, `"+6"`, `" 6"`, `w/"6"`, `W/ "6"`, `*, "6"`, `"6", *`, `**`, `,`, ` , `, `"6" "7"`, `"6";"7"`} {
+		b := expect(t, deposit(bad), 400, httpapi.KindValidation)
+		if !strings.Contains(fmt.Sprint(b["errors"]), "field:If-Match") {
+			t.Errorf("If-Match %s: errors %v do not name If-Match", bad, b["errors"])
+		}
+	}
+	if b := expect(t, deposit(`"6"`), 200, ""); num(b, "version") != 7 {
+		t.Errorf("after the refusals the version is %v, want 7", b["version"])
+	}
+}
+
+// A list pins the command to the version it matched: a lost race is a
+// 412, not decided again. * pins nothing: a lost race is decided again,
+// as without If-Match.
+func TestIfMatchPinsTheMatchedVersion(t *testing.T) {
+	var appends atomic.Int64
+	f := newFixture(t, func(c *commandapi.Config, f *fixture) {
+		c.ConflictBudget = 100 * time.Millisecond
+		f.backend = &alwaysLosing{Backend: f.backend, appends: &appends}
+	})
+	id := f.open(t, 0)
+	dep := "/accounts/" + id + "/deposits"
+	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `"7", "1"`}}), 412, httpapi.KindPreconditionFailed)
+	if n := appends.Load(); n != 2 {
+		t.Errorf("%d writes, want the open and one attempt", n)
+	}
+	expect(t, f.do(t, req{path: dep, body: `{"amount":5}`, headers: map[string]string{"If-Match": `*`}}), 409, httpapi.KindConflict)
+	if n := appends.Load(); n < 4 {
+		t.Errorf("%d writes, want * decided again after a lost race", n)
+	}
 }
 
 func TestRacingDepositsAllLand(t *testing.T) { testRacingDepositsAllLand(t) }

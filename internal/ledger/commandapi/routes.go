@@ -3,7 +3,6 @@ package commandapi
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -73,11 +72,10 @@ func (h *Handler) decode(r route, req *events.APIGatewayV2HTTPRequest, body []by
 		c.accountID = strings.Split(strings.Trim(req.RawPath, "/"), "/")[1]
 	}
 	if v := httpapi.Header(req, "If-Match"); v != "" && r != routeOpen {
-		n, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(v, "W/"), `"`), 10, 64)
-		if err != nil || n < 0 {
-			return c, httpapi.Invalid(httpapi.FieldError{Field: "If-Match", Message: `must be a version as an entity tag, e.g. "3"`})
+		var p *httpapi.Problem
+		if c.ifMatch, p = parseIfMatch(v); p != nil {
+			return c, p
 		}
-		c.ifMatch = &n
 	}
 	if r == routeClose && len(strings.TrimSpace(string(body))) == 0 {
 		c.cmd = account.Close{}

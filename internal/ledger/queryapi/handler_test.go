@@ -278,7 +278,7 @@ func TestOwnerAccounts(t *testing.T) {
 
 	for _, q := range []string{"", "owner=", "owner=alice&limit=0", "owner=alice&limit=101", "owner=alice&limit=x",
 		"owner=alice&cursor=", "owner=alice&fromVersion=2", "owner=a&owner=b",
-		"owner=" + strings.Repeat("o", 201), "owner=%01bob", "owner=%FF"} {
+		"owner=" + strings.Repeat("o", 201), "owner=%01bob", "owner=%FF", "owner=%E2%80%AEbob", "owner=a%E2%80%8Bb", "owner=%EF%BB%BFbob"} {
 		expect(t, f.do(t, req{path: "/accounts", query: q}), 400, httpapi.KindValidation)
 	}
 	// A cursor of another owner's list.

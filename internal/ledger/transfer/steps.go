@@ -138,6 +138,8 @@ func reasonFor(err error) string {
 		return ReasonAccountNotFound
 	case errors.Is(err, account.ErrOverflow):
 		return ReasonAmountOverflow
+	case errors.Is(err, account.ErrBalanceLimit):
+		return ReasonBalanceLimit
 	case errors.As(err, &ve):
 		return ReasonInvalid
 	}

@@ -124,6 +124,21 @@ func TestSteps(t *testing.T) {
 			then:      Step{Name: StepRefund, Progress: Failed{Reason: ReasonCurrencyMismatch, Refunded: true}, From: accountEvents(refunded, settled)},
 		},
 		{
+			name:      "a destination the amount takes up to the balance limit is paid",
+			given:     []Event{requested, Debited{}},
+			givenFrom: debitedA,
+			givenTo:   accountEvents(openedB, account.MoneyDeposited{Amount: account.MaxBalance - 300, BalanceAfter: account.MaxBalance - 300}),
+			then: Step{Name: StepCredit, Progress: Completed{}, From: accountEvents(settled),
+				To: accountEvents(account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: account.MaxBalance})},
+		},
+		{
+			name:      "a destination the amount would take past the balance limit refunds the source",
+			given:     []Event{requested, Debited{}},
+			givenFrom: debitedA,
+			givenTo:   accountEvents(openedB, account.MoneyDeposited{Amount: account.MaxBalance - 299, BalanceAfter: account.MaxBalance - 299}),
+			then:      Step{Name: StepRefund, Progress: Failed{Reason: ReasonBalanceLimit, Refunded: true}, From: accountEvents(refunded, settled)},
+		},
+		{
 			name:      "a destination the amount would overflow refunds the source",
 			given:     []Event{requested, Debited{}},
 			givenFrom: debitedA,

@@ -32,6 +32,7 @@ const (
 	ReasonAccountNotFound   = "account-not-found"
 	ReasonCurrencyMismatch  = "currency-mismatch"
 	ReasonAmountOverflow    = "amount-overflow"
+	ReasonBalanceLimit      = "balance-limit"
 	ReasonInvalid           = "invalid"
 )
 
