@@ -9,9 +9,11 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-// The event source mapping in template.yaml: never gives up, reports the
-// first unsent record, and its filter lets through exactly the commit
-// inserts (checked on the golden payload's records).
+// The function in template.yaml puts commits on the events stream and
+// letters on its skipped-commits queue, nothing else; its event source
+// mapping never gives up, reports the first unsent record, and its filter
+// lets through exactly the commit inserts (checked on the golden payload's
+// records).
 func TestTemplateWiresTheFanout(t *testing.T) {
 	p := awstest.TemplateFunction[struct {
 		Stream                    any
@@ -22,9 +24,12 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 		ParallelizationFactor     int
 		FilterCriteria            struct{ Filters []struct{ Pattern string } }
 	}](t, "FanoutFunction")
-	// kinesis:PutRecords on the events stream only.
-	p.Check(t, "functions/fanout", map[string]any{"STREAM_NAME": awstest.Ref("EventsStream")}, []awstest.Grant{
+	p.Check(t, "functions/fanout", map[string]any{
+		"STREAM_NAME":       awstest.Ref("EventsStream"),
+		"SKIPPED_QUEUE_URL": awstest.Ref("FanoutSkippedQueue"),
+	}, []awstest.Grant{
 		{Actions: []string{"kinesis:PutRecords"}, Resource: awstest.GetAtt("EventsStream", "Arn")},
+		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutSkippedQueue", "Arn")},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))
