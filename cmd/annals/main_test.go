@@ -59,7 +59,7 @@ func checkContains(t *testing.T, what, output string, want ...string) {
 
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
-	tables := map[string]string{"EVENTS_TABLE": "e", "DEAD_LETTER_QUEUE_URL": "q"}
+	tables := map[string]string{"EVENTS_TABLE": "e", "DEAD_LETTER_QUEUE_URL": "q", "SKIPPED_QUEUE_URL": "s"}
 	for _, v := range views.All {
 		tables[v.Env] = v.Name
 	}
