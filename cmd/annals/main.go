@@ -1,7 +1,7 @@
 // Command annals is the operator's tool for the deployed (or local) stack:
 //
 //	annals rebuild <view> [flags]   rebuild a view into a fresh table
-//	annals redrive --stream KEY ... | --from-queue URL ...
+//	annals redrive --stream KEY ... | --from-queue URL ... | --skipped [--republish]
 //	annals sweep-transfers [--older-than D]   drive transfers stuck pending
 //	annals soak [--url U] [--clients N] ...   load a running stack over HTTP and check it
 //
@@ -35,6 +35,7 @@ var usageHeader = `usage:
   annals rebuild <` + viewNames() + `> [flags]
   annals redrive --stream KEY (--republish [--from N] [--to M] | --lift [--view V]) [flags]
   annals redrive --from-queue URL [--view V] [flags]
+  annals redrive --skipped [--republish] [flags]
   annals sweep-transfers [--older-than D] [--page N] [flags]
   annals soak [--url U] [--clients N] [--accounts N] [--duration D] [--seed N] [--converge D]
 

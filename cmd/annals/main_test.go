@@ -59,7 +59,7 @@ func checkContains(t *testing.T, what, output string, want ...string) {
 
 func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 	t.Parallel()
-	tables := map[string]string{"EVENTS_TABLE": "e", "DEAD_LETTER_QUEUE_URL": "q"}
+	tables := map[string]string{"EVENTS_TABLE": "e", "DEAD_LETTER_QUEUE_URL": "q", "SKIPPED_QUEUE_URL": "s"}
 	for _, v := range views.All {
 		tables[v.Env] = v.Name
 	}
@@ -88,7 +88,12 @@ func TestCommandLineErrorsAreUsageErrors(t *testing.T) {
 		{[]string{"redrive", "--stream", "a#account#b", "--lift", "--timeout", "0s"}, tables, "--timeout must be positive"},
 		{[]string{"redrive", "--from-queue", "q", "--visibility", "-1"}, tables, "--visibility from 0 to 43200"},
 		{[]string{"sweep-transfers", "--timeout", "-1s"}, tables, "--timeout positive"},
-		{[]string{"redrive"}, nil, "exactly one of --stream KEY or --from-queue URL"},
+		{[]string{"redrive"}, nil, "exactly one of --stream KEY, --from-queue URL or --skipped"},
+		{[]string{"redrive", "--skipped", "--from-queue", "q"}, nil, "exactly one of"},
+		{[]string{"redrive", "--skipped", "--lift"}, nil, "--lift and --view go with --stream or --from-queue"},
+		{[]string{"redrive", "--skipped", "--republish", "--from", "2"}, nil, "--from and --to go with --stream"},
+		{[]string{"redrive", "--skipped"}, nil, "missing --skipped-queue (or SKIPPED_QUEUE_URL)"},
+		{[]string{"redrive", "--skipped", "--republish"}, map[string]string{"SKIPPED_QUEUE_URL": "q"}, "missing --events-table (or EVENTS_TABLE), --kinesis-stream (or STREAM_NAME)"},
 		{[]string{"redrive", "--stream", "a#account#b", "--from-queue", "q"}, nil, "exactly one of"},
 		{[]string{"redrive", "--stream", "a#account#b"}, nil, "--republish (onto the events stream), --lift"},
 		{[]string{"redrive", "--stream", "a#account#b", "--lift", "--from", "3"}, nil, "--from and --to choose what --republish sends"},

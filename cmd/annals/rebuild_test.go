@@ -59,9 +59,9 @@ func TestRebuildTransfersCommand(t *testing.T) {
 	)
 
 	// Switched: the sweeper reads the fresh table's Pending index.
-	switched := map[string]string{"EVENTS_TABLE": eventsTable, "TRANSFERS_TABLE": fresh}
+	switched := map[string]string{"EVENTS_TABLE": eventsTable, "TRANSFERS_TABLE": fresh, "SKIPPED_QUEUE_URL": awstest.Queue(t, "FanoutSkippedQueue")}
 	code, stdout, stderr := runCLI(t, switched, "sweep-transfers", "--older-than", "0s")
-	if code != exitOK || !strings.Contains(stdout, "1 pending, 1 completed, 0 failed, 0 not moved") {
+	if code != exitOK || !strings.Contains(stdout, "1 pending, 0 skipped by the fan-out, 1 completed, 0 failed, 0 not moved") {
 		t.Fatalf("sweep of the fresh table: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 

@@ -31,6 +31,7 @@ func (c cli) redrive(ctx context.Context, args []string) error {
   annals redrive --stream KEY --republish [--from N] [--to M]   put the stream's commits back on the events stream
   annals redrive --stream KEY --lift [--view V]                 lift its quarantine and catch it up from the events table
   annals redrive --from-queue URL [--view V]                    lift every stream the dead letters name
+  annals redrive --skipped [--republish]                        list the commits the fan-out skipped, or send them
 
 flags:
 `)
@@ -38,7 +39,9 @@ flags:
 	}
 	streamKey := fs.String("stream", "", "the stream key, tenant#category#id")
 	fromQueue := fs.String("from-queue", "", "the dead-letter queue URL to read letters from")
-	republish := fs.Bool("republish", false, "with --stream: put its commits from --from to --to back on the events stream")
+	skipped := fs.Bool("skipped", false, "list the commits the fan-out skipped (the letters on its queue); with --republish, send them")
+	skippedQueue := fs.String("skipped-queue", c.envDefault("SKIPPED_QUEUE_URL"), "with --skipped: the fan-out's skipped-commits queue (default $SKIPPED_QUEUE_URL)")
+	republish := fs.Bool("republish", false, "with --stream: put its commits from --from to --to back on the events stream; with --skipped: the commits the letters name")
 	lift := fs.Bool("lift", false, "with --stream: lift its quarantine in the view(s) and catch it up from the events table")
 	from := fs.Int64("from", 1, "with --republish: the first version to republish (its whole commit goes)")
 	to := fs.Int64("to", 0, "with --republish: the last version to republish (0: the head)")
@@ -50,7 +53,7 @@ flags:
 		tables[v.Name] = fs.String(v.Name+"-table", c.envDefault(v.Env), fmt.Sprintf("the %s view's table (default $%s)", v.Name, v.Env))
 	}
 	dlq := fs.String("dead-letter-queue", c.envDefault("DEAD_LETTER_QUEUE_URL"), "where a lift that finds the stream still poisoned sends its new dead letter (default $DEAD_LETTER_QUEUE_URL, or --from-queue)")
-	visibility := fs.Int("visibility", 300, "with --from-queue: seconds a letter that stays stays hidden, so one run reads each letter once")
+	visibility := fs.Int("visibility", 300, "with --from-queue or --skipped --republish: seconds a letter that stays stays hidden, so one run reads each letter once")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -60,9 +63,19 @@ flags:
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	modes := 0
+	for _, on := range []bool{*streamKey != "", *fromQueue != "", *skipped} {
+		if on {
+			modes++
+		}
+	}
 	switch {
-	case (*streamKey == "") == (*fromQueue == ""):
-		return usagef("redrive: give exactly one of --stream KEY or --from-queue URL")
+	case modes != 1:
+		return usagef("redrive: give exactly one of --stream KEY, --from-queue URL or --skipped")
+	case *skipped && (*lift || set["view"]):
+		return usagef("redrive: --skipped lists or republishes the commits the fan-out skipped; --lift and --view go with --stream or --from-queue")
+	case *skipped && (set["from"] || set["to"]):
+		return usagef("redrive: --skipped republishes the commits its letters name; --from and --to go with --stream")
 	case *fromQueue != "" && (*republish || *lift):
 		return usagef("redrive: --from-queue lifts the streams its letters name; --republish and --lift go with --stream")
 	case *streamKey != "" && !*republish && !*lift:
@@ -100,6 +113,13 @@ flags:
 	if *republish {
 		needs["kinesis-stream"] = "STREAM_NAME"
 	}
+	if *skipped {
+		needs["skipped-queue"] = "SKIPPED_QUEUE_URL"
+		if !*republish {
+			// A listing reads the queue alone.
+			delete(needs, "events-table")
+		}
+	}
 	lifting := *lift || *fromQueue != ""
 	if lifting {
 		if *dlq == "" {
@@ -128,6 +148,34 @@ flags:
 	events := eventsdb.Store(db, *eventsTable, eventstore.DefaultSnapshotEvery, log)
 	w := c.stdout
 
+	if *skipped {
+		sqsClient := sqs.NewFromConfig(cfg)
+		if !*republish {
+			letters, err := redrive.ListSkipped(ctx, sqsClient, *skippedQueue, listVisibility)
+			for _, l := range letters {
+				fmt.Fprintln(w, l)
+			}
+			fmt.Fprintf(w, "%d letter(s) on %s\n", len(letters), *skippedQueue)
+			return err
+		}
+		pub := fanout.New(fanout.Config{Kinesis: kinesis.NewFromConfig(cfg), Stream: *kinesisStream, Log: log})
+		res, err := redrive.RepublishSkipped(ctx, sqsClient, *skippedQueue, int32(*visibility), events, pub)
+		for _, r := range res.Republished {
+			fmt.Fprintf(w, "republished %s\n", r)
+		}
+		for _, k := range res.Kept {
+			fmt.Fprintf(w, "kept %s\n", k)
+		}
+		fmt.Fprintf(w, "read %d letter(s) from %s: %d deleted, %d kept; %d commit(s) onto %s in %d request(s)\n",
+			res.Letters, *skippedQueue, res.Deleted, len(res.Kept), len(res.Republished), *kinesisStream, res.Requests)
+		if err != nil {
+			return err
+		}
+		if len(res.Kept) > 0 {
+			return fmt.Errorf("redrive --skipped: %d letter(s) kept on the queue", len(res.Kept))
+		}
+		return nil
+	}
 	if *republish {
 		pub := fanout.New(fanout.Config{Kinesis: kinesis.NewFromConfig(cfg), Stream: *kinesisStream, Log: log})
 		res, err := redrive.Republish(ctx, events, pub, stream, *from, *to)
@@ -182,3 +230,7 @@ flags:
 
 // maxVisibility is SQS's longest visibility timeout: 12 hours.
 const maxVisibility = 12 * 60 * 60
+
+// listVisibility hides each letter while a listing reads the queue (so that
+// it reads each once); the listing then shows them all again.
+const listVisibility = 30

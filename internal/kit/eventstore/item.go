@@ -166,6 +166,23 @@ func KeyOf(it Item) Item {
 	return Item{attrPK: it[attrPK], attrSK: it[attrSK]}
 }
 
+// CommitAt returns the stream key and first version of the commit at an
+// item's key (the key attributes a stream record carries, or the whole
+// item) without decoding the commit: what still names a commit whose
+// attributes do not decode, for a repair that reads it again later. A key
+// that cannot be a commit's (a snapshot's, one without a version) is an
+// error; the stream key is returned as stored, unchecked.
+func CommitAt(key Item) (stream string, version int64, err error) {
+	pk, sk, err := itemKey(key)
+	if err != nil {
+		return "", 0, err
+	}
+	if sk.Half || sk.Time > 0 || sk.Version < 1 {
+		return "", 0, fmt.Errorf("item %s at %s: not a commit's key", pk, sk)
+	}
+	return pk, sk.Version, nil
+}
+
 // kindOf returns an item's kind attribute.
 func kindOf(it Item) string {
 	s, _ := it[attrKind].(*types.AttributeValueMemberS)

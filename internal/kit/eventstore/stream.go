@@ -9,7 +9,8 @@
 // items exactly the same way, and one contract suite (eventstore/storetest)
 // runs against both. The item layout is the store's own: the repairs and
 // the fan-out read whole commits through its operations (ScanCommits,
-// ReadCommits, ReadCommitsAfter, DecodeCommit), never by attribute.
+// ReadCommits, ReadCommitsAfter, DecodeCommit, CommitAt), never by
+// attribute.
 package eventstore
 
 import (

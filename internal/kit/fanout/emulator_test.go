@@ -1,12 +1,14 @@
 package fanout_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"annals/internal/kit/fanout"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/lambdatest"
 )
@@ -19,7 +21,7 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	bootstrap := lambdatest.Build(t, "FanoutFunction")
 	kstream := awstest.KinesisStream(t, "EventsStream")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": kstream})
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": kstream, "SKIPPED_QUEUE_URL": awstest.Queue(t, "FanoutSkippedQueue")})
 	resp := lambdatest.Call[events.DynamoDBEventResponse](t, fn, raw)
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 		t.Errorf("response %+v, want an empty list of failures", resp)
@@ -34,18 +36,54 @@ func TestPayloadThroughTheBuiltFunction(t *testing.T) {
 	}
 }
 
-// Without its stream name the function fails at start-up, not per event.
-func TestMissingStreamNameFailsFast(t *testing.T) {
+// The built function, wired from its manifest, records a commit it cannot
+// send on the queue SKIPPED_QUEUE_URL names: the golden commit, its events
+// lost, leaves a letter naming its stream and version.
+func TestBuiltFunctionRecordsASkippedCommit(t *testing.T) {
+	t.Parallel()
+	bootstrap := lambdatest.Build(t, "FanoutFunction")
+	queue := awstest.Queue(t, "FanoutSkippedQueue")
+	_, raw := goldenEvent(t)
+	var ev map[string]any
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	commit := ev["Records"].([]any)[0].(map[string]any)["dynamodb"].(map[string]any)["NewImage"].(map[string]any)
+	delete(commit, "ev")
+	broken, _ := json.Marshal(ev)
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": awstest.KinesisStream(t, "EventsStream"), "SKIPPED_QUEUE_URL": queue})
+	resp := lambdatest.Call[events.DynamoDBEventResponse](t, fn, broken)
+	if len(resp.BatchItemFailures) != 0 {
+		t.Errorf("response %+v: a recorded skip must not stop the batch", resp)
+	}
+	bodies := awstest.ReadQueue(t, queue, 1)
+	var l fanout.Skipped
+	if err := json.Unmarshal([]byte(bodies[0]), &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(bodies) != 1 || l.Stream != goldenKey || l.Version != 1 || l.Cause != fanout.CauseUndecodable {
+		t.Errorf("letters %q, want one naming %s at 1", bodies, goldenKey)
+	}
+}
+
+// Without its stream name, or its skipped-commits queue, the function
+// fails at start-up, not per event.
+func TestMissingVariablesFailFast(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "FanoutFunction")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": ""})
-	out, err := fn.Invoke(t.Context(), raw)
-	if err == nil {
-		t.Fatalf("invoke without STREAM_NAME succeeded: %s", out)
-	}
-	if !fn.LogsContain("STREAM_NAME", 5*time.Second) {
-		t.Errorf("the start-up error does not name STREAM_NAME:\n%s", fn.Logs())
+	for _, missing := range []string{"STREAM_NAME", "SKIPPED_QUEUE_URL"} {
+		env := map[string]string{"STREAM_NAME": "s", "SKIPPED_QUEUE_URL": "q"}
+		env[missing] = ""
+		fn := lambdatest.Start(t, bootstrap, env)
+		out, err := fn.Invoke(t.Context(), raw)
+		if err == nil {
+			t.Fatalf("invoke without %s succeeded: %s", missing, out)
+		}
+		if !fn.LogsContain(missing, 5*time.Second) {
+			t.Errorf("the start-up error does not name %s:\n%s", missing, fn.Logs())
+		}
+		fn.Stop()
 	}
 }
 
@@ -59,6 +97,7 @@ func TestBuiltFunctionTakesTheServicesOwnEndpoint(t *testing.T) {
 	_, raw := goldenEvent(t)
 	fn := lambdatest.Start(t, bootstrap, map[string]string{
 		"STREAM_NAME":              kstream,
+		"SKIPPED_QUEUE_URL":        "http://127.0.0.1:1/q",
 		"AWS_ENDPOINT_URL":         "http://127.0.0.1:1",
 		"AWS_ENDPOINT_URL_KINESIS": aws.ToString(awstest.Kinesis(t).Options().BaseEndpoint),
 	})
@@ -74,7 +113,7 @@ func TestMissingCredentialsFailFast(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "FanoutFunction")
 	_, raw := goldenEvent(t)
-	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": "s", "AWS_SECRET_ACCESS_KEY": ""})
+	fn := lambdatest.Start(t, bootstrap, map[string]string{"STREAM_NAME": "s", "SKIPPED_QUEUE_URL": "q", "AWS_SECRET_ACCESS_KEY": ""})
 	out, err := fn.Invoke(t.Context(), raw)
 	if err == nil {
 		t.Fatalf("invoke without AWS_SECRET_ACCESS_KEY succeeded: %s", out)

@@ -3,12 +3,16 @@
 // (docs/events.md) and puts it on the events stream, partitioned by stream
 // key. It never drops a commit: failed puts are retried until the function
 // is about to time out, then the first unsent record is reported back to the
-// event source mapping, which resends it and everything after it.
+// event source mapping, which resends it and everything after it. A commit
+// that can never be sent (it does not decode, or is over the record limit)
+// is skipped only once a letter naming it is on the skipped-commits queue,
+// from which a redrive republishes it (skipped.go).
 package fanout
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -44,6 +48,11 @@ type Kinesis interface {
 type Config struct {
 	Kinesis Kinesis
 	Stream  string // the Kinesis stream's name
+	// Skipped is where Handle records each commit it cannot send (a
+	// Skipped letter). Without it such a commit stops the batch, as an
+	// unsent one does: it is never dropped unrecorded. Publish does not
+	// use it.
+	Skipped Queue
 	Log     *slog.Logger
 	// Margin before the context's deadline at which retrying stops;
 	// DefaultMargin when zero.
@@ -57,6 +66,7 @@ type Config struct {
 type Handler struct {
 	kinesis Kinesis
 	stream  string
+	skipped Queue
 	log     *slog.Logger
 	margin  time.Duration
 	backoff func(int) time.Duration
@@ -64,7 +74,7 @@ type Handler struct {
 
 // New returns a Handler.
 func New(c Config) *Handler {
-	h := &Handler{kinesis: c.Kinesis, stream: c.Stream, log: c.Log, margin: c.Margin, backoff: c.Backoff}
+	h := &Handler{kinesis: c.Kinesis, stream: c.Stream, skipped: c.Skipped, log: c.Log, margin: c.Margin, backoff: c.Backoff}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -96,23 +106,31 @@ func (e entry) size() int { return len(e.data) + len(e.key) }
 
 // tally is what one invocation did, logged as one line.
 type tally struct {
-	records, commits, dropped, poison, oversize, sent, requests, retries, unsent int
+	records, commits, dropped, poison, oversize, recorded, unrecorded, sent, requests, retries, unsent int
 }
 
 // Handle forwards the batch's commit inserts and reports the first record
-// it could not send before the deadline, if any.
+// it could not send before the deadline, or could not skip, if any.
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	start := time.Now()
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	t := tally{records: len(ev.Records)}
-	entries := h.entries(ctx, ev.Records, &t)
+	entries, skips := h.entries(ctx, ev.Records, &t)
+
+	// A skip that could not be recorded stops the batch there: what
+	// follows it is sent again with it, so it is not sent now.
+	if stop := h.record(ctx, skips, &t); stop != nil {
+		entries = slices.DeleteFunc(entries, func(e entry) bool { return e.index > stop.index })
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: stop.seq})
+	}
 	t.commits = len(entries)
 
 	unsent := h.send(ctx, entries, &t)
 	t.unsent = len(unsent)
 	if len(unsent) > 0 {
+		// Every entry left comes before the stop, if there is one.
 		first := slices.MinFunc(unsent, func(a, b entry) int { return a.index - b.index })
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: first.seq})
+		resp.BatchItemFailures = []events.DynamoDBBatchItemFailure{{ItemIdentifier: first.seq}}
 		h.log.ErrorContext(ctx, "fanout stopped before the deadline with unsent commits; the batch resumes at the first of them",
 			"sequenceNumber", first.seq, "stream", first.key, "unsent", len(unsent))
 	}
@@ -122,7 +140,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 	}
 	h.log.Log(ctx, level, "fanout",
 		"records", t.records, "commits", t.commits, "sent", t.sent, "dropped", t.dropped,
-		"poison", t.poison, "oversize", t.oversize, "requests", t.requests, "retries", t.retries,
+		"poison", t.poison, "oversize", t.oversize, "recorded", t.recorded, "unrecorded", t.unrecorded,
+		"requests", t.requests, "retries", t.retries,
 		"unsent", t.unsent, "kinesisStream", h.stream, "ms", time.Since(start).Milliseconds())
 	return resp, nil
 }
@@ -131,11 +150,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 // tells a commit from the table's other items. A record that cannot be
 // forwarded at all (a commit that does not decode, or whose envelope is
 // over Kinesis' record limit) is logged at ERROR with its sequence number
-// and skipped: retrying it could never succeed and would stall every
-// commit behind it. The commit stays in the events table, from which a
-// redrive republishes it (docs/events.md).
-func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRecord, t *tally) []entry {
+// and the commit's stream and version, and returned as a skip: retrying it
+// could never succeed and would stall every commit behind it. The commit
+// stays in the events table, from which a redrive republishes it
+// (docs/operations.md).
+func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRecord, t *tally) ([]entry, []skip) {
 	var out []entry
+	var skips []skip
 	for i, r := range records {
 		seq := r.Change.SequenceNumber
 		if r.EventName != string(events.DynamoDBOperationTypeInsert) {
@@ -159,21 +180,45 @@ func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRec
 		}
 		if err != nil {
 			t.poison++
+			stream, version := commitAt(r)
 			h.log.ErrorContext(ctx, "fanout skipped a commit record that does not decode; republish it from the events table",
-				"sequenceNumber", seq, "eventID", r.EventID, "keys", keysOf(r), "error", err.Error())
+				"cause", CauseUndecodable, "sequenceNumber", seq, "stream", stream, "version", version,
+				"eventID", r.EventID, "keys", keysOf(r), "error", err.Error())
+			skips = append(skips, skip{index: i, seq: seq, letter: Skipped{
+				Stream: stream, Version: version, Cause: CauseUndecodable, Reason: err.Error(), SequenceNumber: seq,
+			}})
 			continue
 		}
 		e := entry{index: i, seq: seq, key: evs[0].Stream.Key(), data: data}
 		if e.size() > MaxRecordBytes {
 			t.oversize++
 			h.log.ErrorContext(ctx, "fanout skipped a commit whose envelope is over the Kinesis record limit; it is not split",
-				"sequenceNumber", seq, "stream", e.key, "version", evs[0].Version, "events", len(evs),
+				"cause", CauseOversize, "sequenceNumber", seq, "stream", e.key, "version", evs[0].Version, "events", len(evs),
 				"bytes", e.size(), "limit", MaxRecordBytes)
+			skips = append(skips, skip{index: i, seq: seq, letter: Skipped{
+				Stream: e.key, Version: evs[0].Version, Cause: CauseOversize, SequenceNumber: seq,
+				Reason: fmt.Sprintf("envelope of %d events, %d bytes, is over the %d-byte record limit", len(evs), e.size(), MaxRecordBytes),
+			}})
 			continue
 		}
 		out = append(out, e)
 	}
-	return out
+	return out, skips
+}
+
+// commitAt names the commit of a record that does not decode, from the
+// record's keys (or its image): empty when neither says.
+func commitAt(r events.DynamoDBEventRecord) (stream string, version int64) {
+	for _, image := range []map[string]events.DynamoDBAttributeValue{r.Change.Keys, r.Change.NewImage} {
+		it, err := Item(image)
+		if err != nil {
+			continue
+		}
+		if stream, version, err := eventstore.CommitAt(it); err == nil {
+			return stream, version
+		}
+	}
+	return "", 0
 }
 
 func keysOf(r events.DynamoDBEventRecord) map[string]string {
@@ -197,14 +242,9 @@ func keysOf(r events.DynamoDBEventRecord) map[string]string {
 // of order by a retry (best effort: one request's entries may still land in
 // any order).
 func (h *Handler) send(ctx context.Context, pending []entry, t *tally) []entry {
-	stop := func() bool { return ctx.Err() != nil }
-	callCtx := ctx
-	if d, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithDeadline(ctx, d.Add(-h.margin))
-		defer cancel()
-		stop = func() bool { return callCtx.Err() != nil }
-	}
+	callCtx, cancel := h.bounded(ctx)
+	defer cancel()
+	stop := func() bool { return callCtx.Err() != nil }
 	for round := 0; len(pending) > 0; round++ {
 		if round > 0 {
 			t.retries++
@@ -255,6 +295,15 @@ func (h *Handler) send(ctx context.Context, pending []entry, t *tally) []entry {
 		}
 	}
 	return nil
+}
+
+// bounded is ctx less the margin before its deadline, if it has one: calls
+// made under it leave the time to answer.
+func (h *Handler) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, d.Add(-h.margin))
+	}
+	return context.WithCancel(ctx)
 }
 
 // put sends one request and returns the entries it did not store.

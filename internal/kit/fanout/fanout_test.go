@@ -17,8 +17,6 @@ import (
 
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/storetest"
-	"annals/internal/kit/fanout"
 )
 
 func TestOnlyCommitInsertsAreForwarded(t *testing.T) {
@@ -354,71 +352,6 @@ func TestDeadlineWithKinesisDownReportsTheFirstCommit(t *testing.T) {
 	want := []events.DynamoDBBatchItemFailure{{ItemIdentifier: ev.Records[1].Change.SequenceNumber}}
 	if !reflect.DeepEqual(resp.BatchItemFailures, want) {
 		t.Errorf("failures %+v, want %+v", resp.BatchItemFailures, want)
-	}
-}
-
-func TestPoisonRecordIsSkippedAndLogged(t *testing.T) {
-	store, items := newStore()
-	appendCommits(t, store, 2)
-	commits := items.commits()
-	ev := inserts(t, []eventstore.Item{storetest.Undecodable(commits[0]), commits[1]})
-	k := &fakeKinesis{t: t}
-	h, logs := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 5*time.Second), ev)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle = %+v, %v; a poison record must not block the batch", resp, err)
-	}
-	if got := k.storedKeys(); !slices.Equal(got, []string{"acme#account#a0001"}) {
-		t.Errorf("sent %v, want the good commit only", got)
-	}
-	var found bool
-	for _, l := range lines(t, logs) {
-		if l["level"] == "ERROR" && l["sequenceNumber"] == ev.Records[0].Change.SequenceNumber {
-			found = true
-			if !strings.Contains(fmt.Sprint(l["error"]), "no events") {
-				t.Errorf("poison log %v does not say why", l)
-			}
-		}
-	}
-	if !found {
-		t.Errorf("no ERROR line with the poison record's sequence number in %v", lines(t, logs))
-	}
-	if sum := summary(t, logs); sum["poison"] != 1.0 {
-		t.Errorf("summary %v, want 1 poison", sum)
-	}
-}
-
-func TestOversizeEnvelopeIsRefusedAndLogged(t *testing.T) {
-	store, items := newStore()
-	// Many small events whose metadata each CloudEvent repeats: the item
-	// fits DynamoDB's 400 KB, the envelope does not fit Kinesis' 1 MiB.
-	long := strings.Repeat("m", 300)
-	var evs []eventstore.NewEvent
-	for range 1200 {
-		evs = append(evs, event("T", `{}`))
-	}
-	meta := eventstore.Metadata{CommandID: long, CorrelationID: long, CausationID: long, Actor: long}
-	if _, err := store.Append(context.Background(), eventstore.NewStream(stream(t, "big")), evs, meta, nil); err != nil {
-		t.Fatal(err)
-	}
-	appendCommits(t, store, 1)
-	k := &fakeKinesis{t: t}
-	h, logs := newHandler(t, k)
-	resp, err := h.Handle(deadline(t, 5*time.Second), inserts(t, items.commits()))
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("Handle = %+v, %v", resp, err)
-	}
-	if got := k.storedKeys(); !slices.Equal(got, []string{"acme#account#a0000"}) {
-		t.Errorf("sent %v, want only the small commit", got)
-	}
-	var found bool
-	for _, l := range lines(t, logs) {
-		if l["level"] == "ERROR" && l["stream"] == "acme#account#big" && l["bytes"].(float64) > float64(fanout.MaxRecordBytes) {
-			found = true
-		}
-	}
-	if !found || summary(t, logs)["oversize"] != 1.0 {
-		t.Errorf("the oversize commit was not logged at ERROR: %v", lines(t, logs))
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-// The event source mapping in template.yaml: never gives up, reports the
-// first unsent record, records on its dead-letter queue the commits whose
-// records expired from the table's stream unsent, and its filter lets
-// through exactly the commit inserts (checked on the golden payload's
+// The function in template.yaml puts commits on the events stream and
+// letters on its skipped-commits queue; its event source mapping never
+// gives up, reports the first unsent record, records on its dead-letter
+// queue the commits whose records expired from the table's stream unsent,
+// and its filter lets through exactly the commit inserts (checked on the
+// golden payload's
 // records).
 func TestTemplateWiresTheFanout(t *testing.T) {
 	p := awstest.TemplateFunction[struct {
@@ -30,11 +32,16 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 			}
 		}
 	}](t, "FanoutFunction")
-	// Its role: kinesis:PutRecords on the events stream only; for its
-	// event source mapping, the reads of the table's stream and the send
-	// to its dead-letter queue; its own logs.
-	p.Check(t, "functions/fanout", map[string]any{"STREAM_NAME": awstest.Ref("EventsStream")}, []awstest.Grant{
+	// Its role: kinesis:PutRecords on the events stream and the letters
+	// of skipped commits on its queue; for its event source mapping, the
+	// reads of the table's stream and the send to its dead-letter queue;
+	// its own logs.
+	p.Check(t, "functions/fanout", map[string]any{
+		"STREAM_NAME":       awstest.Ref("EventsStream"),
+		"SKIPPED_QUEUE_URL": awstest.Ref("FanoutSkippedQueue"),
+	}, []awstest.Grant{
 		{Actions: []string{"kinesis:PutRecords"}, Resource: awstest.GetAtt("EventsStream", "Arn")},
+		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutSkippedQueue", "Arn")},
 		{Actions: []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"},
 			Resource: awstest.GetAtt("EventsTable", "StreamArn")},
 		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutDeadLetterQueue", "Arn")},

@@ -1,8 +1,9 @@
 // Package redrive owns the repairs of the event pipeline that start from
 // the events table, the system of record (docs/operations.md): putting a
 // stream's commits back on the events stream when the fan-out could not
-// deliver them, and lifting a view's quarantine once its cause is fixed,
-// one stream at a time or from the dead-letter queue's letters.
+// deliver them, by range or as the fan-out's skipped-commits letters name
+// them, and lifting a view's quarantine once its cause is fixed, one
+// stream at a time or from the dead-letter queue's letters.
 package redrive
 
 import (

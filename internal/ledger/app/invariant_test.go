@@ -397,7 +397,7 @@ func run(t testing.TB, backend eventstore.Backend, seed uint64, n, workers int) 
 
 	// What the manager gave up on (dropped records), the sweeper finishes.
 	// Pages of 3 transfers: a sweep reads the whole list, page by page.
-	rep, err := app.Sweep(ctx, w.manager, pendingOf{w}, time.Now(), 3)
+	rep, err := app.Sweep(ctx, w.manager, pendingOf{w}, nil, time.Now(), 3)
 	if err != nil {
 		t.Fatalf("sweep: %v (%+v)", err, rep)
 	}

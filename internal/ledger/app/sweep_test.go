@@ -52,7 +52,7 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 		list.stuck = append(list.stuck, app.Stuck{Tenant: "t1", TransferID: id})
 	}
 
-	rep, err := app.Sweep(ctx, app.NewManager(store, quiet(), 0), list, time.Now(), 2)
+	rep, err := app.Sweep(ctx, app.NewManager(store, quiet(), 0), list, nil, time.Now(), 2)
 	if want := (app.SweepReport{Found: 6, Completed: 1, Errors: 5}); rep != want {
 		t.Errorf("report %+v, want %+v", rep, want)
 	}
@@ -66,7 +66,7 @@ func TestSweepReachesTransfersBehindOnesThatCannotMove(t *testing.T) {
 	if err != nil || cur.State.Status != transfer.StatusCompleted {
 		t.Errorf("tr-ok after the sweep: %+v, %v", cur.State, err)
 	}
-	if _, err := app.Sweep(ctx, nil, list, time.Now(), 0); err == nil {
+	if _, err := app.Sweep(ctx, nil, list, nil, time.Now(), 0); err == nil {
 		t.Error("a sweep with pages of 0 ran")
 	}
 }
@@ -87,15 +87,84 @@ func TestSweepStopsWhereItCannotGoOn(t *testing.T) {
 	m := app.NewManager(store, quiet(), 0)
 	page := []app.Stuck{{Tenant: "t1", TransferID: "gone-1"}, {Tenant: "t1", TransferID: "gone-2"}}
 
-	rep, err := app.Sweep(t.Context(), m, stuckList{page}, time.Now(), 2)
+	rep, err := app.Sweep(t.Context(), m, stuckList{page}, nil, time.Now(), 2)
 	if err == nil || !strings.Contains(err.Error(), "ends where it started") || rep.Found != 4 {
 		t.Errorf("a lister that does not move on: %+v, %v", rep, err)
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	rep, err = app.Sweep(ctx, m, &listed{stuck: page}, time.Now(), 5)
+	rep, err = app.Sweep(ctx, m, &listed{stuck: page}, nil, time.Now(), 5)
 	if want := (app.SweepReport{Found: 2, Errors: 2}); rep != want || !errors.Is(err, context.Canceled) {
 		t.Errorf("out of time: %+v, %v; want %+v and the context's error", rep, err, want)
+	}
+}
+
+// skippedList is a SkippedLister over a fixed list, or its error.
+type skippedList struct {
+	streams []eventstore.StreamID
+	err     error
+}
+
+func (l skippedList) SkippedStreams(context.Context) ([]eventstore.StreamID, error) {
+	return l.streams, l.err
+}
+
+// requestTransfer appends a transfer's request to its stream, as the
+// command does, and returns the stream.
+func requestTransfer(t *testing.T, store *eventstore.Store, tenant, id, from, to string, amount int64) eventstore.StreamID {
+	t.Helper()
+	s, err := app.TransferStream(tenant, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := app.EncodeTransfer(transfer.Requested{TransferID: id, FromAccountID: from, ToAccountID: to, Amount: amount, Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(t.Context(), eventstore.NewStream(s), req, eventstore.Metadata{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A transfer whose request the fan-out skipped has no row in the transfer
+// view, so the view's Pending index never lists it and the process
+// manager was never woken for it. The sweep finds it among the streams the
+// fan-out's letters name, and drives it to its end; the other streams
+// they name are not transfers and are passed over, and a transfer both
+// named and listed is driven once.
+func TestSweepDrivesTransfersTheFanoutSkipped(t *testing.T) {
+	store := eventstore.New(eventstore.NewMemoryBackend())
+	openAccounts(t, store, "t1", map[string]int64{"a": 100, "b": 0})
+	stranded := requestTransfer(t, store, "t1", "tr-stranded", "a", "b", 30)
+	tooBig := requestTransfer(t, store, "t1", "tr-big", "a", "b", 500)
+	acc, _ := app.AccountStream("t1", "a")
+	skipped := skippedList{streams: []eventstore.StreamID{stranded, acc, tooBig, stranded}}
+	pending := &listed{stuck: []app.Stuck{{Tenant: "t1", TransferID: "tr-big"}}}
+
+	rep, err := app.Sweep(t.Context(), app.NewManager(store, quiet(), 0), pending, skipped, time.Now(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (app.SweepReport{Found: 1, Skipped: 2, Completed: 1, Failed: 1}); rep != want {
+		t.Errorf("report %+v, want %+v", rep, want)
+	}
+	for s, want := range map[eventstore.StreamID]transfer.Status{stranded: transfer.StatusCompleted, tooBig: transfer.StatusFailed} {
+		cur, err := app.NewTransfers(store).Load(t.Context(), s)
+		if err != nil || cur.State.Status != want {
+			t.Errorf("%s after the sweep: %+v, %v; want %s", s, cur.State, err, want)
+		}
+	}
+
+	// Letters that cannot be read hide nothing the view lists.
+	other := requestTransfer(t, store, "t1", "tr-listed", "a", "b", 10)
+	down := errors.New("queue unreachable")
+	rep, err = app.Sweep(t.Context(), app.NewManager(store, quiet(), 0), &listed{stuck: []app.Stuck{{Tenant: "t1", TransferID: "tr-listed"}}}, skippedList{err: down}, time.Now(), 10)
+	if !errors.Is(err, down) || rep != (app.SweepReport{Found: 1, Completed: 1}) {
+		t.Errorf("with the letters unreadable: %+v, %v; want the listed transfer driven and the error", rep, err)
+	}
+	if cur, _ := app.NewTransfers(store).Load(t.Context(), other); cur.State.Status != transfer.StatusCompleted {
+		t.Errorf("tr-listed: %+v", cur.State)
 	}
 }

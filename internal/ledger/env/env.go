@@ -16,6 +16,7 @@ const (
 	StatementsTable = "STATEMENTS_TABLE"
 	StreamName      = "STREAM_NAME"
 	DeadLetterQueue = "DEAD_LETTER_QUEUE_URL"
+	SkippedQueue    = "SKIPPED_QUEUE_URL"
 	SnapshotEvery   = "SNAPSHOT_EVERY"
 	TenantClaim     = "TENANT_CLAIM"
 	LocalTenant     = "LOCAL_TENANT"

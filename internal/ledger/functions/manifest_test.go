@@ -637,14 +637,18 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 // before it serves.
 func TestWiringRefusesDrift(t *testing.T) {
 	newEnv := func() *awsconfig.Env {
-		return awsconfig.NewEnv(map[string]string{"EVENTS_TABLE": "t", "STREAM_NAME": "s", "SNAPSHOT_EVERY": "5"}, nil)
+		return awsconfig.NewEnv(map[string]string{"EVENTS_TABLE": "t", "STREAM_NAME": "s", "SKIPPED_QUEUE_URL": "q", "SNAPSHOT_EVERY": "5"}, nil)
 	}
 	cases := []struct {
 		name, function string
 		read           func(v *wiring.Vars)
 		want           string
 	}{
-		{"unlisted", "FanoutFunction", func(v *wiring.Vars) { v.Required(env.StreamName); v.Required(env.EventsTable) },
+		{"unlisted", "FanoutFunction", func(v *wiring.Vars) {
+			v.Required(env.StreamName)
+			v.Required(env.SkippedQueue)
+			v.Required(env.EventsTable)
+		},
 			"FanoutFunction: reads EVENTS_TABLE, which its manifest does not list"},
 		{"required but unset", "TransfersFunction", func(v *wiring.Vars) { v.Required(env.EventsTable); v.Required(env.SnapshotEvery) },
 			"TransfersFunction: requires SNAPSHOT_EVERY, which its manifest says the template leaves unset"},
@@ -665,9 +669,9 @@ func TestWiringRefusesDrift(t *testing.T) {
 		})
 	}
 	ok := wiring.Function("FanoutFunction", functions.Manifests()["FanoutFunction"], func(_ context.Context, v *wiring.Vars, _ aws.Config) (any, error) {
-		return v.Required(env.StreamName), nil
+		return v.Required(env.StreamName) + v.Required(env.SkippedQueue), nil
 	})
-	if h, err := ok(context.Background(), newEnv(), aws.Config{}); err != nil || h != "s" {
+	if h, err := ok(context.Background(), newEnv(), aws.Config{}); err != nil || h != "sq" {
 		t.Errorf("a wiring that reads its manifest: %v, %v", h, err)
 	}
 }

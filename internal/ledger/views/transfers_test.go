@@ -121,7 +121,7 @@ func checkTransferView(t *testing.T, store views.TransferStore, tenant string) {
 	}
 	// The sweeper drives it through the same steps, and once the view
 	// has seen that, it is no longer pending.
-	rep, err := app.Sweep(ctx, w.manager, store, time.Now().Add(time.Hour), 100)
+	rep, err := app.Sweep(ctx, w.manager, store, nil, time.Now().Add(time.Hour), 100)
 	if err != nil || rep.Completed < 1 {
 		t.Fatalf("sweep: %+v, %v", rep, err)
 	}

@@ -387,7 +387,9 @@ func Undecodable(commit eventstore.Item) eventstore.Item {
 }
 
 // DecodeCommit reads the table's items as a DynamoDB stream record carries
-// them: a commit into its events, anything else is ErrNotCommit.
+// them: a commit into its events, anything else is ErrNotCommit. CommitAt
+// names a commit from its key alone, broken or not, and refuses the keys
+// of snapshots and guards.
 func testDecodeCommit(t *testing.T, nb NewBackend) {
 	b := nb(t)
 	store := newStore(t, b, eventstore.WithClock(newClock(time.Second).Now), eventstore.WithSnapshotEvery(2), quiet)
@@ -399,6 +401,9 @@ func testDecodeCommit(t *testing.T, nb NewBackend) {
 			switch {
 			case errors.Is(err, eventstore.ErrNotCommit):
 				other++
+				if key, v, err := eventstore.CommitAt(eventstore.KeyOf(it)); err == nil {
+					t.Errorf("item %s: CommitAt names commit %s at %d", keyString(it), key, v)
+				}
 			case err != nil:
 				t.Errorf("item %s: %v", keyString(it), err)
 			default:
@@ -408,6 +413,11 @@ func testDecodeCommit(t *testing.T, nb NewBackend) {
 				}
 				if _, err := eventstore.DecodeCommit(Undecodable(it)); err == nil || errors.Is(err, eventstore.ErrNotCommit) || !strings.Contains(err.Error(), "no events") {
 					t.Errorf("a commit without events: %v, want an error other than ErrNotCommit saying so", err)
+				}
+				for _, key := range []eventstore.Item{eventstore.KeyOf(it), Undecodable(it)} {
+					if s, v, err := eventstore.CommitAt(key); err != nil || s != evs[0].Stream.Key() || v != evs[0].Version {
+						t.Errorf("CommitAt(%s) = %s, %d, %v; want %s at %d", keyString(it), s, v, err, evs[0].Stream, evs[0].Version)
+					}
 				}
 			}
 		}
