@@ -12,14 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/fanout"
+	"annals/internal/kit/fanout/fanouttest"
 	"annals/internal/kit/testlog"
 )
 
@@ -129,73 +128,11 @@ func appendCommits(t testing.TB, s *eventstore.Store, n int) []eventstore.Commit
 	return out
 }
 
-// image converts an item to a stream record's image, as Lambda delivers it.
-func image(t testing.TB, it eventstore.Item) map[string]events.DynamoDBAttributeValue {
-	t.Helper()
-	out := make(map[string]events.DynamoDBAttributeValue, len(it))
-	for k, v := range it {
-		out[k] = attr(t, v)
-	}
-	return out
-}
-
-func attr(t testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue {
-	switch v := v.(type) {
-	case *ddbtypes.AttributeValueMemberS:
-		return events.NewStringAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberN:
-		return events.NewNumberAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberB:
-		return events.NewBinaryAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberBOOL:
-		return events.NewBooleanAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberNULL:
-		return events.NewNullAttribute()
-	case *ddbtypes.AttributeValueMemberSS:
-		return events.NewStringSetAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberNS:
-		return events.NewNumberSetAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberBS:
-		return events.NewBinarySetAttribute(v.Value)
-	case *ddbtypes.AttributeValueMemberL:
-		l := make([]events.DynamoDBAttributeValue, len(v.Value))
-		for i, e := range v.Value {
-			l[i] = attr(t, e)
-		}
-		return events.NewListAttribute(l)
-	case *ddbtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(image(t, v.Value))
-	}
-	t.Fatalf("unsupported attribute %T", v)
-	return events.DynamoDBAttributeValue{}
-}
-
-// seq numbers records like DynamoDB Streams: increasing decimal strings.
-func seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
-
-func record(t testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
-	t.Helper()
-	return events.DynamoDBEventRecord{
-		EventID:     fmt.Sprintf("ev-%d", i),
-		EventName:   string(name),
-		EventSource: "aws:dynamodb",
-		Change: events.DynamoDBStreamRecord{
-			Keys:           image(t, eventstore.KeyOf(it)),
-			NewImage:       image(t, it),
-			SequenceNumber: seq(i),
-			StreamViewType: "NEW_IMAGE",
-		},
-	}
-}
-
-// inserts is a stream event with one INSERT per item.
-func inserts(t testing.TB, items []eventstore.Item) events.DynamoDBEvent {
-	var ev events.DynamoDBEvent
-	for i, it := range items {
-		ev.Records = append(ev.Records, record(t, i, events.DynamoDBOperationTypeInsert, it))
-	}
-	return ev
-}
+// The stream records the fan-out receives, as every fan-out test has them.
+var (
+	record  = fanouttest.Record
+	inserts = fanouttest.Inserts
+)
 
 // fakeKinesis stores what PutRecords sends, checks the service limits, and
 // fails what answer says to fail.

@@ -1,0 +1,87 @@
+// Package fanouttest makes the records the events table's DynamoDB stream
+// hands the fan-out, from items as the event store writes them, for the
+// fan-out's tests and for the benchmarks that run it.
+package fanouttest
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"annals/internal/kit/eventstore"
+)
+
+// Record is the stream record of an item's change, as Lambda delivers it
+// (NEW_IMAGE), numbered i in its stream.
+func Record(tb testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
+	tb.Helper()
+	return events.DynamoDBEventRecord{
+		EventID:     fmt.Sprintf("ev-%d", i),
+		EventName:   string(name),
+		EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{
+			Keys:           image(tb, eventstore.KeyOf(it)),
+			NewImage:       image(tb, it),
+			SequenceNumber: seq(i),
+			StreamViewType: "NEW_IMAGE",
+		},
+	}
+}
+
+// Inserts is a stream event with one INSERT per item, numbered from 0.
+func Inserts(tb testing.TB, items []eventstore.Item) events.DynamoDBEvent {
+	tb.Helper()
+	var ev events.DynamoDBEvent
+	for i, it := range items {
+		ev.Records = append(ev.Records, Record(tb, i, events.DynamoDBOperationTypeInsert, it))
+	}
+	return ev
+}
+
+// seq numbers records like DynamoDB Streams: increasing decimal strings.
+func seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
+
+// image converts an item to a stream record's image.
+func image(tb testing.TB, it eventstore.Item) map[string]events.DynamoDBAttributeValue {
+	tb.Helper()
+	out := make(map[string]events.DynamoDBAttributeValue, len(it))
+	for k, v := range it {
+		out[k] = attr(tb, v)
+	}
+	return out
+}
+
+func attr(tb testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue {
+	tb.Helper()
+	switch v := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return events.NewStringAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberN:
+		return events.NewNumberAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberB:
+		return events.NewBinaryAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberBOOL:
+		return events.NewBooleanAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberNULL:
+		return events.NewNullAttribute()
+	case *ddbtypes.AttributeValueMemberSS:
+		return events.NewStringSetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberNS:
+		return events.NewNumberSetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberBS:
+		return events.NewBinarySetAttribute(v.Value)
+	case *ddbtypes.AttributeValueMemberL:
+		l := make([]events.DynamoDBAttributeValue, len(v.Value))
+		for i, e := range v.Value {
+			l[i] = attr(tb, e)
+		}
+		return events.NewListAttribute(l)
+	case *ddbtypes.AttributeValueMemberM:
+		return events.NewMapAttribute(image(tb, v.Value))
+	}
+	tb.Fatalf("unsupported attribute %T", v)
+	return events.DynamoDBAttributeValue{}
+}
