@@ -46,7 +46,7 @@ func skipCommit(t *testing.T, f *fixture, s eventstore.StreamID, v int64, queue 
 		Kinesis: awstest.Kinesis(t), Stream: "unused", Skipped: sqsqueue.New(awstest.SQS(t), queue),
 		Log: slog.New(slog.DiscardHandler),
 	})
-	if resp, err := h.Handle(t.Context(), fanouttest.Inserts(t, broken)); err != nil || len(resp.BatchItemFailures) != 0 {
+	if resp, err := h.Handle(t.Context(), fanouttest.Inserts(t, []eventstore.Item{broken})); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("fan-out: %+v, %v", resp, err)
 	}
 	return good

@@ -50,6 +50,17 @@ func Record(ctx context.Context, operation string, readUnits, writeUnits float64
 	m.AddCapacity(readUnits, writeUnits)
 }
 
+// RecordRead adds one read request (GetItem, Query, Scan) to the meter in
+// ctx, if any, with what DynamoDB bills it: the total size of the items it
+// returned (none when it failed), by ReadUnits.
+func RecordRead(ctx context.Context, operation string, items []Item, consistent bool) {
+	bytes := 0
+	for _, it := range items {
+		bytes += ItemSize(it)
+	}
+	Record(ctx, operation, ReadUnits(bytes, consistent), 0)
+}
+
 // AddRequest counts one request of the operation.
 func (m *Meter) AddRequest(operation string) {
 	m.mu.Lock()

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -129,16 +128,11 @@ func appendCommits(t testing.TB, s *eventstore.Store, n int) []eventstore.Commit
 	return out
 }
 
-func record(t testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
-	t.Helper()
-	return fanouttest.Record(t, i, name, it)
-}
-
-// inserts is a stream event with one INSERT per item.
-func inserts(t testing.TB, items []eventstore.Item) events.DynamoDBEvent {
-	t.Helper()
-	return fanouttest.Inserts(t, items...)
-}
+// The stream records the fan-out receives, as every fan-out test has them.
+var (
+	record  = fanouttest.Record
+	inserts = fanouttest.Inserts
+)
 
 // fakeKinesis stores what PutRecords sends, checks the service limits, and
 // fails what answer says to fail.

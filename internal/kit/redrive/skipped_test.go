@@ -90,7 +90,7 @@ func TestRepublishSkippedSendsTheNamedCommitOnceFixed(t *testing.T) {
 	// The batch comes twice (its end was resent): two letters name the
 	// same commit.
 	for range 2 {
-		resp, err := pub.Handle(ctx, fanouttest.Inserts(t, first, broken))
+		resp, err := pub.Handle(ctx, fanouttest.Inserts(t, []eventstore.Item{first, broken}))
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("fan-out: %+v, %v", resp, err)
 		}

@@ -31,10 +31,10 @@ func (r ReadOnlyDynamoDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput
 	consistent := in.ConsistentRead != nil && *in.ConsistentRead
 	out, err := r.DB.GetItem(ctx, in, opts...)
 	if err != nil {
-		eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(0, consistent), 0)
+		eventstore.RecordRead(ctx, "GetItem", nil, consistent)
 		return nil, awserr.Read("read a query table", err)
 	}
-	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), consistent), 0)
+	eventstore.RecordRead(ctx, "GetItem", []eventstore.Item{out.Item}, consistent)
 	return out, nil
 }
 
@@ -42,14 +42,10 @@ func (r ReadOnlyDynamoDB) Query(ctx context.Context, in *dynamodb.QueryInput, op
 	consistent := in.ConsistentRead != nil && *in.ConsistentRead
 	out, err := r.DB.Query(ctx, in, opts...)
 	if err != nil {
-		eventstore.Record(ctx, "Query", eventstore.ReadUnits(0, consistent), 0)
+		eventstore.RecordRead(ctx, "Query", nil, consistent)
 		return nil, awserr.Read("read a query table", err)
 	}
-	bytes := 0
-	for _, it := range out.Items {
-		bytes += eventstore.ItemSize(it)
-	}
-	eventstore.Record(ctx, "Query", eventstore.ReadUnits(bytes, consistent), 0)
+	eventstore.RecordRead(ctx, "Query", out.Items, consistent)
 	return out, nil
 }
 

@@ -180,14 +180,10 @@ func (b *Backend) Query(ctx context.Context, q eventstore.Query) (eventstore.Pag
 	}
 	out, err := b.db.Query(ctx, in)
 	if err != nil {
-		eventstore.Record(ctx, "Query", eventstore.ReadUnits(0, q.Consistent), 0)
+		eventstore.RecordRead(ctx, "Query", nil, q.Consistent)
 		return eventstore.Page{}, awserr.Read("query", err)
 	}
-	bytes := 0
-	for _, it := range out.Items {
-		bytes += eventstore.ItemSize(it)
-	}
-	eventstore.Record(ctx, "Query", eventstore.ReadUnits(bytes, q.Consistent), 0)
+	eventstore.RecordRead(ctx, "Query", out.Items, q.Consistent)
 	return eventstore.Page{Items: out.Items, Next: out.LastEvaluatedKey}, nil
 }
 
@@ -202,10 +198,10 @@ func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (ev
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(0, true), 0)
+		eventstore.RecordRead(ctx, "GetItem", nil, true)
 		return nil, awserr.Read("get", err)
 	}
-	eventstore.Record(ctx, "GetItem", eventstore.ReadUnits(eventstore.ItemSize(out.Item), true), 0)
+	eventstore.RecordRead(ctx, "GetItem", []eventstore.Item{out.Item}, true)
 	return out.Item, nil
 }
 
@@ -258,17 +254,13 @@ func (b *Backend) Scan(ctx context.Context, sc eventstore.Scan) (eventstore.Scan
 	}
 	out, err := db.Scan(ctx, in)
 	if err != nil {
-		eventstore.Record(ctx, "Scan", eventstore.ReadUnits(0, sc.Consistent), 0)
+		eventstore.RecordRead(ctx, "Scan", nil, sc.Consistent)
 		return eventstore.ScanPage{}, awserr.Read("scan", err)
 	}
 	// DynamoDB bills a filtered scan for the items it dropped as well, and
 	// does not return them: the units recorded here are those of the items
 	// received, a floor.
-	bytes := 0
-	for _, it := range out.Items {
-		bytes += eventstore.ItemSize(it)
-	}
-	eventstore.Record(ctx, "Scan", eventstore.ReadUnits(bytes, sc.Consistent), 0)
+	eventstore.RecordRead(ctx, "Scan", out.Items, sc.Consistent)
 	page := eventstore.ScanPage{Items: out.Items, Scanned: int(out.ScannedCount)}
 	if len(out.LastEvaluatedKey) > 0 {
 		page.Next = out.LastEvaluatedKey

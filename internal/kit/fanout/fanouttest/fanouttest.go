@@ -1,6 +1,7 @@
-// Package fanouttest shapes items of the events table as the DynamoDB
-// stream records Lambda hands the fan-out, for the tests of the fan-out
-// and of the repairs that follow it.
+// Package fanouttest makes the records the events table's DynamoDB stream
+// hands the fan-out, from items as the event store writes them, for the
+// tests of the fan-out and of the repairs that follow it, and for the
+// benchmarks that run it.
 package fanouttest
 
 import (
@@ -14,17 +15,48 @@ import (
 	"annals/internal/kit/eventstore"
 )
 
-// Image converts an item to a stream record's image, as Lambda delivers it.
-func Image(t testing.TB, it eventstore.Item) map[string]events.DynamoDBAttributeValue {
-	t.Helper()
+// Record is the stream record of an item's change, as Lambda delivers it
+// (NEW_IMAGE), numbered i in its stream.
+func Record(tb testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
+	tb.Helper()
+	return events.DynamoDBEventRecord{
+		EventID:     fmt.Sprintf("ev-%d", i),
+		EventName:   string(name),
+		EventSource: "aws:dynamodb",
+		Change: events.DynamoDBStreamRecord{
+			Keys:           image(tb, eventstore.KeyOf(it)),
+			NewImage:       image(tb, it),
+			SequenceNumber: seq(i),
+			StreamViewType: "NEW_IMAGE",
+		},
+	}
+}
+
+// Inserts is a stream event with one INSERT per item, numbered from 0.
+func Inserts(tb testing.TB, items []eventstore.Item) events.DynamoDBEvent {
+	tb.Helper()
+	var ev events.DynamoDBEvent
+	for i, it := range items {
+		ev.Records = append(ev.Records, Record(tb, i, events.DynamoDBOperationTypeInsert, it))
+	}
+	return ev
+}
+
+// seq numbers records like DynamoDB Streams: increasing decimal strings.
+func seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
+
+// image converts an item to a stream record's image.
+func image(tb testing.TB, it eventstore.Item) map[string]events.DynamoDBAttributeValue {
+	tb.Helper()
 	out := make(map[string]events.DynamoDBAttributeValue, len(it))
 	for k, v := range it {
-		out[k] = attr(t, v)
+		out[k] = attr(tb, v)
 	}
 	return out
 }
 
-func attr(t testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue {
+func attr(tb testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue {
+	tb.Helper()
 	switch v := v.(type) {
 	case *ddbtypes.AttributeValueMemberS:
 		return events.NewStringAttribute(v.Value)
@@ -45,41 +77,12 @@ func attr(t testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValue
 	case *ddbtypes.AttributeValueMemberL:
 		l := make([]events.DynamoDBAttributeValue, len(v.Value))
 		for i, e := range v.Value {
-			l[i] = attr(t, e)
+			l[i] = attr(tb, e)
 		}
 		return events.NewListAttribute(l)
 	case *ddbtypes.AttributeValueMemberM:
-		return events.NewMapAttribute(Image(t, v.Value))
+		return events.NewMapAttribute(image(tb, v.Value))
 	}
-	t.Fatalf("unsupported attribute %T", v)
+	tb.Fatalf("unsupported attribute %T", v)
 	return events.DynamoDBAttributeValue{}
-}
-
-// Seq numbers records like DynamoDB Streams: increasing decimal strings.
-func Seq(i int) string { return strconv.Itoa(100000000000000000 + i) }
-
-// Record is the i-th record of a batch: the change name does to the item.
-func Record(t testing.TB, i int, name events.DynamoDBOperationType, it eventstore.Item) events.DynamoDBEventRecord {
-	t.Helper()
-	return events.DynamoDBEventRecord{
-		EventID:     fmt.Sprintf("ev-%d", i),
-		EventName:   string(name),
-		EventSource: "aws:dynamodb",
-		Change: events.DynamoDBStreamRecord{
-			Keys:           Image(t, eventstore.KeyOf(it)),
-			NewImage:       Image(t, it),
-			SequenceNumber: Seq(i),
-			StreamViewType: "NEW_IMAGE",
-		},
-	}
-}
-
-// Inserts is a stream event with one INSERT per item, in order.
-func Inserts(t testing.TB, items ...eventstore.Item) events.DynamoDBEvent {
-	t.Helper()
-	var ev events.DynamoDBEvent
-	for i, it := range items {
-		ev.Records = append(ev.Records, Record(t, i, events.DynamoDBOperationTypeInsert, it))
-	}
-	return ev
 }
