@@ -184,16 +184,17 @@ func BenchmarkTransferSteps(b *testing.B) {
 			// The request's record: load the transfer; the debit loads
 			// the source and commits the transfer's step with the
 			// source's events and the step's guard (one
-			// TransactWriteItems); the transfer is loaded again, the
-			// credit loads both accounts and commits the transfer, both
-			// accounts and the guard; a last load finds it ended. The
-			// steps' records: the transfer's stream is named twice in the
-			// batch and loaded once, ended; the accounts' are not the
+			// TransactWriteItems); the credit takes the transfer and the
+			// source as the debit wrote them, loads the destination, and
+			// commits the transfer, both accounts and the guard; the
+			// transfer as the credit wrote it has ended. The steps'
+			// records: the transfer's stream is named twice in the batch
+			// and loaded once, ended; the accounts' are not the
 			// function's business.
-			{"completed", 1 << 40, transfer.StatusCompleted, 2, 2 + 3 + 1 + 1},
+			{"completed", 1 << 40, transfer.StatusCompleted, 2, 2 + 1 + 1},
 			// The debit is refused: one step, the transfer's failure and
-			// the guard; a load finds it ended; its record, one load more.
-			{"failed", 0, transfer.StatusFailed, 1, 2 + 1 + 1},
+			// the guard, which leaves it ended; its record, one load.
+			{"failed", 0, transfer.StatusFailed, 1, 2 + 1},
 		} {
 			b.Run(c.name, func(b *testing.B) {
 				r := newBenchRig(b, moto)
