@@ -52,6 +52,20 @@ func TestEachViewLogsEachCommitItApplies(t *testing.T) {
 			t.Errorf("%s: second commit's line %v", view, l)
 		}
 	}
+
+	// Outside the projector's batches (a rebuild, a lift), the lines are
+	// debug lines: a rebuild stores commits by the thousand.
+	f.logs.Reset()
+	more, err := f.events.Append(context.Background(), c.Head, []eventstore.NewEvent{notebooktest.Note("n4")}, eventstore.Metadata{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.notesView.Apply(context.Background(), more.Events); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.notes.Get(a.Stream); got.Pos.Version != 4 || strings.Contains(f.logs.String(), "projection applied a commit") {
+		t.Errorf("applied outside a batch: at %d, logged %s", got.Pos.Version, f.logs.String())
+	}
 }
 
 // With metrics, the batch's line is the records it held and the lag of

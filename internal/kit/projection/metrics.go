@@ -29,10 +29,16 @@ type lagKey struct{}
 // withLag returns a context on which the views note what they store in l.
 func withLag(ctx context.Context, l *lag) context.Context { return context.WithValue(ctx, lagKey{}, l) }
 
-// noteStored counts a commit recorded at t that a view has just stored,
-// for the batch ctx belongs to, if any (a rebuild or a lift has none).
-func noteStored(ctx context.Context, t time.Time) {
+// batchOf is the projector's batch ctx belongs to, or nil (a rebuild, a
+// lift).
+func batchOf(ctx context.Context) *lag {
 	l, _ := ctx.Value(lagKey{}).(*lag)
+	return l
+}
+
+// stored counts a commit recorded at t that a view has just stored; on a
+// nil l, nothing.
+func (l *lag) stored(t time.Time) {
 	if l == nil {
 		return
 	}
