@@ -4,6 +4,10 @@
 //	annals redrive --stream KEY ... | --from-queue URL ... | --skipped [--republish]
 //	annals sweep-transfers [--older-than D]   drive transfers stuck pending
 //	annals soak [--url U] [--clients N] ...   load a running stack over HTTP and check it
+//	annals stream show STREAM [--version N | --at T] [--json]   a stream's events and state
+//	annals tail [--from latest|trim-horizon|T]   follow the events stream
+//	annals quarantine list [--view V]   the streams the views quarantined
+//	annals trace CORRELATION_ID [--log FILE | --insights]   the path of one command
 //
 // It finds AWS as every SDK program does (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL, ...) and the stack's resources from flags, or from the
@@ -38,6 +42,10 @@ var usageHeader = `usage:
   annals redrive --skipped [--republish] [flags]
   annals sweep-transfers [--older-than D] [--page N] [flags]
   annals soak [--url U] [--clients N] [--accounts N] [--duration D] [--seed N] [--converge D]
+  annals stream show STREAM [--version N | --at T] [--json] [flags]
+  annals tail [--from latest|trim-horizon|TIME] [--limit N] [flags]
+  annals quarantine list [--view V] [flags]
+  annals trace CORRELATION_ID [--log FILE | --insights [--log-groups G,...]] [flags]
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `
@@ -86,6 +94,14 @@ func (c cli) run(ctx context.Context, args []string) int {
 		err = c.sweepTransfers(ctx, args[1:])
 	case "soak":
 		err = c.soak(ctx, args[1:])
+	case "stream":
+		err = c.stream(ctx, args[1:])
+	case "tail":
+		err = c.tail(ctx, args[1:])
+	case "quarantine":
+		err = c.quarantine(ctx, args[1:])
+	case "trace":
+		err = c.trace(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageHeader)
 		return exitOK

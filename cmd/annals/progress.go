@@ -23,6 +23,13 @@ const (
 )
 
 func (c cli) startProgress(read func() rebuild.Progress) *progress {
+	return c.startStatus(func(elapsed time.Duration, bar bool) string { return line(read(), elapsed, bar) })
+}
+
+// startStatus shows render's line for any long work: redrawn on a
+// terminal (bar true: the line should pad itself to overwrite a longer
+// one), written now and then elsewhere, and once more when stopped.
+func (c cli) startStatus(render func(elapsed time.Duration, bar bool) string) *progress {
 	p := &progress{done: make(chan struct{})}
 	start := time.Now()
 	every := plainEvery
@@ -37,16 +44,16 @@ func (c cli) startProgress(read func() rebuild.Progress) *progress {
 			case <-p.done:
 				// The last state, drawn over the bar or as a last line.
 				if c.terminal {
-					fmt.Fprintf(c.stderr, "\r%s\n", line(read(), time.Since(start), true))
+					fmt.Fprintf(c.stderr, "\r%s\n", render(time.Since(start), true))
 				} else {
-					fmt.Fprintln(c.stderr, line(read(), time.Since(start), false))
+					fmt.Fprintln(c.stderr, render(time.Since(start), false))
 				}
 				return
 			case <-t.C:
 				if c.terminal {
-					fmt.Fprintf(c.stderr, "\r%s", line(read(), time.Since(start), true))
+					fmt.Fprintf(c.stderr, "\r%s", render(time.Since(start), true))
 				} else {
-					fmt.Fprintln(c.stderr, line(read(), time.Since(start), false))
+					fmt.Fprintln(c.stderr, render(time.Since(start), false))
 				}
 			}
 		}

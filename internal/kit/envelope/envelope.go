@@ -47,6 +47,7 @@ type cloudEvent struct {
 	CausationID   string `json:"causationid,omitempty"`
 	Actor         string `json:"actor,omitempty"`
 	Tenant        string `json:"tenant"`
+	XRayTraceID   string `json:"xraytraceid,omitempty"`
 }
 
 // Source is the CloudEvents source of a stream's events.
@@ -79,6 +80,7 @@ func Encode(evs []eventstore.Event) ([]byte, error) {
 			CausationID:     e.CausationID,
 			Actor:           e.Actor,
 			Tenant:          e.Stream.Tenant,
+			XRayTraceID:     e.TraceID,
 		}
 	}
 	var b bytes.Buffer
@@ -175,6 +177,7 @@ func decodeEvent(ce cloudEvent) (eventstore.Event, error) {
 			CorrelationID: ce.CorrelationID,
 			CausationID:   ce.CausationID,
 			Actor:         ce.Actor,
+			TraceID:       ce.XRayTraceID,
 		},
 	}, nil
 }

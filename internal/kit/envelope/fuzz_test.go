@@ -20,7 +20,7 @@ func commit(t testing.TB) []eventstore.Event {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 1, 9, 0, 0, 123456789, time.UTC)
-	meta := eventstore.Metadata{CommandID: "c", CorrelationID: "r", CausationID: "x", Actor: "alice"}
+	meta := eventstore.Metadata{CommandID: "c", CorrelationID: "r", CausationID: "x", Actor: "alice", TraceID: "1-5759e988-bd862e3fe1be46a994272793"}
 	return []eventstore.Event{
 		{ID: "e1", Stream: s, Version: 1, Type: "AccountOpened", SchemaVersion: 1, OccurredAt: at.Add(-time.Second),
 			RecordedAt: at, Data: json.RawMessage(`{"owner":"bob <b@example.com>"}`), CommitID: "k1", Metadata: meta},
@@ -79,6 +79,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"version gap", edit(func(e []map[string]any) { e[1]["streamversion"] = 3 }), "event 1 has version 3 after 1"},
 		{"two streams", edit(func(e []map[string]any) { e[1]["subject"] = "a2" }), "event 1 is on stream"},
 		{"two commits", edit(func(e []map[string]any) { e[1]["commitid"] = "k2" }), "not of the same commit"},
+		{"two traces", edit(func(e []map[string]any) { delete(e[1], "xraytraceid") }), "not of the same commit"},
 		{"bad time", edit(func(e []map[string]any) { e[0]["time"] = "yesterday" }), "event 0: time"},
 		{"data not JSON", edit(func(e []map[string]any) { delete(e[0], "data") }), "data is missing or not JSON"},
 	}

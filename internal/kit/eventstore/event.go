@@ -11,6 +11,10 @@ type Metadata struct {
 	CorrelationID string
 	CausationID   string
 	Actor         string
+	// TraceID is the X-Ray trace id of the invocation that made the
+	// commit, when X-Ray recorded it (sampled): what links the commit, and
+	// the consumers' log lines about it, to the trace. Empty otherwise.
+	TraceID string
 }
 
 // NewEvent is an event about to be appended.

@@ -33,6 +33,7 @@ const (
 	attrCommand     = "cmd"
 	attrCorrelation = "cor"
 	attrCausation   = "cau"
+	attrTrace       = "tr"
 	attrEvents      = "ev"
 	evID            = "id"
 	evType          = "t"
@@ -277,6 +278,7 @@ func (c commit) item() Item {
 	putOptional(it, attrCommand, c.meta.CommandID)
 	putOptional(it, attrCorrelation, c.meta.CorrelationID)
 	putOptional(it, attrCausation, c.meta.CausationID)
+	putOptional(it, attrTrace, c.meta.TraceID)
 	if len(c.state) > 0 {
 		it[attrFoldKey] = s(c.foldKey)
 		it[attrState] = s(string(c.state))
@@ -342,6 +344,7 @@ func decodeCommit(it Item) (commit, error) {
 		CorrelationID: optStr(it, attrCorrelation),
 		CausationID:   optStr(it, attrCausation),
 		Actor:         optStr(it, attrActor),
+		TraceID:       optStr(it, attrTrace),
 	}
 	list, ok := it[attrEvents].(*types.AttributeValueMemberL)
 	if !ok || len(list.Value) == 0 {

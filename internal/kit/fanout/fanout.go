@@ -100,6 +100,9 @@ type entry struct {
 	seq   string
 	key   string
 	data  []byte
+	// commit is what the record carries, for the line that says it was
+	// sent (sent.go).
+	commit []eventstore.Event
 }
 
 func (e entry) size() int { return len(e.data) + len(e.key) }
@@ -189,7 +192,7 @@ func (h *Handler) entries(ctx context.Context, records []events.DynamoDBEventRec
 			}})
 			continue
 		}
-		e := entry{index: i, seq: seq, key: evs[0].Stream.Key(), data: data}
+		e := entry{index: i, seq: seq, key: evs[0].Stream.Key(), data: data, commit: evs}
 		if e.size() > MaxRecordBytes {
 			t.oversize++
 			h.log.ErrorContext(ctx, "fanout skipped a commit whose envelope is over the Kinesis record limit; it is not split",
@@ -333,7 +336,9 @@ func (h *Handler) put(ctx context.Context, chunk []entry, t *tally) []entry {
 		if aws.ToString(r.ErrorCode) != "" || aws.ToString(r.SequenceNumber) == "" {
 			failed = append(failed, chunk[i])
 			codes[aws.ToString(r.ErrorCode)]++
+			continue
 		}
+		h.sent(ctx, chunk[i], r)
 	}
 	t.sent += len(chunk) - len(failed)
 	if len(failed) > 0 {

@@ -36,7 +36,7 @@ func (h *Handler) Publish(ctx context.Context, commits [][]eventstore.Event) (Pu
 			problems = append(problems, fmt.Sprintf("%s: %v", label, err))
 			continue
 		}
-		e := entry{index: i, seq: label, key: evs[0].Stream.Key(), data: data}
+		e := entry{index: i, seq: label, key: evs[0].Stream.Key(), data: data, commit: evs}
 		if e.size() > MaxRecordBytes {
 			problems = append(problems, fmt.Sprintf("%s: envelope of %d bytes is over the %d-byte record limit", label, e.size(), MaxRecordBytes))
 			continue

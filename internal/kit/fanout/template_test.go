@@ -46,6 +46,8 @@ func TestTemplateWiresTheFanout(t *testing.T) {
 			Resource: awstest.GetAtt("EventsTable", "StreamArn")},
 		{Actions: []string{"sqs:SendMessage"}, Resource: awstest.GetAtt("FanoutDeadLetterQueue", "Arn")},
 		{Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: awstest.GetAtt("FanoutLogs", "Arn")},
+		// Active tracing: Lambda sends its segments (X-Ray takes no resource).
+		{Actions: []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, Resource: "*"},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))

@@ -9,7 +9,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/emf"
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/xray"
 )
 
 // Line is the one log line of a request: how it ended (the problem it
@@ -23,8 +25,8 @@ type Line struct {
 
 // Add puts key=value on the line, after what every request reports (keys
 // of the route's own: not correlationId, method, path, status, latencyMs,
-// ddbRequests, rcu, wcu, problem or error); a key added again takes the
-// new value.
+// ddbRequests, rcu, wcu, traceId, problem, error, _aws or a dimension of
+// the metrics); a key added again takes the new value.
 func (l *Line) Add(key string, value any) {
 	for i := 0; i < len(l.attrs); i += 2 {
 		if l.attrs[i] == key {
@@ -64,11 +66,21 @@ func answer(ctx context.Context, corr string, l *Line, serve func(ctx context.Co
 	return serve(ctx, corr, l)
 }
 
+// lineMetrics are the fields of a request's line that metrics declares.
+var lineMetrics = []emf.Metric{
+	{Name: "latencyMs", Unit: emf.Milliseconds},
+	{Name: "ddbRequests", Unit: emf.Count},
+	{Name: "rcu", Unit: emf.Count},
+	{Name: "wcu", Unit: emf.Count},
+}
+
 // Serve answers one request with serve and logs its one line, at info, or
 // at error for a 5xx (a warning for throttling): the correlation id, method, path, status and latency,
-// the DynamoDB requests and capacity a meter on the context counted, then
-// what serve added.
-func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.Logger, msg string, newID func() string,
+// the DynamoDB requests and capacity a meter on the context counted, the
+// X-Ray trace id when X-Ray records the invocation, then what serve added.
+// metrics, if not nil, makes the latency, requests and capacity metrics
+// too (emf).
+func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.Logger, metrics *emf.Metrics, msg string, newID func() string,
 	serve func(ctx context.Context, corr string, l *Line) events.APIGatewayV2HTTPResponse) events.APIGatewayV2HTTPResponse {
 	start := time.Now()
 	meter := &eventstore.Meter{}
@@ -82,7 +94,11 @@ func Serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, log *slog.L
 		"correlationId", corr, "method", req.RequestContext.HTTP.Method, "path", req.RawPath,
 		"status", resp.StatusCode, "latencyMs", float64(time.Since(start).Microseconds()) / 1000,
 		"ddbRequests", u.Total(), "rcu", u.ReadUnits, "wcu", u.WriteUnits,
-	}, l.attrs...)
+	}, metrics.Args(lineMetrics...)...)
+	if trace := xray.FromContext(ctx); trace != "" {
+		attrs = append(attrs, "traceId", trace)
+	}
+	attrs = append(attrs, l.attrs...)
 	if l.problem != "" {
 		attrs = append(attrs, "problem", l.problem)
 	}

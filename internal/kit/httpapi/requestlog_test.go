@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/emf"
+	"annals/internal/kit/emf/emftest"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/testlog"
@@ -51,7 +53,7 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 			log := slog.New(slog.NewJSONHandler(logs, nil))
 			req := &events.APIGatewayV2HTTPRequest{RawPath: "/accounts/a1/deposits", Headers: map[string]string{"x-correlation-id": "corr-1"}}
 			req.RequestContext.HTTP.Method = "POST"
-			resp := httpapi.Serve(context.Background(), req, log, "command", func() string { return "new-id" },
+			resp := httpapi.Serve(context.Background(), req, log, nil, "command", func() string { return "new-id" },
 				func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 					l.Add("stream", "t1#account#a1")
 					l.Add("version", 1)
@@ -88,5 +90,38 @@ func TestServeWritesOneLinePerRequest(t *testing.T) {
 				t.Errorf("error on the line: %v, want %v", l["error"], c.logsError)
 			}
 		})
+	}
+}
+
+// With metrics, the line is also the request's latency, DynamoDB requests
+// and capacity as CloudWatch metrics; a sampled invocation's trace id is
+// on it.
+func TestServeLineIsMetricsAndNamesTheTrace(t *testing.T) {
+	logs := &testlog.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	req := &events.APIGatewayV2HTTPRequest{RawPath: "/accounts"}
+	req.RequestContext.HTTP.Method = "POST"
+	//lint:ignore SA1029 the key is aws-lambda-go's, a plain string
+	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	metrics := emf.New("annals", emf.Dimension{Name: "FunctionName", Value: "f"})
+	httpapi.Serve(ctx, req, log, metrics, "command", func() string { return "id" },
+		func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+			eventstore.Record(ctx, "PutItem", 0, 1)
+			return events.APIGatewayV2HTTPResponse{StatusCode: 201}
+		})
+	got, err := emftest.Read([]byte(logs.String()))
+	if err != nil {
+		t.Fatalf("%v: %s", err, logs.String())
+	}
+	for name, want := range map[string]float64{"ddbRequests": 1, "wcu": 1, "rcu": 0} {
+		if m, ok := got[name]; !ok || m.Value != want || m.Dimensions["FunctionName"] != "f" {
+			t.Errorf("metric %s = %+v, want %v by FunctionName f", name, m, want)
+		}
+	}
+	if m, ok := got["latencyMs"]; !ok || m.Unit != emf.Milliseconds {
+		t.Errorf("latency metric %+v", m)
+	}
+	if !logs.Contains(`"traceId":"1-5759e988-bd862e3fe1be46a994272793"`) {
+		t.Errorf("no trace id: %s", logs.String())
 	}
 }

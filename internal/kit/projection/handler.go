@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/emf"
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 )
@@ -29,9 +30,10 @@ type View interface {
 // Handler is the projector: it feeds each record of the events stream to
 // every view.
 type Handler struct {
-	views []View
-	dead  *DeadLetters
-	log   *slog.Logger
+	views   []View
+	dead    *DeadLetters
+	log     *slog.Logger
+	metrics *emf.Metrics
 }
 
 // NewHandler returns the projector over views; dead receives the records
@@ -74,6 +76,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 		groups[key] = append(groups[key], r)
 	}
 	var applied, held, poison int
+	lag := &lag{}
+	ctx = withLag(ctx, lag)
 	for _, key := range order {
 		records := groups[key]
 		n, undecodable, err := h.handleStream(ctx, records)
@@ -87,9 +91,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	if len(resp.BatchItemFailures)+poison > 0 {
 		level = slog.LevelWarn
 	}
-	h.log.Log(ctx, level, "projector", "records", len(ev.Records), "streams", len(order), "applied", applied,
+	args := append([]any{"records", len(ev.Records), "streams", len(order), "applied", applied,
 		"failed", len(resp.BatchItemFailures), "held", held, "undecodable", poison,
-		"ms", time.Since(start).Milliseconds())
+		"ms", time.Since(start).Milliseconds()}, h.batchMetrics(lag)...)
+	h.log.Log(ctx, level, "projector", args...)
 	return resp, nil
 }
 

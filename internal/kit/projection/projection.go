@@ -245,6 +245,9 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 	}
 	err = p.model.Save(ctx, stream, next, nextPos, at)
 	p.settle(stream, next, nextPos, err)
+	if err == nil {
+		p.logApplied(ctx, pending)
+	}
 	if invalidWrite(err) {
 		if err := p.confirm(ctx, stream, pos, believed); err != nil {
 			return err
@@ -316,7 +319,8 @@ func (p *Projection[S]) quarantine(ctx context.Context, stream eventstore.Stream
 		return err
 	}
 	p.log.ErrorContext(ctx, "projection quarantined a stream at a poison event; redrive it once fixed",
-		"view", p.name, "stream", stream.Key(), "version", poison.Event.Version, "reason", poison.Reason)
+		"view", p.name, "stream", stream.Key(), "version", poison.Event.Version, "reason", poison.Reason,
+		"correlationId", poison.Event.CorrelationID)
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"annals/internal/kit/awsconfig"
+	"annals/internal/kit/emf"
 )
 
 // Builder builds a function's handler from its environment, read through
@@ -109,6 +110,14 @@ func (v *Vars) Int(name string, def int) int {
 
 // Logger is the function's logger.
 func (v *Vars) Logger() *slog.Logger { return v.env.Logger() }
+
+// Metrics declares the function's metrics (emf) in namespace, recorded by
+// FunctionName: the function's name as Lambda gives it, unique to its
+// stack as in Lambda's own metrics, or its logical id where Lambda does
+// not run it.
+func (v *Vars) Metrics(namespace string) *emf.Metrics {
+	return emf.New(namespace, emf.Dimension{Name: "FunctionName", Value: v.env.Optional("AWS_LAMBDA_FUNCTION_NAME", v.function)})
+}
 
 func (v *Vars) err() error {
 	problems := slices.Clone(v.problems)

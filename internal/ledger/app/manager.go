@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/xray"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/transfer"
 )
@@ -167,6 +168,7 @@ func (m *Manager) commit(ctx context.Context, cur eventstore.Current[transfer.Tr
 		// The step follows from the transfer's stream at this version.
 		CausationID: fmt.Sprintf("%s@%d", cur.Head.Stream().Key(), cur.Head.Version()),
 		Actor:       TransfersActor,
+		TraceID:     xray.FromContext(ctx),
 	}
 	tevs, err := EncodeTransfer(s.Progress)
 	if err != nil {
@@ -211,6 +213,17 @@ func (m *Manager) commit(ctx context.Context, cur eventstore.Current[transfer.Tr
 		}
 		i++
 	}
-	m.log.InfoContext(ctx, "transfer step", "transfer", t.ID, "step", s.Name, "correlationId", t.CorrelationID)
+	// What the step wrote, for following the transfer's request (annals
+	// trace): each stream at the version its commit ends at.
+	commits := make([]string, len(committed))
+	for i, c := range committed {
+		commits[i] = fmt.Sprintf("%s@%d", c.Head.Stream().Key(), c.Head.Version())
+	}
+	args := []any{"transfer", t.ID, "step", s.Name, "correlationId", t.CorrelationID,
+		"stream", cur.Head.Stream().Key(), "version", committed[0].Head.Version(), "commits", commits}
+	if meta.TraceID != "" {
+		args = append(args, "traceId", meta.TraceID)
+	}
+	m.log.InfoContext(ctx, "transfer step", args...)
 	return w, nil
 }

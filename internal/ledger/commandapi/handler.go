@@ -15,8 +15,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/emf"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/xray"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 )
@@ -28,6 +30,9 @@ type Config struct {
 	Now   func() time.Time
 	NewID func() string
 	Log   *slog.Logger
+	// Metrics, if set, makes each request's line its latency, DynamoDB
+	// requests and capacity as CloudWatch metrics.
+	Metrics *emf.Metrics
 	// ConflictBudget bounds the time a command without If-Match spends
 	// being decided again after losing races for the head
 	// (eventstore.DefaultConflictBudget when zero).
@@ -65,7 +70,7 @@ func New(cfg Config) *Handler {
 // including an internal failure, is a problem+json response, so API Gateway
 // never answers with a bare 500.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Serve(ctx, &req, h.cfg.Log, "command", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+	return httpapi.Serve(ctx, &req, h.cfg.Log, h.cfg.Metrics, "command", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 		return h.serve(ctx, &req, corr, l)
 	}), nil
 }
@@ -96,7 +101,7 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 		return l.FailErr(account.ErrAccountNotFound, corr)
 	}
 	l.Add("stream", stream.String())
-	cmd := app.AccountCommand{Tenant: id.Tenant, AccountID: c.accountID, Command: c.cmd, IfMatch: c.ifMatch, Meta: h.meta(id, corr)}
+	cmd := app.AccountCommand{Tenant: id.Tenant, AccountID: c.accountID, Command: c.cmd, IfMatch: c.ifMatch, Meta: h.meta(ctx, id, corr)}
 	return h.keyed(ctx, req, id, asked(c.cmd), corr, l, func(g *eventstore.Guard) (events.APIGatewayV2HTTPResponse, bool, error) {
 		respond := func(res app.AccountResult) events.APIGatewayV2HTTPResponse { return success(c.route, res, corr) }
 		cmd.Once = once(g, respond)
@@ -121,10 +126,11 @@ func asked(cmd account.Command) account.Command {
 	return cmd
 }
 
-// meta is what a command's commit records of its request.
-func (h *Handler) meta(id httpapi.Identity, corr string) eventstore.Metadata {
+// meta is what a command's commit records of its request, with the trace
+// X-Ray keeps of it, if any.
+func (h *Handler) meta(ctx context.Context, id httpapi.Identity, corr string) eventstore.Metadata {
 	commandID := h.cfg.NewID()
-	return eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor}
+	return eventstore.Metadata{CommandID: commandID, CorrelationID: corr, CausationID: commandID, Actor: id.Actor, TraceID: xray.FromContext(ctx)}
 }
 
 // once keeps, with a keyed command's commit, the response its result

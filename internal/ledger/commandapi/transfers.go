@@ -73,7 +73,7 @@ func (h *Handler) startTransfer(ctx context.Context, req *events.APIGatewayV2HTT
 		return l.FailErr(err, corr)
 	}
 	l.Add("stream", stream.String())
-	cmd := app.TransferCommand{Tenant: id.Tenant, Request: r, Meta: h.meta(id, corr)}
+	cmd := app.TransferCommand{Tenant: id.Tenant, Request: r, Meta: h.meta(ctx, id, corr)}
 	// The transfer's id is new to each request: it is no part of what the
 	// request asked.
 	asked := r

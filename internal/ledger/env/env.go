@@ -23,6 +23,10 @@ const (
 	LocalActor      = "LOCAL_ACTOR"
 )
 
+// MetricsNamespace is where the functions' metrics go in CloudWatch
+// (docs/operations.md, "Metrics"); each is recorded by FunctionName.
+const MetricsNamespace = "annals"
+
 // Global is what every function reads through awsconfig, set once in the
 // template's Globals.
 var Global = []string{"LOG_LEVEL"}

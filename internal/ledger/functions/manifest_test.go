@@ -319,6 +319,24 @@ var managedPolicies = map[string][]string{
 		"kinesis:ListShards", "kinesis:ListStreams", "kinesis:SubscribeToShard", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 	"AWSLambdaSQSQueueExecutionRole": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
 		"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+	// With Tracing: Active (in the partition aws; others get
+	// AWSXRayDaemonWriteAccess, which allows the same).
+	"AWSXrayWriteOnlyAccess": {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+		"xray:GetSamplingTargets", "xray:GetSamplingStatisticSummaries"},
+}
+
+// tracingActions are what active tracing needs of a role of the template's
+// own: Lambda sends the function's segments with it.
+var tracingActions = []string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+// traced reports whether the function runs with active tracing, set on it
+// or in the template's Globals.
+func traced(fn *serverless.Function, g *global.Function) bool {
+	mode := fn.Tracing
+	if mode == nil && g != nil {
+		mode = g.Tracing
+	}
+	return mode != nil && *mode == "Active"
 }
 
 // eventPolicies names the managed policy SAM attaches for each type of
@@ -367,7 +385,7 @@ func sourceGrants(function string, sources []samtemplate.EventSource) []string {
 // one runs under the role SAM makes for it: its Policies, and what SAM
 // attaches, AWS's managed policies (managedPolicies) and SendMessage on an
 // SQS on-failure destination.
-func effectivePolicy(id string, fn *serverless.Function, resources map[string]any, sources []samtemplate.EventSource,
+func effectivePolicy(id string, fn *serverless.Function, tracing bool, resources map[string]any, sources []samtemplate.EventSource,
 	errorf func(string, ...any)) (lines map[string]string, ownRole bool) {
 	lines = map[string]string{}
 	add := func(from string, ls ...string) {
@@ -428,6 +446,9 @@ func effectivePolicy(id string, fn *serverless.Function, resources map[string]an
 		}
 	}
 	attached := []string{"AWSLambdaBasicExecutionRole"}
+	if tracing {
+		attached = append(attached, "AWSXrayWriteOnlyAccess")
+	}
 	for _, name := range slices.Sorted(maps.Keys(fn.Events)) {
 		if policy, ok := eventPolicies[fn.Events[name].Type]; ok {
 			attached = append(attached, policy)
@@ -501,7 +522,8 @@ func (s scenario) check(path string) []string {
 			}
 		}
 		want = append(want, sourceGrants(id, sources)...)
-		lines, own := effectivePolicy(id, fn, resources, sources, errorf)
+		tracing := traced(fn, g)
+		lines, own := effectivePolicy(id, fn, tracing, resources, sources, errorf)
 		if own {
 			if other, ok := roles[*fn.Role]; ok {
 				errorf("%s and %s share the role %s: each function's role grants what that function uses", other, id, *fn.Role)
@@ -514,9 +536,19 @@ func (s scenario) check(path string) []string {
 			for _, a := range logsActions {
 				want = append(want, "getatt:"+group+".Arn "+a)
 			}
+			if tracing {
+				for _, a := range tracingActions {
+					want = append(want, "* "+a)
+				}
+			}
 		} else {
 			for _, a := range managedPolicies["AWSLambdaBasicExecutionRole"] {
 				want = append(want, "* "+a)
+			}
+			if tracing {
+				for _, a := range managedPolicies["AWSXrayWriteOnlyAccess"] {
+					want = append(want, "* "+a)
+				}
 			}
 		}
 		extra, missing := diff(slices.Collect(maps.Keys(lines)), want)
@@ -600,6 +632,10 @@ func TestTemplateCheckCatchesDrift(t *testing.T) {
 			"FanoutFunction: FanoutRole trusts"},
 		{"logs written elsewhere", "                Resource: !GetAtt TransfersLogs.Arn\n", "                Resource: \"*\"\n",
 			`TransfersFunction: the template grants "* logs:PutLogEvents"`},
+		{"a role that cannot send the function's traces", "                  - xray:PutTelemetryRecords\n", "",
+			`FanoutFunction: "* xray:PutTelemetryRecords" is needed`},
+		{"a function without tracing", "    Tracing: Active\n", "",
+			`FanoutFunction: the template grants "* xray:PutTraceSegments" (FanoutRole tracing)`},
 		{"a role shared", "      Role: !GetAtt TransfersRole.Arn\n", "      Role: !GetAtt ProjectorRole.Arn\n",
 			"ProjectorFunction and TransfersFunction share the role getatt:ProjectorRole.Arn"},
 		{"a variable unset", "          STREAM_NAME: !Ref EventsStream\n", "          STREAM: !Ref EventsStream\n",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"annals/internal/kit/emf"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/ledger/app"
@@ -48,6 +49,9 @@ type Config struct {
 	Auth   httpapi.Auth
 	NewID  func() string
 	Log    *slog.Logger
+	// Metrics, if set, makes each request's line its latency, DynamoDB
+	// requests and capacity as CloudWatch metrics.
+	Metrics *emf.Metrics
 }
 
 // Handler serves the query routes.
@@ -67,7 +71,7 @@ func New(cfg Config) *Handler {
 // Handle serves one request. Like the command routes it never returns an
 // error: every outcome is a response, failures are problem+json.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return httpapi.Serve(ctx, &req, h.cfg.Log, "query", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+	return httpapi.Serve(ctx, &req, h.cfg.Log, h.cfg.Metrics, "query", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
 		return h.serve(ctx, &req, corr, l)
 	}), nil
 }

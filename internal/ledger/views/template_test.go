@@ -45,6 +45,8 @@ func TestTemplateWiresTheProjector(t *testing.T) {
 		{Actions: []string{"kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"},
 			Resource: awstest.GetAtt("EventsStream", "Arn")},
 		{Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"}, Resource: awstest.GetAtt("ProjectorLogs", "Arn")},
+		// Active tracing: Lambda sends its segments (X-Ray takes no resource).
+		{Actions: []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, Resource: "*"},
 	})
 	if len(p.Events) != 1 {
 		t.Fatalf("%d event sources, want 1", len(p.Events))

@@ -266,7 +266,7 @@ func assertGapless(t *testing.T, evs []eventstore.Event, from, to int64) {
 func testAppendThenLoad(t *testing.T, nb NewBackend) {
 	f := setup(t, nb)
 	stream := newStream(t)
-	meta := eventstore.Metadata{CommandID: "cmd-1", CorrelationID: "cor-1", CausationID: "cau-1", Actor: "alice"}
+	meta := eventstore.Metadata{CommandID: "cmd-1", CorrelationID: "cor-1", CausationID: "cau-1", Actor: "alice", TraceID: "1-5759e988-bd862e3fe1be46a994272793"}
 	cur, recorded, err := f.agg.Append(ctx(t), fresh(stream), events(1, 2, 3), meta, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -46,11 +46,12 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	// then its conditional write alone.
 	store := eventsdb.FromEnv(v, db, eventstore.WithCache(eventstore.NewCache(cacheBytes)))
 	h := commandapi.New(commandapi.Config{
-		Store: store,
-		Auth:  env.Auth(v),
-		Now:   time.Now,
-		NewID: wiring.NewID,
-		Log:   log,
+		Store:   store,
+		Auth:    env.Auth(v),
+		Now:     time.Now,
+		NewID:   wiring.NewID,
+		Log:     log,
+		Metrics: v.Metrics(env.MetricsNamespace),
 	})
 	return h.Handle, nil
 }

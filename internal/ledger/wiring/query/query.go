@@ -62,6 +62,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 		Auth:      env.Auth(v),
 		NewID:     wiring.NewID,
 		Log:       log,
+		Metrics:   v.Metrics(env.MetricsNamespace),
 	})
 	return h.Handle, nil
 }
