@@ -17,10 +17,10 @@ import (
 	"syscall"
 	"time"
 
-	"annals/internal/ledger/functions"
-
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/awsconfig/defaultchain"
+	"annals/internal/ledger/functions"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/localstack"
 	"annals/internal/localaws/samtemplate"
 )
@@ -77,13 +77,15 @@ func run() error {
 		Tenant:    *tenant,
 		Actor:     *actor,
 		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
+		Views:     views.Tables(),
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API     %s   (tenant %q, actor %q; no token needed)\n  logs    %s\n  AWS     %s\n\n",
-		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
-	fmt.Printf("  try     curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
+	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  status    %s%s\n  logs      %s\n  AWS       %s\n\n",
+		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor,
+		stack.URL, localstack.StatusPath, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
+	fmt.Printf("  try       curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 
 	var tick <-chan time.Time
 	if *every > 0 {
