@@ -16,6 +16,7 @@ import (
 
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/demo"
+	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -52,6 +53,7 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Functions: functions.Wires(),
 		Interval:  20 * time.Millisecond,
 		Views:     views.Tables(),
+		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
 	})
 	if err != nil {
 		t.Fatal(err)
