@@ -19,6 +19,10 @@ RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambd
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_MODULE := honnef.co/go/tools/cmd/staticcheck
 STATICCHECK_VERSION := v0.8.2
+# Debian's package, for the explorer's browser test; installed system-wide by
+# apt, so it is kept where apt puts it rather than in the cache folder.
+CHROMIUM_VERSION := 156.0.8078.129-1~deb12u1
+CHROMIUM := /usr/bin/chromium
 
 PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:2])')
 hash = $(shell sha256sum $(1) | cut -c1-12)
@@ -38,10 +42,10 @@ export LONG
 
 .PHONY: help
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) $(STATICCHECK) ## install the pinned tools (idempotent)
+tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) $(STATICCHECK) $(CHROMIUM) ## install the pinned tools (idempotent)
 
 # A venv is only used once its stamp exists, so an interrupted install is
 # redone rather than half reused. The stamps do not depend on the
@@ -67,6 +71,10 @@ $(RIE):
 $(STATICCHECK):
 	GOBIN=$(STATICCHECK_DIR) GOFLAGS=-mod=mod $(GO) install $(STATICCHECK_MODULE)@$(STATICCHECK_VERSION)
 
+# Skipped whenever a chromium is there, whatever its version.
+$(CHROMIUM):
+	tools/install-chromium $(CHROMIUM_VERSION)
+
 .PHONY: test
 test: tools lint ## run every check and test (the CI command)
 	ANNALS_RIE=$(RIE) tools/with-moto $(MOTO_PYTHON) $(GO) test -race -count=1 ./...
@@ -78,6 +86,12 @@ PORT ?= 3000
 local: $(MOTO_VENV)/.installed ## run the whole system locally on 127.0.0.1:$(PORT) (Ctrl-C stops everything)
 	$(GO) build -o bin/annals-local ./cmd/local
 	tools/with-moto $(MOTO_PYTHON) bin/annals-local -addr 127.0.0.1:$(PORT)
+
+# The explorer's screenshot in docs/, taken by its browser test against a
+# stack of its own (README "Event explorer").
+.PHONY: screenshots
+screenshots: $(MOTO_VENV)/.installed $(CHROMIUM) ## retake docs/explorer.png, the event explorer's screenshot
+	ANNALS_SCREENSHOTS=$(CURDIR)/docs tools/with-moto $(MOTO_PYTHON) $(GO) test -count=1 -run '^TestExplorerInABrowser$$' ./internal/ledger/stacktest/
 
 .PHONY: demo
 demo: ## walk through the ledger against a running `make local` (URL=http://127.0.0.1:$(PORT))

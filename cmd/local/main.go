@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,10 +18,11 @@ import (
 	"syscall"
 	"time"
 
-	"annals/internal/ledger/functions"
-
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/awsconfig/defaultchain"
+	"annals/internal/ledger/explorer"
+	"annals/internal/ledger/functions"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/localstack"
 	"annals/internal/localaws/samtemplate"
 )
@@ -77,13 +79,16 @@ func run() error {
 		Tenant:    *tenant,
 		Actor:     *actor,
 		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
+		Views:     views.Tables(),
+		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API     %s   (tenant %q, actor %q; no token needed)\n  logs    %s\n  AWS     %s\n\n",
-		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
-	fmt.Printf("  try     curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
+	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  explorer  %s%s\n  status    %s%s\n  logs      %s\n  AWS       %s\n\n",
+		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor, stack.URL, explorer.Path,
+		stack.URL, localstack.StatusPath, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
+	fmt.Printf("  try       curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 
 	var tick <-chan time.Time
 	if *every > 0 {

@@ -88,11 +88,15 @@ var defaultChain = []string{
 	"github.com/aws/aws-sdk-go-v2/service/sts",
 }
 
+// localOnly are the packages of the local stack, its pages and the
+// browser that tests them: no function links them.
+var localOnly = []string{"annals/internal/localaws/", "annals/internal/ledger/explorer", "github.com/chromedp/"}
+
 // A function links the SDK clients of the services its manifest grants it
 // and no other, and not the default configuration: each client is a few
 // hundred kilobytes of binary and of start-up work, so wiring that pulled
 // in another function's client, or the default credential chain, would
-// cost every cold start.
+// cost every cold start. Nor does it link what only runs locally.
 func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
 	for _, id := range templateFunctions(t) {
@@ -115,6 +119,10 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 		for _, pkg := range strings.Fields(string(out)) {
 			if slices.Contains(defaultChain, pkg) {
 				t.Errorf("%s links %s, the SDK's default configuration: a function starts from awsconfig.LoadLambda and imports no awsconfig/defaultchain", id, pkg)
+				continue
+			}
+			if slices.ContainsFunc(localOnly, func(p string) bool { return strings.HasPrefix(pkg, p) }) {
+				t.Errorf("%s links %s, which only the local stack and the tests use", id, pkg)
 				continue
 			}
 			service, ok := strings.CutPrefix(pkg, sdk)

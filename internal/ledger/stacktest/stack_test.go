@@ -16,7 +16,9 @@ import (
 
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/demo"
+	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/localstack"
 )
@@ -50,6 +52,8 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
 		Functions: functions.Wires(),
 		Interval:  20 * time.Millisecond,
+		Views:     views.Tables(),
+		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -126,6 +126,16 @@ func Names() []string {
 	return out
 }
 
+// Tables maps every view's name to its table's logical id in
+// template.yaml.
+func Tables() map[string]string {
+	out := make(map[string]string, len(All))
+	for _, v := range All {
+		out[v.Name] = v.Table
+	}
+	return out
+}
+
 // Route is a read route a view serves of its own, beside the query
 // function's: a GET of Path, whose segments in braces are parameters
 // (/accounts/{id}/statements). It knows nothing of API Gateway: it gets the

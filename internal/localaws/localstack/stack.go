@@ -56,6 +56,12 @@ type Config struct {
 	// Interval between polls of a caught-up stream; the sources' default
 	// when zero.
 	Interval time.Duration
+	// Views maps each read model's name to its table's logical id in the
+	// template: the status lists the streams each has quarantined.
+	Views map[string]string
+	// Pages are served beside the API by the local gateway only, ahead of
+	// the template's routes: ServeMux pattern -> handler.
+	Pages map[string]http.Handler
 }
 
 // Stack is the running application.
@@ -64,13 +70,15 @@ type Stack struct {
 	URL   string
 	Names *provision.Names
 
-	runner  *localsources.Runner
-	sources []samtemplate.EventSource
-	sqs     *sqs.Client
-	server  *http.Server
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	errs    chan error
+	runner   *localsources.Runner
+	sources  []samtemplate.EventSource
+	sqs      *sqs.Client
+	dynamodb *dynamodb.Client
+	views    map[string]string
+	server   *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	errs     chan error
 }
 
 // Start creates the resources, wires the functions and starts serving.
@@ -158,15 +166,24 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
-		URL:     "http://" + ln.Addr().String(),
-		Names:   names,
-		runner:  runner,
-		sources: sources,
-		sqs:     clients.SQS,
-		server:  &http.Server{Handler: gateway, ReadHeaderTimeout: 10 * time.Second},
-		cancel:  cancel,
-		errs:    make(chan error, 2),
+		URL:      "http://" + ln.Addr().String(),
+		Names:    names,
+		runner:   runner,
+		sources:  sources,
+		sqs:      clients.SQS,
+		dynamodb: clients.DynamoDB,
+		views:    c.Views,
+		cancel:   cancel,
+		errs:     make(chan error, 2),
 	}
+	// The local stack's own routes, which API Gateway does not serve, go
+	// before the template's.
+	local := http.NewServeMux()
+	local.HandleFunc("GET "+StatusPath, s.serveStatus)
+	for pattern, h := range c.Pages {
+		local.Handle(pattern, h)
+	}
+	s.server = &http.Server{Handler: localFirst{local, gateway}, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -181,6 +198,22 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 		}
 	}()
 	return s, nil
+}
+
+// localFirst serves a request from local when one of its patterns
+// matches, and hands any other to the gateway as it came: the gateway, as
+// API Gateway, neither cleans paths nor redirects.
+type localFirst struct {
+	local   *http.ServeMux
+	gateway http.Handler
+}
+
+func (l localFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, pattern := l.local.Handler(r); pattern != "" {
+		h.ServeHTTP(w, r)
+		return
+	}
+	l.gateway.ServeHTTP(w, r)
 }
 
 // timeout is the function's Timeout (its own, or the Globals'), as a bound
