@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/openapi"
 
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/awsconfig/defaultchain"
@@ -51,6 +52,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	document, err := openapi.Load(wd)
+	if err != nil {
+		return err
+	}
 	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return err
@@ -77,12 +82,14 @@ func run() error {
 		Tenant:    *tenant,
 		Actor:     *actor,
 		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
+		OpenAPI:   document,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API     %s   (tenant %q, actor %q; no token needed)\n  logs    %s\n  AWS     %s\n\n",
-		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
+	fmt.Printf("annals is up in %s\n\n  API     %s   (tenant %q, actor %q; no token needed)\n  docs    %s   (the contract: %s)\n  logs    %s\n  AWS     %s\n\n",
+		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor,
+		stack.URL+localstack.DocsPath, stack.URL+localstack.DocumentPath, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
 	fmt.Printf("  try     curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 
 	var tick <-chan time.Time

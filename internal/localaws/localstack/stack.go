@@ -56,6 +56,10 @@ type Config struct {
 	// Interval between polls of a caught-up stream; the sources' default
 	// when zero.
 	Interval time.Duration
+	// OpenAPI is the API's OpenAPI document as JSON, which the gateway
+	// then serves at DocumentPath with a page that renders it at DocsPath;
+	// nil serves neither, as API Gateway does not.
+	OpenAPI []byte
 }
 
 // Stack is the running application.
@@ -155,6 +159,11 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 	gateway, err := NewGateway(routes, invokers, timeouts, c.Log.With("component", "gateway"))
 	if err != nil {
 		return nil, err
+	}
+	if c.OpenAPI != nil {
+		if err := gateway.ServeDocument(c.OpenAPI); err != nil {
+			return nil, err
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
