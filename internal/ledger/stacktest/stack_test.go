@@ -17,6 +17,7 @@ import (
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/demo"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/openapi/openapitest"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/localstack"
 )
@@ -50,6 +51,7 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
 		Functions: functions.Wires(),
 		Interval:  20 * time.Millisecond,
+		OpenAPI:   openapitest.Load(t).JSON,
 	})
 	if err != nil {
 		t.Fatal(err)
