@@ -15,6 +15,7 @@ CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/annals
 # tools/*-requirements.txt; the cache folder names carry a hash of those files.
 MOTO_VERSION := 5.2.5
 SAM_VERSION := 1.170.0
+SCHEMATHESIS_VERSION := 4.32.5
 RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 STATICCHECK_MODULE := honnef.co/go/tools/cmd/staticcheck
@@ -28,11 +29,13 @@ PY_TAG := $(shell $(PYTHON) -c 'import sys; print("py%d.%d" % sys.version_info[:
 hash = $(shell sha256sum $(1) | cut -c1-12)
 MOTO_VENV := $(CACHE)/moto-$(MOTO_VERSION)-$(PY_TAG)-$(call hash,tools/moto-requirements.txt)
 SAM_VENV := $(CACHE)/sam-$(SAM_VERSION)-$(PY_TAG)-$(call hash,tools/sam-requirements.txt)
+SCHEMATHESIS_VENV := $(CACHE)/schemathesis-$(SCHEMATHESIS_VERSION)-$(PY_TAG)-$(call hash,tools/schemathesis-requirements.txt)
 RIE_DIR := $(CACHE)/rie-$(RIE_VERSION)
 STATICCHECK_DIR := $(CACHE)/staticcheck-$(STATICCHECK_VERSION)
 
 MOTO_PYTHON := $(MOTO_VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
+SCHEMATHESIS := $(SCHEMATHESIS_VENV)/bin/st
 RIE := $(RIE_DIR)/aws-lambda-rie
 STATICCHECK := $(STATICCHECK_DIR)/staticcheck
 
@@ -45,7 +48,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: tools
-tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(RIE) $(STATICCHECK) $(CHROMIUM) ## install the pinned tools (idempotent)
+tools: $(MOTO_VENV)/.installed $(SAM_VENV)/.installed $(SCHEMATHESIS_VENV)/.installed $(RIE) $(STATICCHECK) $(CHROMIUM) ## install the pinned tools (idempotent)
 
 # A venv is only used once its stamp exists, so an interrupted install is
 # redone rather than half reused. The stamps do not depend on the
@@ -65,6 +68,13 @@ $(SAM_VENV)/.installed:
 	$(SAM) --version | grep -qF '$(SAM_VERSION)'
 	touch $@
 
+$(SCHEMATHESIS_VENV)/.installed:
+	rm -rf $(SCHEMATHESIS_VENV)
+	$(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -r tools/schemathesis-requirements.txt
+	$(SCHEMATHESIS) --version | grep -qF '$(SCHEMATHESIS_VERSION)'
+	touch $@
+
 $(RIE):
 	GOBIN=$(RIE_DIR) GOFLAGS=-mod=mod $(GO) install $(RIE_MODULE)@$(RIE_VERSION)
 
@@ -77,7 +87,7 @@ $(CHROMIUM):
 
 .PHONY: test
 test: tools lint ## run every check and test (the CI command)
-	ANNALS_RIE=$(RIE) tools/with-moto $(MOTO_PYTHON) $(GO) test -race -count=1 ./...
+	ANNALS_RIE=$(RIE) ANNALS_SCHEMATHESIS=$(SCHEMATHESIS) tools/with-moto $(MOTO_PYTHON) $(GO) test -race -count=1 ./...
 
 # The whole system on this machine: moto, every resource of template.yaml,
 # every function in one process, the stream event sources, and the HTTP API.
@@ -112,6 +122,10 @@ bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and again
 .PHONY: rie-path
 rie-path: ## print the Lambda emulator's path (for ANNALS_RIE)
 	@echo $(RIE)
+
+.PHONY: schemathesis-path
+schemathesis-path: ## print Schemathesis's path (for ANNALS_SCHEMATHESIS)
+	@echo $(SCHEMATHESIS)
 
 # Lambda binaries: static, without the RPC mode provided runtimes never use,
 # without build paths or symbol tables. `sam build` calls build-<LogicalId>

@@ -74,3 +74,36 @@ func dependencies(t *testing.T) map[string][]string {
 	}
 	return deps
 }
+
+// testOnly are modules that only tests may link: the OpenAPI validator
+// that holds the API to its contract is large, and a Lambda function has
+// a size budget (internal/ledger/functions).
+var testOnly = []string{"github.com/pb33f/"}
+
+func TestTestOnlyModulesStayInTests(t *testing.T) {
+	// Without -test: what each package links when it is not a test.
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}\t{{join .Deps \" \"}}", "annals/...")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	functions := 0
+	for line := range strings.Lines(string(out)) {
+		pkg, uses, _ := strings.Cut(strings.TrimSpace(line), "\t")
+		if strings.HasPrefix(pkg, "annals/functions/") {
+			functions++
+		}
+		for _, u := range strings.Fields(uses) {
+			for _, m := range testOnly {
+				// A test helper is named for it, and only tests import it
+				// (or the package that imports it would be caught here).
+				if strings.HasPrefix(u, m) && !strings.HasSuffix(pkg, "test") {
+					t.Errorf("%s links %s, which only tests may", pkg, u)
+				}
+			}
+		}
+	}
+	if functions < 5 {
+		t.Errorf("go list showed %d functions: the test would check little", functions)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/openapi"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/localstack"
 	"annals/internal/localaws/samtemplate"
@@ -53,6 +54,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	document, err := openapi.Load(wd)
+	if err != nil {
+		return err
+	}
 	cfg, err := defaultchain.Load(ctx)
 	if err != nil {
 		return err
@@ -81,12 +86,14 @@ func run() error {
 		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
 		Views:     views.Tables(),
 		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
+		OpenAPI:   document,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  explorer  %s%s\n  status    %s%s\n  logs      %s\n  AWS       %s\n\n",
-		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor, stack.URL, explorer.Path,
+	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  docs      %s   (the contract: %s)\n  explorer  %s%s\n  status    %s%s\n  logs      %s\n  AWS       %s\n\n",
+		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor,
+		stack.URL+localstack.DocsPath, stack.URL+localstack.DocumentPath, stack.URL, explorer.Path,
 		stack.URL, localstack.StatusPath, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
 	fmt.Printf("  try       curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 

@@ -21,23 +21,38 @@ const (
 	routeTransfer
 )
 
+// routes are the command routes, every one a POST, with their paths as
+// template.yaml names them. match serves exactly these, and Routes lists
+// them for the tests that hold the template and the API's contract to
+// them.
+var routes = []struct {
+	route route
+	path  string
+}{
+	{routeOpen, "/accounts"},
+	{routeDeposit, "/accounts/{id}/deposits"},
+	{routeWithdraw, "/accounts/{id}/withdrawals"},
+	{routeClose, "/accounts/{id}/close"},
+	{routeTransfer, "/transfers"},
+}
+
+// Routes lists the routes the handler serves, keyed as API Gateway keys
+// them ("POST /accounts/{id}/deposits").
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		out[i] = http.MethodPost + " " + r.path
+	}
+	return out
+}
+
 // match finds the command route of a path. Every command route is a POST;
 // another method on one of them is 405, any other path 404.
 func match(method, path string) (r route, p *httpapi.Problem) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(parts) == 1 && parts[0] == "accounts":
-		r = routeOpen
-	case len(parts) == 1 && parts[0] == "transfers":
-		r = routeTransfer
-	case len(parts) == 3 && parts[0] == "accounts" && parts[1] != "":
-		switch parts[2] {
-		case "deposits":
-			r = routeDeposit
-		case "withdrawals":
-			r = routeWithdraw
-		case "close":
-			r = routeClose
+	for _, c := range routes {
+		if _, ok := httpapi.MatchPath(c.path, path); ok {
+			r = c.route
+			break
 		}
 	}
 	if r == 0 {

@@ -3,7 +3,6 @@ package queryapi
 import (
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -14,25 +13,9 @@ import (
 // matchExtra finds the route of Config.Routes the path matches, with the
 // path's parameters.
 func (h *Handler) matchExtra(path string) (*views.Route, map[string]string) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
 	for i := range h.cfg.Routes {
-		r := &h.cfg.Routes[i]
-		pattern := strings.Split(strings.Trim(r.Path, "/"), "/")
-		if len(pattern) != len(parts) {
-			continue
-		}
-		vars := map[string]string{}
-		ok := true
-		for j, seg := range pattern {
-			switch {
-			case strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") && parts[j] != "":
-				vars[seg[1:len(seg)-1]] = parts[j]
-			case seg != parts[j]:
-				ok = false
-			}
-		}
-		if ok {
-			return r, vars
+		if vars, ok := httpapi.MatchPath(h.cfg.Routes[i].Path, path); ok {
+			return &h.cfg.Routes[i], vars
 		}
 	}
 	return nil, nil

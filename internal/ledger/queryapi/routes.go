@@ -2,7 +2,6 @@ package queryapi
 
 import (
 	"net/http"
-	"strings"
 
 	"annals/internal/kit/httpapi"
 )
@@ -17,42 +16,50 @@ const (
 	routeTransfer
 )
 
+// routes are the query function's own routes, every one a GET, with
+// their paths as template.yaml names them (the views' routes come with
+// Config.Routes). match serves exactly these, and Routes lists them for
+// the tests that hold the template and the API's contract to them.
+var routes = []struct {
+	route route
+	path  string
+}{
+	{routeAccount, "/accounts/{id}"},
+	{routeOwnerAccounts, "/accounts"},
+	{routeTransactions, "/accounts/{id}/transactions"},
+	{routeEvents, "/accounts/{id}/events"},
+	{routeTransfer, "/transfers/{id}"},
+}
+
+// Routes lists the handler's own routes, keyed as API Gateway keys them
+// ("GET /accounts/{id}").
+func Routes() []string {
+	out := make([]string, len(routes))
+	for i, r := range routes {
+		out[i] = r.route.String()
+	}
+	return out
+}
+
 // String is the route as API Gateway names it, for logs and cursors.
 func (r route) String() string {
-	switch r {
-	case routeAccount:
-		return "GET /accounts/{id}"
-	case routeOwnerAccounts:
-		return "GET /accounts"
-	case routeTransactions:
-		return "GET /accounts/{id}/transactions"
-	case routeEvents:
-		return "GET /accounts/{id}/events"
-	case routeTransfer:
-		return "GET /transfers/{id}"
+	for _, c := range routes {
+		if c.route == r {
+			return http.MethodGet + " " + c.path
+		}
 	}
 	return ""
 }
 
-// match finds the query route of a path and the account id in it. Every
-// query route is a GET; another method on one of them is 405, any other
-// path 404.
-func match(method, path string) (r route, accountID string, p *httpapi.Problem) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	switch {
-	case len(parts) == 1 && parts[0] == "accounts":
-		r = routeOwnerAccounts
-	case len(parts) == 2 && parts[0] == "accounts" && parts[1] != "":
-		r = routeAccount
-	case len(parts) == 3 && parts[0] == "accounts" && parts[1] != "":
-		switch parts[2] {
-		case "transactions":
-			r = routeTransactions
-		case "events":
-			r = routeEvents
+// match finds the query route of a path and the id in it (an account's
+// or a transfer's). Every query route is a GET; another method on one of
+// them is 405, any other path 404.
+func match(method, path string) (r route, id string, p *httpapi.Problem) {
+	for _, c := range routes {
+		if vars, ok := httpapi.MatchPath(c.path, path); ok {
+			r, id = c.route, vars["id"]
+			break
 		}
-	case len(parts) == 2 && parts[0] == "transfers" && parts[1] != "":
-		r = routeTransfer
 	}
 	if r == 0 {
 		return 0, "", httpapi.NewProblem(httpapi.KindRouteNotFound, "no route for "+method+" "+path)
@@ -62,8 +69,5 @@ func match(method, path string) (r route, accountID string, p *httpapi.Problem) 
 		p.Allow = http.MethodGet
 		return 0, "", p
 	}
-	if len(parts) > 1 {
-		accountID = parts[1]
-	}
-	return r, accountID, nil
+	return r, id, nil
 }

@@ -18,6 +18,7 @@ import (
 	"annals/internal/ledger/demo"
 	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/openapi/openapitest"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 	"annals/internal/localaws/localstack"
@@ -54,6 +55,7 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Interval:  20 * time.Millisecond,
 		Views:     views.Tables(),
 		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
+		OpenAPI:   openapitest.Load(t).JSON,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	ledgerenv "annals/internal/ledger/env"
+	"annals/internal/ledger/openapi/openapitest"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -55,6 +56,13 @@ func seedStatements(t *testing.T, store views.StatementStore) {
 	}
 }
 
+// statementsBeyondTheDocument names the payloads the handler refuses by a
+// rule that no schema of api/openapi.yaml states, with the rule.
+var statementsBeyondTheDocument = map[string]string{
+	"get-statements-reversed-range.json": "to must not be before from",
+	"get-statements-too-long.json":       "to must be within 366 days of from",
+}
+
 func checkStatementPayload(t *testing.T, name string, resp events.APIGatewayV2HTTPResponse) {
 	t.Helper()
 	want := statementPayloads[name]
@@ -90,6 +98,7 @@ func checkStatementPayload(t *testing.T, name string, resp events.APIGatewayV2HT
 }
 
 func TestStatementPayloadsThroughTheHandler(t *testing.T) {
+	contract := openapitest.Load(t)
 	for name, raw := range lambdatest.Payloads(t, "statements", statementPayloads) {
 		t.Run(name, func(t *testing.T) {
 			var req events.APIGatewayV2HTTPRequest
@@ -108,6 +117,8 @@ func TestStatementPayloadsThroughTheHandler(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkStatementPayload(t, name, resp)
+			// The request and the answer are as api/openapi.yaml says.
+			contract.CheckPayload(t, req, resp, statementsBeyondTheDocument[name])
 		})
 	}
 }

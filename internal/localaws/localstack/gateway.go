@@ -1,7 +1,9 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -47,6 +49,7 @@ type Gateway struct {
 	timeouts  map[string]time.Duration
 	log       *slog.Logger
 	now       func() time.Time
+	document  []byte // the API's OpenAPI document, if served
 }
 
 // NewGateway routes by routes to the functions, each invocation bounded by
@@ -132,8 +135,63 @@ func matchPath(pattern, parts []string) (map[string]string, bool) {
 	return params, len(pattern) == len(parts)
 }
 
+// Where the gateway serves the API's document and the page that renders
+// it, when it has one (ServeDocument).
+const (
+	DocumentPath = "/openapi.json"
+	DocsPath     = "/docs"
+)
+
+// docsPage renders the document beside it, with nothing from elsewhere.
+//
+//go:embed apidocs.html
+var docsPage []byte
+
+// ServeDocument has the gateway serve the API's OpenAPI document, as
+// JSON, at DocumentPath, and a page that renders it at DocsPath. API
+// Gateway serves neither: they are the local stack's own, so a template
+// route on either path is refused rather than hidden.
+func (g *Gateway) ServeDocument(doc []byte) error {
+	for _, p := range []string{DocumentPath, DocsPath} {
+		for _, m := range []string{http.MethodGet, http.MethodHead} {
+			if rt, _ := g.match(m, p); rt != nil && rt != g.fallback {
+				return fmt.Errorf("route %s takes %s %s, where the local stack serves the API's document", rt.Key(), m, p)
+			}
+		}
+	}
+	g.document = doc
+	return nil
+}
+
+// serveDocument answers GET and HEAD of the document and its page, and
+// reports whether the request was one of those.
+func (g *Gateway) serveDocument(w http.ResponseWriter, r *http.Request) bool {
+	if g.document == nil || r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	var body []byte
+	switch r.URL.Path {
+	case DocumentPath:
+		body = g.document
+		w.Header().Set("Content-Type", "application/json")
+	case DocsPath:
+		body = docsPage
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	default:
+		return false
+	}
+	// Always asked for again: the document changes with the code.
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	g.log.Info("gateway", "method", r.Method, "path", r.URL.Path, "status", http.StatusOK, "route", "document")
+	return true
+}
+
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.now()
+	if g.serveDocument(w, r) {
+		return
+	}
 	rt, params := g.match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		// What API Gateway itself answers for a request no route takes.

@@ -190,3 +190,56 @@ func TestPanicFailsTheInvocationOnly(t *testing.T) {
 		t.Errorf("a function that does not panic: %s, %v", out, err)
 	}
 }
+
+// Given the API's document, the gateway serves it and the page that
+// renders it, on GET and HEAD only; every other request is routed as
+// before, and without a document those paths are the API's like any.
+func TestGatewayServesTheDocument(t *testing.T) {
+	var got events.APIGatewayV2HTTPRequest
+	routes := []samtemplate.Route{{Function: "D", Method: "ANY", Path: "$default"}}
+	g := newGateway(t, map[string]Invoke{"D": echo(t, &got)}, routes...)
+	doc := []byte(`{"openapi":"3.1.0"}`)
+	if err := g.ServeDocument(doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method, path string
+		status       int
+		contentType  string
+		body         string
+	}{
+		{"GET", DocumentPath, 200, "application/json", string(doc)},
+		{"HEAD", DocumentPath, 200, "application/json", ""},
+		{"GET", DocsPath, 200, "text/html; charset=utf-8", string(docsPage)},
+		{"POST", DocumentPath, 200, "text/plain", "ok"}, // to the $default route
+		{"GET", DocsPath + "/x", 200, "text/plain", "ok"},
+	} {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest(c.method, c.path, nil))
+		if rec.Code != c.status || rec.Header().Get("Content-Type") != c.contentType || rec.Body.String() != c.body {
+			t.Errorf("%s %s = %d %s %.40q, want %d %s %.40q", c.method, c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String(), c.status, c.contentType, c.body)
+		}
+	}
+	// The page is whole by itself: it loads nothing from anywhere but the
+	// document beside it.
+	page := string(docsPage)
+	for _, ref := range []string{"http://", "https://", "<script src", "<link", "@import"} {
+		if strings.Contains(page, ref) {
+			t.Errorf("the page refers to something elsewhere: %q", ref)
+		}
+	}
+	if !strings.Contains(page, `"openapi.json"`) {
+		t.Error("the page does not read openapi.json")
+	}
+
+	g = newGateway(t, map[string]Invoke{"D": echo(t, &got)}, routes...)
+	g.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", DocumentPath, nil))
+	if got.RawPath != DocumentPath {
+		t.Errorf("without a document, GET %s reached the function as %q", DocumentPath, got.RawPath)
+	}
+
+	g = newGateway(t, map[string]Invoke{"D": echo(t, &got)}, samtemplate.Route{Function: "D", Method: "GET", Path: "/{page}"})
+	if err := g.ServeDocument(doc); err == nil {
+		t.Error("a template route on the document's paths was hidden by it")
+	}
+}

@@ -62,6 +62,10 @@ type Config struct {
 	// Pages are served beside the API by the local gateway only, ahead of
 	// the template's routes: ServeMux pattern -> handler.
 	Pages map[string]http.Handler
+	// OpenAPI is the API's OpenAPI document as JSON, which the gateway
+	// then serves at DocumentPath with a page that renders it at DocsPath;
+	// nil serves neither, as API Gateway does not.
+	OpenAPI []byte
 }
 
 // Stack is the running application.
@@ -163,6 +167,11 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 	gateway, err := NewGateway(routes, invokers, timeouts, c.Log.With("component", "gateway"))
 	if err != nil {
 		return nil, err
+	}
+	if c.OpenAPI != nil {
+		if err := gateway.ServeDocument(c.OpenAPI); err != nil {
+			return nil, err
+		}
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s := &Stack{
