@@ -142,9 +142,15 @@ func goldenStates(t *testing.T, store *eventstore.Store) []byte {
 
 // The golden items of schema version 1 fold, at every version of every
 // stream, into what the code that wrote them folded them into.
+// Read as every function's store reads them (through app.Schemas), or
+// lifted by the fold's Decode alone, they fold alike.
 func TestGoldenV1FoldsToTheSameStates(t *testing.T) {
-	store := eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), eventstore.WithLogger(slog.New(slog.DiscardHandler)))
+	quiet := eventstore.WithLogger(slog.New(slog.DiscardHandler))
+	store := eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet, eventstore.WithUpcaster(app.Schemas.Upcaster()))
 	got := goldenStates(t, store)
+	if alone := goldenStates(t, eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet)); !bytes.Equal(alone, got) {
+		t.Errorf("folded by Decode alone:\n%s\nthrough the store:\n%s", alone, got)
+	}
 	if *writeGolden {
 		if err := os.WriteFile(goldenStatesPath, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -156,5 +162,33 @@ func TestGoldenV1FoldsToTheSameStates(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("the golden streams fold into\n%s\nwant\n%s", got, want)
+	}
+}
+
+// Every event type of the ledger is declared, at the version its domain
+// writes, and every golden event is lifted to it.
+func TestSchemasDeclareEveryType(t *testing.T) {
+	for typ, v := range account.SchemaVersions() {
+		if got, ok := app.Schemas.Current(typ); !ok || got != v {
+			t.Errorf("%s declared at %d (%v), written at %d", typ, got, ok, v)
+		}
+	}
+	for _, typ := range transfer.Types {
+		if got, ok := app.Schemas.Current(typ); !ok || got != transfer.SchemaVersion {
+			t.Errorf("%s declared at %d (%v)", typ, got, ok)
+		}
+	}
+	store := eventstore.New(readGoldenV1(t), eventstore.WithUpcaster(app.Schemas.Upcaster()))
+	for _, s := range []struct{ category, id string }{{app.AccountCategory, goldenFrom}, {app.AccountCategory, goldenTo}, {app.TransferCategory, goldenTr}} {
+		stream, _ := eventstore.NewStreamID(goldenTenant, s.category, s.id)
+		p, err := store.Read(t.Context(), stream, 1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Events {
+			if current, _ := app.Schemas.Current(e.Type); e.SchemaVersion != current || e.Recorded() != 1 {
+				t.Errorf("%s %d (%s) read at %d recorded at %d", stream, e.Version, e.Type, e.SchemaVersion, e.Recorded())
+			}
+		}
 	}
 }
