@@ -154,20 +154,23 @@ type shownStream struct {
 	State *shownState `json:"state,omitempty"`
 }
 
+// shownEvent is an event as the audit trail shows it: SchemaVersion as
+// recorded, the data in the shape of DataSchemaVersion (the current one).
 type shownEvent struct {
-	Version       int64           `json:"version"`
-	EventID       string          `json:"eventId"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	RecordedAt    time.Time       `json:"recordedAt"`
-	CommitID      string          `json:"commitId"`
-	CommandID     string          `json:"commandId,omitempty"`
-	CorrelationID string          `json:"correlationId,omitempty"`
-	CausationID   string          `json:"causationId,omitempty"`
-	Actor         string          `json:"actor,omitempty"`
-	TraceID       string          `json:"traceId,omitempty"`
-	Data          json.RawMessage `json:"data"`
+	Version           int64           `json:"version"`
+	EventID           string          `json:"eventId"`
+	Type              string          `json:"type"`
+	SchemaVersion     int             `json:"schemaVersion"`
+	DataSchemaVersion int             `json:"dataSchemaVersion"`
+	OccurredAt        time.Time       `json:"occurredAt"`
+	RecordedAt        time.Time       `json:"recordedAt"`
+	CommitID          string          `json:"commitId"`
+	CommandID         string          `json:"commandId,omitempty"`
+	CorrelationID     string          `json:"correlationId,omitempty"`
+	CausationID       string          `json:"causationId,omitempty"`
+	Actor             string          `json:"actor,omitempty"`
+	TraceID           string          `json:"traceId,omitempty"`
+	Data              json.RawMessage `json:"data"`
 }
 
 type shownState struct {
@@ -178,7 +181,7 @@ type shownState struct {
 
 func showEvent(e eventstore.Event) shownEvent {
 	return shownEvent{
-		Version: e.Version, EventID: e.ID, Type: e.Type, SchemaVersion: e.SchemaVersion,
+		Version: e.Version, EventID: e.ID, Type: e.Type, SchemaVersion: e.Recorded(), DataSchemaVersion: e.SchemaVersion,
 		OccurredAt: e.OccurredAt.UTC(), RecordedAt: e.RecordedAt.UTC(), CommitID: e.CommitID,
 		CommandID: e.CommandID, CorrelationID: e.CorrelationID, CausationID: e.CausationID,
 		Actor: e.Actor, TraceID: e.TraceID, Data: e.Data,

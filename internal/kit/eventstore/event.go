@@ -28,12 +28,18 @@ type NewEvent struct {
 
 // Event is a recorded, immutable event.
 type Event struct {
-	ID            string
-	Stream        StreamID
-	Version       int64
-	Type          string
+	ID      string
+	Stream  StreamID
+	Version int64
+	Type    string
+	// SchemaVersion is the version of Data's shape: as recorded, or the
+	// current one once an upcaster lifted it (Schemas.Upcast).
 	SchemaVersion int
-	OccurredAt    time.Time
+	// RecordedSchemaVersion is the version the event was recorded at, when
+	// an upcaster lifted Data from it; 0 when Data is as recorded (see
+	// Recorded).
+	RecordedSchemaVersion int
+	OccurredAt            time.Time
 	// RecordedAt is when the store accepted the commit. It never goes
 	// backwards within a stream, so "state at time T" is the fold of the
 	// events with RecordedAt <= T.

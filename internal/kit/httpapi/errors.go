@@ -45,6 +45,15 @@ func ProblemFor(err error) *Problem {
 		kind, status, title, detail := r.Problem()
 		return &Problem{Kind: kind, Type: ProblemTypePrefix + kind, Title: title, Status: status, Detail: detail}
 	}
+	var ahead *eventstore.SchemaTooNewError
+	if errors.As(err, &ahead) {
+		// A newer deployment wrote it and this one is behind: nothing the
+		// client sent is wrong, and once the newer code serves the request
+		// succeeds. A command that meets one changes nothing.
+		p := NewProblem(KindSchemaAhead, fmt.Sprintf("an event of type %s is at schema version %d, this deployment reads up to %d", ahead.Type, ahead.Version, ahead.Readable))
+		p.RetryAfter = 30
+		return p
+	}
 	var tl *eventstore.TooLargeError
 	if errors.As(err, &tl) {
 		return NewProblem(KindPayloadTooLarge, fmt.Sprintf("the events would take %d bytes, over the %d-byte limit of one commit", tl.Size, tl.Limit))

@@ -37,6 +37,7 @@ const (
 	KindThrottled            = "throttled"
 	KindUnavailable          = "unavailable"
 	KindOutcomeUnknown       = "outcome-unknown"
+	KindSchemaAhead          = "schema-ahead"
 	KindInternal             = "internal"
 )
 
@@ -63,6 +64,7 @@ var catalogue = map[string]struct {
 	KindThrottled:            {http.StatusServiceUnavailable, "The store is at capacity; retry later"},
 	KindUnavailable:          {http.StatusServiceUnavailable, "The store is unavailable; retry later"},
 	KindOutcomeUnknown:       {http.StatusServiceUnavailable, "The outcome is unknown; retry with the same Idempotency-Key"},
+	KindSchemaAhead:          {http.StatusServiceUnavailable, "The data was written by a newer version of the service; retry later or contact the operator"},
 	KindInternal:             {http.StatusInternalServerError, "Internal error"},
 }
 

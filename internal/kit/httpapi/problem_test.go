@@ -1,9 +1,12 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
+	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 )
 
@@ -30,5 +33,15 @@ func TestCacheControl(t *testing.T) {
 	}
 	if got := httpapi.NewProblem(httpapi.KindNotFound, "").Response("corr-1").Headers["Cache-Control"]; got != "no-store" {
 		t.Errorf("a problem's Cache-Control %q, want no-store", got)
+	}
+}
+
+// An event newer than the code is the deployment's fault, not the
+// client's, and passes: a 503 schema-ahead with Retry-After, wrapped or not.
+func TestSchemaAheadProblem(t *testing.T) {
+	err := fmt.Errorf("load: %w", &eventstore.SchemaTooNewError{Type: "Noted", Version: 3, Readable: 2})
+	p := httpapi.ProblemFor(err)
+	if p.Kind != httpapi.KindSchemaAhead || p.Status != http.StatusServiceUnavailable || p.RetryAfter <= 0 || !strings.Contains(p.Detail, "version 3") {
+		t.Errorf("problem %+v", p)
 	}
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // UnknownEventError is returned for an event type this package does not know,
-// or a schema version it cannot read (newer than its own, or older with no
-// upcaster). It is told apart from ErrMalformedEvent because such an event is
+// or a schema version other than the current one (older ones are lifted
+// before they reach this package). It is told apart from ErrMalformedEvent because such an event is
 // most likely valid for newer code rather than corrupt.
 type UnknownEventError struct {
 	Type          string
@@ -40,32 +40,53 @@ func EncodeEvent(e Event) (typ string, schemaVersion int, data []byte, err error
 	return "", 0, nil, &UnknownEventError{Type: fmt.Sprintf("%T", e)}
 }
 
-// DecodeEvent turns stored data back into an event, upcasting data written
-// under an older schema version first.
+// DecodeEvent turns data at its type's current schema version back into
+// an event; older versions are lifted first by the store's catalogue of
+// event types (see Lifts), any other version is an *UnknownEventError.
 //
 // Unknown fields are ignored, so that code rolled back to an older version
 // can still read events written by a newer one that only added fields.
 // Fields without which an event would fold into a wrong state are required.
 func DecodeEvent(typ string, schemaVersion int, data []byte) (Event, error) {
-	return defaultRegistry.decode(typ, schemaVersion, data)
+	return decode(typ, schemaVersion, data)
 }
 
-// upcaster turns one event's data from schema version v into version v+1.
-type upcaster func(data []byte) ([]byte, error)
-
-type upcastKey struct {
-	typ           string
-	schemaVersion int
+// Lifts are, per event type, the functions that bring each older schema
+// version of its data to the next: Lifts[type][i] reads version i+1. The
+// application declares them to the store's catalogue of event types
+// (eventstore.Schemas), through which every reader sees events; this
+// package decodes only the current versions. Keep every lift: stored bytes
+// are never rewritten, so a version-1 event is lifted through each step.
+var Lifts = map[string][]func(json.RawMessage) (json.RawMessage, error){
+	TypeMoneyDeposited: {liftMovementV1},
+	TypeMoneyWithdrawn: {liftMovementV1},
 }
 
-// upcasters is keyed by (type, the schema version an upcaster reads). It is
-// empty because every event is still at version 1. To change an event's
-// shape: bump its SchemaVersion constant, change the struct, and add here
-// {TypeX, oldVersion}: a function rewriting oldVersion JSON into the new
-// shape (for example filling a new required field with its old implied
-// value). Keep every old upcaster: stored bytes are never rewritten, so a
-// version-1 event is upcast through each step up to the current version.
-var upcasters = map[upcastKey]upcaster{}
+// liftMovementV1 gives a version-1 deposit or withdrawal the channel it
+// was on as far as it says: a transfer's leg was a transfer, anything
+// else is unknown. It had no counterparty.
+func liftMovementV1(data json.RawMessage) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, errors.New("data is null")
+	}
+	channel := ChannelUnknown
+	if raw, ok := fields["transferId"]; ok {
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return nil, fmt.Errorf("transferId: %w", err)
+		}
+		if id != "" {
+			channel = ChannelTransfer
+		}
+	}
+	fields["channel"], _ = json.Marshal(channel)
+	delete(fields, "counterparty")
+	return json.Marshal(fields)
+}
 
 type eventCodec struct {
 	typ           string
@@ -93,44 +114,35 @@ func codecFor[E Event](typ string, schemaVersion int, required ...string) eventC
 
 var eventCodecs = []eventCodec{
 	codecFor[AccountOpened](TypeAccountOpened, AccountOpenedSchemaVersion, "accountId", "owner", "currency", "overdraftLimit"),
-	codecFor[MoneyDeposited](TypeMoneyDeposited, MoneyDepositedSchemaVersion, "amount", "balanceAfter"),
-	codecFor[MoneyWithdrawn](TypeMoneyWithdrawn, MoneyWithdrawnSchemaVersion, "amount", "balanceAfter"),
+	codecFor[MoneyDeposited](TypeMoneyDeposited, MoneyDepositedSchemaVersion, "amount", "channel", "balanceAfter"),
+	codecFor[MoneyWithdrawn](TypeMoneyWithdrawn, MoneyWithdrawnSchemaVersion, "amount", "channel", "balanceAfter"),
 	codecFor[AccountClosed](TypeAccountClosed, AccountClosedSchemaVersion),
 	codecFor[TransferOutBegun](TypeTransferOutBegun, TransferOutBegunSchemaVersion, "transferId", "amount"),
 	codecFor[TransferOutEnded](TypeTransferOutEnded, TransferOutEndedSchemaVersion, "transferId"),
 }
 
-// registry lets tests exercise the upcasting path with a table of their own
-// while the real one is still empty.
-type registry struct {
-	codecs    map[string]eventCodec
-	upcasters map[upcastKey]upcaster
-}
-
-var defaultRegistry = newRegistry(eventCodecs, upcasters)
-
-func newRegistry(codecs []eventCodec, ups map[upcastKey]upcaster) registry {
-	r := registry{codecs: make(map[string]eventCodec, len(codecs)), upcasters: ups}
-	for _, c := range codecs {
-		r.codecs[c.typ] = c
+// codecs indexes eventCodecs by type.
+var codecs = func() map[string]eventCodec {
+	m := make(map[string]eventCodec, len(eventCodecs))
+	for _, c := range eventCodecs {
+		m[c.typ] = c
 	}
-	return r
+	return m
+}()
+
+// SchemaVersions lists every event type with its current schema version.
+func SchemaVersions() map[string]int {
+	m := make(map[string]int, len(eventCodecs))
+	for _, c := range eventCodecs {
+		m[c.typ] = c.schemaVersion
+	}
+	return m
 }
 
-func (r registry) decode(typ string, schemaVersion int, data []byte) (Event, error) {
-	c, ok := r.codecs[typ]
-	if !ok || schemaVersion < 1 || schemaVersion > c.schemaVersion {
+func decode(typ string, schemaVersion int, data []byte) (Event, error) {
+	c, ok := codecs[typ]
+	if !ok || schemaVersion != c.schemaVersion {
 		return nil, &UnknownEventError{Type: typ, SchemaVersion: schemaVersion}
-	}
-	for v := schemaVersion; v < c.schemaVersion; v++ {
-		up, ok := r.upcasters[upcastKey{typ, v}]
-		if !ok {
-			return nil, &UnknownEventError{Type: typ, SchemaVersion: schemaVersion}
-		}
-		var err error
-		if data, err = up(data); err != nil {
-			return nil, fmt.Errorf("decode %s v%d: upcast from v%d: %w: %w", typ, schemaVersion, v, ErrMalformedEvent, err)
-		}
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -22,24 +21,24 @@ var everyEvent = []struct {
 		`{"accountId":"acc-1","owner":"Ada","currency":"EUR","overdraftLimit":0}`,
 	},
 	{
-		MoneyDeposited{Amount: 5, Reference: "r", BalanceAfter: 5},
+		MoneyDeposited{Amount: 5, Reference: "r", Channel: ChannelCash, Counterparty: "Ada's café", BalanceAfter: 5},
 		"MoneyDeposited",
-		`{"amount":5,"reference":"r","balanceAfter":5}`,
+		`{"amount":5,"reference":"r","channel":"cash","counterparty":"Ada's café","balanceAfter":5}`,
 	},
 	{
-		MoneyDeposited{Amount: 5, TransferID: "tr-1", BalanceAfter: -3},
+		MoneyDeposited{Amount: 5, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: -3},
 		"MoneyDeposited",
-		`{"amount":5,"reference":"","transferId":"tr-1","balanceAfter":-3}`,
+		`{"amount":5,"reference":"","transferId":"tr-1","channel":"transfer","balanceAfter":-3}`,
 	},
 	{
-		MoneyWithdrawn{Amount: MaxAmount, Reference: "ünïcode", BalanceAfter: -MaxAmount},
+		MoneyWithdrawn{Amount: MaxAmount, Reference: "ünïcode", Channel: ChannelUnknown, BalanceAfter: -MaxAmount},
 		"MoneyWithdrawn",
-		`{"amount":1000000000000000,"reference":"ünïcode","balanceAfter":-1000000000000000}`,
+		`{"amount":1000000000000000,"reference":"ünïcode","channel":"unknown","balanceAfter":-1000000000000000}`,
 	},
 	{
-		MoneyWithdrawn{Amount: 1, TransferID: "tr-1", BalanceAfter: 9},
+		MoneyWithdrawn{Amount: 1, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: 9},
 		"MoneyWithdrawn",
-		`{"amount":1,"reference":"","transferId":"tr-1","balanceAfter":9}`,
+		`{"amount":1,"reference":"","transferId":"tr-1","channel":"transfer","balanceAfter":9}`,
 	},
 	{AccountClosed{}, "AccountClosed", `{}`},
 	{TransferOutBegun{TransferID: "tr-1", Amount: 40}, "TransferOutBegun", `{"transferId":"tr-1","amount":40}`},
@@ -53,8 +52,8 @@ func TestEventRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("encode %#v: %v", tc.event, err)
 		}
-		if typ != tc.typ || typ != tc.event.EventType() || sv != 1 {
-			t.Errorf("encode %#v: type %q v%d, want %q v1", tc.event, typ, sv, tc.typ)
+		if typ != tc.typ || typ != tc.event.EventType() || sv != SchemaVersions()[typ] {
+			t.Errorf("encode %#v: type %q v%d, want %q v%d", tc.event, typ, sv, tc.typ, SchemaVersions()[typ])
 		}
 		if string(data) != tc.wantJSON {
 			t.Errorf("encode %s:\n got %s\nwant %s", typ, data, tc.wantJSON)
@@ -84,6 +83,8 @@ func TestDecodeUnknownEvent(t *testing.T) {
 		{"", 1},
 		{"accountOpened", 1},
 		{"AccountOpened", 2},
+		{"MoneyDeposited", 1}, // lifted before it reaches the domain
+		{"MoneyDeposited", 3},
 		{"MoneyDeposited", 0},
 		{"MoneyDeposited", -1},
 	} {
@@ -104,11 +105,12 @@ func TestDecodeMalformedEvent(t *testing.T) {
 		{"empty", "AccountClosed", ``},
 		{"null", "AccountClosed", `null`},
 		{"an array", "AccountClosed", `[]`},
-		{"a wrong type", "MoneyDeposited", `{"amount":"5","balanceAfter":5}`},
-		{"a fraction", "MoneyDeposited", `{"amount":5.5,"balanceAfter":5}`},
-		{"beyond int64", "MoneyWithdrawn", `{"amount":1,"balanceAfter":9223372036854775808}`},
-		{"no balance", "MoneyWithdrawn", `{"amount":1}`},
-		{"a null balance", "MoneyDeposited", `{"amount":1,"balanceAfter":null}`},
+		{"a wrong type", "MoneyDeposited", `{"amount":"5","channel":"cash","balanceAfter":5}`},
+		{"a fraction", "MoneyDeposited", `{"amount":5.5,"channel":"cash","balanceAfter":5}`},
+		{"beyond int64", "MoneyWithdrawn", `{"amount":1,"channel":"cash","balanceAfter":9223372036854775808}`},
+		{"no balance", "MoneyWithdrawn", `{"amount":1,"channel":"cash"}`},
+		{"no channel", "MoneyWithdrawn", `{"amount":1,"balanceAfter":1}`},
+		{"a null balance", "MoneyDeposited", `{"amount":1,"channel":"cash","balanceAfter":null}`},
 		{"no transfer id", "TransferOutBegun", `{"amount":1}`},
 		{"no transfer id", "TransferOutEnded", `{}`},
 	}
@@ -123,7 +125,7 @@ func TestDecodeMalformedEvent(t *testing.T) {
 		cases = append(cases, struct{ name, typ, data string }{"AccountOpened without " + f, "AccountOpened", string(b)})
 	}
 	for _, tc := range cases {
-		e, err := DecodeEvent(tc.typ, 1, []byte(tc.data))
+		e, err := DecodeEvent(tc.typ, SchemaVersions()[tc.typ], []byte(tc.data))
 		if !errors.Is(err, ErrMalformedEvent) {
 			t.Errorf("%s: DecodeEvent(%s, %s) = %#v, %v; want ErrMalformedEvent", tc.name, tc.typ, tc.data, e, err)
 		}
@@ -131,9 +133,9 @@ func TestDecodeMalformedEvent(t *testing.T) {
 }
 
 func TestDecodeIgnoresUnknownFields(t *testing.T) {
-	e, err := DecodeEvent("MoneyDeposited", 1, []byte(`{"amount":5,"balanceAfter":5,"channel":"atm"}`))
-	if err != nil || !reflect.DeepEqual(e, deposited(5, 5)) {
-		t.Errorf("got %#v, %v; want %#v", e, err, deposited(5, 5))
+	e, err := DecodeEvent("MoneyDeposited", 2, []byte(`{"amount":5,"balanceAfter":5,"channel":"unknown","branch":"atm"}`))
+	if want := (MoneyDeposited{Amount: 5, Channel: ChannelUnknown, BalanceAfter: 5}); err != nil || !reflect.DeepEqual(e, want) {
+		t.Errorf("got %#v, %v; want %#v", e, err, want)
 	}
 }
 
@@ -155,58 +157,38 @@ func TestEncodeRejectsForeignEvents(t *testing.T) {
 	}
 }
 
-// TestUpcasting drives the upcasting hook with a registry in which
-// AccountOpened is at version 3: version 1 called the owner "name",
-// version 2 had no overdraft.
-func TestUpcasting(t *testing.T) {
-	codecs := []eventCodec{codecFor[AccountOpened](TypeAccountOpened, 3, "accountId", "owner", "currency", "overdraftLimit")}
-	ups := map[upcastKey]upcaster{
-		{TypeAccountOpened, 1}: func(data []byte) ([]byte, error) {
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(data, &m); err != nil {
-				return nil, err
+// A version-1 deposit or withdrawal lifts to version 2 with the channel it
+// says as much as it can of, and no counterparty; the lift refuses what is
+// not a version-1 object.
+func TestLiftMovementV1(t *testing.T) {
+	for _, typ := range []string{TypeMoneyDeposited, TypeMoneyWithdrawn} {
+		lifts := Lifts[typ]
+		if len(lifts) != SchemaVersions()[typ]-1 {
+			t.Fatalf("%s: %d lifts for schema version %d", typ, len(lifts), SchemaVersions()[typ])
+		}
+		for v1, want := range map[string]string{
+			`{"amount":5,"reference":"r","balanceAfter":5}`:                     `{"amount":5,"balanceAfter":5,"channel":"unknown","reference":"r"}`,
+			`{"amount":5,"reference":"","transferId":"tr-1","balanceAfter":-3}`: `{"amount":5,"balanceAfter":-3,"channel":"transfer","reference":"","transferId":"tr-1"}`,
+			`{"amount":5,"reference":"","transferId":"","balanceAfter":1}`:      `{"amount":5,"balanceAfter":1,"channel":"unknown","reference":"","transferId":""}`,
+			`{"amount":5,"balanceAfter":5,"counterparty":"x","channel":"card"}`: `{"amount":5,"balanceAfter":5,"channel":"unknown"}`,
+		} {
+			got, err := lifts[0]([]byte(v1))
+			if err != nil || string(got) != want {
+				t.Errorf("%s %s: %s, %v; want %s", typ, v1, got, err, want)
 			}
-			m["owner"] = m["name"]
-			delete(m, "name")
-			return json.Marshal(m)
-		},
-		{TypeAccountOpened, 2}: func(data []byte) ([]byte, error) {
-			s := strings.TrimSuffix(strings.TrimSpace(string(data)), "}")
-			return []byte(s + `,"overdraftLimit":0}`), nil
-		},
-	}
-	r := newRegistry(codecs, ups)
-	want := AccountOpened{AccountID: "a", Owner: "Ada", Currency: "EUR"}
-
-	for sv, data := range map[int]string{
-		1: `{"accountId":"a","name":"Ada","currency":"EUR"}`,
-		2: `{"accountId":"a","owner":"Ada","currency":"EUR"}`,
-		3: `{"accountId":"a","owner":"Ada","currency":"EUR","overdraftLimit":0}`,
-	} {
-		got, err := r.decode(TypeAccountOpened, sv, []byte(data))
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("v%d: got %#v, %v; want %#v", sv, got, err, want)
+			if _, err := DecodeEvent(typ, 2, got); err != nil {
+				t.Errorf("%s %s lifted does not decode: %v", typ, got, err)
+			}
+		}
+		for _, bad := range []string{`null`, `[]`, `{`, `{"transferId":5}`} {
+			if got, err := lifts[0]([]byte(bad)); err == nil {
+				t.Errorf("%s %s: lifted to %s", typ, bad, got)
+			}
 		}
 	}
-
-	_, err := r.decode(TypeAccountOpened, 1, []byte(`not json`))
-	if !errors.Is(err, ErrMalformedEvent) {
-		t.Errorf("failing upcaster: error %v, want ErrMalformedEvent", err)
-	}
-
-	delete(ups, upcastKey{TypeAccountOpened, 1})
-	var ue *UnknownEventError
-	if _, err := r.decode(TypeAccountOpened, 1, []byte(`{}`)); !errors.As(err, &ue) {
-		t.Errorf("missing upcaster: error %v, want *UnknownEventError", err)
-	}
-}
-
-func TestNoUpcastersForCurrentVersions(t *testing.T) {
-	// An upcaster reading the current version or later would never run, and
-	// shows a schema bump that forgot its constant.
-	for k := range upcasters {
-		if c, ok := defaultRegistry.codecs[k.typ]; !ok || k.schemaVersion >= c.schemaVersion || k.schemaVersion < 1 {
-			t.Errorf("upcaster %v is unreachable", k)
+	for typ := range Lifts {
+		if _, ok := SchemaVersions()[typ]; !ok {
+			t.Errorf("lifts for %s, which is no event type", typ)
 		}
 	}
 }

@@ -17,18 +17,25 @@ type Open struct {
 
 // Deposit adds money. TransferID is set when the deposit is the credit leg of
 // a transfer, so the history can tell transfers from cash.
+// Channel, when empty, is ChannelTransfer for a transfer's leg and
+// ChannelUnknown otherwise; Counterparty is optional text.
 type Deposit struct {
-	Amount     int64
-	Reference  string
-	TransferID string
+	Amount       int64
+	Reference    string
+	TransferID   string
+	Channel      Channel
+	Counterparty string
 }
 
 // Withdraw takes money out, at most down to minus the overdraft limit.
 // TransferID is set when the withdrawal is the debit leg of a transfer.
+// Channel and Counterparty as for Deposit.
 type Withdraw struct {
-	Amount     int64
-	Reference  string
-	TransferID string
+	Amount       int64
+	Reference    string
+	TransferID   string
+	Channel      Channel
+	Counterparty string
 }
 
 // Close closes an account whose balance is zero and which has no transfer in

@@ -2,6 +2,7 @@ package account
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -62,7 +63,8 @@ func decideOpen(s Account, c Open) ([]Event, error) {
 }
 
 func decideDeposit(s Account, c Deposit) ([]Event, error) {
-	if err := checkMovement(s, c.Amount, c.Reference, c.TransferID); err != nil {
+	channel, err := checkMovement(s, c.Amount, c.Reference, c.TransferID, c.Channel, c.Counterparty)
+	if err != nil {
 		return nil, err
 	}
 	after, err := checkedAdd(s.Balance, c.Amount)
@@ -94,12 +96,15 @@ func decideDeposit(s Account, c Deposit) ([]Event, error) {
 		Amount:       c.Amount,
 		Reference:    c.Reference,
 		TransferID:   c.TransferID,
+		Channel:      channel,
+		Counterparty: c.Counterparty,
 		BalanceAfter: after,
 	}}, nil
 }
 
 func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
-	if err := checkMovement(s, c.Amount, c.Reference, c.TransferID); err != nil {
+	channel, err := checkMovement(s, c.Amount, c.Reference, c.TransferID, c.Channel, c.Counterparty)
+	if err != nil {
 		return nil, err
 	}
 	after, err := checkedSub(s.Balance, c.Amount)
@@ -118,6 +123,8 @@ func decideWithdraw(s Account, c Withdraw) ([]Event, error) {
 		Amount:       c.Amount,
 		Reference:    c.Reference,
 		TransferID:   c.TransferID,
+		Channel:      channel,
+		Counterparty: c.Counterparty,
 		BalanceAfter: after,
 	}}, nil
 }
@@ -172,15 +179,28 @@ func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
 
 // checkMovement checks a deposit's or a withdrawal's fields, then that the
 // account is open to it.
-func checkMovement(s Account, amount int64, reference, transferID string) error {
+// checkMovement checks a deposit's or withdrawal's fields and returns the
+// channel to record.
+func checkMovement(s Account, amount int64, reference, transferID string, channel Channel, counterparty string) (Channel, error) {
 	var v Validator
 	v.Amount("amount", amount, 1)
 	v.Text("reference", reference, false)
 	v.Text("transferId", transferID, false)
-	if err := v.Err(); err != nil {
-		return err
+	v.Text("counterparty", counterparty, false)
+	switch {
+	case channel == "" && transferID != "":
+		channel = ChannelTransfer
+	case channel == "":
+		channel = ChannelUnknown
+	case !slices.Contains(Channels, channel):
+		v.Add("channel", "must be one of cash, card, transfer, unknown")
+	case transferID != "" && channel != ChannelTransfer:
+		v.Add("channel", "must be transfer for a transfer's leg")
 	}
-	return requireOpen(s)
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	return channel, requireOpen(s)
 }
 
 func requireOpen(s Account) error {

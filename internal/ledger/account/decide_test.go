@@ -30,11 +30,11 @@ var (
 )
 
 func deposited(amount, after int64) MoneyDeposited {
-	return MoneyDeposited{Amount: amount, BalanceAfter: after}
+	return MoneyDeposited{Amount: amount, Channel: ChannelUnknown, BalanceAfter: after}
 }
 
 func withdrawn(amount, after int64) MoneyWithdrawn {
-	return MoneyWithdrawn{Amount: amount, BalanceAfter: after}
+	return MoneyWithdrawn{Amount: amount, Channel: ChannelUnknown, BalanceAfter: after}
 }
 
 func field(name, message string) FieldError { return FieldError{Field: name, Message: message} }
@@ -134,13 +134,40 @@ func TestDecide(t *testing.T) {
 			name:  "deposit",
 			given: given(opened),
 			when:  Deposit{Amount: 250, Reference: "salary"},
-			then:  then(MoneyDeposited{Amount: 250, Reference: "salary", BalanceAfter: 250}),
+			then:  then(MoneyDeposited{Amount: 250, Reference: "salary", Channel: ChannelUnknown, BalanceAfter: 250}),
 		},
 		{
 			name:  "deposit the credit leg of a transfer",
 			given: given(opened, deposited(10, 10)),
 			when:  Deposit{Amount: MaxAmount, TransferID: "tr-1"},
-			then:  then(MoneyDeposited{Amount: MaxAmount, TransferID: "tr-1", BalanceAfter: MaxAmount + 10}),
+			then:  then(MoneyDeposited{Amount: MaxAmount, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: MaxAmount + 10}),
+		},
+		{
+			name:  "deposit on a channel, from a counterparty",
+			given: given(opened),
+			when:  Deposit{Amount: 5, Channel: ChannelCard, Counterparty: "Café Zoë"},
+			then:  then(MoneyDeposited{Amount: 5, Channel: ChannelCard, Counterparty: "Café Zoë", BalanceAfter: 5}),
+		},
+		{
+			name:  "withdraw in cash",
+			given: given(opened, deposited(10, 10)),
+			when:  Withdraw{Amount: 5, Channel: ChannelCash},
+			then:  then(MoneyWithdrawn{Amount: 5, Channel: ChannelCash, BalanceAfter: 5}),
+		},
+		{
+			name:  "a channel that is none, a counterparty that is no text, a leg not on the transfer channel",
+			given: given(opened),
+			when:  Deposit{Amount: 5, Channel: "pigeon", Counterparty: "a\u202eb"},
+			thenFields: []FieldError{
+				field("counterparty", TextProblem("a\u202eb", false)),
+				field("channel", "must be one of cash, card, transfer, unknown"),
+			},
+		},
+		{
+			name:       "a transfer's leg on another channel",
+			given:      given(opened, deposited(10, 10)),
+			when:       Withdraw{Amount: 5, TransferID: "tr-1", Channel: ChannelCard},
+			thenFields: []FieldError{field("channel", "must be transfer for a transfer's leg")},
 		},
 		{
 			name:  "deposit up to the balance limit",
@@ -182,7 +209,7 @@ func TestDecide(t *testing.T) {
 			name:  "the refund of a transfer out in flight always lands",
 			given: given(opened, deposited(1, MaxBalance-100), TransferOutBegun{TransferID: "tr-1", Amount: 50}, withdrawn(50, MaxBalance-150), deposited(100, MaxBalance-50)),
 			when:  Deposit{Amount: 50, TransferID: "tr-1"},
-			then:  then(MoneyDeposited{Amount: 50, TransferID: "tr-1", BalanceAfter: MaxBalance}),
+			then:  then(MoneyDeposited{Amount: 50, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: MaxBalance}),
 		},
 		{
 			name:    "deposit into no account",
@@ -217,7 +244,7 @@ func TestDecide(t *testing.T) {
 			name:  "withdraw within the balance",
 			given: given(opened, deposited(500, 500)),
 			when:  Withdraw{Amount: 200, Reference: "rent"},
-			then:  then(MoneyWithdrawn{Amount: 200, Reference: "rent", BalanceAfter: 300}),
+			then:  then(MoneyWithdrawn{Amount: 200, Reference: "rent", Channel: ChannelUnknown, BalanceAfter: 300}),
 		},
 		{
 			name:  "withdraw down to exactly minus the overdraft limit",
@@ -253,7 +280,7 @@ func TestDecide(t *testing.T) {
 			name:  "withdraw the debit leg of a transfer",
 			given: given(opened, deposited(70, 70), TransferOutBegun{TransferID: "tr-1", Amount: 70}),
 			when:  Withdraw{Amount: 70, TransferID: "tr-1"},
-			then:  then(MoneyWithdrawn{Amount: 70, TransferID: "tr-1", BalanceAfter: 0}),
+			then:  then(MoneyWithdrawn{Amount: 70, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: 0}),
 		},
 		{
 			name:  "withdraw down to minus the balance limit (an overdraft limit recorded before it)",

@@ -9,6 +9,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/ledger/account"
+	"annals/internal/ledger/transfer"
 )
 
 // AccountCategory is the stream category of accounts.
@@ -59,9 +60,36 @@ func Encode(events []account.Event) ([]eventstore.NewEvent, error) {
 	return out, nil
 }
 
-// Decode turns a stored event back into a ledger event, upcasting old
-// schema versions.
+// Schemas is the ledger's catalogue of event types: each type's current
+// schema version and the lifts from the older ones. The store of every
+// function reads through it (wiring/eventsdb), and so do Decode and
+// DecodeTransfer, so that the audit trail, folds, views, rebuilds and the
+// process manager all see events in their current shape, and all refuse
+// a version newer than this code (eventstore.SchemaTooNewError).
+var Schemas = eventstore.MustSchemas(schemaTypes()...)
+
+func schemaTypes() []eventstore.EventType {
+	var types []eventstore.EventType
+	for typ, v := range account.SchemaVersions() {
+		t := eventstore.EventType{Name: typ, Current: v}
+		for _, l := range account.Lifts[typ] {
+			t.Lifts = append(t.Lifts, l)
+		}
+		types = append(types, t)
+	}
+	for _, typ := range transfer.Types {
+		types = append(types, eventstore.EventType{Name: typ, Current: transfer.SchemaVersion})
+	}
+	return types
+}
+
+// Decode turns a stored event back into a ledger event, lifting an old
+// schema version to the current one first (Schemas).
 func Decode(e eventstore.Event) (account.Event, error) {
+	e, err := Schemas.Upcast(e)
+	if err != nil {
+		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)
+	}
 	ev, err := account.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)

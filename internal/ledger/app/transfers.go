@@ -64,6 +64,10 @@ func EncodeTransfer(events ...transfer.Event) ([]eventstore.NewEvent, error) {
 // DecodeTransfer turns a stored transfer event back into its value; a type
 // the domain does not know is nil, which transfer.Evolve ignores.
 func DecodeTransfer(e eventstore.Event) (transfer.Event, error) {
+	e, err := Schemas.Upcast(e)
+	if err != nil {
+		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)
+	}
 	ev, err := transfer.DecodeEvent(e.Type, e.SchemaVersion, e.Data)
 	if err != nil {
 		return nil, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)

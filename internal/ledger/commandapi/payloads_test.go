@@ -34,6 +34,7 @@ var payloadExpectations = map[string]struct {
 	"deposit-invalid-amount.json":      {status: 400, problem: httpapi.KindValidation},
 	"deposit-duplicate-member.json":    {status: 400, problem: httpapi.KindValidation},
 	"deposit-invalid-utf8.json":        {status: 400, problem: httpapi.KindValidation},
+	"deposit-invalid-channel.json":     {status: 400, problem: httpapi.KindValidation},
 	"deposit-malformed-json.json":      {status: 400, problem: httpapi.KindMalformedJSON},
 	"deposit-wrong-media-type.json":    {status: 415, problem: httpapi.KindUnsupportedMediaType},
 	"deposit-unknown-account.json":     {status: 404, problem: httpapi.KindNotFound},

@@ -73,8 +73,10 @@ type openBody struct {
 }
 
 type moveBody struct {
-	Amount    json.RawMessage `json:"amount"`
-	Reference string          `json:"reference"`
+	Amount       json.RawMessage `json:"amount"`
+	Reference    string          `json:"reference"`
+	Channel      string          `json:"channel"`
+	Counterparty string          `json:"counterparty"`
 }
 
 // decode turns a request into a ledger command. Field rules beyond JSON
@@ -130,9 +132,9 @@ func (h *Handler) decode(r route, req *events.APIGatewayV2HTTPRequest, body []by
 			return c, httpapi.Invalid(fields...)
 		}
 		if r == routeDeposit {
-			c.cmd = account.Deposit{Amount: amount, Reference: b.Reference}
+			c.cmd = account.Deposit{Amount: amount, Reference: b.Reference, Channel: account.Channel(b.Channel), Counterparty: b.Counterparty}
 		} else {
-			c.cmd = account.Withdraw{Amount: amount, Reference: b.Reference}
+			c.cmd = account.Withdraw{Amount: amount, Reference: b.Reference, Channel: account.Channel(b.Channel), Counterparty: b.Counterparty}
 		}
 	case routeClose:
 		var b struct{}

@@ -366,12 +366,13 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("%d events, want 11", len(full))
 	}
 	e3 := full[2]
-	if e3["type"] != account.TypeMoneyWithdrawn || num(e3, "schemaVersion") != 1 || e3["commandId"] != "cmd-3" ||
+	if e3["type"] != account.TypeMoneyWithdrawn || num(e3, "schemaVersion") != account.MoneyWithdrawnSchemaVersion ||
+		num(e3, "dataSchemaVersion") != account.MoneyWithdrawnSchemaVersion || e3["commandId"] != "cmd-3" ||
 		e3["correlationId"] != "corr-3" || e3["causationId"] != "cause-3" || e3["actor"] != "alice" ||
 		e3["recordedAt"] != a.versions[2].Format(time.RFC3339Nano) || e3["occurredAt"] == "" || e3["eventId"] == "" {
 		t.Errorf("event 3: %v", e3)
 	}
-	if d, _ := json.Marshal(e3["data"]); string(d) != `{"amount":10,"balanceAfter":90,"reference":""}` {
+	if d, _ := json.Marshal(e3["data"]); string(d) != `{"amount":10,"balanceAfter":90,"channel":"","reference":""}` {
 		t.Errorf("event 3 data %s", d)
 	}
 	// Every page size and start gives the same gapless run, even from

@@ -40,13 +40,21 @@ func newID() string { return fmt.Sprintf("id-%06d", ids.Add(1)) }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureOver(t, eventstore.NewMemoryBackend())
+}
+
+// newFixtureOver is newFixture over an events table of the test's own; its
+// store reads through the ledger's catalogue of event types, as every
+// function's does (wiring/eventsdb).
+func newFixtureOver(t testing.TB, events eventstore.Backend) *fixture {
+	t.Helper()
 	f := &fixture{
 		view:  views.NewMemoryAccounts(),
 		clock: testclock.New(testclock.Start, time.Second),
 		logs:  &testlog.Buffer{},
 	}
-	f.store = eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
-		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
+	f.store = eventstore.New(events, eventstore.WithClock(f.clock.Now), eventstore.WithIDs(newID),
+		eventstore.WithLogger(slog.New(slog.DiscardHandler)), eventstore.WithUpcaster(app.Schemas.Upcaster()))
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	quiet := slog.New(slog.DiscardHandler)
 	history := views.NewMemoryHistory()

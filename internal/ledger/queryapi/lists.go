@@ -113,19 +113,22 @@ func (h *Handler) transactions(ctx context.Context, c call) events.APIGatewayV2H
 }
 
 // eventBody is one event of the audit trail's JSON: every event with all
-// its metadata.
+// its metadata, its data in its type's current shape. SchemaVersion is the
+// version the event was recorded at, DataSchemaVersion the one its data is
+// shown in (larger when the data was lifted on read).
 type eventBody struct {
-	EventID       string          `json:"eventId"`
-	Version       int64           `json:"version"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	OccurredAt    string          `json:"occurredAt"`
-	RecordedAt    string          `json:"recordedAt"`
-	CommandID     string          `json:"commandId"`
-	CorrelationID string          `json:"correlationId"`
-	CausationID   string          `json:"causationId"`
-	Actor         string          `json:"actor"`
-	Data          json.RawMessage `json:"data"`
+	EventID           string          `json:"eventId"`
+	Version           int64           `json:"version"`
+	Type              string          `json:"type"`
+	SchemaVersion     int             `json:"schemaVersion"`
+	DataSchemaVersion int             `json:"dataSchemaVersion"`
+	OccurredAt        string          `json:"occurredAt"`
+	RecordedAt        string          `json:"recordedAt"`
+	CommandID         string          `json:"commandId"`
+	CorrelationID     string          `json:"correlationId"`
+	CausationID       string          `json:"causationId"`
+	Actor             string          `json:"actor"`
+	Data              json.RawMessage `json:"data"`
 }
 
 // events serves GET /accounts/{id}/events: the stream from fromVersion on,
@@ -149,7 +152,7 @@ func (h *Handler) events(ctx context.Context, c call) events.APIGatewayV2HTTPRes
 	items := make([]eventBody, len(pg.Events))
 	for i, e := range pg.Events {
 		items[i] = eventBody{
-			EventID: e.ID, Version: e.Version, Type: e.Type, SchemaVersion: e.SchemaVersion,
+			EventID: e.ID, Version: e.Version, Type: e.Type, SchemaVersion: e.Recorded(), DataSchemaVersion: e.SchemaVersion,
 			OccurredAt: stamp(e.OccurredAt), RecordedAt: stamp(e.RecordedAt),
 			CommandID: e.CommandID, CorrelationID: e.CorrelationID, CausationID: e.CausationID, Actor: e.Actor,
 			Data: e.Data,

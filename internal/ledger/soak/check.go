@@ -16,16 +16,18 @@ import (
 )
 
 // item is one event of an account's audit trail, decoded with the
-// ledger's own codec.
+// ledger's own codec: its data is in the shape of DataSchemaVersion (the
+// current one), whatever SchemaVersion it was recorded at.
 type item struct {
-	EventID       string          `json:"eventId"`
-	Version       int64           `json:"version"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	CommandID     string          `json:"commandId"`
-	CorrelationID string          `json:"correlationId"`
-	RecordedAt    time.Time       `json:"recordedAt"`
-	Data          json.RawMessage `json:"data"`
+	EventID           string          `json:"eventId"`
+	Version           int64           `json:"version"`
+	Type              string          `json:"type"`
+	SchemaVersion     int             `json:"schemaVersion"`
+	DataSchemaVersion int             `json:"dataSchemaVersion"`
+	CommandID         string          `json:"commandId"`
+	CorrelationID     string          `json:"correlationId"`
+	RecordedAt        time.Time       `json:"recordedAt"`
+	Data              json.RawMessage `json:"data"`
 
 	event   account.Event
 	account *subject
@@ -365,7 +367,7 @@ func (r *run) readTrail(ctx context.Context, acc *subject) (*trail, error) {
 			if want := t.version() + 1; it.Version != want {
 				return nil, fmt.Errorf("audit trail of %s: version %d where %d was due", acc.id, it.Version, want)
 			}
-			e, err := account.DecodeEvent(it.Type, it.SchemaVersion, it.Data)
+			e, err := account.DecodeEvent(it.Type, it.DataSchemaVersion, it.Data)
 			if err != nil {
 				r.violate(Violation{Check: "audit", Subject: "account " + acc.id,
 					Detail: fmt.Sprintf("event %s at version %d does not decode: %v", it.EventID, it.Version, err), Correlation: []string{it.CorrelationID}})

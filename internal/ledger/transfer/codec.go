@@ -7,8 +7,13 @@ import (
 	"fmt"
 )
 
-// Every event is at schema version 1.
-const currentSchema = 1
+// SchemaVersion is the schema version of every transfer event.
+const SchemaVersion = 1
+
+// Types lists every transfer event type.
+var Types = []string{TypeRequested, TypeDebited, TypeCompleted, TypeFailed}
+
+const currentSchema = SchemaVersion
 
 // ErrMalformedEvent is wrapped when a transfer event's data cannot be read.
 var ErrMalformedEvent = errors.New("malformed transfer event data")

@@ -29,11 +29,11 @@ var (
 	debitedA = []account.Event{
 		openedA, account.MoneyDeposited{Amount: 500, BalanceAfter: 500},
 		account.TransferOutBegun{TransferID: "tr-1", Amount: 300},
-		account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: 200},
+		account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: 200},
 	}
-	paid     = account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: 300}
+	paid     = account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: 300}
 	settled  = account.TransferOutEnded{TransferID: "tr-1"}
-	refunded = account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: 500}
+	refunded = account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: 500}
 )
 
 func accountEvents(events ...account.Event) []account.Event { return events }
@@ -48,7 +48,7 @@ func TestSteps(t *testing.T) {
 			givenTo:   accountEvents(openedB),
 			then: Step{Name: StepDebit, Progress: Debited{}, From: accountEvents(
 				account.TransferOutBegun{TransferID: "tr-1", Amount: 300},
-				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: 200})},
+				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: 200})},
 		},
 		{
 			name:      "the source's overdraft counts",
@@ -56,7 +56,7 @@ func TestSteps(t *testing.T) {
 			givenFrom: accountEvents(account.AccountOpened{AccountID: "acc-a", Owner: "Ada", Currency: "EUR", OverdraftLimit: 300}),
 			then: Step{Name: StepDebit, Progress: Debited{}, From: accountEvents(
 				account.TransferOutBegun{TransferID: "tr-1", Amount: 300},
-				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: -300})},
+				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: -300})},
 		},
 		{
 			name:      "a source short of funds fails the transfer, nothing moved",
@@ -92,7 +92,7 @@ func TestSteps(t *testing.T) {
 			given:     []Event{requested},
 			givenFrom: accountEvents(openedA, account.MoneyDeposited{Amount: 800, BalanceAfter: 800}, account.TransferOutBegun{TransferID: "tr-1", Amount: 300}),
 			then: Step{Name: StepDebit, Progress: Debited{}, From: accountEvents(
-				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: 500})},
+				account.MoneyWithdrawn{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: 500})},
 		},
 
 		// The credit.
@@ -129,7 +129,7 @@ func TestSteps(t *testing.T) {
 			givenFrom: debitedA,
 			givenTo:   accountEvents(openedB, account.MoneyDeposited{Amount: account.MaxBalance - 300, BalanceAfter: account.MaxBalance - 300}),
 			then: Step{Name: StepCredit, Progress: Completed{}, From: accountEvents(settled),
-				To: accountEvents(account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", BalanceAfter: account.MaxBalance})},
+				To: accountEvents(account.MoneyDeposited{Amount: 300, Reference: "rent", TransferID: "tr-1", Channel: account.ChannelTransfer, BalanceAfter: account.MaxBalance})},
 		},
 		{
 			name:      "a destination the amount would take past the balance limit refunds the source",

@@ -9,6 +9,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
 )
 
@@ -30,8 +31,11 @@ func FromEnv(v *wiring.Vars, db dynamostore.API, opts ...eventstore.Option) *eve
 // Store returns the events store over a DynamoDB table: a snapshot every
 // snapshotEvery events (which also sets how far back a load looks for
 // one, so every reader must use the writers' K), time-ordered ids, and
-// what the store recovers from by itself logged to log.
+// what the store recovers from by itself logged to log; events are read
+// through the ledger's catalogue of event types (app.Schemas), in their
+// current shape.
 func Store(db dynamostore.API, table string, snapshotEvery int, log *slog.Logger, opts ...eventstore.Option) *eventstore.Store {
 	return eventstore.New(dynamostore.New(db, table), append([]eventstore.Option{
-		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log)}, opts...)...)
+		eventstore.WithSnapshotEvery(int64(snapshotEvery)), eventstore.WithIDs(wiring.NewID), eventstore.WithLogger(log),
+		eventstore.WithUpcaster(app.Schemas.Upcaster())}, opts...)...)
 }
