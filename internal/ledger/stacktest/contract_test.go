@@ -31,15 +31,18 @@ const schemathesisChecks = "not_a_server_error,status_code_conformance,content_t
 // (open an account, then deposit to, withdraw from, read and close the
 // account it answered), and checks every answer. make test runs it for
 // tens of seconds with a fixed seed, LONG=1 for minutes with a random one.
+//
+// It does not run in parallel with the package's other stacks: they share
+// one single-threaded moto, and under their load the stack's reads can
+// time out into 503s, which Schemathesis rightly counts as server errors.
 func TestTheStackKeepsItsContract(t *testing.T) {
-	t.Parallel()
 	st := os.Getenv("ANNALS_SCHEMATHESIS")
 	if st == "" {
 		t.Fatal("ANNALS_SCHEMATHESIS is not set: run `make test`, or `make tools` and set it to what `make -s schemathesis-path` prints")
 	}
-	examples, seed := 25, uint64(1)
+	examples, seed, phases := 25, uint64(1), "examples,fuzzing,stateful"
 	if long() {
-		examples, seed = 150, rand.Uint64N(1<<31)
+		examples, seed, phases = 150, rand.Uint64N(1<<31), "examples,coverage,fuzzing,stateful"
 	}
 	s, logs := startStack(t)
 	dir := t.TempDir()
@@ -48,7 +51,11 @@ func TestTheStackKeepsItsContract(t *testing.T) {
 	cmd := exec.CommandContext(ctx, st, "run", s.URL+localstack.DocumentPath,
 		"--url", s.URL,
 		"--checks", schemathesisChecks,
-		"--phases", "examples,coverage,fuzzing,stateful",
+		// The coverage phase (every boundary of every schema, some 90 s)
+		// runs under LONG=1 only; examples, generated requests and the
+		// links are enough to hold every route to the document.
+		"--phases", phases,
+		"--request-timeout", "30",
 		"--max-examples", strconv.Itoa(examples),
 		"--seed", strconv.FormatUint(seed, 10),
 		"--workers", "1",
