@@ -1,7 +1,10 @@
 package journey_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,5 +74,45 @@ func TestAJourneyIsTheCommandsLinesInTimeOrderFromTheRequest(t *testing.T) {
 	}
 	if w := j.Steps[2].What; w != "acme#account#a1 v3..4 to Kinesis shardId-000, sequence number 42 (30 ms after the commit)" {
 		t.Errorf("the fan-out says %q", w)
+	}
+}
+
+func TestTheHandlerAnswersAJourneyAsJSON(t *testing.T) {
+	t.Parallel()
+	path := logFile(t)
+	mux := http.NewServeMux()
+	mux.Handle(journey.Pattern, journey.Handler(path))
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{journey.Path + "c-1", http.StatusOK, `"step":"view accounts"`},
+		{journey.Path + "c-2", http.StatusOK, `"step":"request"`},
+		{journey.Path + "nobody", http.StatusNotFound, "no line of " + path + " names correlation id nobody"},
+		{journey.Path + "a%20b", http.StatusBadRequest, "is not a correlation id"},
+	} {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, c.path, nil))
+		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.want) || rec.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s, want %d and %q", c.path, rec.Code, rec.Body, c.status, c.want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, journey.Path+"c-1", nil))
+	var a journey.Answer
+	if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.CorrelationID != "c-1" || len(a.Steps) != 5 || !strings.Contains(a.Read, path) {
+		t.Errorf("answer %+v", a)
+	}
+
+	rec = httptest.NewRecorder()
+	mux = http.NewServeMux()
+	mux.Handle(journey.Pattern, journey.Handler(filepath.Join(t.TempDir(), "none.log")))
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, journey.Path+"c-1", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "none.log") {
+		t.Errorf("without a log file: %d %s", rec.Code, rec.Body)
 	}
 }
