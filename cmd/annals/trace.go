@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"maps"
-	"os"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,6 +16,7 @@ import (
 
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/xray"
+	"annals/internal/ledger/journey"
 )
 
 // trace prints the path of one command through the functions, from their
@@ -65,7 +59,7 @@ flags:
 		return usagef("trace: name one correlation id (got %q)", positional)
 	}
 	corr := positional[0]
-	if !correlationIDs.MatchString(corr) {
+	if !journey.CorrelationIDs.MatchString(corr) {
 		return usagef("trace: %q is not a correlation id (1 to 128 letters, digits and ._:-)", corr)
 	}
 	set := map[string]bool{}
@@ -81,7 +75,7 @@ flags:
 	}
 
 	var (
-		lines []logLine
+		lines []journey.Line
 		read  string // what was read, for the summary
 		// link is where to see a trace: its id, or the console's page.
 		link = func(id string) string { return id }
@@ -97,8 +91,8 @@ flags:
 		}
 		link = func(id string) string { return xray.ConsoleURL(region, id) }
 	} else {
-		if lines, read, err = readLogFile(*logPath, corr); err != nil {
-			return err
+		if lines, read, err = journey.ReadFile(*logPath, corr); err != nil {
+			return fmt.Errorf("trace: %w (make local writes the functions' logs to .local/annals.log; --log names another file)", err)
 		}
 	}
 	fmt.Fprintf(c.stderr, "trace: %s: %d line(s) name %s\n", read, len(lines), corr)
@@ -108,10 +102,6 @@ flags:
 	printPath(c.stdout, corr, lines, link)
 	return nil
 }
-
-// correlationIDs is what the functions accept as a correlation id
-// (httpapi.CorrelationID), and so what may go into a query unquoted.
-var correlationIDs = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 func splitList(v string) []string {
 	var out []string
@@ -123,140 +113,21 @@ func splitList(v string) []string {
 	return out
 }
 
-// logLine is one JSON log line of a function, and where it came from.
-type logLine struct {
-	at     time.Time
-	source string // the function (local) or the log group (AWS)
-	fields map[string]any
-}
-
-// readLogFile returns the lines of the file whose correlationId is corr.
-func readLogFile(path, corr string) ([]logLine, string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("trace: %w (make local writes the functions' logs to .local/annals.log; --log names another file)", err)
-	}
-	defer f.Close()
-	began := time.Now()
-	var out []logLine
-	n, size := 0, 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	needle := []byte(`"` + corr + `"`)
-	for sc.Scan() {
-		b := sc.Bytes()
-		n, size = n+1, size+len(b)+1
-		if !bytes.Contains(b, needle) {
-			continue
-		}
-		if l, ok := parseLine(b, "", corr); ok {
-			out = append(out, l)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, "", fmt.Errorf("trace: read %s: %w", path, err)
-	}
-	return out, fmt.Sprintf("read %d line(s), %.1f MB, of %s in %s", n, float64(size)/1e6, path, time.Since(began).Round(time.Millisecond)), nil
-}
-
-// parseLine decodes a JSON line that names corr as its correlation id;
-// source is where it came from when the line does not say (its function).
-func parseLine(b []byte, source, corr string) (logLine, bool) {
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil || m["correlationId"] != corr {
-		return logLine{}, false
-	}
-	l := logLine{source: source, fields: m}
-	if fn, ok := m["function"].(string); ok {
-		l.source = fn
-	}
-	if s, ok := m["time"].(string); ok {
-		l.at, _ = time.Parse(time.RFC3339Nano, s)
-	}
-	return l, true
-}
-
-// step is one point of a command's path.
-type step struct {
-	at     time.Time
-	kind   string
-	source string
-	what   string
-}
-
-// steps reads what a line says of the command's path.
-func steps(l logLine) []step {
-	f := l.fields
-	str := func(k string) string { s, _ := f[k].(string); return s }
-	num := func(k string) float64 { n, _ := f[k].(float64); return n }
-	versions := func() string {
-		if v, last := int64(num("version")), int64(num("lastVersion")); last > v {
-			return fmt.Sprintf("v%d..%d", v, last)
-		}
-		return fmt.Sprintf("v%d", int64(num("version")))
-	}
-	at, msg := l.at, str("msg")
-	switch {
-	case msg == "command" || msg == "query":
-		latency := time.Duration(num("latencyMs") * float64(time.Millisecond))
-		status := int(num("status"))
-		answer := fmt.Sprintf("%s %s: %d in %.1f ms", str("method"), str("path"), status, num("latencyMs"))
-		if p := str("problem"); p != "" {
-			answer += " (" + p + ")"
-		}
-		out := []step{{at: at.Add(-latency), kind: "request", source: l.source, what: answer}}
-		if msg == "command" && status < 300 && str("stream") != "" {
-			out = append(out, step{at: at, kind: "commit", source: l.source, what: str("stream") + " " + versions()})
-		}
-		return out
-	case msg == "fanout sent a commit":
-		return []step{{at: at, kind: "fan-out", source: l.source, what: fmt.Sprintf("%s %s to Kinesis %s, sequence number %s (%d ms after the commit)",
-			str("stream"), versions(), str("shardId"), str("kinesisSequenceNumber"), int64(num("sinceCommitMs")))}}
-	case msg == "projection applied a commit":
-		return []step{{at: at, kind: "view " + str("view"), source: l.source, what: fmt.Sprintf("%s %s stored (%d ms after the commit)",
-			str("stream"), versions(), int64(num("sinceCommitMs")))}}
-	case msg == "transfer step":
-		var commits []string
-		list, _ := f["commits"].([]any)
-		for _, c := range list {
-			if s, ok := c.(string); ok {
-				commits = append(commits, s)
-			}
-		}
-		return []step{{at: at, kind: "transfer", source: l.source, what: fmt.Sprintf("%s %s: %s", str("transfer"), str("step"), strings.Join(commits, ", "))}}
-	case strings.HasPrefix(msg, "projection quarantined"):
-		return []step{{at: at, kind: "view " + str("view"), source: l.source, what: fmt.Sprintf("%s QUARANTINED at v%d: %s", str("stream"), int64(num("version")), str("reason"))}}
-	}
-	return []step{{at: at, kind: strings.ToLower(str("level")), source: l.source, what: msg}}
-}
-
 // printPath writes the command's path in time order, each step's time
-// since the request (the first request's start; the first line's when
-// no request line is there), and the X-Ray traces its lines name.
-func printPath(w io.Writer, corr string, lines []logLine, link func(traceID string) string) {
-	var all []step
-	traces := map[string]bool{}
-	for _, l := range lines {
-		all = append(all, steps(l)...)
-		if id, ok := l.fields["traceId"].(string); ok && id != "" {
-			traces[id] = true
-		}
-	}
-	slices.SortStableFunc(all, func(a, b step) int { return a.at.Compare(b.at) })
-	start := all[0].at
-	if i := slices.IndexFunc(all, func(s step) bool { return s.kind == "request" }); i >= 0 {
-		start = all[i].at
-	}
-	fmt.Fprintf(w, "%s: %d step(s) over %s\n\n", corr, len(all), all[len(all)-1].at.Sub(start).Round(time.Millisecond))
+// since the request, and the X-Ray traces its lines name.
+func printPath(w io.Writer, corr string, lines []journey.Line, link func(traceID string) string) {
+	j := journey.Assemble(corr, lines)
+	last := j.Steps[len(j.Steps)-1].At
+	fmt.Fprintf(w, "%s: %d step(s) over %s\n\n", corr, len(j.Steps), last.Sub(j.Start).Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tSINCE\tSTEP\tFUNCTION\tWHAT")
-	for _, s := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.at.UTC().Format(timeFormat), since(s.at.Sub(start)), s.kind, dash(s.source), s.what)
+	for _, s := range j.Steps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.At.UTC().Format(timeFormat), since(s.At.Sub(j.Start)), s.Name, dash(s.Function), s.What)
 	}
 	tw.Flush()
-	if len(traces) > 0 {
+	if len(j.Traces) > 0 {
 		fmt.Fprintln(w, "\nX-Ray traces of its invocations:")
-		for _, id := range slices.Sorted(maps.Keys(traces)) {
+		for _, id := range j.Traces {
 			fmt.Fprintln(w, "  "+link(id))
 		}
 	}
@@ -278,7 +149,7 @@ func insightsQuery(corr string) string {
 
 // insights prints the Logs Insights query for corr and, when it can (AWS
 // credentials, log groups), runs it: ran says whether it did.
-func (c cli) insights(ctx context.Context, corr string, groups []string, since, timeout time.Duration) (lines []logLine, ran bool, region, read string, err error) {
+func (c cli) insights(ctx context.Context, corr string, groups []string, since, timeout time.Duration) (lines []journey.Line, ran bool, region, read string, err error) {
 	query := insightsQuery(corr)
 	groupArgs := "<the stack's output LogGroupNames, space-separated>"
 	if len(groups) > 0 {
@@ -346,7 +217,7 @@ func (c cli) insights(ctx context.Context, corr string, groups []string, since, 
 // resultLine reads one row of the query's results: the function's line
 // (@message), from its group (@log), at @timestamp when the line has no
 // time of its own.
-func resultLine(row []cwtypes.ResultField, corr string) (logLine, bool) {
+func resultLine(row []cwtypes.ResultField, corr string) (journey.Line, bool) {
 	var message, group, stamp string
 	for _, f := range row {
 		switch aws.ToString(f.Field) {
@@ -362,9 +233,9 @@ func resultLine(row []cwtypes.ResultField, corr string) (logLine, bool) {
 	if _, name, ok := strings.Cut(group, ":"); ok {
 		group = name
 	}
-	l, ok := parseLine([]byte(message), group, corr)
-	if ok && l.at.IsZero() {
-		l.at = insightsTime(stamp)
+	l, ok := journey.Parse([]byte(message), group, corr)
+	if ok && l.At.IsZero() {
+		l.At = insightsTime(stamp)
 	}
 	return l, ok
 }

@@ -22,6 +22,7 @@ import (
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/journey"
 	"annals/internal/ledger/openapi"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/localstack"
@@ -85,16 +86,18 @@ func run() error {
 		Actor:     *actor,
 		Log:       awsconfig.NewLogger(logFile, os.Getenv("LOG_LEVEL")),
 		Views:     views.Tables(),
-		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
-		OpenAPI:   document,
+		// The explorer, and the journey of any command it shows, read
+		// from the log file the functions write to.
+		Pages:   map[string]http.Handler{explorer.Path: explorer.Handler(), journey.Pattern: journey.Handler(*logPath)},
+		OpenAPI: document,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  docs      %s   (the contract: %s)\n  explorer  %s%s\n  status    %s%s\n  logs      %s\n  AWS       %s\n\n",
+	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  docs      %s   (the contract: %s)\n  explorer  %s%s\n  status    %s%s\n  journey   %s%sCORRELATION_ID   (a command's path, from the logs)\n  logs      %s\n  AWS       %s\n\n",
 		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor,
 		stack.URL+localstack.DocsPath, stack.URL+localstack.DocumentPath, stack.URL, explorer.Path,
-		stack.URL, localstack.StatusPath, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
+		stack.URL, localstack.StatusPath, stack.URL, journey.Path, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
 	fmt.Printf("  try       curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 
 	var tick <-chan time.Time

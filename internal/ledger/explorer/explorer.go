@@ -3,7 +3,8 @@
 // balances at any version, transfers step by step, and the pipeline's
 // consumers. It is plain HTML, CSS and JavaScript embedded in the binary,
 // with nothing to build and nothing fetched from elsewhere; the page reads
-// only the public HTTP API and the local stack's status route.
+// only the public HTTP API and the local stack's status and journey routes
+// (localstack.StatusPath, journey.Pattern).
 package explorer
 
 import (

@@ -42,8 +42,9 @@ const screenshotsEnv = "ANNALS_SCREENSHOTS"
 // all over the HTTP API; then the page lists the owner's accounts, shows
 // the account's timeline with every event's metadata as the API has it,
 // travels back through its versions with the slider (each one read from
-// the events table), shows the transfer's steps on both accounts, and
-// follows the pipeline's consumers and a quarantine live.
+// the events table), shows the transfer's steps on both accounts and the
+// journey of the command behind an event, and follows the pipeline's
+// consumers and a quarantine live.
 func TestExplorerInABrowser(t *testing.T) {
 	t.Parallel()
 	s, _ := startStack(t)
@@ -179,6 +180,50 @@ func TestExplorerInABrowser(t *testing.T) {
 	}
 	if got := read[string](t, page, `document.querySelector('#transfer-summary').textContent`); !strings.Contains(got, "completed") || !strings.Contains(got, "500.00 EUR") || !strings.Contains(got, "savings") {
 		t.Errorf("the transfer's summary reads %q", got)
+	}
+
+	// The journey of the event that began the transfer: the path of its
+	// command through the functions, from their log.
+	began := trail.Items[4]
+	if began.Type != "TransferOutBegun" {
+		t.Fatalf("event 5 is %s, want TransferOutBegun", began.Type)
+	}
+	do(t, page, chromedp.Click(chromedp.CSS(`#timeline > li[data-version="5"] .journey-link`)))
+	waitFor(t, page, fmt.Sprintf(`document.querySelector('#journey').dataset.state === 'shown' && document.querySelector('#journey').dataset.correlation === %q`, began.CorrelationID))
+	if got := read[string](t, page, `document.querySelector('#journey-id').textContent`); got != began.CorrelationID {
+		t.Errorf("the journey is of %q, want the event's correlation id %q", got, began.CorrelationID)
+	}
+	journeyRows := read[[]shownJourneyStep](t, page, `[...document.querySelectorAll('#journey-steps tbody tr')].map(r => ({step: r.dataset.step,
+		since: r.children[0].textContent, function: r.children[2].textContent, stream: r.children[3].textContent, took: r.children[4].textContent}))`)
+	seen := map[string]shownJourneyStep{}
+	var names []string
+	for i, r := range journeyRows {
+		names = append(names, r.Step)
+		if _, ok := seen[strings.Fields(r.Step)[0]]; !ok {
+			seen[strings.Fields(r.Step)[0]] = r
+		}
+		if r.Function == "—" || !strings.HasPrefix(r.Since, "+") {
+			t.Errorf("journey row %d %+v: want its function and its time since the request", i, r)
+		}
+	}
+	if len(journeyRows) == 0 || journeyRows[0].Step != "request" || journeyRows[0].Since != "+0.0 ms" || journeyRows[0].Took == "—" {
+		t.Errorf("the journey begins %+v, want the request at +0.0 ms with its latency", journeyRows)
+	}
+	transferStream := "local#transfer#" + tid + "@1"
+	for _, want := range []struct{ step, stream string }{
+		{"commit", transferStream}, {"fan-out", transferStream}, {"view", ""}, {"transfer", ""},
+	} {
+		r, ok := seen[want.step]
+		if !ok {
+			t.Errorf("the journey's steps %q have no %s", names, want.step)
+			continue
+		}
+		if want.stream != "" && r.Stream != want.stream {
+			t.Errorf("the journey's %s is of %q, want %q", want.step, r.Stream, want.stream)
+		}
+	}
+	if f := seen["fan-out"]; f.Took == "—" || f.Function != "FanoutFunction" {
+		t.Errorf("the fan-out %+v: want the fan-out function and how long after the commit", f)
 	}
 
 	// The pipeline: every consumer of the template, live, nothing dead.
@@ -371,6 +416,14 @@ type shownStepEvent struct {
 	Type    string `json:"type"`
 	Version int64  `json:"version"`
 	Account string `json:"account"`
+}
+
+type shownJourneyStep struct {
+	Step     string `json:"step"`
+	Since    string `json:"since"`
+	Function string `json:"function"`
+	Stream   string `json:"stream"`
+	Took     string `json:"took"`
 }
 
 type shownConsumer struct {

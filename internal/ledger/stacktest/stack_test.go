@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +20,7 @@ import (
 	"annals/internal/ledger/demo"
 	"annals/internal/ledger/explorer"
 	"annals/internal/ledger/functions"
+	"annals/internal/ledger/journey"
 	"annals/internal/ledger/openapi/openapitest"
 	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
@@ -43,6 +46,14 @@ func startStack(t testing.TB) (*localstack.Stack, *testlog.Buffer) {
 func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.Buffer) {
 	t.Helper()
 	logs := &testlog.Buffer{}
+	// The functions log to a file as well, as `make local` has them, for
+	// the journeys the explorer shows.
+	logPath := filepath.Join(t.TempDir(), "annals.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
 	s, err := localstack.Start(t.Context(), localstack.Config{
 		Template:  awstest.Template(t),
 		AWS:       cfg,
@@ -50,11 +61,11 @@ func startStackOver(t testing.TB, cfg aws.Config) (*localstack.Stack, *testlog.B
 		Addr:      "127.0.0.1:0",
 		Tenant:    "local",
 		Actor:     "local-user",
-		Log:       slog.New(slog.NewJSONHandler(logs, nil)),
+		Log:       slog.New(slog.NewJSONHandler(io.MultiWriter(logs, logFile), nil)),
 		Functions: functions.Wires(),
 		Interval:  20 * time.Millisecond,
 		Views:     views.Tables(),
-		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler()},
+		Pages:     map[string]http.Handler{explorer.Path: explorer.Handler(), journey.Pattern: journey.Handler(logPath)},
 		OpenAPI:   openapitest.Load(t).JSON,
 	})
 	if err != nil {

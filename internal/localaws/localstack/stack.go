@@ -218,8 +218,10 @@ type localFirst struct {
 }
 
 func (l localFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h, pattern := l.local.Handler(r); pattern != "" {
-		h.ServeHTTP(w, r)
+	if _, pattern := l.local.Handler(r); pattern != "" {
+		// Served by the mux, not the handler it found: that sets the
+		// pattern's wildcards (r.PathValue).
+		l.local.ServeHTTP(w, r)
 		return
 	}
 	l.gateway.ServeHTTP(w, r)

@@ -49,6 +49,8 @@ func TestStatusRouteAndPages(t *testing.T) {
 		Views:     map[string]string{"history": "HistoryTable", "ghost": "NoSuchTable"},
 		Pages: map[string]http.Handler{"GET /page/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "page "+r.URL.Path)
+		}), "GET /item/{id}": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, "item "+r.PathValue("id"))
 		})},
 	})
 	if err != nil {
@@ -99,6 +101,7 @@ func TestStatusRouteAndPages(t *testing.T) {
 
 	for _, c := range []struct{ method, path, want string }{
 		{"GET", "/page/a", "page /page/a"},
+		{"GET", "/item/i-1", "item i-1"},
 		// Not a local route: the template's, as API Gateway would route it.
 		{"POST", localstack.StatusPath, "CommandFunction " + localstack.StatusPath},
 		{"GET", localstack.StatusPath + "/more", "CommandFunction " + localstack.StatusPath + "/more"},

@@ -1,6 +1,7 @@
 // The event explorer. It reads the ledger's public HTTP API (the same
 // routes a client calls, on this origin) and the local stack's
-// GET /local/status, and writes nothing. The state worth a link lives in
+// GET /local/status and GET /local/journey/{correlationId}, and writes
+// nothing. The state worth a link lives in
 // the URL's fragment: #owner=…&account=…&version=…&transfer=….
 'use strict';
 
@@ -339,6 +340,8 @@
           el('span', { class: 'type' }, e.type),
           el('span', { class: 'what' }, describe(e, view.currency)),
           tid ? el('button', { type: 'button', class: 'link transfer-link', title: tid, onclick: () => openTransfer(tid) }, 'transfer ' + short(tid)) : null,
+          e.correlationId ? el('button', { type: 'button', class: 'link journey-link', title: `the path of command ${e.correlationId} through the functions`,
+            onclick: () => openJourney(e.correlationId) }, 'journey') : null,
           el('span', { class: 'when', title: e.recordedAt }, when(e.recordedAt))),
         el('dl', { class: 'meta' },
           ...meta('actor', e.actor || '—', 'm-actor'),
@@ -493,6 +496,53 @@
     return commandId && commandId.startsWith(tid + '/') ? commandId.slice(tid.length + 1) : (commandId || '—');
   }
 
+  // ---- a command's journey, from the functions' log ----
+
+  let journeySeq = 0;
+
+  async function openJourney(corr) {
+    const seq = ++journeySeq;
+    const sec = $('#journey');
+    sec.hidden = false;
+    sec.dataset.state = 'loading';
+    sec.dataset.correlation = corr;
+    $('#journey-id').textContent = corr;
+    $('#journey-summary').textContent = "reading the functions' log…";
+    $('#journey-steps tbody').replaceChildren();
+    sec.scrollIntoView({ block: 'start' });
+    try {
+      const { body } = await get(`/local/journey/${enc(corr)}`);
+      if (seq !== journeySeq) return;
+      renderJourney(body);
+    } catch (err) {
+      if (seq !== journeySeq) return;
+      sec.dataset.state = 'error';
+      $('#journey-summary').textContent = `No journey: ${err.message}`;
+    }
+  }
+
+  // offset writes milliseconds since the request: +12.5 ms, +1.234 s.
+  function offset(ms) {
+    return ms < 1000 ? `+${ms.toFixed(1)} ms` : `+${(ms / 1000).toFixed(3)} s`;
+  }
+
+  function renderJourney(j) {
+    const sec = $('#journey');
+    $('#journey-summary').textContent = `${j.steps.length} steps over ${offset(j.tookMs).slice(1)}, from ${when(j.start)}` +
+      (j.traces.length ? `; X-Ray traces ${j.traces.join(', ')}` : '') + ` (${j.read})`;
+    $('#journey-steps tbody').replaceChildren(...j.steps.map((s) => {
+      const versions = s.lastVersion > s.version ? `${s.version}..${s.lastVersion}` : `${s.version}`;
+      return el('tr', { dataset: { step: s.step }, class: 'j-' + s.step.split(' ')[0] },
+        el('td', { class: 'num', title: s.at }, offset(s.sinceMs)),
+        el('td', { class: 'j-step' }, s.step),
+        el('td', {}, s.function || '—'),
+        el('td', {}, s.stream ? idCode(`${s.stream}@${versions}`) : '—'),
+        el('td', { class: 'num' }, s.durationMs === null ? '—' : `${s.durationMs.toFixed(1)} ms`),
+        el('td', { class: 'j-what' }, s.what));
+    }));
+    sec.dataset.state = 'shown';
+  }
+
   async function openTransfer(tid, polled) {
     tid = tid.trim();
     const seq = ++transferSeq;
@@ -612,6 +662,7 @@
     $('#owner-form').addEventListener('submit', (ev) => { ev.preventDefault(); showOwner($('#owner-input').value); });
     $('#account-form').addEventListener('submit', (ev) => { ev.preventDefault(); openAccount($('#account-input').value); });
     $('#transfer-form').addEventListener('submit', (ev) => { ev.preventDefault(); openTransfer($('#transfer-input').value); });
+    $('#journey-close').addEventListener('click', () => { journeySeq++; $('#journey').hidden = true; });
     $('#accounts-more').addEventListener('click', () => showOwner(state.owner, true));
     $('#travel').addEventListener('input', onTravel);
     renderRecent();
