@@ -109,6 +109,7 @@ func TestDecodeMalformedEvent(t *testing.T) {
 		{"beyond int64", "MoneyWithdrawn", `{"amount":1,"balanceAfter":9223372036854775808}`},
 		{"no balance", "MoneyWithdrawn", `{"amount":1}`},
 		{"a null balance", "MoneyDeposited", `{"amount":1,"balanceAfter":null}`},
+		{"a balance nulled again", "MoneyDeposited", `{"amount":1,"balanceAfter":2,"balanceAfter":null}`},
 		{"no transfer id", "TransferOutBegun", `{"amount":1}`},
 		{"no transfer id", "TransferOutEnded", `{}`},
 	}
