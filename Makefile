@@ -113,7 +113,7 @@ bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and again
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/kit/eventstore/...
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/ledger/commandapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/ledger/queryapi/
-	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=1 ./internal/ledger/views/
+	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=5 ./internal/ledger/views/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/processapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/pipelinetest/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/ledger/stacktest/

@@ -140,7 +140,7 @@ func newFixture(t *testing.T, streams, deposits int) *fixture {
 	f.store = eventstore.New(dynamostore.New(db, f.events))
 	log := slog.New(slog.DiscardHandler)
 	dead := projection.NewDeadLetters(nil)
-	h := projection.NewHandler(dead, log, views.NewAccounts(views.NewDynamoAccounts(db, f.accounts), f.store, dead, log))
+	h := projection.NewHandler(views.Decode, dead, log, views.NewAccounts(views.NewDynamoAccounts(db, f.accounts), f.store, dead, log))
 	seq := 0
 	for i := range streams {
 		id := fmt.Sprintf("acc-%03d", i)

@@ -97,9 +97,11 @@ func Encode(evs []eventstore.Event) ([]byte, error) {
 // events, checking that they form one commit of one stream: same stream,
 // commit and metadata, consecutive versions.
 func Decode(data []byte) ([]eventstore.Event, error) {
-	var batch []cloudEvent
-	if err := json.Unmarshal(data, &batch); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	batch, ok := readCanonical(data)
+	if !ok {
+		if err := json.Unmarshal(data, &batch); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
 	}
 	if len(batch) == 0 {
 		return nil, fmt.Errorf("%w: empty batch", ErrInvalid)
@@ -158,9 +160,9 @@ func decodeEvent(ce cloudEvent) (eventstore.Event, error) {
 	if err != nil {
 		return e, fmt.Errorf("occurredat: %v", err)
 	}
-	var data bytes.Buffer
-	if len(ce.Data) == 0 || json.Compact(&data, ce.Data) != nil {
-		return e, errors.New("data is missing or not JSON")
+	data, err := compact(ce.Data)
+	if err != nil {
+		return e, err
 	}
 	return eventstore.Event{
 		ID:            ce.ID,
@@ -170,7 +172,7 @@ func decodeEvent(ce cloudEvent) (eventstore.Event, error) {
 		SchemaVersion: ce.SchemaVersion,
 		OccurredAt:    occurred.UTC(),
 		RecordedAt:    recorded.UTC(),
-		Data:          json.RawMessage(data.Bytes()),
+		Data:          data,
 		CommitID:      ce.CommitID,
 		Metadata: eventstore.Metadata{
 			CommandID:     ce.CommandID,
@@ -180,4 +182,21 @@ func decodeEvent(ce cloudEvent) (eventstore.Event, error) {
 			TraceID:       ce.XRayTraceID,
 		},
 	}, nil
+}
+
+// compact returns data, a value of the decoded batch, without
+// insignificant whitespace, as the events table holds it. The fan-out
+// writes it so already: only data with a blank somewhere is copied.
+func compact(data json.RawMessage) (json.RawMessage, error) {
+	if len(data) == 0 {
+		return nil, errors.New("data is missing or not JSON")
+	}
+	if !bytes.ContainsAny(data, " \t\r\n") {
+		return data, nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, data); err != nil {
+		return nil, errors.New("data is missing or not JSON")
+	}
+	return b.Bytes(), nil
 }

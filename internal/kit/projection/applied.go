@@ -4,8 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"time"
-
-	"annals/internal/kit/eventstore"
 )
 
 // logApplied logs one line per commit of events (consecutive versions of
@@ -15,7 +13,7 @@ import (
 // into every view (annals trace). It is an info line in the projector's
 // batches, a debug line in a rebuild's or a lift's, which store commits
 // by the thousand and follow no command.
-func (p *Projection[S]) logApplied(ctx context.Context, events []eventstore.Event) {
+func (p *Projection[S]) logApplied(ctx context.Context, events []Event) {
 	batch := batchOf(ctx)
 	level := slog.LevelDebug
 	if batch != nil {

@@ -15,4 +15,7 @@
 // Infrastructure errors (throttling, 5xx, timeouts, anything not proven to
 // be about the event) are never poison: the record is reported back to the
 // event source mapping, which retries it.
+//
+// The projector decodes each event's data once, with the application's
+// Decoder, and hands the result to every view (Event, Decoded).
 package projection

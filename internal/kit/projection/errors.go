@@ -27,6 +27,9 @@ func (e *PoisonError) Error() string {
 // is retried: quarantining a healthy stream for an outage would need a
 // redrive to undo.
 func invalidWrite(err error) bool {
+	if err == nil {
+		return false
+	}
 	var api smithy.APIError
 	return errors.As(err, &api) && api.ErrorCode() == "ValidationException"
 }

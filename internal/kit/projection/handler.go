@@ -19,9 +19,10 @@ import (
 // event in one view does not stall another.
 type View interface {
 	Name() string
-	// Apply applies one commit's events (one stream, consecutive versions).
-	// It returns only errors worth a retry; poison is handled inside.
-	Apply(ctx context.Context, commit []eventstore.Event) error
+	// ApplyDecoded applies one commit's events (one stream, consecutive
+	// versions), decoded by the projector. It returns only errors worth a
+	// retry; poison is handled inside.
+	ApplyDecoded(ctx context.Context, commit []Event) error
 	// Quarantine stops the stream in the view, for a record that names it
 	// but cannot be read.
 	Quarantine(ctx context.Context, stream eventstore.StreamID, reason string) error
@@ -30,29 +31,31 @@ type View interface {
 // Handler is the projector: it feeds each record of the events stream to
 // every view.
 type Handler struct {
+	decode  Decoder
 	views   []View
 	dead    *DeadLetters
 	log     *slog.Logger
 	metrics *emf.Metrics
 }
 
-// NewHandler returns the projector over views; dead receives the records
-// whose envelope does not decode.
-func NewHandler(dead *DeadLetters, log *slog.Logger, views ...View) *Handler {
+// NewHandler returns the projector over views; decode reads each event's
+// data once for all of them (nil: each view decodes for itself), dead
+// receives the records whose envelope does not decode.
+func NewHandler(decode Decoder, dead *DeadLetters, log *slog.Logger, views ...View) *Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Handler{views: views, dead: dead, log: log}
+	return &Handler{decode: decode, views: views, dead: dead, log: log}
 }
 
 // Handle applies the batch. Records are grouped by partition key (a
 // stream), in order of first appearance: the events of a stream's records
-// are sorted, deduplicated and applied to each view in contiguous runs, so
-// a stream with k records in the batch costs each view one read and one
-// write instead of k. Once a stream fails for a reason worth a retry, the
-// sequence number of its first record in the batch is reported and its
-// later records are left alone, so that the stream's order holds; other
-// streams go on. The event source mapping resends from the lowest reported
+// are sorted, deduplicated, decoded once and applied to each view in
+// contiguous runs, so a stream with k records in the batch costs each view
+// one read and one write instead of k. Once a stream fails for a reason
+// worth a retry, the sequence number of its first record in the batch is
+// reported and its later records are left alone, so that the stream's
+// order holds; other streams go on. The event source mapping resends from the lowest reported
 // sequence number, and what was already applied is then skipped as
 // duplicates.
 //
@@ -67,13 +70,13 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 	start := time.Now()
 	resp := events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{}}
 	var order []string
-	groups := map[string][]events.KinesisEventRecord{}
-	for _, r := range ev.Records {
-		key := r.Kinesis.PartitionKey
+	groups := map[string][]*events.KinesisEventRecord{}
+	for i := range ev.Records {
+		key := ev.Records[i].Kinesis.PartitionKey
 		if _, ok := groups[key]; !ok {
 			order = append(order, key)
 		}
-		groups[key] = append(groups[key], r)
+		groups[key] = append(groups[key], &ev.Records[i])
 	}
 	var applied, held, poison int
 	lag := &lag{}
@@ -101,8 +104,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.KinesisEvent) (events.Ki
 // handleStream applies one partition key's records, in order, and returns
 // how many it handled (applied or dead-lettered) before an error worth a
 // retry, if any.
-func (h *Handler) handleStream(ctx context.Context, records []events.KinesisEventRecord) (handled, undecodable int, err error) {
-	var pending []eventstore.Event
+func (h *Handler) handleStream(ctx context.Context, records []*events.KinesisEventRecord) (handled, undecodable int, err error) {
+	// Most records carry one event.
+	pending := make([]eventstore.Event, 0, len(records))
 	done := 0 // records whose events are in pending or already handled
 	flush := func() error {
 		if err := h.apply(ctx, pending, records[0]); err != nil {
@@ -134,11 +138,13 @@ func (h *Handler) handleStream(ctx context.Context, records []events.KinesisEven
 // apply feeds events (one partition key's, in any order, possibly
 // repeated) to every view: per stream, sorted by version without
 // duplicates, one call per contiguous run, so that each call is what a
-// view expects, consecutive versions of one stream.
-func (h *Handler) apply(ctx context.Context, evs []eventstore.Event, first events.KinesisEventRecord) error {
+// view expects, consecutive versions of one stream. Each run is decoded
+// once, for every view.
+func (h *Handler) apply(ctx context.Context, evs []eventstore.Event, first *events.KinesisEventRecord) error {
 	for _, run := range runs(evs) {
+		decoded := decodeAll(h.decode, run)
 		for _, v := range h.views {
-			if err := v.Apply(ctx, run); err != nil {
+			if err := v.ApplyDecoded(ctx, decoded); err != nil {
 				h.log.WarnContext(ctx, "projection failed to apply events; the record will be retried",
 					"view", v.Name(), "stream", run[0].Stream.Key(), "version", run[0].Version,
 					"sequenceNumber", first.Kinesis.SequenceNumber, "error", err.Error())
@@ -151,28 +157,26 @@ func (h *Handler) apply(ctx context.Context, evs []eventstore.Event, first event
 
 // runs splits events into runs of consecutive versions of one stream,
 // streams in order of first appearance, versions ascending, each version
-// once.
+// once. It sorts evs in place, and the runs share its array.
 func runs(evs []eventstore.Event) [][]eventstore.Event {
-	var keys []string
-	byStream := map[string][]eventstore.Event{}
+	// A partition key is a stream's key: one stream, but for a producer
+	// that keys otherwise.
+	var streams []eventstore.StreamID
 	for _, e := range evs {
-		k := e.Stream.Key()
-		if _, ok := byStream[k]; !ok {
-			keys = append(keys, k)
+		if !slices.Contains(streams, e.Stream) {
+			streams = append(streams, e.Stream)
 		}
-		byStream[k] = append(byStream[k], e)
 	}
+	slices.SortStableFunc(evs, func(a, b eventstore.Event) int {
+		return cmp.Or(cmp.Compare(slices.Index(streams, a.Stream), slices.Index(streams, b.Stream)), cmp.Compare(a.Version, b.Version))
+	})
+	evs = slices.CompactFunc(evs, func(a, b eventstore.Event) bool { return a.Stream == b.Stream && a.Version == b.Version })
 	var out [][]eventstore.Event
-	for _, k := range keys {
-		s := byStream[k]
-		slices.SortStableFunc(s, func(a, b eventstore.Event) int { return cmp.Compare(a.Version, b.Version) })
-		s = slices.CompactFunc(s, func(a, b eventstore.Event) bool { return a.Version == b.Version })
-		begin := 0
-		for i := 1; i <= len(s); i++ {
-			if i == len(s) || s[i].Version != s[i-1].Version+1 {
-				out = append(out, s[begin:i])
-				begin = i
-			}
+	begin := 0
+	for i := 1; i <= len(evs); i++ {
+		if i == len(evs) || evs[i].Stream != evs[i-1].Stream || evs[i].Version != evs[i-1].Version+1 {
+			out = append(out, evs[begin:i])
+			begin = i
 		}
 	}
 	return out
@@ -180,7 +184,7 @@ func runs(evs []eventstore.Event) [][]eventstore.Event {
 
 // reject dead-letters a record whose envelope does not decode and
 // quarantines the stream its partition key names, if any.
-func (h *Handler) reject(ctx context.Context, r events.KinesisEventRecord, cause error) error {
+func (h *Handler) reject(ctx context.Context, r *events.KinesisEventRecord, cause error) error {
 	key, seq := r.Kinesis.PartitionKey, r.Kinesis.SequenceNumber
 	reason := "envelope does not decode: " + cause.Error()
 	l := DeadLetter{Reason: reason, Record: r.Kinesis.Data, PartitionKey: key, SequenceNumber: seq}

@@ -58,14 +58,14 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	f := &fixture{events: projectiontest.NewEvents(), notes: notebooktest.NewTable(notebooktest.KeepNotes), counts: notebooktest.NewTable(notebooktest.CountNotes),
+	f := &fixture{events: projectiontest.NewEvents(), notes: notebooktest.NewTable(notebooktest.KeepNotes), counts: notebooktest.NewTable(notebooktest.CountNotesView),
 		box: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	f.reader = &reader{store: f.events}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.box)
 	f.notesView = projection.New("notes", notebooktest.Category, projection.Model[[]string](f.notes), f.reader, dead, log)
 	f.countView = projection.New("count", notebooktest.Category, projection.Model[int](f.counts), f.reader, dead, log)
-	f.h = projection.NewHandler(dead, log, f.notesView, f.countView)
+	f.h = projection.NewHandler(notebooktest.Decode, dead, log, f.notesView, f.countView)
 	return f
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"annals/internal/kit/eventstore"
@@ -49,8 +50,10 @@ type Model[S any] interface {
 	// stream never seen has the zero state at position 0.
 	Load(ctx context.Context, stream eventstore.StreamID) (S, Position, error)
 	// Fold returns the state after e. An error means e can never be
-	// folded: it is poison. A type the model does not use returns s.
-	Fold(s S, e eventstore.Event) (S, error)
+	// folded: it is poison. A type the model does not use returns s. It
+	// reads e's data through Decoded, so that what the projector decoded
+	// once serves every view.
+	Fold(s S, e Event) (S, error)
 	// Save stores s with pos in one write, conditional on the stored
 	// position being expected (or absent, for 0); ErrStale otherwise.
 	Save(ctx context.Context, stream eventstore.StreamID, s S, pos Position, expected int64) error
@@ -127,6 +130,16 @@ func (p *Projection[S]) Holds(stream eventstore.StreamID) bool { return stream.C
 // event. It returns only infrastructure errors: poison is dead-lettered
 // and quarantines the stream, which is not an error for the batch.
 func (p *Projection[S]) Apply(ctx context.Context, commit []eventstore.Event) error {
+	if len(commit) == 0 || commit[0].Stream.Category != p.category {
+		return nil
+	}
+	// Nothing decoded them: the model decodes each event itself.
+	return p.ApplyDecoded(ctx, decodeAll(nil, commit))
+}
+
+// ApplyDecoded is Apply of events the projector has decoded for all its
+// views.
+func (p *Projection[S]) ApplyDecoded(ctx context.Context, commit []Event) error {
 	if len(commit) == 0 {
 		return nil
 	}
@@ -195,7 +208,7 @@ func (p *Projection[S]) retryStale(stream eventstore.StreamID, f func() error) e
 	return fmt.Errorf("%s view of %s: %w %d times in a row", p.name, stream, ErrStale, maxStaleRetries)
 }
 
-func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, commit []eventstore.Event, believe bool) error {
+func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, commit []Event, believe bool) error {
 	state, pos, believed, err := p.start(ctx, stream, commit[0].Version, believe)
 	if err != nil {
 		return err
@@ -207,15 +220,12 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 		return nil
 	}
 	at := pos.Version
-	var pending []eventstore.Event
-	for _, e := range commit {
-		if e.Version > at {
-			pending = append(pending, e)
-		}
-	}
-	if len(pending) == 0 {
+	// Versions ascend, so what is new is the commit's tail.
+	newer := slices.IndexFunc(commit, func(e Event) bool { return e.Version > at })
+	if newer < 0 {
 		return nil // a duplicate
 	}
+	pending := commit[newer:]
 	if first := pending[0].Version; first > at+1 {
 		missing, err := p.fill(ctx, stream, at+1, first-1)
 		var poison *PoisonError
@@ -239,7 +249,7 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 				return err
 			}
 			// What came before the poison is applied with the quarantine.
-			return p.quarantine(ctx, stream, next, nextPos, at, &PoisonError{Event: e, Reason: err.Error()})
+			return p.quarantine(ctx, stream, next, nextPos, at, &PoisonError{Event: e.Event, Reason: err.Error()})
 		}
 		next, nextPos.Version, nextPos.UpdatedAt = folded, e.Version, e.RecordedAt.UTC()
 	}
@@ -252,7 +262,7 @@ func (p *Projection[S]) apply(ctx context.Context, stream eventstore.StreamID, c
 		if err := p.confirm(ctx, stream, pos, believed); err != nil {
 			return err
 		}
-		return p.quarantine(ctx, stream, state, pos, at, &PoisonError{Event: pending[0], Reason: err.Error()})
+		return p.quarantine(ctx, stream, state, pos, at, &PoisonError{Event: pending[0].Event, Reason: err.Error()})
 	}
 	return err
 }
@@ -275,11 +285,12 @@ func (p *Projection[S]) confirm(ctx context.Context, stream eventstore.StreamID,
 	return nil
 }
 
-// fill reads versions from..to of the stream from the events table. A
-// version that the table does not hold cannot come later (a consistent
-// read sees every commit, and versions have no holes), so it is poison.
-func (p *Projection[S]) fill(ctx context.Context, stream eventstore.StreamID, from, to int64) ([]eventstore.Event, error) {
-	var out []eventstore.Event
+// fill reads versions from..to of the stream from the events table, for
+// the view to decode. A version that the table does not hold cannot come
+// later (a consistent read sees every commit, and versions have no holes),
+// so it is poison.
+func (p *Projection[S]) fill(ctx context.Context, stream eventstore.StreamID, from, to int64) ([]Event, error) {
+	var out []Event
 	for next := from; next <= to; {
 		page, err := p.events.Read(ctx, stream, next, int(min(to-next+1, 1000)))
 		if err != nil && !errors.Is(err, eventstore.ErrNotFound) {
@@ -296,7 +307,7 @@ func (p *Projection[S]) fill(ctx context.Context, stream eventstore.StreamID, fr
 			if e.Version != next {
 				return nil, &PoisonError{Event: e, Reason: fmt.Sprintf("gap from %d to %d: version %d read where %d was due", from, to, e.Version, next)}
 			}
-			out = append(out, e)
+			out = append(out, Event{Event: e})
 			next++
 		}
 	}

@@ -200,7 +200,7 @@ func (w *world) folded(t testing.TB, s eventstore.StreamID) ([]string, projectio
 	var notes []string
 	var pos projection.Position
 	for _, e := range evs {
-		next, err := notebooktest.KeepNotes(notes, e)
+		next, err := notebooktest.KeepNotes(notes, projection.Event{Event: e})
 		if err != nil {
 			pos.Quarantine = &projection.Quarantine{Reason: err.Error(), At: e.Version}
 			break

@@ -21,7 +21,7 @@ type tables struct {
 func newTables() *tables {
 	return &tables{
 		notes:  notebooktest.NewTable(notebooktest.KeepNotes),
-		counts: notebooktest.NewTable(notebooktest.CountNotes),
+		counts: notebooktest.NewTable(notebooktest.CountNotesView),
 		labels: notebooktest.NewTable(notebooktest.KeepNotes),
 	}
 }
@@ -48,5 +48,5 @@ func (v viewSet) lifters() []redrive.Lifter { return []redrive.Lifter{v.notes, v
 
 // projector is the views as the projector runs them.
 func (v viewSet) projector(dead *projection.DeadLetters, log *slog.Logger) *projection.Handler {
-	return projection.NewHandler(dead, log, v.notes, v.count, v.labels)
+	return projection.NewHandler(notebooktest.Decode, dead, log, v.notes, v.count, v.labels)
 }

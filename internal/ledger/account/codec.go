@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 )
 
 // UnknownEventError is returned for an event type this package does not know,
@@ -46,7 +49,10 @@ func EncodeEvent(e Event) (typ string, schemaVersion int, data []byte, err error
 //
 // Unknown fields are ignored, so that code rolled back to an older version
 // can still read events written by a newer one that only added fields.
-// Fields without which an event would fold into a wrong state are required.
+// Fields without which an event would fold into a wrong state are required:
+// an event is refused unless its data gives each of them a value other
+// than null (as encoding/json reads keys: in any case, the last one
+// given).
 func DecodeEvent(typ string, schemaVersion int, data []byte) (Event, error) {
 	return decode(typ, schemaVersion, data)
 }
@@ -91,24 +97,69 @@ func liftMovementV1(data json.RawMessage) (json.RawMessage, error) {
 type eventCodec struct {
 	typ           string
 	schemaVersion int
-	// required lists JSON fields that must be present and not null: decoding
-	// a missing balance as zero would silently corrupt the fold.
-	required []string
-	is       func(Event) bool
-	decode   func([]byte) (Event, error)
+	is            func(Event) bool
+	// decode refuses data that is null, or lacks a required field.
+	decode func([]byte) (Event, error)
 }
 
+// codecFor is E's codec. required lists JSON fields that must be present
+// and not null: decoding a missing balance as zero would silently corrupt
+// the fold.
 func codecFor[E Event](typ string, schemaVersion int, required ...string) eventCodec {
 	return eventCodec{
 		typ:           typ,
 		schemaVersion: schemaVersion,
-		required:      required,
 		is:            func(e Event) bool { _, ok := e.(E); return ok },
-		decode: func(data []byte) (Event, error) {
-			var e E
-			err := json.Unmarshal(data, &e)
-			return e, err
-		},
+		decode:        decoderFor[E](required),
+	}
+}
+
+// decoderFor returns E's decoding, in one pass: data goes into a struct
+// like E whose required fields are pointers, so that a field missing or
+// null (a nil pointer) is told from a zero one, and then into E.
+func decoderFor[E Event](required []string) func([]byte) (Event, error) {
+	t := reflect.TypeFor[E]()
+	fields := make([]reflect.StructField, t.NumField())
+	names := make([]string, t.NumField()) // a required field's JSON name
+	for i := range fields {
+		f := t.Field(i)
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); slices.Contains(required, name) {
+			f.Type, names[i] = reflect.PointerTo(f.Type), name
+		}
+		fields[i] = f
+	}
+	for _, name := range required {
+		if !slices.Contains(names, name) {
+			panic(fmt.Sprintf("%s has no field %q to require", t, name))
+		}
+	}
+	// A pointer to it, so that data null leaves it nil.
+	shadow := reflect.PointerTo(reflect.StructOf(fields))
+	return func(data []byte) (Event, error) {
+		var e E
+		p := reflect.New(shadow)
+		if err := json.Unmarshal(data, p.Interface()); err != nil {
+			// E's own decoding tells what is wrong in E's words.
+			if plain := json.Unmarshal(data, &e); plain != nil {
+				return nil, plain
+			}
+			return nil, err
+		}
+		if p.Elem().IsNil() {
+			return nil, errors.New("data is null")
+		}
+		read, v := p.Elem().Elem(), reflect.ValueOf(&e).Elem()
+		for i, name := range names {
+			f := read.Field(i)
+			if name != "" {
+				if f.IsNil() {
+					return nil, fmt.Errorf("missing field %q", name)
+				}
+				f = f.Elem()
+			}
+			v.Field(i).Set(f)
+		}
+		return e, nil
 	}
 }
 
@@ -143,18 +194,6 @@ func decode(typ string, schemaVersion int, data []byte) (Event, error) {
 	c, ok := codecs[typ]
 	if !ok || schemaVersion != c.schemaVersion {
 		return nil, &UnknownEventError{Type: typ, SchemaVersion: schemaVersion}
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, fmt.Errorf("decode %s v%d: %w: %w", typ, schemaVersion, ErrMalformedEvent, err)
-	}
-	if fields == nil {
-		return nil, fmt.Errorf("decode %s v%d: %w: data is null", typ, schemaVersion, ErrMalformedEvent)
-	}
-	for _, f := range c.required {
-		if raw, ok := fields[f]; !ok || string(raw) == "null" {
-			return nil, fmt.Errorf("decode %s v%d: %w: missing field %q", typ, schemaVersion, ErrMalformedEvent, f)
-		}
 	}
 	e, err := c.decode(data)
 	if err != nil {

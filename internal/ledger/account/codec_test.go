@@ -111,6 +111,7 @@ func TestDecodeMalformedEvent(t *testing.T) {
 		{"no balance", "MoneyWithdrawn", `{"amount":1,"channel":"cash"}`},
 		{"no channel", "MoneyWithdrawn", `{"amount":1,"balanceAfter":1}`},
 		{"a null balance", "MoneyDeposited", `{"amount":1,"channel":"cash","balanceAfter":null}`},
+		{"a balance nulled again", "MoneyDeposited", `{"amount":1,"channel":"cash","balanceAfter":2,"balanceAfter":null}`},
 		{"no transfer id", "TransferOutBegun", `{"amount":1}`},
 		{"no transfer id", "TransferOutEnded", `{}`},
 	}

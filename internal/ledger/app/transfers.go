@@ -31,13 +31,18 @@ func TransferFold() eventstore.Fold[transfer.Transfer] {
 			if err != nil {
 				return t, err
 			}
-			t = transfer.Evolve(t, ev)
-			if _, ok := ev.(transfer.Requested); ok {
-				t.CorrelationID = e.CorrelationID
-			}
-			return t, nil
+			return EvolveTransfer(t, e, ev), nil
 		},
 	}
+}
+
+// EvolveTransfer is TransferFold's step over e, already decoded into ev.
+func EvolveTransfer(t transfer.Transfer, e eventstore.Event, ev transfer.Event) transfer.Transfer {
+	t = transfer.Evolve(t, ev)
+	if _, ok := ev.(transfer.Requested); ok {
+		t.CorrelationID = e.CorrelationID
+	}
+	return t
 }
 
 // Transfers loads and appends to transfer streams.

@@ -299,7 +299,7 @@ func benchView(b *testing.B, v views.Definition) {
 	// expected.
 	reader := eventstore.New(benchtest.Backend{Backend: dynamostore.New(client, r.eventsTable), Calls: eventCalls}, eventstore.WithLogger(quiet))
 	dead := projection.NewDeadLetters(&projection.LetterBox{})
-	h := projection.NewHandler(dead, quiet, v.New(benchtest.DynamoDB{DB: indexes, Calls: viewCalls}, table, reader, dead, quiet))
+	h := projection.NewHandler(views.Decode, dead, quiet, v.New(benchtest.DynamoDB{DB: indexes, Calls: viewCalls}, table, reader, dead, quiet))
 	handle := func(ctx context.Context, records ...events.KinesisEventRecord) {
 		resp, err := h.Handle(ctx, events.KinesisEvent{Records: records})
 		if err != nil || len(resp.BatchItemFailures) != 0 {

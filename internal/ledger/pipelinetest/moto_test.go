@@ -130,7 +130,7 @@ func newPipeline(t *testing.T) *pipeline {
 	for _, v := range views.All {
 		fed = append(fed, v.New(viewDB, p.tables[v.Name], p.events, dead, log))
 	}
-	proj := projection.NewHandler(dead, log, fed...)
+	proj := projection.NewHandler(views.Decode, dead, log, fed...)
 	p.runner.Register("ProjectorFunction", localsources.JSONHandler(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 		if p.projected != nil {
 			p.projected(ev)

@@ -170,7 +170,7 @@ func runProperty(t *testing.T, seed uint64) delivery {
 	// last is busy or gone: each believes the rows it wrote, which the
 	// other moves on under it.
 	instance := func() *projection.Handler {
-		return projection.NewHandler(dl, log, views.NewAccounts(view, store, dl, log), views.NewHistory(history, store, dl, log))
+		return projection.NewHandler(views.Decode, dl, log, views.NewAccounts(view, store, dl, log), views.NewHistory(history, store, dl, log))
 	}
 	projectors := []*projection.Handler{instance(), instance()}
 	pageSize := 1 + rng.IntN(10)

@@ -40,11 +40,11 @@ func (m accountModel) Load(ctx context.Context, stream eventstore.StreamID) (acc
 	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
-func (accountModel) Fold(s account.Account, e eventstore.Event) (account.Account, error) {
+func (accountModel) Fold(s account.Account, e projection.Event) (account.Account, error) {
 	if !accountTypes[e.Type] {
 		return s, nil
 	}
-	ev, err := app.Decode(e)
+	ev, err := projection.Decoded(e, app.Decode)
 	if err != nil {
 		return s, err
 	}

@@ -72,7 +72,7 @@ func benchmarkProjector(b *testing.B, perStream int) {
 	b.Run("memory", func(b *testing.B) {
 		store := newEvents()
 		dead := projection.NewDeadLetters(&projection.LetterBox{})
-		h := projection.NewHandler(dead, quiet,
+		h := projection.NewHandler(views.Decode, dead, quiet,
 			views.NewAccounts(views.NewMemoryAccounts(), store, dead, quiet),
 			views.NewHistory(views.NewMemoryHistory(), store, dead, quiet))
 		b.ResetTimer()
@@ -84,7 +84,7 @@ func benchmarkProjector(b *testing.B, perStream int) {
 		w := awstest.NewWire()
 		viewDB := awstest.DynamoDBOver(b, w, 3)
 		dead := projection.NewDeadLetters(&projection.LetterBox{})
-		h := projection.NewHandler(dead, quiet,
+		h := projection.NewHandler(views.Decode, dead, quiet,
 			views.NewAccounts(views.NewDynamoAccounts(viewDB, awstest.Table(b, db, "AccountsTable")), store, dead, quiet),
 			views.NewHistory(views.NewDynamoHistory(viewDB, awstest.Table(b, db, "HistoryTable")), store, dead, quiet))
 		b.ResetTimer()

@@ -253,7 +253,7 @@ func newFixture(t testing.TB) *fixture {
 		history: views.NewMemoryHistory(), sqs: &projection.LetterBox{}, logs: &testlog.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
 	dead := projection.NewDeadLetters(f.sqs)
-	f.h = projection.NewHandler(dead, log,
+	f.h = projection.NewHandler(views.Decode, dead, log,
 		views.NewAccounts(f.view, f.events, dead, log),
 		views.NewHistory(f.history, f.events, dead, log))
 	return f

@@ -78,11 +78,11 @@ func (m historyModel) Load(ctx context.Context, stream eventstore.StreamID) ([]H
 	return nil, pos, err
 }
 
-func (historyModel) Fold(s []HistoryEntry, e eventstore.Event) ([]HistoryEntry, error) {
+func (historyModel) Fold(s []HistoryEntry, e projection.Event) ([]HistoryEntry, error) {
 	if e.Type != account.TypeMoneyDeposited && e.Type != account.TypeMoneyWithdrawn {
 		return s, nil
 	}
-	ev, err := app.Decode(e)
+	ev, err := projection.Decoded(e, app.Decode)
 	if err != nil {
 		return s, err
 	}
@@ -98,7 +98,9 @@ func (historyModel) Fold(s []HistoryEntry, e eventstore.Event) ([]HistoryEntry, 
 	default:
 		return s, fmt.Errorf("event type %s decoded as %T", e.Type, ev)
 	}
-	return append(s[:len(s):len(s)], entry), nil
+	// Appending may write past s's end, never into s: s stays as it was,
+	// and the engine folds on from each state once (Kept keeps none).
+	return append(s, entry), nil
 }
 
 func (m historyModel) Save(ctx context.Context, stream eventstore.StreamID, s []HistoryEntry, pos projection.Position, expected int64) error {

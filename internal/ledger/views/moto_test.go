@@ -50,7 +50,7 @@ func newMotoProjector(t *testing.T, viewDB views.DynamoDB) *motoProjector {
 	}
 	log := slog.New(slog.NewJSONHandler(t.Output(), nil))
 	dead := projection.NewDeadLetters(sqsqueue.New(awstest.SQS(t), m.queue))
-	m.h = projection.NewHandler(dead, log,
+	m.h = projection.NewHandler(views.Decode, dead, log,
 		views.NewAccounts(m.view, m.events, dead, log),
 		views.NewHistory(m.history, m.events, dead, log))
 	return m

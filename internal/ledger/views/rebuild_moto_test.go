@@ -58,7 +58,7 @@ func newStack(t *testing.T) *stack {
 	s.freshAccounts = views.NewDynamoAccounts(db, s.accountsT)
 	s.freshHistory = views.NewDynamoHistory(db, s.hisT)
 	s.dead = projection.NewDeadLetters(&projection.LetterBox{})
-	s.projector = projection.NewHandler(s.dead, s.log,
+	s.projector = projection.NewHandler(views.Decode, s.dead, s.log,
 		views.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
 		views.NewHistory(s.liveHistory, s.events, s.dead, s.log))
 	return s

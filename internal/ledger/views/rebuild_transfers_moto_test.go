@@ -38,7 +38,7 @@ func newTransferStack(t *testing.T) *transferStack {
 		manager:        app.NewManager(s.events, s.log, 0),
 		fed:            map[string]int64{},
 	}
-	s.projector = projection.NewHandler(s.dead, s.log,
+	s.projector = projection.NewHandler(views.Decode, s.dead, s.log,
 		views.NewAccounts(s.liveAccounts, s.events, s.dead, s.log),
 		views.NewHistory(s.liveHistory, s.events, s.dead, s.log),
 		views.NewTransfers(ts.liveTransfers, s.events, s.dead, s.log))

@@ -45,6 +45,9 @@ type Definition struct {
 // redrive lifts its quarantines.
 type Live interface {
 	projection.View
+	// Apply is ApplyDecoded of events no projector decoded: what a
+	// rebuild reads.
+	Apply(ctx context.Context, commit []eventstore.Event) error
 	Holds(stream eventstore.StreamID) bool
 	Lift(ctx context.Context, stream eventstore.StreamID) (projection.Position, error)
 	// ReadFirst: see projection.Projection.

@@ -132,11 +132,11 @@ func (m statementModel) Load(ctx context.Context, stream eventstore.StreamID) (S
 
 // Fold never changes s: the engine keeps the state before an event to
 // store with a quarantine.
-func (statementModel) Fold(s StatementState, e eventstore.Event) (StatementState, error) {
+func (statementModel) Fold(s StatementState, e projection.Event) (StatementState, error) {
 	if !statementTypes[e.Type] {
 		return s, nil
 	}
-	ev, err := app.Decode(e)
+	ev, err := projection.Decoded(e, app.Decode)
 	if err != nil {
 		return s, err
 	}
@@ -158,13 +158,13 @@ func (statementModel) Fold(s StatementState, e eventstore.Event) (StatementState
 		default:
 			kind = movementTransferIn
 		}
-		return s.move(e, kind, ev.Amount, ev.BalanceAfter)
+		return s.move(e.Event, kind, ev.Amount, ev.BalanceAfter)
 	case account.MoneyWithdrawn:
 		kind := movementWithdrawal
 		if ev.TransferID != "" {
 			kind = movementTransferOut
 		}
-		return s.move(e, kind, ev.Amount, ev.BalanceAfter)
+		return s.move(e.Event, kind, ev.Amount, ev.BalanceAfter)
 	default:
 		return s, fmt.Errorf("event type %s decoded as %T", e.Type, ev)
 	}

@@ -60,21 +60,19 @@ func (m transferModel) Load(ctx context.Context, stream eventstore.StreamID) (Tr
 	return row.State, projection.Position{Version: row.Version, UpdatedAt: row.UpdatedAt, Quarantine: row.Quarantine}, err
 }
 
-// transferFold is the transfer's own fold, so that a row holds exactly what
-// loading the stream gives (the correlation id too), and a rebuild can be
-// checked against it.
-var transferFold = app.TransferFold()
-
-func (transferModel) Fold(s TransferState, e eventstore.Event) (TransferState, error) {
-	ev, err := app.DecodeTransfer(e)
+// Fold takes the transfer's own fold's step (app.EvolveTransfer), so that a
+// row holds exactly what loading the stream gives (the correlation id too),
+// and a rebuild can be checked against it.
+func (transferModel) Fold(s TransferState, e projection.Event) (TransferState, error) {
+	ev, err := projection.Decoded(e, app.DecodeTransfer)
 	if err != nil || ev == nil {
 		return s, err
 	}
 	if _, ok := ev.(transfer.Requested); ok {
 		s.RequestedAt = e.RecordedAt.UTC()
 	}
-	s.Transfer, err = transferFold.Evolve(s.Transfer, e)
-	return s, err
+	s.Transfer = app.EvolveTransfer(s.Transfer, e.Event, ev)
+	return s, nil
 }
 
 func (m transferModel) Save(ctx context.Context, stream eventstore.StreamID, s TransferState, pos projection.Position, expected int64) error {

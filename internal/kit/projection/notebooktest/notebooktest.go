@@ -28,18 +28,36 @@ const (
 	Renamed = "NotebookRenamed"
 )
 
+// Text reads a note's text and refuses a note without one: the poison of
+// the tests.
+func Text(e eventstore.Event) (string, error) {
+	var n struct{ Text string }
+	if err := json.Unmarshal(e.Data, &n); err != nil || n.Text == "" {
+		return "", fmt.Errorf("note %d has no text", e.Version)
+	}
+	return n.Text, nil
+}
+
+// Decode is the notebooks' projection.Decoder: a note's text.
+func Decode(e eventstore.Event) (any, error) {
+	if e.Stream.Category != Category || e.Type != NoteWritten {
+		return nil, nil
+	}
+	return Text(e)
+}
+
 // KeepNotes folds a notebook into its notes' texts and refuses a note
-// without one: the poison of the tests.
-func KeepNotes(notes []string, e eventstore.Event) ([]string, error) {
+// without one.
+func KeepNotes(notes []string, e projection.Event) ([]string, error) {
 	if e.Type != NoteWritten {
 		return notes, nil
 	}
-	var n struct{ Text string }
-	if err := json.Unmarshal(e.Data, &n); err != nil || n.Text == "" {
-		return notes, fmt.Errorf("note %d has no text", e.Version)
+	text, err := projection.Decoded(e, Text)
+	if err != nil {
+		return notes, err
 	}
 	// Clip, so that the stored slice is never written through.
-	return append(slices.Clip(notes), n.Text), nil
+	return append(slices.Clip(notes), text), nil
 }
 
 // CountNotes counts the notes written and reads no data, so the poison of
@@ -50,6 +68,9 @@ func CountNotes(n int, e eventstore.Event) (int, error) {
 	}
 	return n, nil
 }
+
+// CountNotesView is CountNotes as a view folds it.
+func CountNotesView(n int, e projection.Event) (int, error) { return CountNotes(n, e.Event) }
 
 // StreamID is the tenant's stream of the category with the id.
 func StreamID(t testing.TB, category, id string) eventstore.StreamID {
@@ -117,7 +138,7 @@ func (w *Writer) Event(v int64) (eventstore.Event, bool) {
 // stream holding the state and the position, written only if the stored
 // position is the expected one, as a DynamoDB conditional put is.
 type Table[S any] struct {
-	fold func(S, eventstore.Event) (S, error)
+	fold func(S, projection.Event) (S, error)
 
 	mu   sync.Mutex
 	rows map[eventstore.StreamID]Row[S]
@@ -134,7 +155,7 @@ type Row[S any] struct {
 	Pos   projection.Position
 }
 
-func NewTable[S any](fold func(S, eventstore.Event) (S, error)) *Table[S] {
+func NewTable[S any](fold func(S, projection.Event) (S, error)) *Table[S] {
 	return &Table[S]{fold: fold, rows: map[eventstore.StreamID]Row[S]{}, writes: map[eventstore.StreamID]int{}, loads: map[eventstore.StreamID]int{}}
 }
 
@@ -146,7 +167,7 @@ func (t *Table[S]) Load(_ context.Context, stream eventstore.StreamID) (S, proje
 	return r.State, r.Pos, nil
 }
 
-func (t *Table[S]) Fold(s S, e eventstore.Event) (S, error) { return t.fold(s, e) }
+func (t *Table[S]) Fold(s S, e projection.Event) (S, error) { return t.fold(s, e) }
 
 // Kept lets the engine keep what it wrote: a row is all the state.
 func (t *Table[S]) Kept(s S, _ projection.Position) S { return s }

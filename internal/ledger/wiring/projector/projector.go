@@ -59,5 +59,5 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	for _, view := range views.All {
 		fed = append(fed, view.New(db, v.Required(view.Env), store, dead, log))
 	}
-	return projection.NewHandler(dead, log, fed...).WithMetrics(v.Metrics(env.MetricsNamespace)).Handle, nil
+	return projection.NewHandler(views.Decode, dead, log, fed...).WithMetrics(v.Metrics(env.MetricsNamespace)).Handle, nil
 }
