@@ -46,7 +46,8 @@ const screenshotsEnv = "ANNALS_SCREENSHOTS"
 // journey of the command behind an event, and follows the pipeline's
 // consumers and a quarantine live.
 func TestExplorerInABrowser(t *testing.T) {
-	t.Parallel()
+	// Not in parallel with the soaks, which share its moto (see
+	// TestFuzzTheWholeAPI).
 	s, _ := startStack(t)
 	page, exceptions := newBrowser(t)
 
