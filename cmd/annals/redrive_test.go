@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"annals/internal/kit/envelope"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/storetest"
@@ -18,28 +15,12 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-// storedCommit reads the stored item of the stream's commit at version v.
-func storedCommit(t *testing.T, db *dynamodb.Client, table string, s eventstore.StreamID, v int64) eventstore.Item {
-	t.Helper()
-	out, err := db.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range out.Items {
-		if evs, err := eventstore.DecodeCommit(it); err == nil && evs[0].Stream == s && evs[0].Version == v {
-			return it
-		}
-	}
-	t.Fatalf("no commit of %s at %d", s, v)
-	return nil
-}
-
 // skipCommit breaks the stream's commit at v in the events table, and has
 // the fan-out meet it: the fan-out's queue then holds a letter naming it.
 // It returns the commit's item as it was, to restore it.
 func skipCommit(t *testing.T, f *fixture, s eventstore.StreamID, v int64, queue string) eventstore.Item {
 	t.Helper()
-	good := storedCommit(t, f.db, f.events, s, v)
+	good := fanouttest.StoredCommit(t, f.db, f.events, s, v)
 	broken := storetest.Undecodable(good)
 	awstest.PutItems(t, f.db, f.events, []eventstore.Item{broken})
 	h := fanout.New(fanout.Config{

@@ -87,7 +87,7 @@ func TestSweepTransfersFindsWhatTheFanoutSkipped(t *testing.T) {
 	// The fan-out met the request's record unreadable (say, a fan-out
 	// older than the store's format): it skipped it, with a letter.
 	fan := fanout.New(fanout.Config{Kinesis: awstest.Kinesis(t), Stream: kin, Skipped: sqsqueue.New(awstest.SQS(t), queue), Log: slog.New(slog.DiscardHandler)})
-	record := fanouttest.Inserts(t, []eventstore.Item{storetest.Undecodable(storedCommit(t, db, eventsTable, stream, 1))})
+	record := fanouttest.Inserts(t, []eventstore.Item{storetest.Undecodable(fanouttest.StoredCommit(t, db, eventsTable, stream, 1))})
 	if resp, err := fan.Handle(ctx, record); err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("fan-out: %+v, %v", resp, err)
 	}

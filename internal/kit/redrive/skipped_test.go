@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/kit/envelope"
@@ -26,22 +25,6 @@ import (
 )
 
 // commitItem reads the stored item of the stream's commit at version v
-// from the table, as the fan-out's stream record would carry it.
-func commitItem(t *testing.T, db *dynamodb.Client, table string, s eventstore.StreamID, v int64) eventstore.Item {
-	t.Helper()
-	out, err := db.Scan(t.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range out.Items {
-		if evs, err := eventstore.DecodeCommit(it); err == nil && evs[0].Stream == s && evs[0].Version == v {
-			return it
-		}
-	}
-	t.Fatalf("no commit of %s at %d in %s", s, v, table)
-	return nil
-}
-
 // listed waits until a listing of the queue shows n letters (letters a run
 // kept are hidden for its visibility), and returns them.
 func listed(t *testing.T, url string, n int) []redrive.Letter {
@@ -79,8 +62,8 @@ func TestRepublishSkippedSendsTheNamedCommitOnceFixed(t *testing.T) {
 	w := notebooktest.NewWriter(notebooktest.Notebook(t, "nb1"))
 	w.Write(t, store, notebooktest.Note("first"))
 	w.Write(t, store, notebooktest.Note("second"), notebooktest.Note("third"))
-	good := commitItem(t, db, table, w.Stream, 2)
-	first := commitItem(t, db, table, w.Stream, 1)
+	good := fanouttest.StoredCommit(t, db, table, w.Stream, 2)
+	first := fanouttest.StoredCommit(t, db, table, w.Stream, 1)
 	// A faulty writer left the commit at 2 without its events.
 	broken := storetest.Undecodable(good)
 	awstest.PutItems(t, db, table, []eventstore.Item{broken})

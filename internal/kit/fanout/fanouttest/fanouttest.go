@@ -5,11 +5,14 @@
 package fanouttest
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"annals/internal/kit/eventstore"
@@ -85,4 +88,27 @@ func attr(tb testing.TB, v ddbtypes.AttributeValue) events.DynamoDBAttributeValu
 	}
 	tb.Fatalf("unsupported attribute %T", v)
 	return events.DynamoDBAttributeValue{}
+}
+
+// Scanner is the part of a DynamoDB client StoredCommit reads with.
+type Scanner interface {
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+// StoredCommit reads from the events table the item of the stream's commit
+// at version v, as the table's stream record would carry it: for a test
+// that breaks it, or hands it to the fan-out.
+func StoredCommit(tb testing.TB, db Scanner, table string, s eventstore.StreamID, v int64) eventstore.Item {
+	tb.Helper()
+	out, err := db.Scan(tb.Context(), &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, it := range out.Items {
+		if evs, err := eventstore.DecodeCommit(it); err == nil && evs[0].Stream == s && evs[0].Version == v {
+			return it
+		}
+	}
+	tb.Fatalf("no commit of %s at %d in %s", s, v, table)
+	return nil
 }
