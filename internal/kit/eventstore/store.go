@@ -332,6 +332,12 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 		}
 	}
 	for _, f := range cf.Failed {
+		if f.Index < len(commits) && kindOf(f.Existing) == kindArchived {
+			c := commits[f.Index]
+			return fmt.Errorf("append %s at %d: %w", c.stream, c.first, ErrArchived)
+		}
+	}
+	for _, f := range cf.Failed {
 		if f.Index < len(commits) {
 			c := commits[f.Index]
 			return &ConflictError{Stream: c.stream, Version: c.first, taken: f.Existing}
