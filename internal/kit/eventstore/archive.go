@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -381,10 +382,13 @@ func (s *Store) Archive(ctx context.Context, stream StreamID, objects ArchiveObj
 }
 
 // removeArchived deletes the stream's commits and snapshots, a batch at
-// a time, keeping its marker.
+// a time, keeping its marker: the snapshots first, then the commits from
+// the first on. So what an archival that stopped leaves is the latest
+// commits and the marker, and a read that meets the marker, or a stream
+// that does not begin at version 1, answers from the archive.
 func (s *Store) removeArchived(ctx context.Context, del Deleter, stream StreamID) (int, error) {
 	removed := 0
-	for _, pk := range []string{stream.Key(), snapshotPartition(stream)} {
+	for _, pk := range []string{snapshotPartition(stream), stream.Key()} {
 		var batch []Item
 		flush := func() error {
 			if len(batch) == 0 {
@@ -440,7 +444,9 @@ func (s *Store) Restore(ctx context.Context, stream StreamID, objects ArchiveObj
 	if err != nil {
 		return false, fmt.Errorf("restore %s: %w", stream, err)
 	}
-	for _, c := range archived {
+	// The last commit first: what a restore that stopped leaves is, as for
+	// an archival, the latest commits and the marker, which reads know.
+	for _, c := range slices.Backward(archived) {
 		err := s.backend.Write(ctx, []Write{{Item: c.item(), MustNotExist: true}}, "")
 		var cf *ConditionFailedError
 		if errors.As(err, &cf) && optStr(cf.Failed[0].Existing, attrCommitID) == c.id {
@@ -496,4 +502,119 @@ func (s *Store) ArchiveOf(ctx context.Context, stream StreamID) (Archived, bool,
 		return Archived{}, false, err
 	}
 	return Archived{Stream: stream, Bucket: m.bucket, Key: m.key, SHA256: m.sum, Last: m.last}, true, nil
+}
+
+// errInArchive is what a read of the table meets in an archived stream:
+// its marker, or the gap an archival that stopped leaves at its start.
+var errInArchive = errors.New("the stream's commits are in an archive")
+
+// inArchive tells, after a read of the table ended in err, whether the
+// stream is archived, and then its marker. Only a read that met a sign
+// of archival, or (with notFound) found no stream where a marker would
+// not have been among what it read, asks the table (one Query of one
+// item), so reads of streams that are not archived cost what they did.
+// Load and Read always meet the marker: the newest item, and the one
+// after every commit.
+// A version or time the stream does not reach needs no look: in an
+// archived stream the read would have met the marker or the gap first.
+func (s *Store) inArchive(ctx context.Context, stream StreamID, err error, notFound bool) (*marker, bool, error) {
+	if err == nil || !errors.Is(err, errInArchive) && !(notFound && errors.Is(err, ErrNotFound)) {
+		return nil, false, nil
+	}
+	m, aerr := s.archiveMarker(ctx, stream)
+	switch {
+	case aerr != nil:
+		return nil, false, aerr
+	case m != nil:
+		return m, true, nil
+	case errors.Is(err, errInArchive):
+		return nil, false, fmt.Errorf("%w, but %s has no archive marker", err, stream)
+	}
+	return nil, false, nil
+}
+
+// commitsOf reads an archived stream's commits from its archive.
+func (s *Store) commitsOf(ctx context.Context, m marker) ([]commit, error) {
+	if s.archive == nil {
+		return nil, fmt.Errorf("%s is in s3://%s/%s, and this store reads no archives: %w", m.stream, m.bucket, m.key, ErrArchived)
+	}
+	if m.bucket != s.archive.Bucket() {
+		return nil, fmt.Errorf("%s is in bucket %s, this store reads %s: %w", m.stream, m.bucket, s.archive.Bucket(), ErrArchived)
+	}
+	cs, err := s.archivedCommits(ctx, m, s.archive)
+	if err != nil {
+		return nil, fmt.Errorf("read the archive of %s: %w", m.stream, err)
+	}
+	return cs, nil
+}
+
+// readArchived is Read of an archived stream: the same events, from its
+// archive.
+func (s *Store) readArchived(ctx context.Context, m marker, from int64, limit int) (EventPage, error) {
+	cs, err := s.commitsOf(ctx, m)
+	if err != nil {
+		return EventPage{}, err
+	}
+	var page EventPage
+	for _, c := range cs {
+		for _, e := range c.events {
+			if e.Version < from {
+				continue
+			}
+			if len(page.Events) == limit {
+				page.Next = e.Version
+				return page, nil
+			}
+			if e, err = s.upcast(e); err != nil {
+				return EventPage{}, fmt.Errorf("upcast %s %d: %w", m.stream, e.Version, err)
+			}
+			page.Events = append(page.Events, e)
+		}
+	}
+	return page, nil
+}
+
+// loadArchived is Load of an archived stream: the final state the marker
+// keeps, or the fold of the archive when it keeps none of this fold. Its
+// head is the last version, where the marker stands: a command decided on
+// it is refused as ErrArchived.
+func (a *Aggregate[S]) loadArchived(ctx context.Context, m marker) (Current[S], error) {
+	head := Head{stream: m.stream, version: m.last, recordedAt: m.recordedAt, observed: true}
+	if m.foldKey == a.fold.key() {
+		if st, ok := a.decodeState(ctx, m.stream, m.last, []byte(m.state)); ok {
+			return Current[S]{State: st, Head: head}, nil
+		}
+	}
+	p, err := a.pastArchived(ctx, m, bound{})
+	if err != nil {
+		return Current[S]{}, err
+	}
+	return Current[S]{State: p.State, Head: head}, nil
+}
+
+// pastArchived is At or AsOf of an archived stream, folded from its
+// archive.
+func (a *Aggregate[S]) pastArchived(ctx context.Context, m marker, b bound) (Past[S], error) {
+	cs, err := a.store.commitsOf(ctx, m)
+	if err != nil {
+		return Past[S]{}, err
+	}
+	if b.hasTime {
+		n := 0
+		for n < len(cs) && !cs[n].recordedAt.After(b.time) {
+			n++
+		}
+		cs = cs[:n]
+	}
+	r := replayed[S]{state: a.fold.initial()}
+	if err := a.foldCommits(ctx, &r, cs, b); err != nil {
+		return Past[S]{}, err
+	}
+	switch {
+	case b.hasTime && r.version == 0:
+		return Past[S]{}, fmt.Errorf("%s as of %s: %w", m.stream, b.time.Format(time.RFC3339Nano), ErrVersionNotFound)
+	case b.version > 0 && r.version < b.version:
+		return Past[S]{}, fmt.Errorf("%s at %d (head %d): %w", m.stream, b.version, r.version, ErrVersionNotFound)
+	}
+	return Past[S]{State: r.state, Version: r.version, RecordedAt: r.recordedAt}, nil
 }

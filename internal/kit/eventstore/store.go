@@ -23,7 +23,12 @@ type Store struct {
 	log           *slog.Logger
 	backoff       func(attempt int) time.Duration
 	cache         *Cache
+	archive       ArchiveObjects
 }
+
+// WithArchive lets reads of archived streams answer from their archives
+// (Archive's objects). Without it they are ErrArchived.
+func WithArchive(objects ArchiveObjects) Option { return func(s *Store) { s.archive = objects } }
 
 // Option configures a Store.
 type Option func(*Store)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"annals/internal/kit/eventstore"
 )
@@ -28,6 +29,7 @@ func RunArchive(t *testing.T, newBackend NewBackend, newObjects NewObjects) {
 		{"ArchiveLeavesOneItemAndRestoreBringsTheCommitsBack", testArchiveRoundTrip},
 		{"ArchiveObjectIsCheckedLines", testArchiveFormat},
 		{"ArchivedStreamRefusesCommits", testArchivedRefuses},
+		{"ReadsAnswerFromTheArchive", testReadsFromArchive},
 		{"ArchiveThatStopsAnywhereFinishes", testArchiveCrash},
 		{"RestoreThatStopsAnywhereFinishes", testRestoreCrash},
 	}
@@ -72,6 +74,46 @@ func storedImage(t *testing.T, f fixture, stream eventstore.StreamID) string {
 		t.Fatal(err)
 	}
 	return string(a) + "\n" + string(b)
+}
+
+// readsImage is what every read of a stream answers, as JSON: its events
+// page by page, its state at each version and as of each commit's time
+// (and half a second later, and before the first), and its load.
+func readsImage(t *testing.T, f fixture, stream eventstore.StreamID) string {
+	t.Helper()
+	var out bytes.Buffer
+	add := func(what string, v any, err error) {
+		if err != nil {
+			v = err.Error()
+			if eventstore.IsNotFound(err) {
+				v = "not found"
+			}
+		}
+		b, jerr := json.Marshal(v)
+		if jerr != nil {
+			t.Fatal(jerr)
+		}
+		fmt.Fprintf(&out, "%s: %s\n", what, b)
+	}
+	evs := readAll(t, f.store, stream, 1, 7)
+	add("read", evs, nil)
+	p, err := f.store.Read(ctx(t), stream, 5, 3)
+	add("read from 5", p, err)
+	for _, e := range evs {
+		p, err := f.agg.At(ctx(t), stream, e.Version)
+		add(fmt.Sprint("at ", e.Version), p, err)
+		p, err = f.agg.AsOf(ctx(t), stream, e.RecordedAt)
+		add(fmt.Sprint("as of ", e.RecordedAt), p, err)
+		p, err = f.agg.AsOf(ctx(t), stream, e.RecordedAt.Add(500*time.Millisecond))
+		add(fmt.Sprint("as of ", e.RecordedAt, " + 0.5s"), p, err)
+	}
+	past, err := f.agg.At(ctx(t), stream, int64(len(evs)+1))
+	add("beyond the head", past, err)
+	past, err = f.agg.AsOf(ctx(t), stream, evs[0].RecordedAt.Add(-time.Second))
+	add("before the first", past, err)
+	cur, err := f.agg.Load(ctx(t), stream)
+	add("load", []any{cur.State, cur.Head.Version()}, err)
+	return out.String()
 }
 
 // itemCount counts every item of the table, by a scan.
@@ -245,6 +287,44 @@ func testArchivedRefuses(t *testing.T, nb NewBackend, no NewObjects) {
 	}
 }
 
+func testReadsFromArchive(t *testing.T, nb NewBackend, no NewObjects) {
+	b, objects := nb(t), no(t)
+	f := setupOn(t, b, eventstore.WithArchive(objects))
+	stream := archivable(t, f)
+	before := readsImage(t, f, stream)
+	if _, err := f.store.Archive(ctx(t), stream, objects); err != nil {
+		t.Fatal(err)
+	}
+	if after := readsImage(t, f, stream); after != before {
+		t.Fatalf("archived stream reads\n%s\nwant\n%s", after, before)
+	}
+	// A store that reads no archives says why it cannot answer.
+	plain := setupOn(t, b)
+	if _, err := plain.store.Read(ctx(t), stream, 1, 10); !errors.Is(err, eventstore.ErrArchived) {
+		t.Errorf("read of an archived stream without its archive: %v; want ErrArchived", err)
+	}
+	if _, err := plain.agg.At(ctx(t), stream, 3); !errors.Is(err, eventstore.ErrArchived) {
+		t.Errorf("state at a version of an archived stream without its archive: %v; want ErrArchived", err)
+	}
+	// The final state is the marker's: a load needs no archive.
+	if cur, err := plain.agg.Load(ctx(t), stream); err != nil || cur.Head.Version() != 54 {
+		t.Errorf("load of an archived stream = %d, %v; want its final state at 54", cur.Head.Version(), err)
+	}
+	// A command decided on it is refused.
+	_, _, err := f.agg.Decide(ctx(t), stream, func(cur eventstore.Current[tally]) (eventstore.Decision, error) {
+		return eventstore.Decision{Events: events(1)}, nil
+	})
+	if !errors.Is(err, eventstore.ErrArchived) {
+		t.Errorf("command on an archived stream: %v; want ErrArchived", err)
+	}
+	if _, err := f.store.Restore(ctx(t), stream, objects); err != nil {
+		t.Fatal(err)
+	}
+	if after := readsImage(t, f, stream); after != before {
+		t.Fatalf("restored stream reads\n%s\nwant\n%s", after, before)
+	}
+}
+
 // movingBackend appends to a stream once the archive object is written,
 // before the marker is.
 type movingBackend struct {
@@ -263,6 +343,12 @@ func (m *movingObjects) Put(ctx context.Context, key string, body []byte) error 
 	err := m.ArchiveObjects.Put(ctx, key, body)
 	m.mover.once.Do(m.mover.move)
 	return err
+}
+
+// withArchive is the fixture's table read through a store that reads
+// archives from objects.
+func withArchive(t *testing.T, f fixture, objects eventstore.ArchiveObjects) fixture {
+	return setupOn(t, f.backend, eventstore.WithArchive(objects))
 }
 
 var errCrash = fmt.Errorf("crash injected: %w", eventstore.ErrUnknownOutcome)
@@ -332,6 +418,7 @@ func crashEverywhere(t *testing.T, nb NewBackend, no NewObjects, archivedFirst b
 			f := setupOn(t, b)
 			stream := archivable(t, f)
 			before := storedImage(t, f, stream)
+			reads := readsImage(t, withArchive(t, f, objects), stream)
 			if archivedFirst {
 				if _, err := f.store.Archive(ctx(t), stream, objects); err != nil {
 					t.Fatal(err)
@@ -351,6 +438,9 @@ func crashEverywhere(t *testing.T, nb NewBackend, no NewObjects, archivedFirst b
 			}
 			if !errors.Is(err, errCrash) {
 				t.Fatalf("crash at write %d (after: %v) returned %v", at, after, err)
+			}
+			if got := readsImage(t, withArchive(t, f, objects), stream); got != reads {
+				t.Fatalf("after a crash at write %d (after: %v) the stream reads\n%s\nwant\n%s", at, after, got, reads)
 			}
 			if err := op(f.store, stream, objects); err != nil {
 				t.Fatalf("run again after a crash at write %d (after: %v): %v", at, after, err)
