@@ -579,7 +579,7 @@ func (s *Store) readArchived(ctx context.Context, m marker, from int64, limit in
 // head is the last version, where the marker stands: a command decided on
 // it is refused as ErrArchived.
 func (a *Aggregate[S]) loadArchived(ctx context.Context, m marker) (Current[S], error) {
-	head := Head{stream: m.stream, version: m.last, recordedAt: m.recordedAt, observed: true}
+	head := Head{stream: m.stream, version: m.last, recordedAt: m.recordedAt, observed: true, archived: true}
 	if m.foldKey == a.fold.key() {
 		if st, ok := a.decodeState(ctx, m.stream, m.last, []byte(m.state)); ok {
 			return Current[S]{State: st, Head: head}, nil

@@ -133,6 +133,10 @@ func (a *Aggregate[S]) Decide(ctx context.Context, stream StreamID, decide func(
 		}
 	}
 	for rounds := 1; ; rounds++ {
+		if cur.Head.archived {
+			// Decided on nothing: an archived stream takes no commands.
+			return Current[S]{}, nil, fmt.Errorf("decide on %s: %w", stream, ErrArchived)
+		}
 		d, err := decide(cur)
 		if err != nil || len(d.Events) == 0 {
 			if !unread {

@@ -222,6 +222,9 @@ func (s *Store) build(pending []Pending) ([]commit, error) {
 		if !h.observed {
 			return nil, fmt.Errorf("%w: the head was not observed (use NewStream, Load or a previous Append)", ErrInvalid)
 		}
+		if h.archived {
+			return nil, fmt.Errorf("append %s at %d: %w", h.stream, h.version+1, ErrArchived)
+		}
 		if err := h.stream.Validate(); err != nil {
 			return nil, err
 		}

@@ -317,6 +317,16 @@ func testReadsFromArchive(t *testing.T, nb NewBackend, no NewObjects) {
 	if !errors.Is(err, eventstore.ErrArchived) {
 		t.Errorf("command on an archived stream: %v; want ErrArchived", err)
 	}
+	final, err := f.agg.Load(ctx(t), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.agg.Append(ctx(t), final, events(1), eventstore.Metadata{}, nil); !errors.Is(err, eventstore.ErrArchived) {
+		t.Errorf("append at an archived head: %v; want ErrArchived", err)
+	}
+	if n := itemCount(t, b); n != 1 {
+		t.Errorf("refused commands left %d items, want the marker alone", n)
+	}
 	if _, err := f.store.Restore(ctx(t), stream, objects); err != nil {
 		t.Fatal(err)
 	}
