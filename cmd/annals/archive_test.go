@@ -75,6 +75,9 @@ func TestArchiveCommand(t *testing.T) {
 			t.Errorf("%s reads\n%s\nwant\n%s", id, got, before[id])
 		}
 	}
+	// stream show reads an archived account from the bucket.
+	stdout, _ = runOK(t, env, "stream", "show", stream("old-2").Key())
+	checkContains(t, "stream show of an archived account", stdout, "2 event(s) to its head", "AccountClosed", `"status": "closed"`)
 	// Nothing is left to do.
 	stdout, _ = runOK(t, env, "archive", "--closed-before", cut.Format(time.RFC3339Nano))
 	if strings.Contains(stdout, "s3://") {
