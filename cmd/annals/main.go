@@ -8,6 +8,7 @@
 //	annals tail [--from latest|trim-horizon|T]   follow the events stream
 //	annals quarantine list [--view V]   the streams the views quarantined
 //	annals trace CORRELATION_ID [--log FILE | --insights]   the path of one command
+//	annals archive --closed-before T | archive restore STREAM   move closed accounts to S3 and back
 //
 // It finds AWS as every SDK program does (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL, ...) and the stack's resources from flags, or from the
@@ -46,6 +47,8 @@ var usageHeader = `usage:
   annals tail [--from latest|trim-horizon|TIME] [--limit N] [flags]
   annals quarantine list [--view V] [flags]
   annals trace CORRELATION_ID [--log FILE | --insights [--log-groups G,...]] [flags]
+  annals archive --closed-before T [--max N] [flags]
+  annals archive restore STREAM [flags]
 
 Run "annals <subcommand> -h" for its flags; docs/operations.md for when and how.
 `
@@ -102,6 +105,8 @@ func (c cli) run(ctx context.Context, args []string) int {
 		err = c.quarantine(ctx, args[1:])
 	case "trace":
 		err = c.trace(ctx, args[1:])
+	case "archive":
+		err = c.archive(ctx, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, usageHeader)
 		return exitOK

@@ -44,6 +44,7 @@ schema version, occurred and recorded times, command, correlation,
 causation and actor, and the state they fold into: at the head, right
 after version N, or as recorded at time T (the events shown stop there
 too). Account and transfer streams fold with the ledger's own aggregates.
+With $ARCHIVE_BUCKET set, an archived stream shows from its archive.
 
 flags:
 `)
@@ -94,7 +95,12 @@ flags:
 		return fmt.Errorf("aws config: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := eventsdb.Store(dynamodb.NewFromConfig(cfg), *eventsTable, snapshotEvery, log)
+	var opts []eventstore.Option
+	if b := c.envDefault(archiveBucketEnv); b != "" {
+		// An archived stream shows from its archive.
+		opts = append(opts, eventstore.WithArchive(c.archiveObjects(cfg, b)))
+	}
+	store := eventsdb.Store(dynamodb.NewFromConfig(cfg), *eventsTable, snapshotEvery, log, opts...)
 
 	events, err := readStream(ctx, store, stream, *version, at)
 	if err != nil {

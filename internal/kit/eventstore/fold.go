@@ -84,6 +84,12 @@ func (a *Aggregate[S]) Load(ctx context.Context, stream StreamID) (Current[S], e
 		return Current[S]{}, err
 	}
 	r, err := a.near(ctx, stream, bound{}, a.nearLimit(1))
+	if m, ok, aerr := a.store.inArchive(ctx, stream, err, false); ok || aerr != nil {
+		if aerr != nil {
+			return Current[S]{}, aerr
+		}
+		return a.loadArchived(ctx, *m)
+	}
 	if err != nil {
 		return Current[S]{}, err
 	}
@@ -127,6 +133,10 @@ func (a *Aggregate[S]) Decide(ctx context.Context, stream StreamID, decide func(
 		}
 	}
 	for rounds := 1; ; rounds++ {
+		if cur.Head.archived {
+			// Decided on nothing: an archived stream takes no commands.
+			return Current[S]{}, nil, fmt.Errorf("decide on %s: %w", stream, ErrArchived)
+		}
 		d, err := decide(cur)
 		if err != nil || len(d.Events) == 0 {
 			if !unread {
@@ -234,11 +244,17 @@ func (a *Aggregate[S]) At(ctx context.Context, stream StreamID, v int64) (Past[S
 		return Past[S]{}, fmt.Errorf("%w: version %d", ErrVersionNotFound, v)
 	}
 	r, err := a.near(ctx, stream, bound{version: v}, a.nearLimit(2))
+	if err == nil && r.version < v {
+		err = fmt.Errorf("%s at %d (head %d): %w", stream, v, r.version, ErrVersionNotFound)
+	}
+	if m, ok, aerr := a.store.inArchive(ctx, stream, err, true); ok || aerr != nil {
+		if aerr != nil {
+			return Past[S]{}, aerr
+		}
+		return a.pastArchived(ctx, *m, bound{version: v})
+	}
 	if err != nil {
 		return Past[S]{}, err
-	}
-	if r.version < v {
-		return Past[S]{}, fmt.Errorf("%s at %d (head %d): %w", stream, v, r.version, ErrVersionNotFound)
 	}
 	return Past[S]{State: r.state, Version: r.version, RecordedAt: r.recordedAt}, nil
 }
@@ -255,6 +271,12 @@ func (a *Aggregate[S]) AsOf(ctx context.Context, stream StreamID, t time.Time) (
 		return Past[S]{}, err
 	}
 	r, err := a.replay(ctx, stream, bound{time: t, hasTime: true})
+	if m, ok, aerr := a.store.inArchive(ctx, stream, err, true); ok || aerr != nil {
+		if aerr != nil {
+			return Past[S]{}, aerr
+		}
+		return a.pastArchived(ctx, *m, bound{time: t, hasTime: true})
+	}
 	if err != nil {
 		return Past[S]{}, err
 	}
@@ -416,6 +438,8 @@ func (a *Aggregate[S]) near(ctx context.Context, stream StreamID, b bound, limit
 				}
 			}
 			commits = append(commits, c)
+		case kindArchived:
+			return r, fmt.Errorf("load %s: %w", stream, errInArchive)
 		case kindSnapshot:
 			sn, err := decodeSnapshot(it)
 			if err != nil || sn.foldKey != a.fold.key() {
@@ -531,6 +555,7 @@ func (a *Aggregate[S]) replayFrom(ctx context.Context, stream StreamID, b bound,
 	from := commitKey(r.version + 1)
 	cq.From = &from
 	var next int64 // the first multiple of K after the snapshot
+	read := false  // whether a commit was read
 	switch k := a.store.snapshotEvery; {
 	case b.version > 0:
 		to := commitKey(b.version)
@@ -560,7 +585,12 @@ func (a *Aggregate[S]) replayFrom(ctx context.Context, stream StreamID, b bound,
 			if err != nil {
 				return r, fmt.Errorf("load %s: %w", stream, err)
 			}
-			exists = true
+			if !read && c.first > r.version+1 {
+				// The stream's first commits are gone: an archival
+				// removed them.
+				return r, fmt.Errorf("load %s from %d: %w", stream, r.version+1, errInArchive)
+			}
+			exists, read = true, true
 			// recordedAt never goes backwards in a stream, so the first
 			// commit after the time bound ends the replay.
 			if b.hasTime && c.recordedAt.After(b.time) {

@@ -14,6 +14,8 @@ type Head struct {
 	version    int64
 	recordedAt time.Time
 	observed   bool
+	// archived: the stream's commits are in an archive; it takes none.
+	archived bool
 }
 
 // NewStream is the head of a stream that must not exist yet.

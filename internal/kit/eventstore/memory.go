@@ -376,3 +376,26 @@ func copyValue(v types.AttributeValue) types.AttributeValue {
 	}
 	return v
 }
+
+// Delete implements Deleter.
+func (m *MemoryBackend) Delete(ctx context.Context, keys []Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(keys) == 0 || len(keys) > MaxDeleteBatch {
+		return fmt.Errorf("%w: %d keys to delete", ErrInvalid, len(keys))
+	}
+	Record(ctx, "BatchWriteItem", 0, float64(len(keys)))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		pk, sk, err := itemKey(k)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		if i, old := m.find(pk, sk); old != nil {
+			m.partitions[pk] = slices.Delete(m.partitions[pk], i, i+1)
+		}
+	}
+	return nil
+}

@@ -28,6 +28,17 @@ func (s *Store) Read(ctx context.Context, stream StreamID, from int64, limit int
 	if err != nil {
 		return EventPage{}, err
 	}
+	page, err := s.readTable(ctx, stream, start, from, limit)
+	if m, ok, aerr := s.inArchive(ctx, stream, err, false); ok || aerr != nil {
+		if aerr != nil {
+			return EventPage{}, aerr
+		}
+		return s.readArchived(ctx, *m, from, limit)
+	}
+	return page, err
+}
+
+func (s *Store) readTable(ctx context.Context, stream StreamID, start SortKey, from int64, limit int) (EventPage, error) {
 	var page EventPage
 	q := Query{PK: stream.Key(), From: &start, Consistent: true, Limit: int32(min(limit, 1000)) + 1}
 	for {
@@ -36,12 +47,20 @@ func (s *Store) Read(ctx context.Context, stream StreamID, from int64, limit int
 			return EventPage{}, fmt.Errorf("read %s from %d: %w", stream, from, err)
 		}
 		for i, it := range p.Items {
+			if kindOf(it) == kindArchived {
+				return EventPage{}, fmt.Errorf("read %s from %d: %w", stream, from, errInArchive)
+			}
 			if kindOf(it) != kindCommit {
 				continue
 			}
 			c, err := decodeCommit(it)
 			if err != nil {
 				return EventPage{}, fmt.Errorf("read %s from %d: %w", stream, from, err)
+			}
+			if len(page.Events) == 0 && c.first > from {
+				// The commits holding from are gone: an archival removed
+				// them.
+				return EventPage{}, fmt.Errorf("read %s from %d: %w", stream, from, errInArchive)
 			}
 			for _, e := range c.events {
 				if e.Version < from {

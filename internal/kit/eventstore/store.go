@@ -23,7 +23,12 @@ type Store struct {
 	log           *slog.Logger
 	backoff       func(attempt int) time.Duration
 	cache         *Cache
+	archive       ArchiveObjects
 }
+
+// WithArchive lets reads of archived streams answer from their archives
+// (Archive's objects). Without it they are ErrArchived.
+func WithArchive(objects ArchiveObjects) Option { return func(s *Store) { s.archive = objects } }
 
 // Option configures a Store.
 type Option func(*Store)
@@ -217,6 +222,9 @@ func (s *Store) build(pending []Pending) ([]commit, error) {
 		if !h.observed {
 			return nil, fmt.Errorf("%w: the head was not observed (use NewStream, Load or a previous Append)", ErrInvalid)
 		}
+		if h.archived {
+			return nil, fmt.Errorf("append %s at %d: %w", h.stream, h.version+1, ErrArchived)
+		}
 		if err := h.stream.Validate(); err != nil {
 			return nil, err
 		}
@@ -329,6 +337,12 @@ func (s *Store) explain(cf *ConditionFailedError, commits []commit, g *guardReco
 			applied := prev.applied()
 			applied.conflicted = len(cf.Failed) > 1
 			return applied
+		}
+	}
+	for _, f := range cf.Failed {
+		if f.Index < len(commits) && kindOf(f.Existing) == kindArchived {
+			c := commits[f.Index]
+			return fmt.Errorf("append %s at %d: %w", c.stream, c.first, ErrArchived)
 		}
 	}
 	for _, f := range cf.Failed {

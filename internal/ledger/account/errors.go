@@ -37,6 +37,9 @@ var (
 	ErrOverflow          = &Refusal{"amount-overflow", 422, "The balance would overflow", ""}
 	ErrBalanceLimit      = &Refusal{"balance-limit", 422, "The balance would pass its limit", "a balance stays within plus or minus 9007199254740991 minor units (2^53-1), which every JSON client reads exactly"}
 	ErrVersionNotFound   = &Refusal{"version-not-found", 404, "No such version", "the account has no such version"}
+	// 410: a closed account archived after its retention period; its
+	// history still reads.
+	ErrAccountArchived = &Refusal{"account-archived", 410, "The account is archived", "a closed account whose history was archived accepts no commands; its history still reads"}
 )
 
 // FieldError is one invalid field of a command, named as in the HTTP API's

@@ -99,9 +99,12 @@ func Decode(e eventstore.Event) (account.Event, error) {
 
 // AccountError says in the ledger's words what the store reports of an
 // account stream: no such stream is no such account, no such version of it
-// is no such version of the account. Other errors are returned as they are.
+// is no such version of the account, an archived stream an archived
+// account. Other errors are returned as they are.
 func AccountError(err error) error {
 	switch {
+	case errors.Is(err, eventstore.ErrArchived):
+		return fmt.Errorf("%w: %w", account.ErrAccountArchived, err)
 	case errors.Is(err, eventstore.ErrVersionNotFound):
 		return fmt.Errorf("%w: %w", account.ErrVersionNotFound, err)
 	case errors.Is(err, eventstore.ErrNotFound):

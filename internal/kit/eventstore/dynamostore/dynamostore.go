@@ -286,3 +286,40 @@ func (b *Backend) ItemCount(ctx context.Context) (int64, error) {
 	}
 	return aws.ToInt64(out.Table.ItemCount), nil
 }
+
+// batchAPI is the part of the DynamoDB client that only archival uses.
+type batchAPI interface {
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+}
+
+// Delete implements eventstore.Deleter with one BatchWriteItem, sending
+// again what DynamoDB leaves unprocessed. The client must have
+// BatchWriteItem.
+func (b *Backend) Delete(ctx context.Context, keys []eventstore.Item) error {
+	db, ok := b.db.(batchAPI)
+	if !ok {
+		return fmt.Errorf("delete from %s: the DynamoDB client %T has no BatchWriteItem", b.table, b.db)
+	}
+	if len(keys) == 0 || len(keys) > eventstore.MaxDeleteBatch {
+		return fmt.Errorf("%w: %d keys to delete", eventstore.ErrInvalid, len(keys))
+	}
+	reqs := make([]types.WriteRequest, len(keys))
+	for i, k := range keys {
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: eventstore.KeyOf(k)}}
+	}
+	pending := map[string][]types.WriteRequest{b.table: reqs}
+	for len(pending[b.table]) > 0 {
+		out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
+		eventstore.Record(ctx, "BatchWriteItem", 0, float64(len(pending[b.table])))
+		if err != nil {
+			return awserr.Read("delete from "+b.table, err)
+		}
+		pending = out.UnprocessedItems
+		if len(pending[b.table]) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

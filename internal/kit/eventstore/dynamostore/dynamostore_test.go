@@ -5,6 +5,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/localaws/awstest"
 )
@@ -13,4 +14,13 @@ func TestDynamoDBBackendContract(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	// A table per test: the suite's scans read the whole table.
 	storetest.Run(t, func(t *testing.T) eventstore.Backend { return dynamostore.New(db, awstest.Table(t, db, "EventsTable")) })
+}
+
+func TestDynamoDBBackendArchive(t *testing.T) {
+	db, s3 := awstest.DynamoDB(t), awstest.S3(t)
+	storetest.RunArchive(t,
+		func(t *testing.T) eventstore.Backend { return dynamostore.New(db, awstest.Table(t, db, "EventsTable")) },
+		func(t *testing.T) eventstore.ArchiveObjects {
+			return s3archive.New(s3, awstest.Bucket(t, s3, "archive"))
+		})
 }
