@@ -1,0 +1,150 @@
+package personal
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A sealed value is "pd1:<subject id>:<base64url of nonce and AES-GCM
+// ciphertext>", the tenant and subject bound in as associated data so that
+// a value copied to another subject or tenant does not open. It is a
+// string, so a sealed field keeps its JSON type. docs/events.md
+// ("Personal data") describes it.
+const sealPrefix = "pd1:"
+
+var b64 = base64.RawURLEncoding
+
+// Vault seals and opens personal fields with the keys of a key store.
+type Vault struct {
+	keys Keys
+}
+
+// NewVault returns a vault over the key store (a Cache, in a function).
+func NewVault(keys Keys) *Vault { return &Vault{keys: keys} }
+
+// Keys returns the vault's key store.
+func (v *Vault) Keys() Keys { return v.keys }
+
+// IsSealed tells whether a stored value is a sealed one.
+func IsSealed(value string) bool { return strings.HasPrefix(value, sealPrefix) }
+
+// SubjectOf returns the id of the subject a sealed value belongs to, false
+// for a value that is not sealed.
+func SubjectOf(value string) (string, bool) {
+	rest, ok := strings.CutPrefix(value, sealPrefix)
+	if !ok {
+		return "", false
+	}
+	id, _, ok := strings.Cut(rest, ":")
+	return id, ok
+}
+
+// Seal returns the value sealed with the subject's key, making the key
+// when the subject has none. An empty value stays empty: there is nothing
+// personal in it. An erased subject's is ErrErased.
+func (v *Vault) Seal(ctx context.Context, s Subject, value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	if err := s.Validate(); err != nil {
+		return "", err
+	}
+	key, err := v.keys.Key(ctx, s, true)
+	if err != nil {
+		return "", fmt.Errorf("seal for %s: %w", s, err)
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(value)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	sealed := aead.Seal(nonce, nonce, []byte(value), associated(s))
+	return sealPrefix + s.ID + ":" + b64.EncodeToString(sealed), nil
+}
+
+// Open returns a stored value in the clear: a value that is not sealed
+// (written before its field was personal) as it is, a sealed one opened,
+// and ErasedText for one whose subject was erased. A sealed value that
+// does not open with its subject's key is an error, never shown.
+func (v *Vault) Open(ctx context.Context, tenant, value string) (string, error) {
+	rest, ok := strings.CutPrefix(value, sealPrefix)
+	if !ok {
+		return value, nil
+	}
+	id, body, ok := strings.Cut(rest, ":")
+	s := Subject{Tenant: tenant, ID: id}
+	if !ok || s.Validate() != nil {
+		return "", errors.New("open a sealed value: malformed")
+	}
+	sealed, err := b64.DecodeString(body)
+	if err != nil {
+		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
+	}
+	key, err := v.keys.Key(ctx, s, false)
+	if errors.Is(err, ErrErased) {
+		return ErasedText, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
+	}
+	aead, err := newAEAD(key)
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < aead.NonceSize()+aead.Overhead() {
+		return "", fmt.Errorf("open a value sealed for %s: too short", s)
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], associated(s))
+	if err != nil {
+		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
+	}
+	return string(plain), nil
+}
+
+// BlindIndex returns the value's blind index for the subject: a keyed
+// hash of the field and value, equal for equal values while the subject's
+// key exists, and revealing nothing once it is gone. An erased subject's
+// is ErrErased.
+func (v *Vault) BlindIndex(ctx context.Context, s Subject, field, value string) (string, error) {
+	key, err := v.keys.Key(ctx, s, false)
+	if err != nil {
+		return "", fmt.Errorf("blind index for %s: %w", s, err)
+	}
+	return blindIndex(key, field, value), nil
+}
+
+func blindIndex(key []byte, field, value string) string {
+	// A key of its own for hashing, so that the data key is used for one
+	// purpose only.
+	k := hmac.New(sha256.New, key)
+	k.Write([]byte("annals blind index"))
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write([]byte(field))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return b64.EncodeToString(m.Sum(nil))
+}
+
+func associated(s Subject) []byte { return []byte(sealPrefix + s.Tenant + "\x00" + s.ID) }
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != KeySize {
+		return nil, fmt.Errorf("data key of %d bytes, want %d", len(key), KeySize)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
