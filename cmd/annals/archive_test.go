@@ -9,6 +9,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/eventstore/s3archive"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -25,7 +26,7 @@ func TestArchiveCommand(t *testing.T) {
 	objects := s3archive.New(s3, bucket)
 	clock := testclock.New(testclock.Start, time.Minute)
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithClock(clock.Now), eventstore.WithArchive(objects))
-	c := app.NewCommands(store, 0)
+	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
 	run := func(id string, cmds ...account.Command) {
 		t.Helper()
 		for _, cmd := range cmds {

@@ -11,6 +11,8 @@ import (
 const (
 	ScopeWrite = "ledger:write"
 	ScopeRead  = "ledger:read"
+	// ScopeErase erases data subjects: no client that writes needs it.
+	ScopeErase = "ledger:erase"
 )
 
 // Identity is who is calling, on behalf of which tenant.
@@ -42,7 +44,7 @@ func (a Auth) Identify(req *events.APIGatewayV2HTTPRequest, scope string) (Ident
 	jwt := req.RequestContext.Authorizer
 	if jwt == nil || jwt.JWT == nil {
 		if a.LocalTenant != "" && a.LocalActor != "" {
-			return Identity{Tenant: a.LocalTenant, Actor: a.LocalActor, Scopes: []string{ScopeRead, ScopeWrite}}, nil
+			return Identity{Tenant: a.LocalTenant, Actor: a.LocalActor, Scopes: []string{ScopeRead, ScopeWrite, ScopeErase}}, nil
 		}
 		return Identity{}, NewProblem(KindUnauthorized, "no verified token reached the function")
 	}

@@ -39,15 +39,23 @@ func (s Subject) Validate() error {
 	if s.Tenant == "" {
 		return fmt.Errorf("data subject %q: no tenant", s.ID)
 	}
-	if s.ID == "" || len(s.ID) > maxSubjectID {
-		return fmt.Errorf("data subject %q: must be 1 to %d characters", s.ID, maxSubjectID)
-	}
-	for _, r := range s.ID {
-		if !subjectRune(r) {
-			return fmt.Errorf("data subject %q: %q is not allowed (letters, digits and ._-@+ are)", s.ID, r)
-		}
+	if problem := IDProblem(s.ID); problem != "" {
+		return fmt.Errorf("data subject %q: %s", s.ID, problem)
 	}
 	return nil
+}
+
+// IDProblem says what is wrong with a subject id, "" when nothing is.
+func IDProblem(id string) string {
+	if id == "" || len(id) > maxSubjectID {
+		return fmt.Sprintf("must be 1 to %d characters", maxSubjectID)
+	}
+	for _, r := range id {
+		if !subjectRune(r) {
+			return "may hold only letters, digits and . _ - @ +"
+		}
+	}
+	return ""
 }
 
 func subjectRune(r rune) bool {

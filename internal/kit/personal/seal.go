@@ -1,6 +1,7 @@
 package personal
 
 import (
+	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -8,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,6 +34,10 @@ func NewVault(keys Keys) *Vault { return &Vault{keys: keys} }
 
 // Keys returns the vault's key store.
 func (v *Vault) Keys() Keys { return v.keys }
+
+// MaySeal tells whether a document may hold a sealed value, cheaply: false
+// means OpenJSON would return it as it is.
+func MaySeal(doc string) bool { return strings.Contains(doc, `"`+sealPrefix) }
 
 // IsSealed tells whether a stored value is a sealed one.
 func IsSealed(value string) bool { return strings.HasPrefix(value, sealPrefix) }
@@ -147,4 +153,68 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// OpenJSON returns a JSON document with every sealed string in it opened
+// (Open) and everything else, byte for byte, as it was: what a reader
+// shows of events, views and answers that hold sealed values, wherever
+// in them they are. A document without one is returned as it is.
+func (v *Vault) OpenJSON(ctx context.Context, tenant string, doc []byte) ([]byte, error) {
+	marker := []byte(`"` + sealPrefix)
+	at := bytes.Index(doc, marker)
+	if at < 0 {
+		return doc, nil
+	}
+	var out bytes.Buffer
+	out.Grow(len(doc))
+	for at >= 0 {
+		start := at + 1 // the value, after its opening quote
+		n := bytes.IndexByte(doc[start:], '"')
+		// A quote inside a string is escaped, and a sealed value holds no
+		// escapes: what is not a whole string of its alphabet is text that
+		// only looks like one, and stays.
+		if n < 0 || escaped(doc, at) || !sealedAlphabet(string(doc[start:start+n])) {
+			next := bytes.Index(doc[start:], marker)
+			if next < 0 {
+				break
+			}
+			out.Write(doc[:start+next])
+			doc, at = doc[start+next:], 0
+			continue
+		}
+		end := start + n
+		opened, err := v.Open(ctx, tenant, string(doc[start:end]))
+		if err != nil {
+			return nil, err
+		}
+		quoted, err := json.Marshal(opened)
+		if err != nil {
+			return nil, err
+		}
+		out.Write(doc[:at])
+		out.Write(quoted)
+		doc = doc[end+1:]
+		at = bytes.Index(doc, marker)
+	}
+	out.Write(doc)
+	return out.Bytes(), nil
+}
+
+// escaped tells whether the quote at i is escaped: after an odd number of
+// backslashes.
+func escaped(doc []byte, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && doc[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+func sealedAlphabet(s string) bool {
+	for _, r := range s {
+		if !subjectRune(r) && r != ':' {
+			return false
+		}
+	}
+	return true
 }

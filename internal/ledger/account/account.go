@@ -7,7 +7,7 @@ import "maps"
 // events (or Account's JSON changes), so that snapshots taken by the old logic
 // are ignored and rebuilt by replay instead of being trusted. The golden test
 // in fold_golden_test.go fails when Evolve changes without a bump.
-const FoldLogicVersion = 1
+const FoldLogicVersion = 2 // 2 added the data subject
 
 // Status is where an account is in its life.
 type Status string
@@ -25,7 +25,9 @@ const (
 // writes map keys sorted, and an empty TransfersInFlight is always nil.
 type Account struct {
 	ID             string   `json:"accountId"`
+	DataSubject    string   `json:"dataSubject,omitempty"`
 	Owner          string   `json:"owner"`
+	OwnerIndex     string   `json:"ownerIndex,omitempty"`
 	Currency       Currency `json:"currency"`
 	OverdraftLimit int64    `json:"overdraftLimit"`
 	Balance        int64    `json:"balance"`
@@ -46,7 +48,9 @@ func Evolve(s Account, e Event) Account {
 	case AccountOpened:
 		return Account{
 			ID:             e.AccountID,
+			DataSubject:    e.DataSubject,
 			Owner:          e.Owner,
+			OwnerIndex:     e.OwnerIndex,
 			Currency:       e.Currency,
 			OverdraftLimit: e.OverdraftLimit,
 			Status:         StatusOpen,

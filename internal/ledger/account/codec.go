@@ -64,8 +64,32 @@ func DecodeEvent(typ string, schemaVersion int, data []byte) (Event, error) {
 // package decodes only the current versions. Keep every lift: stored bytes
 // are never rewritten, so a version-1 event is lifted through each step.
 var Lifts = map[string][]func(json.RawMessage) (json.RawMessage, error){
-	TypeMoneyDeposited: {liftMovementV1},
-	TypeMoneyWithdrawn: {liftMovementV1},
+	TypeAccountOpened:  {liftOpenedV1},
+	TypeMoneyDeposited: {liftMovementV1, Unsealed},
+	TypeMoneyWithdrawn: {liftMovementV1, Unsealed},
+}
+
+// Unsealed lifts data from the version before its personal fields were
+// sealed: they hold text in the clear, which reads as it is, so the
+// bytes are the same.
+func Unsealed(data json.RawMessage) (json.RawMessage, error) { return data, nil }
+
+// liftOpenedV1 gives a version-1 opening the account's own id for a data
+// subject, as an opening that names none has.
+func liftOpenedV1(data json.RawMessage) (json.RawMessage, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return nil, err
+	}
+	if fields == nil {
+		return nil, errors.New("data is null")
+	}
+	id, ok := fields["accountId"]
+	if !ok {
+		return nil, errors.New("accountId is missing")
+	}
+	fields["dataSubject"] = id
+	return json.Marshal(fields)
 }
 
 // liftMovementV1 gives a version-1 deposit or withdrawal the channel it
@@ -164,7 +188,7 @@ func decoderFor[E Event](required []string) func([]byte) (Event, error) {
 }
 
 var eventCodecs = []eventCodec{
-	codecFor[AccountOpened](TypeAccountOpened, AccountOpenedSchemaVersion, "accountId", "owner", "currency", "overdraftLimit"),
+	codecFor[AccountOpened](TypeAccountOpened, AccountOpenedSchemaVersion, "accountId", "dataSubject", "owner", "currency", "overdraftLimit"),
 	codecFor[MoneyDeposited](TypeMoneyDeposited, MoneyDepositedSchemaVersion, "amount", "channel", "balanceAfter"),
 	codecFor[MoneyWithdrawn](TypeMoneyWithdrawn, MoneyWithdrawnSchemaVersion, "amount", "channel", "balanceAfter"),
 	codecFor[AccountClosed](TypeAccountClosed, AccountClosedSchemaVersion),

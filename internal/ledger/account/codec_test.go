@@ -16,9 +16,9 @@ var everyEvent = []struct {
 	wantJSON string
 }{
 	{
-		AccountOpened{AccountID: "acc-1", Owner: "Ada", Currency: "EUR", OverdraftLimit: 0},
+		AccountOpened{AccountID: "acc-1", DataSubject: "cust-1", Owner: "Ada", Currency: "EUR", OverdraftLimit: 0},
 		"AccountOpened",
-		`{"accountId":"acc-1","owner":"Ada","currency":"EUR","overdraftLimit":0}`,
+		`{"accountId":"acc-1","dataSubject":"cust-1","owner":"Ada","currency":"EUR","overdraftLimit":0}`,
 	},
 	{
 		MoneyDeposited{Amount: 5, Reference: "r", Channel: ChannelCash, Counterparty: "Ada's café", BalanceAfter: 5},
@@ -82,9 +82,11 @@ func TestDecodeUnknownEvent(t *testing.T) {
 		{"AccountRenamed", 1},
 		{"", 1},
 		{"accountOpened", 1},
-		{"AccountOpened", 2},
-		{"MoneyDeposited", 1}, // lifted before it reaches the domain
-		{"MoneyDeposited", 3},
+		{"AccountOpened", 1}, // lifted before it reaches the domain
+		{"AccountOpened", 3},
+		{"MoneyDeposited", 1},
+		{"MoneyDeposited", 2},
+		{"MoneyDeposited", 4},
 		{"MoneyDeposited", 0},
 		{"MoneyDeposited", -1},
 	} {
@@ -97,7 +99,7 @@ func TestDecodeUnknownEvent(t *testing.T) {
 }
 
 func TestDecodeMalformedEvent(t *testing.T) {
-	opened := `{"accountId":"acc-1","owner":"Ada","currency":"EUR","overdraftLimit":0}`
+	opened := `{"accountId":"acc-1","dataSubject":"acc-1","owner":"Ada","currency":"EUR","overdraftLimit":0}`
 	cases := []struct {
 		name, typ, data string
 	}{
@@ -116,7 +118,7 @@ func TestDecodeMalformedEvent(t *testing.T) {
 		{"no transfer id", "TransferOutEnded", `{}`},
 	}
 	// Each required field of AccountOpened, left out in turn.
-	for _, f := range []string{"accountId", "owner", "currency", "overdraftLimit"} {
+	for _, f := range []string{"accountId", "dataSubject", "owner", "currency", "overdraftLimit"} {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(opened), &m); err != nil {
 			t.Fatal(err)
@@ -134,7 +136,7 @@ func TestDecodeMalformedEvent(t *testing.T) {
 }
 
 func TestDecodeIgnoresUnknownFields(t *testing.T) {
-	e, err := DecodeEvent("MoneyDeposited", 2, []byte(`{"amount":5,"balanceAfter":5,"channel":"unknown","branch":"atm"}`))
+	e, err := DecodeEvent("MoneyDeposited", 3, []byte(`{"amount":5,"balanceAfter":5,"channel":"unknown","branch":"atm"}`))
 	if want := (MoneyDeposited{Amount: 5, Channel: ChannelUnknown, BalanceAfter: 5}); err != nil || !reflect.DeepEqual(e, want) {
 		t.Errorf("got %#v, %v; want %#v", e, err, want)
 	}
@@ -143,7 +145,7 @@ func TestDecodeIgnoresUnknownFields(t *testing.T) {
 func TestDecodeKeepsWithdrawnCurrencies(t *testing.T) {
 	// An account opened in a currency later withdrawn from ISO 4217 must
 	// still load.
-	e, err := DecodeEvent("AccountOpened", 1, []byte(`{"accountId":"a","owner":"o","currency":"HRK","overdraftLimit":0}`))
+	e, err := DecodeEvent("AccountOpened", 2, []byte(`{"accountId":"a","dataSubject":"a","owner":"o","currency":"HRK","overdraftLimit":0}`))
 	if err != nil || e.(AccountOpened).Currency != "HRK" {
 		t.Errorf("got %#v, %v", e, err)
 	}
@@ -177,7 +179,7 @@ func TestLiftMovementV1(t *testing.T) {
 			if err != nil || string(got) != want {
 				t.Errorf("%s %s: %s, %v; want %s", typ, v1, got, err, want)
 			}
-			if _, err := DecodeEvent(typ, 2, got); err != nil {
+			if _, err := DecodeEvent(typ, SchemaVersions()[typ], got); err != nil {
 				t.Errorf("%s %s lifted does not decode: %v", typ, got, err)
 			}
 		}

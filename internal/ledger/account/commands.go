@@ -7,9 +7,11 @@ type Command interface {
 }
 
 // Open opens a new account. Owner is trimmed of surrounding white space
-// before it is checked and recorded.
+// before it is checked and recorded. DataSubject names the person the
+// account is about (see AccountOpened); empty, the account is its own.
 type Open struct {
 	AccountID      string
+	DataSubject    string
 	Owner          string
 	Currency       Currency
 	OverdraftLimit int64

@@ -2,6 +2,8 @@ package account
 
 import (
 	"fmt"
+
+	"annals/internal/kit/personal"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +47,12 @@ func decideOpen(s Account, c Open) ([]Event, error) {
 	var v Validator
 	v.Text("accountId", c.AccountID, true)
 	v.Text("owner", owner, true)
+	subject := c.DataSubject
+	if subject == "" {
+		subject = c.AccountID
+	} else if problem := personal.IDProblem(subject); problem != "" {
+		v.Add("dataSubject", problem)
+	}
 	v.currency("currency", c.Currency)
 	v.Amount("overdraftLimit", c.OverdraftLimit, 0)
 	if err := v.Err(); err != nil {
@@ -56,6 +64,7 @@ func decideOpen(s Account, c Open) ([]Event, error) {
 	}
 	return []Event{AccountOpened{
 		AccountID:      c.AccountID,
+		DataSubject:    subject,
 		Owner:          owner,
 		Currency:       c.Currency,
 		OverdraftLimit: c.OverdraftLimit,
@@ -184,7 +193,12 @@ func decideEndTransferOut(s Account, c EndTransferOut) ([]Event, error) {
 func checkMovement(s Account, amount int64, reference, transferID string, channel Channel, counterparty string) (Channel, error) {
 	var v Validator
 	v.Amount("amount", amount, 1)
-	v.Text("reference", reference, false)
+	if transferID == "" {
+		// A transfer's legs carry the reference the transfer was asked
+		// with, checked then, and stored as the transfer stored it
+		// (sealed, so longer than any text a command may carry).
+		v.Text("reference", reference, false)
+	}
 	v.Text("transferId", transferID, false)
 	v.Text("counterparty", counterparty, false)
 	switch {

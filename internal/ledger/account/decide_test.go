@@ -24,8 +24,8 @@ func given(events ...Event) []Event { return events }
 func then(events ...Event) []Event  { return events }
 
 var (
-	opened       = AccountOpened{AccountID: "acc-1", Owner: "Ada Lovelace", Currency: "EUR", OverdraftLimit: 100}
-	openedNoOver = AccountOpened{AccountID: "acc-2", Owner: "Grace Hopper", Currency: "JPY"}
+	opened       = AccountOpened{AccountID: "acc-1", DataSubject: "acc-1", Owner: "Ada Lovelace", Currency: "EUR", OverdraftLimit: 100}
+	openedNoOver = AccountOpened{AccountID: "acc-2", DataSubject: "acc-2", Owner: "Grace Hopper", Currency: "JPY"}
 	closed       = AccountClosed{}
 )
 
@@ -59,7 +59,7 @@ func TestDecide(t *testing.T) {
 		{
 			name: "open with the largest overdraft and a 200-byte owner",
 			when: Open{AccountID: "a", Owner: exactly200, Currency: "BHD", OverdraftLimit: MaxAmount},
-			then: then(AccountOpened{AccountID: "a", Owner: exactly200, Currency: "BHD", OverdraftLimit: MaxAmount}),
+			then: then(AccountOpened{AccountID: "a", DataSubject: "a", Owner: exactly200, Currency: "BHD", OverdraftLimit: MaxAmount}),
 		},
 		{
 			name:    "open an account that exists",
@@ -217,13 +217,31 @@ func TestDecide(t *testing.T) {
 			thenErr: ErrAccountNotFound,
 		},
 		{
+			name: "open for a named data subject",
+			when: Open{AccountID: "acc-3", DataSubject: "cust-42", Owner: "Ada", Currency: "EUR"},
+			then: then(AccountOpened{AccountID: "acc-3", DataSubject: "cust-42", Owner: "Ada", Currency: "EUR"}),
+		},
+		{
+			name: "open for a data subject no key can name",
+			when: Open{AccountID: "acc-3", DataSubject: "Ada Lovelace", Owner: "Ada", Currency: "EUR"},
+			thenFields: []FieldError{
+				field("dataSubject", "may hold only letters, digits and . _ - @ +"),
+			},
+		},
+		{
+			name:  "a transfer's leg carries the transfer's stored reference as it is",
+			given: given(opened),
+			when:  Deposit{Amount: 5, Reference: long, TransferID: "tr-1"},
+			then:  then(MoneyDeposited{Amount: 5, Reference: long, TransferID: "tr-1", Channel: ChannelTransfer, BalanceAfter: 5}),
+		},
+		{
 			name:  "deposit lists every invalid field at once",
 			given: given(opened),
-			when:  Deposit{Amount: 0, Reference: long, TransferID: "t\x00"},
+			when:  Deposit{Amount: 0, Reference: long, Counterparty: "t\x00"},
 			thenFields: []FieldError{
 				field("amount", "must be at least 1"),
 				field("reference", "must be at most 200 bytes"),
-				field("transferId", "must not contain control characters"),
+				field("counterparty", "must not contain control characters"),
 			},
 		},
 		{
@@ -308,11 +326,11 @@ func TestDecide(t *testing.T) {
 		{
 			name:  "withdraw lists every invalid field at once",
 			given: given(opened),
-			when:  Withdraw{Amount: MaxAmount + 1, Reference: "\xfe", TransferID: long},
+			when:  Withdraw{Amount: MaxAmount + 1, Reference: "\xfe", Counterparty: long},
 			thenFields: []FieldError{
 				field("amount", tooBig),
 				field("reference", "must be valid UTF-8"),
-				field("transferId", "must be at most 200 bytes"),
+				field("counterparty", "must be at most 200 bytes"),
 			},
 		},
 

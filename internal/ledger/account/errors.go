@@ -40,6 +40,9 @@ var (
 	// 410: a closed account archived after its retention period; its
 	// history still reads.
 	ErrAccountArchived = &Refusal{"account-archived", 410, "The account is archived", "a closed account whose history was archived accepts no commands; its history still reads"}
+	// The account's data subject was erased: nothing personal about them
+	// can be recorded any more (an opening, a reference, a counterparty).
+	ErrSubjectErased = &Refusal{"data-subject-erased", 422, "The data subject was erased", "the personal data of this account's data subject was erased; a command can record none of it"}
 )
 
 // FieldError is one invalid field of a command, named as in the HTTP API's

@@ -20,18 +20,28 @@ const (
 // changes, and add the lift from the previous version to Lifts (codec.go);
 // docs/events.md says which changes need one.
 const (
-	AccountOpenedSchemaVersion    = 1
-	MoneyDepositedSchemaVersion   = 2 // 2 added channel and counterparty
-	MoneyWithdrawnSchemaVersion   = 2 // 2 added channel and counterparty
+	AccountOpenedSchemaVersion    = 2 // 2 added dataSubject; owner may be sealed
+	MoneyDepositedSchemaVersion   = 3 // 2 added channel and counterparty; 3 may seal them
+	MoneyWithdrawnSchemaVersion   = 3 // 2 added channel and counterparty; 3 may seal them
 	AccountClosedSchemaVersion    = 1
 	TransferOutBegunSchemaVersion = 1
 	TransferOutEndedSchemaVersion = 1
 )
 
-// AccountOpened starts an account's stream.
+// AccountOpened starts an account's stream. DataSubject is the person the
+// account's personal data (Owner, and the references and counterparties
+// of its movements) is about, by an opaque id: those fields are stored
+// sealed with the subject's key (PersonalFields), so that erasing the
+// subject erases them. A version-1 event has the account's own id for a
+// subject, and its owner in the clear.
 type AccountOpened struct {
 	AccountID      string   `json:"accountId"`
+	DataSubject    string   `json:"dataSubject"`
 	Owner          string   `json:"owner"`
+	// OwnerIndex is the owner's blind index under the subject's key, what
+	// lookups by owner find the account by; it reveals nothing once the
+	// subject is erased. Empty before owners were sealed.
+	OwnerIndex     string   `json:"ownerIndex,omitempty"`
 	Currency       Currency `json:"currency"`
 	OverdraftLimit int64    `json:"overdraftLimit"`
 }
@@ -58,6 +68,48 @@ type MoneyWithdrawn struct {
 	Channel      Channel `json:"channel"`
 	Counterparty string  `json:"counterparty,omitempty"`
 	BalanceAfter int64   `json:"balanceAfter"`
+}
+
+// PersonalFields are, per event type, the members of its data that hold
+// personal data, stored sealed (internal/kit/personal): what is erased
+// when the account's data subject is. A version older than the one that
+// began sealing them holds them in the clear, which reads as it is.
+var PersonalFields = map[string][]string{
+	TypeAccountOpened:  {"owner"},
+	TypeMoneyDeposited: {"reference", "counterparty"},
+	TypeMoneyWithdrawn: {"reference", "counterparty"},
+}
+
+// SealPersonal returns e with each of its PersonalFields replaced by what
+// seal makes of it (the application seals them with the account's data
+// subject's key before they are stored). A transfer's leg keeps its
+// reference: it is the transfer's, already stored as the transfer stored
+// it, with the key of the source account's subject.
+func SealPersonal(e Event, seal func(string) (string, error)) (Event, error) {
+	var err error
+	switch e := e.(type) {
+	case AccountOpened:
+		e.Owner, err = seal(e.Owner)
+		return e, err
+	case MoneyDeposited:
+		e.Reference, e.Counterparty, err = sealMovement(e.TransferID, e.Reference, e.Counterparty, seal)
+		return e, err
+	case MoneyWithdrawn:
+		e.Reference, e.Counterparty, err = sealMovement(e.TransferID, e.Reference, e.Counterparty, seal)
+		return e, err
+	}
+	return e, nil
+}
+
+func sealMovement(transferID, reference, counterparty string, seal func(string) (string, error)) (string, string, error) {
+	var err error
+	if transferID == "" {
+		if reference, err = seal(reference); err != nil {
+			return "", "", err
+		}
+	}
+	counterparty, err = seal(counterparty)
+	return reference, counterparty, err
 }
 
 // Channel is how money came in or went out.

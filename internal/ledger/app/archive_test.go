@@ -7,6 +7,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 )
@@ -16,7 +17,7 @@ import (
 func TestArchivedAccountRefusesCommands(t *testing.T) {
 	objects := eventstore.NewMemoryObjects("archive")
 	store := eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithArchive(objects))
-	c := app.NewCommands(store, 0)
+	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
 	ctx := t.Context()
 	for _, cmd := range []account.Command{account.Open{AccountID: "acc-1", Owner: "Ada", Currency: "EUR"}, account.Close{}} {
 		if _, err := c.Execute(ctx, app.AccountCommand{Tenant: "t1", AccountID: "acc-1", Command: cmd}); err != nil {

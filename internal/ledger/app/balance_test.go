@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -18,7 +19,7 @@ import (
 func TestTransferPastTheBalanceLimitIsRefunded(t *testing.T) {
 	store := eventstore.New(eventstore.NewMemoryBackend())
 	openAccounts(t, store, "t1", map[string]int64{"a": 1000, "b": account.MaxBalance - 600})
-	c := app.NewCommands(store, 0)
+	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
 	m := app.NewManager(store, slog.New(slog.DiscardHandler), 0)
 	move := func(id string, amount int64) transfer.Transfer {
 		t.Helper()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/transfer"
 )
@@ -17,6 +18,7 @@ import (
 // CLI and the tests call it alike.
 type Commands struct {
 	store    *eventstore.Store
+	vault    *personal.Vault
 	accounts *Accounts
 	budget   time.Duration
 }
@@ -25,9 +27,74 @@ type Commands struct {
 // pinned version that loses the race for its account's head is decided
 // again on the state the winner left for up to budget
 // (eventstore.DefaultConflictBudget when zero): racing commands on one
-// account serialize instead of failing.
-func NewCommands(store *eventstore.Store, budget time.Duration) *Commands {
-	return &Commands{store: store, accounts: NewAccounts(store), budget: budget}
+// account serialize instead of failing. The vault seals the personal
+// fields of what the commands record with the keys of the accounts' data
+// subjects.
+func NewCommands(store *eventstore.Store, vault *personal.Vault, budget time.Duration) *Commands {
+	if vault == nil {
+		panic("app: commands without a vault would store personal data in the clear")
+	}
+	return &Commands{store: store, vault: vault, accounts: NewAccounts(store), budget: budget}
+}
+
+// sealer seals values for the data subject of an account in a tenant.
+func (c *Commands) sealer(ctx context.Context, tenant, subject string) func(string) (string, error) {
+	s := personal.Subject{Tenant: tenant, ID: subject}
+	return func(v string) (string, error) {
+		sealed, err := c.vault.Seal(ctx, s, v)
+		if errors.Is(err, personal.ErrErased) {
+			return "", fmt.Errorf("%w: %s", account.ErrSubjectErased, subject)
+		}
+		return sealed, err
+	}
+}
+
+// SubjectOf is the data subject of an account's personal data: the one its
+// opening named, the account itself for one opened before subjects were.
+func SubjectOf(a account.Account) string {
+	if a.DataSubject != "" {
+		return a.DataSubject
+	}
+	return a.ID
+}
+
+// OwnerField is the field lookups of accounts by owner register under
+// (personal.Keys.Register).
+const OwnerField = "owner"
+
+// seal returns the events with their personal fields sealed for the
+// account's data subject. An opening registers its owner for lookups
+// first, so that an account the views show can be found by its owner.
+func (c *Commands) seal(ctx context.Context, tenant string, state account.Account, decided []account.Event) ([]account.Event, error) {
+	out := make([]account.Event, len(decided))
+	for i, e := range decided {
+		subject := SubjectOf(state)
+		if o, ok := e.(account.AccountOpened); ok {
+			subject = o.DataSubject
+			s := personal.Subject{Tenant: tenant, ID: subject}
+			// The key first: a subject is registered only with one.
+			_, err := c.vault.Keys().Key(ctx, s, true)
+			if err == nil {
+				err = c.vault.Keys().Register(ctx, s, OwnerField, o.Owner)
+			}
+			if errors.Is(err, personal.ErrErased) {
+				return nil, fmt.Errorf("%w: %s", account.ErrSubjectErased, subject)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("register the owner of %s: %w", o.AccountID, err)
+			}
+			if o.OwnerIndex, err = c.vault.BlindIndex(ctx, s, OwnerField, o.Owner); err != nil {
+				return nil, fmt.Errorf("index the owner of %s: %w", o.AccountID, err)
+			}
+			e = o
+		}
+		sealed, err := account.SealPersonal(e, c.sealer(ctx, tenant, subject))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = sealed
+	}
+	return out, nil
 }
 
 // Once makes a command apply at most once: its guard is written in the
@@ -154,6 +221,9 @@ func (c *Commands) attempt(ctx context.Context, stream eventstore.StreamID, cmd 
 		if err != nil {
 			return eventstore.Decision{}, err
 		}
+		if decided, err = c.seal(ctx, cmd.Tenant, cur.State, decided); err != nil {
+			return eventstore.Decision{}, err
+		}
 		res = AccountResult{AccountID: cmd.AccountID, Account: cur.State, Version: cur.Head.Version() + int64(len(decided)), Recorded: len(decided)}
 		for _, e := range decided {
 			res.Account = account.Evolve(res.Account, e)
@@ -237,6 +307,11 @@ func (c *Commands) RequestTransfer(ctx context.Context, cmd TransferCommand) (tr
 	}
 	requested, err := transfer.Decide(accounts[0], accounts[1], r)
 	if err != nil {
+		return transfer.Requested{}, err
+	}
+	// The reference is the source account's data subject's: its legs
+	// carry it, sealed, to both accounts.
+	if requested.Reference, err = c.sealer(ctx, cmd.Tenant, SubjectOf(accounts[0]))(requested.Reference); err != nil {
 		return transfer.Requested{}, err
 	}
 	evs, err := EncodeTransfer(requested)

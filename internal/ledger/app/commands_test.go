@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -14,7 +15,7 @@ import (
 // account or transfer can be made of, with a field error, and never panic.
 func TestCommandsRefuseWhatCannotBeRecorded(t *testing.T) {
 	store := eventstore.New(eventstore.NewMemoryBackend())
-	c := app.NewCommands(store, 0)
+	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
 	invalid := func(err error, field string) bool {
 		var ve *account.ValidationError
 		return errors.As(err, &ve) && len(ve.Fields) == 1 && ve.Fields[0].Field == field

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/storetest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -46,7 +48,7 @@ func writeGoldenV1(t *testing.T) {
 	ids := func() string { n++; return fmt.Sprintf("0195a1b2-0000-7000-8000-%012x", n) }
 	store := eventstore.New(backend, eventstore.WithClock(clock.Now), eventstore.WithIDs(ids), eventstore.WithSnapshotEvery(4),
 		eventstore.WithLogger(slog.New(slog.DiscardHandler)))
-	cmds := app.NewCommands(store, 0)
+	cmds := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
 	run := func(id string, c account.Command) {
 		t.Helper()
 		if _, err := cmds.Execute(ctx, app.AccountCommand{Tenant: goldenTenant, AccountID: id, Command: c,
@@ -147,8 +149,8 @@ func goldenStates(t *testing.T, store *eventstore.Store) []byte {
 func TestGoldenV1FoldsToTheSameStates(t *testing.T) {
 	quiet := eventstore.WithLogger(slog.New(slog.DiscardHandler))
 	store := eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet, eventstore.WithUpcaster(app.Schemas.Upcaster()))
-	got := goldenStates(t, store)
-	if alone := goldenStates(t, eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet)); !bytes.Equal(alone, got) {
+	got := withoutLiftedDefaults(goldenStates(t, store))
+	if alone := withoutLiftedDefaults(goldenStates(t, eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet))); !bytes.Equal(alone, got) {
 		t.Errorf("folded by Decode alone:\n%s\nthrough the store:\n%s", alone, got)
 	}
 	if *writeGolden {
@@ -191,4 +193,23 @@ func TestSchemasDeclareEveryType(t *testing.T) {
 			}
 		}
 	}
+}
+
+// liftedDefault matches the data subject that the lift of a version-1
+// opening states (the account's own id) right after the account id, as
+// the golden files are indented.
+var liftedDefault = regexp.MustCompile(`("accountId": "([^"]*)",)\s*"dataSubject": "([^"]*)",`)
+
+// withoutLiftedDefaults drops from folded golden states what version 2 of
+// AccountOpened added with its stated default: the code that wrote the
+// golden items had no data subjects. A subject other than the default is
+// kept, and so fails the comparison.
+func withoutLiftedDefaults(b []byte) []byte {
+	return liftedDefault.ReplaceAllFunc(b, func(m []byte) []byte {
+		g := liftedDefault.FindSubmatch(m)
+		if !bytes.Equal(g[2], g[3]) {
+			return m
+		}
+		return g[1]
+	})
 }

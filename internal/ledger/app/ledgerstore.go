@@ -4,10 +4,12 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/transfer"
 )
@@ -78,7 +80,9 @@ func schemaTypes() []eventstore.EventType {
 		types = append(types, t)
 	}
 	for _, typ := range transfer.Types {
-		types = append(types, eventstore.EventType{Name: typ, Current: transfer.SchemaVersion})
+		types = append(types, eventstore.EventType{
+			Name: typ, Current: transfer.SchemaVersion, Lifts: []eventstore.Lift{account.Unsealed},
+		})
 	}
 	return types
 }
@@ -111,4 +115,16 @@ func AccountError(err error) error {
 		return fmt.Errorf("%w: %w", account.ErrAccountNotFound, err)
 	}
 	return err
+}
+
+// Opened returns the event with its personal members opened for showing
+// (personal.Vault.OpenJSON): in the clear, or personal.ErasedText once
+// their data subject is erased.
+func Opened(ctx context.Context, vault *personal.Vault, e eventstore.Event) (eventstore.Event, error) {
+	data, err := vault.OpenJSON(ctx, e.Stream.Tenant, e.Data)
+	if err != nil {
+		return e, fmt.Errorf("%s version %d: %w", e.Stream, e.Version, err)
+	}
+	e.Data = data
+	return e, nil
 }

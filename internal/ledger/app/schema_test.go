@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/transfer"
@@ -19,7 +20,7 @@ import (
 func TestManagerRefusesEventsFromANewerDeployment(t *testing.T) {
 	store := eventstore.New(eventstore.NewMemoryBackend())
 	openAccounts(t, store, "t1", map[string]int64{"a": 1000, "b": 0})
-	if _, err := app.NewCommands(store, 0).RequestTransfer(t.Context(), app.TransferCommand{Tenant: "t1",
+	if _, err := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0).RequestTransfer(t.Context(), app.TransferCommand{Tenant: "t1",
 		Request: transfer.Request{TransferID: "tr-1", FromAccountID: "a", ToAccountID: "b", Amount: 100}}); err != nil {
 		t.Fatal(err)
 	}

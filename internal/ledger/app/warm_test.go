@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 )
@@ -15,7 +16,7 @@ import (
 func TestWarmCommandIsOneWrite(t *testing.T) {
 	backend := eventstore.NewMemoryBackend()
 	instance := func() *app.Commands {
-		return app.NewCommands(eventstore.New(backend, eventstore.WithCache(eventstore.NewCache(1<<20))), 0)
+		return app.NewCommands(eventstore.New(backend, eventstore.WithCache(eventstore.NewCache(1<<20))), personal.NewVault(personal.NewMemoryKeys()), 0)
 	}
 	warm, other := instance(), instance()
 	run := func(c *app.Commands, cmd account.Command) (app.AccountResult, eventstore.Usage, error) {

@@ -17,6 +17,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/localaws/awstest"
@@ -57,6 +58,7 @@ func benchHandler(backend eventstore.Backend, warm bool, log *slog.Logger) *comm
 		opts = append(opts, eventstore.WithCache(eventstore.NewCache(8<<20)))
 	}
 	return commandapi.New(commandapi.Config{
+		Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store: eventstore.New(backend, opts...), Now: time.Now, NewID: benchID, Log: log,
 	})
 }

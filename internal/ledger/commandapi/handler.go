@@ -18,6 +18,7 @@ import (
 	"annals/internal/kit/emf"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/xray"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -26,6 +27,8 @@ import (
 // Config wires a Handler.
 type Config struct {
 	Store *eventstore.Store
+	// Vault seals what commands record of personal data, and erases it.
+	Vault *personal.Vault
 	Auth  httpapi.Auth
 	Now   func() time.Time
 	NewID func() string
@@ -63,7 +66,7 @@ func New(cfg Config) *Handler {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Handler{cfg: cfg, commands: app.NewCommands(cfg.Store, cfg.ConflictBudget)}
+	return &Handler{cfg: cfg, commands: app.NewCommands(cfg.Store, cfg.Vault, cfg.ConflictBudget)}
 }
 
 // Handle serves one request. It never returns an error: every outcome,
@@ -80,7 +83,11 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	if p != nil {
 		return l.Fail(p, corr)
 	}
-	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeWrite)
+	scope := httpapi.ScopeWrite
+	if r == routeErase {
+		scope = httpapi.ScopeErase
+	}
+	id, p := h.cfg.Auth.Identify(req, scope)
 	if p != nil {
 		return l.Fail(p, corr)
 	}
@@ -88,8 +95,11 @@ func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest
 	if p != nil {
 		return l.Fail(p, corr)
 	}
-	if r == routeTransfer {
+	switch r {
+	case routeTransfer:
 		return h.startTransfer(ctx, req, id, body, corr, l)
+	case routeErase:
+		return h.erase(ctx, req, id, body, corr, l)
 	}
 	c, p := h.decode(r, req, body)
 	if p != nil {

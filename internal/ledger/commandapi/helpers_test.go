@@ -12,6 +12,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testclock"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/commandapi"
@@ -25,6 +26,7 @@ type fixture struct {
 	backend eventstore.Backend
 	clock   *testclock.Clock // stands still until advanced
 	logs    *testlog.Buffer
+	vault   *personal.Vault
 }
 
 var ids atomic.Int64
@@ -40,7 +42,9 @@ func newFixture(t *testing.T, opts ...option) *fixture {
 		clock:   testclock.New(testclock.Start, 0),
 		logs:    &testlog.Buffer{},
 	}
+	f.vault = personal.NewVault(personal.NewMemoryKeys())
 	cfg := commandapi.Config{
+		Vault: f.vault,
 		Now:   f.clock.Now,
 		NewID: newID,
 		Log:   slog.New(slog.NewJSONHandler(f.logs, nil)),

@@ -19,6 +19,7 @@ const (
 	routeWithdraw
 	routeClose
 	routeTransfer
+	routeErase
 )
 
 // routes are the command routes, every one a POST, with their paths as
@@ -34,6 +35,7 @@ var routes = []struct {
 	{routeWithdraw, "/accounts/{id}/withdrawals"},
 	{routeClose, "/accounts/{id}/close"},
 	{routeTransfer, "/transfers"},
+	{routeErase, "/data-subjects/{subject}/erase"},
 }
 
 // Routes lists the routes the handler serves, keyed as API Gateway keys
@@ -67,6 +69,7 @@ func match(method, path string) (r route, p *httpapi.Problem) {
 }
 
 type openBody struct {
+	DataSubject    string          `json:"dataSubject"`
 	Owner          *string         `json:"owner"`
 	Currency       *string         `json:"currency"`
 	OverdraftLimit json.RawMessage `json:"overdraftLimit"`
@@ -118,7 +121,7 @@ func (h *Handler) decode(r route, req *events.APIGatewayV2HTTPRequest, body []by
 		if len(fields) > 0 {
 			return c, httpapi.Invalid(fields...)
 		}
-		c.cmd = account.Open{AccountID: c.accountID, Owner: *b.Owner, Currency: account.Currency(*b.Currency), OverdraftLimit: limit}
+		c.cmd = account.Open{AccountID: c.accountID, DataSubject: b.DataSubject, Owner: *b.Owner, Currency: account.Currency(*b.Currency), OverdraftLimit: limit}
 	case routeDeposit, routeWithdraw:
 		var b moveBody
 		if p := httpapi.DecodeJSON(body, &b); p != nil {

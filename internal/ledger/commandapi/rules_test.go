@@ -152,8 +152,20 @@ func TestTextIsRecordedAsSent(t *testing.T) {
 	}
 }
 
-// lastEvent is the newest event of an account of tenant t1.
+// lastEvent is the newest event of an account of tenant t1, opened as the
+// audit trail shows it.
 func (f *fixture) lastEvent(t *testing.T, id string) eventstore.Event {
+	t.Helper()
+	e, err := app.Opened(t.Context(), f.vault, f.storedLastEvent(t, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// storedLastEvent is the newest event of an account of tenant t1 as it
+// is stored.
+func (f *fixture) storedLastEvent(t *testing.T, id string) eventstore.Event {
 	t.Helper()
 	stream, err := app.AccountStream("t1", id)
 	if err != nil {

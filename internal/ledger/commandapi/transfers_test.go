@@ -32,7 +32,11 @@ func (f *fixture) requested(t *testing.T, tenant, id string) (transfer.Requested
 	if len(page.Events) != 1 {
 		t.Fatalf("transfer %s has %d events, want 1", id, len(page.Events))
 	}
-	ev, err := app.DecodeTransfer(page.Events[0])
+	opened, err := app.Opened(t.Context(), f.vault, page.Events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := app.DecodeTransfer(opened)
 	if err != nil {
 		t.Fatal(err)
 	}

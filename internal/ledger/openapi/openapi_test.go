@@ -17,6 +17,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/commandapi"
 	"annals/internal/ledger/openapi"
@@ -443,6 +444,7 @@ func TestTheHeaderPatternsAreTheHandlers(t *testing.T) {
 func TestTheIfMatchPatternIsTheHandlers(t *testing.T) {
 	re := pattern(t, document(t), "components", "parameters", "IfMatch", "schema", "pattern")
 	h := commandapi.New(commandapi.Config{
+		Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store: eventstore.New(eventstore.NewMemoryBackend()),
 		Auth:  httpapi.Auth{LocalTenant: "t", LocalActor: "a"},
 		NewID: func() string { return "id" }, Log: slog.New(slog.DiscardHandler),

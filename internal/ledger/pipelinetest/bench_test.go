@@ -20,6 +20,7 @@ import (
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/fanout/fanouttest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/ledger/account"
@@ -84,7 +85,7 @@ func newDepositRig(b *testing.B, moto bool) *depositRig {
 	r.commits = &benchtest.Commits{Backend: raw}
 	r.commands = app.NewCommands(eventstore.New(r.commits, eventstore.WithSnapshotEvery(eventstore.DefaultSnapshotEvery),
 		eventstore.WithIDs(func() string { return uuid.Must(uuid.NewV7()).String() }),
-		eventstore.WithCache(eventstore.NewCache(1<<20)), eventstore.WithLogger(slog.New(slog.DiscardHandler))), 0)
+		eventstore.WithCache(eventstore.NewCache(1<<20)), eventstore.WithLogger(slog.New(slog.DiscardHandler))), personal.NewVault(personal.NewMemoryKeys()), 0)
 	r.execute(b, account.Open{AccountID: r.account, Owner: "alice", Currency: "EUR"})
 	return r
 }

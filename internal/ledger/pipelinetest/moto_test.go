@@ -20,6 +20,7 @@ import (
 	"annals/internal/kit/fanout"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/sqsqueue"
 	"annals/internal/ledger/account"
@@ -81,6 +82,7 @@ func newPipeline(t *testing.T) *pipeline {
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
 	p.cmd = commandapi.New(commandapi.Config{
+		Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store: eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithIDs(newID), eventstore.WithLogger(log)),
 		Now:   time.Now,
 		NewID: newID,

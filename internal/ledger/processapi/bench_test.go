@@ -11,6 +11,7 @@ import (
 	"annals/internal/kit/benchtest"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection/projectiontest"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -73,7 +74,7 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 	}
 	opts := []eventstore.Option{eventstore.WithSnapshotEvery(benchK), eventstore.WithIDs(benchID), eventstore.WithLogger(quiet)}
 	r.events = eventstore.New(raw, opts...)
-	r.commands = app.NewCommands(r.events, 0)
+	r.commands = app.NewCommands(r.events, personal.NewVault(personal.NewMemoryKeys()), 0)
 	r.commits = &benchtest.Commits{Backend: counted}
 	// Wired as functions/transfers wires it: K = 10, UUIDv7 ids, no cache.
 	manager := app.NewManager(eventstore.New(benchtest.Backend{Backend: r.commits, Calls: calls}, opts...), quiet, 0)

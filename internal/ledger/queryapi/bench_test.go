@@ -18,6 +18,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
@@ -112,7 +113,7 @@ func newBenchRig(b *testing.B, moto bool) *benchRig {
 		readAccounts, readHistory = views.NewDynamoAccounts(readOnly, accountsTable), views.NewDynamoHistory(readOnly, historyTable)
 	}
 	bv := benchViews{accounts: readAccounts, history: readHistory, calls: viewCalls}
-	r.h = queryapi.New(queryapi.Config{
+	r.h = queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 		// Wired as functions/query wires it: K = 10, UUIDv7 ids.
 		Store:    eventstore.New(benchtest.Backend{Backend: counted, Calls: events}, eventstore.WithSnapshotEvery(benchK), eventstore.WithLogger(log)),
 		Accounts: bv, History: bv,

@@ -9,6 +9,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/views"
@@ -34,7 +35,7 @@ func newMotoRig(t *testing.T) *motoRig {
 	seedDemo(t, store, views.NewDynamoAccounts(db, accountsTable), views.NewDynamoHistory(db, historyTable))
 	r := &motoRig{wire: awstest.NewWire(), logs: &testlog.Buffer{}}
 	readOnly := queryapi.ReadOnlyDynamoDB{DB: awstest.DynamoDBOver(t, r.wire, 1)}
-	r.h = queryapi.New(queryapi.Config{
+	r.h = queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store:    store,
 		Accounts: views.NewDynamoAccounts(readOnly, accountsTable),
 		History:  views.NewDynamoHistory(readOnly, historyTable),

@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/emf"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/views"
 )
@@ -38,7 +39,10 @@ type History interface {
 type Config struct {
 	// Store is the events table: time travel, read-your-writes when the
 	// view lags, and the audit trail.
-	Store    *eventstore.Store
+	Store *eventstore.Store
+	// Vault opens the personal data in answers (personal.Vault.OpenJSON):
+	// in the clear, or erased.
+	Vault    *personal.Vault
 	Accounts Accounts
 	History  History
 	// Transfers is the transfer view; without it transfers are read from
@@ -62,6 +66,9 @@ type Handler struct {
 
 // New returns a handler.
 func New(cfg Config) *Handler {
+	if cfg.Vault == nil {
+		panic("queryapi: a handler without a vault cannot show personal data")
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -72,8 +79,27 @@ func New(cfg Config) *Handler {
 // error: every outcome is a response, failures are problem+json.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return httpapi.Serve(ctx, &req, h.cfg.Log, h.cfg.Metrics, "query", h.cfg.NewID, func(ctx context.Context, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
-		return h.serve(ctx, &req, corr, l)
+		return h.opened(ctx, &req, h.serve(ctx, &req, corr, l), corr, l)
 	}), nil
+}
+
+// opened is the answer with the personal data it holds opened: every
+// route's, the views' own included, in one place, so that none can show a
+// sealed value or forget an erased one.
+func (h *Handler) opened(ctx context.Context, req *events.APIGatewayV2HTTPRequest, resp events.APIGatewayV2HTTPResponse, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {
+	if resp.StatusCode >= 300 || !personal.MaySeal(resp.Body) {
+		return resp
+	}
+	id, p := h.cfg.Auth.Identify(req, httpapi.ScopeRead)
+	if p != nil {
+		return l.Fail(p, corr)
+	}
+	body, err := h.cfg.Vault.OpenJSON(ctx, id.Tenant, []byte(resp.Body))
+	if err != nil {
+		return l.FailErr(err, corr)
+	}
+	resp.Body = string(body)
+	return resp
 }
 
 func (h *Handler) serve(ctx context.Context, req *events.APIGatewayV2HTTPRequest, corr string, l *httpapi.Line) events.APIGatewayV2HTTPResponse {

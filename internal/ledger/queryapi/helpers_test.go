@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testclock"
 	"annals/internal/kit/testlog"
 	"annals/internal/ledger/account"
@@ -66,7 +67,7 @@ func newFixtureOver(t testing.TB, events eventstore.Backend) *fixture {
 		}
 		return historyView.Apply(ctx, commit)
 	}
-	f.h = queryapi.New(queryapi.Config{
+	f.h = queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store:    f.store,
 		Accounts: f.view,
 		History:  history,

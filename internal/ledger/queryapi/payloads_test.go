@@ -12,6 +12,7 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -172,7 +173,7 @@ func TestPayloadsThroughTheHandler(t *testing.T) {
 			store := eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithClock(demoClock()), eventstore.WithIDs(newID))
 			view, history := views.NewMemoryAccounts(), views.NewMemoryHistory()
 			seedDemo(t, store, view, history)
-			h := queryapi.New(queryapi.Config{Store: store, Accounts: view, History: history, NewID: newID,
+			h := queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()), Store: store, Accounts: view, History: history, NewID: newID,
 				Log: slog.New(slog.DiscardHandler)})
 			resp, err := h.Handle(t.Context(), req)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/personal"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/queryapi"
@@ -19,7 +20,7 @@ func TestGetTransfer(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	transfers := views.NewMemoryTransfers()
 	view := views.NewTransfers(transfers, f.store, nil, quiet)
-	f.h = queryapi.New(queryapi.Config{Store: f.store, Accounts: f.view, Transfers: transfers, NewID: newID, Log: quiet})
+	f.h = queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()), Store: f.store, Accounts: f.view, Transfers: transfers, NewID: newID, Log: quiet})
 	f.open(t, "t1", "a", "alice").deposit(t, 1000)
 	f.open(t, "t1", "b", "bob")
 	project := func(id string) {

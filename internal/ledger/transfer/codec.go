@@ -7,8 +7,14 @@ import (
 	"fmt"
 )
 
-// SchemaVersion is the schema version of every transfer event.
-const SchemaVersion = 1
+// SchemaVersion is the schema version of every transfer event: 2 when a
+// Requested's reference came to be stored sealed (PersonalFields).
+const SchemaVersion = 2
+
+// PersonalFields are, per event type, the members of its data that hold
+// personal data, stored sealed with the source account's data subject's
+// key (see account.PersonalFields).
+var PersonalFields = map[string][]string{TypeRequested: {"reference"}}
 
 // Types lists every transfer event type.
 var Types = []string{TypeRequested, TypeDebited, TypeCompleted, TypeFailed}

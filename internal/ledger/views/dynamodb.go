@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/viewtable"
 	"annals/internal/ledger/account"
@@ -41,6 +42,22 @@ func NewDynamoAccounts(db DynamoDB, table string) *DynamoAccounts {
 func accountKey(tenant, accountID string) string { return viewtable.Key(tenant, accountID) }
 
 func ownerKey(tenant, owner string) string { return tenant + "#" + owner }
+
+// OwnerIndexOf is the value ByOwner finds an account by: the owner's blind
+// index (BlindOwner), or for an account opened before owners were sealed
+// its owner as recorded, in the clear; "" for none.
+func OwnerIndexOf(a account.Account) string {
+	if a.OwnerIndex != "" {
+		return BlindOwner(a.OwnerIndex)
+	}
+	if personal.IsSealed(a.Owner) {
+		return ""
+	}
+	return a.Owner
+}
+
+// BlindOwner is the index value of an owner's blind index.
+func BlindOwner(index string) string { return "blind:" + index }
 
 func (d *DynamoAccounts) Account(ctx context.Context, tenant, accountID string) (AccountRow, bool, error) {
 	return d.rows.Get(ctx, tenant, accountID)
@@ -95,7 +112,15 @@ func encodeAccount(r AccountRow) map[string]types.AttributeValue {
 	}
 	if r.State.Owner != "" {
 		it["owner"] = str(r.State.Owner)
-		it["ownerKey"] = str(ownerKey(r.Tenant, r.State.Owner))
+	}
+	if idx := OwnerIndexOf(r.State); idx != "" {
+		it["ownerKey"] = str(ownerKey(r.Tenant, idx))
+	}
+	if r.State.OwnerIndex != "" {
+		it["ownerIndex"] = str(r.State.OwnerIndex)
+	}
+	if r.State.DataSubject != "" {
+		it["dataSubject"] = str(r.State.DataSubject)
 	}
 	if r.State.Currency != "" {
 		it["currency"] = str(string(r.State.Currency))
@@ -120,7 +145,9 @@ func decodeAccount(raw map[string]types.AttributeValue) (AccountRow, error) {
 		AccountID: it.S("accountId"),
 		State: account.Account{
 			ID:             it.S("openedAs"),
+			DataSubject:    it.S("dataSubject"),
 			Owner:          it.S("owner"),
+			OwnerIndex:     it.S("ownerIndex"),
 			Currency:       account.Currency(it.S("currency")),
 			OverdraftLimit: it.N("overdraftLimit"),
 			Balance:        it.N("balance"),

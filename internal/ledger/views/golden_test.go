@@ -7,6 +7,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"regexp"
 	"testing"
 
 	"annals/internal/kit/eventstore"
@@ -90,7 +91,7 @@ func TestGoldenV1RebuildsTheSameViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = append(out, '\n')
+	out = withoutLiftedDefaults(append(out, '\n'))
 	if *writeGolden {
 		if err := os.WriteFile(goldenViewsPath, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -103,4 +104,23 @@ func TestGoldenV1RebuildsTheSameViews(t *testing.T) {
 	if !bytes.Equal(out, want) {
 		t.Errorf("the golden streams rebuild into\n%s\nwant\n%s", out, want)
 	}
+}
+
+// liftedDefault matches the data subject that the lift of a version-1
+// opening states (the account's own id) right after the account id, as
+// the golden files are indented.
+var liftedDefault = regexp.MustCompile(`("accountId": "([^"]*)",)\s*"dataSubject": "([^"]*)",`)
+
+// withoutLiftedDefaults drops from folded golden states what version 2 of
+// AccountOpened added with its stated default: the code that wrote the
+// golden items had no data subjects. A subject other than the default is
+// kept, and so fails the comparison.
+func withoutLiftedDefaults(b []byte) []byte {
+	return liftedDefault.ReplaceAllFunc(b, func(m []byte) []byte {
+		g := liftedDefault.FindSubmatch(m)
+		if !bytes.Equal(g[2], g[3]) {
+			return m
+		}
+		return g[1]
+	})
 }

@@ -75,7 +75,7 @@ func (m *MemoryAccounts) PutAccount(_ context.Context, row AccountRow, expected 
 }
 
 func (m *MemoryAccounts) AccountsOfOwner(_ context.Context, tenant, owner string) ([]AccountRow, error) {
-	out := m.rows.where(func(r AccountRow) bool { return r.Tenant == tenant && r.State.Owner == owner && owner != "" })
+	out := m.rows.where(func(r AccountRow) bool { return r.Tenant == tenant && OwnerIndexOf(r.State) == owner && owner != "" })
 	slices.SortFunc(out, func(a, b AccountRow) int { return strings.Compare(a.AccountID, b.AccountID) })
 	return out, nil
 }

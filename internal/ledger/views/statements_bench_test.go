@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -89,7 +90,7 @@ func newStatementRig(b *testing.B, moto bool) *statementRig {
 		read = views.NewDynamoStatements(queryapi.ReadOnlyDynamoDB{DB: awstest.DynamoDBOver(b, wire, 1)}, table)
 	}
 	log := r.counted.Logged.Logger()
-	r.h = queryapi.New(queryapi.Config{
+	r.h = queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store:    eventstore.New(eventstore.NewMemoryBackend(), eventstore.WithLogger(log)),
 		Accounts: views.NewMemoryAccounts(), History: views.NewMemoryHistory(),
 		Routes: []views.Route{views.StatementRoute(countedStatements{StatementStore: read, calls: calls})},

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"annals/internal/kit/httpapi"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	ledgerenv "annals/internal/ledger/env"
@@ -107,7 +108,7 @@ func TestStatementPayloadsThroughTheHandler(t *testing.T) {
 			}
 			store := views.NewMemoryStatements()
 			seedStatements(t, store)
-			h := queryapi.New(queryapi.Config{
+			h := queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 				Store: newEvents(), Accounts: views.NewMemoryAccounts(), History: views.NewMemoryHistory(),
 				Routes: []views.Route{views.StatementRoute(store)}, NewID: func() string { return "generated" },
 				Log: slog.New(slog.DiscardHandler),

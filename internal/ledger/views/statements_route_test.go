@@ -13,6 +13,7 @@ import (
 
 	"annals/internal/kit/httpapi"
 	"annals/internal/kit/httpapi/httpapitest"
+	"annals/internal/kit/personal"
 	"annals/internal/kit/projection"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -88,7 +89,7 @@ func statementQueries(t *testing.T) *queryapi.Handler {
 	if err := view.Apply(t.Context(), other.commits[0].Events); err != nil {
 		t.Fatal(err)
 	}
-	return queryapi.New(queryapi.Config{
+	return queryapi.New(queryapi.Config{Vault: personal.NewVault(personal.NewMemoryKeys()),
 		Store: l.events, Accounts: views.NewMemoryAccounts(), History: views.NewMemoryHistory(),
 		Routes: []views.Route{views.StatementRoute(store)},
 		NewID:  func() string { return "corr-statements" },
