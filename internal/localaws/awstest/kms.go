@@ -1,11 +1,14 @@
 package awstest
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"annals/internal/kit/awsconfig"
 	"annals/internal/localaws/provision"
 )
 
@@ -33,4 +36,13 @@ func Key(t testing.TB, api *kms.Client, logicalID string) string {
 		}
 	})
 	return arn
+}
+
+// KMSOver returns a KMS client whose requests go through w.
+func KMSOver(t testing.TB, w *Wire, attempts int) *kms.Client {
+	t.Helper()
+	return kms.NewFromConfig(Config(t, "KMS"), func(o *kms.Options) {
+		o.HTTPClient = awsconfig.SafeBodies(&http.Client{Transport: w})
+		o.Retryer = retry.NewStandard(FastRetries(attempts))
+	})
 }
