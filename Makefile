@@ -111,6 +111,7 @@ demo: ## walk through the ledger against a running `make local` (URL=http://127.
 bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and against moto); figures in docs/benchmarks.md
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/localaws/awstest/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/kit/eventstore/...
+	$(GO) test -run '^$$' -bench . -count=1 ./internal/kit/personal/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=200x -count=1 ./internal/ledger/commandapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -count=1 ./internal/ledger/queryapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=5x -count=5 ./internal/ledger/views/

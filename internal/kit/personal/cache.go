@@ -21,6 +21,10 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[Subject]cached
+	// erasures counts the erasures made through the cache: a key read
+	// from the store before one of them finished is not kept, so that a
+	// read racing the erasure cannot put the erased key back.
+	erasures uint64
 }
 
 type cached struct {
@@ -43,6 +47,7 @@ func (c *Cache) Key(ctx context.Context, s Subject, create bool) ([]byte, error)
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.entries[s]
+	erasures := c.erasures
 	c.mu.Unlock()
 	if ok && now.Before(e.until) {
 		if e.erased {
@@ -53,9 +58,9 @@ func (c *Cache) Key(ctx context.Context, s Subject, create bool) ([]byte, error)
 	key, err := c.Keys.Key(ctx, s, create)
 	switch {
 	case err == nil:
-		c.put(s, cached{key: slices.Clone(key), until: now.Add(c.ttl)})
+		c.put(s, cached{key: slices.Clone(key), until: now.Add(c.ttl)}, erasures)
 	case errors.Is(err, ErrErased):
-		c.put(s, cached{erased: true, until: now.Add(c.ttl)})
+		c.put(s, cached{erased: true, until: now.Add(c.ttl)}, erasures)
 	}
 	return key, err
 }
@@ -68,13 +73,19 @@ func (c *Cache) Erase(ctx context.Context, s Subject, by string, at time.Time) (
 	e, err := c.Keys.Erase(ctx, s, by, at)
 	c.mu.Lock()
 	delete(c.entries, s)
+	c.erasures++
 	c.mu.Unlock()
 	return e, err
 }
 
-func (c *Cache) put(s Subject, e cached) {
+// put keeps the entry unless an erasure went through the cache since the
+// entry was read (erasures is the count then).
+func (c *Cache) put(s Subject, e cached, erasures uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.erasures != erasures {
+		return
+	}
 	if len(c.entries) >= c.size {
 		// Full: drop what has expired, else an arbitrary entry. A key
 		// dropped is read again, nothing worse.

@@ -97,6 +97,12 @@ func (v *Vault) Open(ctx context.Context, tenant, value string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
 	}
+	if b64.EncodeToString(sealed) != body {
+		// The decoder skips line breaks and ignores the last character's
+		// spare bits: only the one spelling Seal wrote opens, so that a
+		// value changed in any way never reads as the original.
+		return "", fmt.Errorf("open a value sealed for %s: not in canonical form", s)
+	}
 	key, err := v.keys.Key(ctx, s, false)
 	if errors.Is(err, ErrErased) {
 		return ErasedText, nil

@@ -36,7 +36,7 @@ type Fault struct {
 // Wire is an HTTP transport between an SDK client and the local server
 // that counts every request by API operation (as the server sees them,
 // retries included) and injects faults. It speaks the JSON protocols of
-// DynamoDB, DynamoDB Streams, Kinesis and SQS.
+// DynamoDB, DynamoDB Streams, Kinesis, SQS and KMS.
 type Wire struct {
 	mu     sync.Mutex
 	counts map[string]int
@@ -52,8 +52,8 @@ type Wire struct {
 type Call struct {
 	// Service is the API named by the request's X-Amz-Target:
 	// DynamoDB_20120810, DynamoDBStreams_20120810, Kinesis_20131202,
-	// AmazonSQS. DynamoDB Streams and Kinesis share operation names
-	// (GetRecords, GetShardIterator), not their error codes.
+	// AmazonSQS, TrentService (KMS). DynamoDB Streams and Kinesis share
+	// operation names (GetRecords, GetShardIterator), not their error codes.
 	Service   string
 	Operation string
 	N         int // the nth request of the operation, from 1

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -113,6 +114,7 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 		DynamoDB: dynamodb.NewFromConfig(c.AWS),
 		Kinesis:  kinesis.NewFromConfig(c.AWS),
 		SQS:      sqs.NewFromConfig(c.AWS),
+		KMS:      kms.NewFromConfig(c.AWS),
 	}
 	names, err := provision.All(ctx, clients, tpl, c.AWS.Region, c.Prefix)
 	if err != nil {

@@ -1,4 +1,4 @@
-// Package provision creates the tables, streams and queues template.yaml
+// Package provision creates the tables, streams, queues and keys template.yaml
 // declares, under names of the caller's choosing, on whatever endpoint the
 // SDK is configured for: tests create theirs per test, the local stack
 // creates the whole set once.
@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/localaws/samtemplate"
@@ -90,11 +91,32 @@ func Queue(ctx context.Context, c *sqs.Client, tpl *samtemplate.Template, logica
 	return aws.ToString(out.QueueUrl), nil
 }
 
+// Key creates the KMS key declared under logicalID and turns its rotation
+// on. It returns the key's id and ARN.
+func Key(ctx context.Context, c *kms.Client, tpl *samtemplate.Template, logicalID string) (id, arn string, err error) {
+	def, err := tpl.Key(logicalID)
+	if err != nil {
+		return "", "", err
+	}
+	out, err := c.CreateKey(ctx, def.Create)
+	if err != nil {
+		return "", "", fmt.Errorf("create key %s: %w", logicalID, err)
+	}
+	id, arn = aws.ToString(out.KeyMetadata.KeyId), aws.ToString(out.KeyMetadata.Arn)
+	if def.Rotation {
+		if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: &id}); err != nil {
+			return "", "", fmt.Errorf("enable rotation of key %s: %w", logicalID, err)
+		}
+	}
+	return id, arn, nil
+}
+
 // Clients are the SDK clients All creates resources with.
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	Kinesis  *kinesis.Client
 	SQS      *sqs.Client
+	KMS      *kms.Client
 }
 
 // Names are where All created a template's resources. It resolves the
@@ -109,6 +131,9 @@ type Names struct {
 	// TableStreams maps the logical id of a table with a stream to the
 	// stream's ARN.
 	TableStreams map[string]string
+	Keys         map[string]string // logical id -> KMS key id
+	KeyARNs      map[string]string // logical id -> KMS key ARN
+	Aliases      map[string]string // logical id -> alias name ("alias/...")
 }
 
 // Physical returns every logical id with its physical name, for the local
@@ -123,20 +148,19 @@ func (n *Names) Physical() map[string]string {
 	return out
 }
 
-// Ref is a table's or stream's name, or a queue's URL.
+// Ref is a table's or stream's name, a queue's URL, a key's id or an
+// alias's name.
 func (n *Names) Ref(id string) (string, bool) {
-	if s, ok := n.Tables[id]; ok {
-		return s, true
+	for _, m := range []map[string]string{n.Tables, n.Streams, n.QueueURLs, n.Keys, n.Aliases} {
+		if s, ok := m[id]; ok {
+			return s, true
+		}
 	}
-	if s, ok := n.Streams[id]; ok {
-		return s, true
-	}
-	s, ok := n.QueueURLs[id]
-	return s, ok
+	return "", false
 }
 
-// GetAtt answers Arn (tables, streams, queues), StreamArn (tables with a
-// stream) and QueueName.
+// GetAtt answers Arn (tables, streams, queues, keys), StreamArn (tables
+// with a stream) and QueueName.
 func (n *Names) GetAtt(id, att string) (string, bool) {
 	switch att {
 	case "Arn":
@@ -148,6 +172,9 @@ func (n *Names) GetAtt(id, att string) (string, bool) {
 		}
 		if s, ok := n.Queues[id]; ok {
 			return fmt.Sprintf("arn:aws:sqs:%s:%s:%s", n.Region, n.Account, s), true
+		}
+		if s, ok := n.KeyARNs[id]; ok {
+			return s, true
 		}
 	case "StreamArn":
 		s, ok := n.TableStreams[id]
@@ -162,11 +189,14 @@ func (n *Names) GetAtt(id, att string) (string, bool) {
 // localAccount is the account id local servers answer with.
 const localAccount = "123456789012"
 
-// All creates every table, Kinesis stream and queue of the template, each
-// named prefix-LogicalId, and returns their names.
+// All creates every table, Kinesis stream, queue and KMS key of the
+// template, each named prefix-LogicalId (keys have no names), and the
+// keys' aliases, for a stack called prefix; it returns their names.
 func All(ctx context.Context, c Clients, tpl *samtemplate.Template, region, prefix string) (*Names, error) {
 	n := &Names{Region: region, Account: localAccount, Tables: map[string]string{}, Streams: map[string]string{},
-		Queues: map[string]string{}, QueueURLs: map[string]string{}, TableStreams: map[string]string{}}
+		Queues: map[string]string{}, QueueURLs: map[string]string{}, TableStreams: map[string]string{},
+		Keys: map[string]string{}, KeyARNs: map[string]string{}, Aliases: map[string]string{}}
+	var aliases []string
 	ids := make([]string, 0, len(tpl.Resources))
 	for id := range tpl.Resources {
 		ids = append(ids, id)
@@ -198,7 +228,25 @@ func All(ctx context.Context, c Clients, tpl *samtemplate.Template, region, pref
 				return nil, err
 			}
 			n.Queues[id], n.QueueURLs[id] = name, url
+		case "AWS::KMS::Key":
+			keyID, arn, err := Key(ctx, c.KMS, tpl, id)
+			if err != nil {
+				return nil, err
+			}
+			n.Keys[id], n.KeyARNs[id] = keyID, arn
+		case "AWS::KMS::Alias":
+			aliases = append(aliases, id) // once their keys exist
 		}
+	}
+	for _, id := range aliases {
+		a, err := tpl.Alias(id, prefix)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.KMS.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &a.Name, TargetKeyId: aws.String(n.Keys[a.Target])}); err != nil {
+			return nil, fmt.Errorf("create alias %s (%s): %w", a.Name, id, err)
+		}
+		n.Aliases[id] = a.Name
 	}
 	return n, nil
 }
