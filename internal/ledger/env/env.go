@@ -18,6 +18,8 @@ const (
 	DeadLetterQueue = "DEAD_LETTER_QUEUE_URL"
 	SkippedQueue    = "SKIPPED_QUEUE_URL"
 	SnapshotEvery   = "SNAPSHOT_EVERY"
+	SubjectKeys     = "SUBJECT_KEYS_TABLE"
+	PersonalDataKey = "PERSONAL_DATA_KEY"
 	TenantClaim     = "TENANT_CLAIM"
 	LocalTenant     = "LOCAL_TENANT"
 	LocalActor      = "LOCAL_ACTOR"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/ledger/functions"
@@ -29,6 +30,7 @@ import (
 var clients = map[string]reflect.Type{
 	"dynamodb": reflect.TypeFor[*dynamodb.Client](),
 	"kinesis":  reflect.TypeFor[*kinesis.Client](),
+	"kms":      reflect.TypeFor[*kms.Client](),
 	"sqs":      reflect.TypeFor[*sqs.Client](),
 }
 

@@ -89,8 +89,16 @@ const maxAttempts = 32
 
 // Keys is the key store on one table and one KMS key.
 type Keys struct {
-	db       DynamoDBAPI
-	kms      KMSAPI
+	*reads
+	db  DynamoDBAPI
+	kms KMSAPI
+}
+
+// reads are the store's reads, through clients that can only read, so
+// that a binary that reads alone (Reader) links no write.
+type reads struct {
+	db       getItemAPI
+	kms      decryptAPI
 	table    string
 	kmsKeyID string
 
@@ -98,12 +106,72 @@ type Keys struct {
 	index map[string][]byte // tenant -> index key; one is never changed
 }
 
+type getItemAPI interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+type decryptAPI interface {
+	Decrypt(context.Context, *kms.DecryptInput, ...func(*kms.Options)) (*kms.DecryptOutput, error)
+}
+
 var _ personal.Keys = (*Keys)(nil)
 
 // New returns the key store over table, wrapping keys with the KMS key
 // kmsKeyID (an id, ARN or alias).
 func New(db DynamoDBAPI, kms KMSAPI, table, kmsKeyID string) *Keys {
-	return &Keys{db: db, kms: kms, table: table, kmsKeyID: kmsKeyID, index: map[string][]byte{}}
+	return &Keys{reads: newReads(db, kms, table, kmsKeyID), db: db, kms: kms}
+}
+
+func newReads(db getItemAPI, kms decryptAPI, table, kmsKeyID string) *reads {
+	return &reads{db: db, kms: kms, table: table, kmsKeyID: kmsKeyID, index: map[string][]byte{}}
+}
+
+// Reader is the key store for a function that only opens personal data
+// and finds subjects: it makes no key, registers and erases nothing
+// (ErrReadOnly), and its code calls only GetItem and Decrypt.
+type Reader struct{ *reads }
+
+var _ personal.Keys = (*Reader)(nil)
+
+// ErrReadOnly: a Reader asked to write.
+var ErrReadOnly = errors.New("this key store only reads")
+
+// NewReader returns the reading key store over table and the KMS key.
+func NewReader(db getItemAPI, kms decryptAPI, table, kmsKeyID string) *Reader {
+	return &Reader{newReads(db, kms, table, kmsKeyID)}
+}
+
+// Key implements personal.Keys: a key that exists, ErrReadOnly for one
+// that would have to be made.
+func (r *Reader) Key(ctx context.Context, s personal.Subject, create bool) ([]byte, error) {
+	key, err := r.key(ctx, s)
+	if errors.Is(err, personal.ErrNoKey) && create {
+		return nil, fmt.Errorf("key of %s: %w", s, ErrReadOnly)
+	}
+	return key, err
+}
+
+// Erase implements personal.Keys: ErrReadOnly.
+func (r *Reader) Erase(context.Context, personal.Subject, string, time.Time) (personal.Erasure, error) {
+	return personal.Erasure{}, ErrReadOnly
+}
+
+// Register implements personal.Keys: ErrReadOnly.
+func (r *Reader) Register(context.Context, personal.Subject, string, string) error { return ErrReadOnly }
+
+// key is Key without making one.
+func (k *reads) key(ctx context.Context, s personal.Subject) ([]byte, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	item, err := k.get(ctx, subjectPK(s))
+	if err != nil {
+		return nil, fmt.Errorf("key of %s: %w", s, err)
+	}
+	if key, err, found := k.subjectKey(ctx, s, item); found {
+		return key, err
+	}
+	return nil, personal.ErrNoKey
 }
 
 func subjectPK(s personal.Subject) string { return "s#" + s.Tenant + "#" + s.ID }
@@ -131,18 +199,9 @@ func names(attrs ...string) map[string]string {
 
 // Key implements personal.Keys.
 func (k *Keys) Key(ctx context.Context, s personal.Subject, create bool) ([]byte, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	item, err := k.get(ctx, subjectPK(s))
-	if err != nil {
-		return nil, fmt.Errorf("key of %s: %w", s, err)
-	}
-	if key, err, found := k.subjectKey(ctx, s, item); found {
+	key, err := k.key(ctx, s)
+	if !errors.Is(err, personal.ErrNoKey) || !create {
 		return key, err
-	}
-	if !create {
-		return nil, personal.ErrNoKey
 	}
 	made, err := k.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             &k.kmsKeyID,
@@ -170,7 +229,7 @@ func (k *Keys) Key(ctx context.Context, s personal.Subject, create bool) ([]byte
 		return nil, awserr.Write(fmt.Sprintf("store the key of %s", s), err)
 	}
 	// Another writer stored a key first, or erased the subject: theirs holds.
-	item, err = k.get(ctx, subjectPK(s))
+	item, err := k.get(ctx, subjectPK(s))
 	if err != nil {
 		return nil, fmt.Errorf("key of %s: %w", s, err)
 	}
@@ -182,7 +241,7 @@ func (k *Keys) Key(ctx context.Context, s personal.Subject, create bool) ([]byte
 
 // subjectKey reads a subject's item: ErrErased once erased, the key
 // unwrapped when it has one; found is false when it has neither.
-func (k *Keys) subjectKey(ctx context.Context, s personal.Subject, item map[string]types.AttributeValue) (key []byte, err error, found bool) {
+func (k *reads) subjectKey(ctx context.Context, s personal.Subject, item map[string]types.AttributeValue) (key []byte, err error, found bool) {
 	if _, erased := item[attrErasedAt]; erased {
 		return nil, personal.ErrErased, true
 	}
@@ -198,7 +257,7 @@ func (k *Keys) subjectKey(ctx context.Context, s personal.Subject, item map[stri
 }
 
 // unwrap has KMS decrypt a wrapped key under its encryption context ec.
-func (k *Keys) unwrap(ctx context.Context, wrapped []byte, ec map[string]string) ([]byte, error) {
+func (k *reads) unwrap(ctx context.Context, wrapped []byte, ec map[string]string) ([]byte, error) {
 	out, err := k.kms.Decrypt(ctx, &kms.DecryptInput{
 		CiphertextBlob:    wrapped,
 		KeyId:             &k.kmsKeyID,
@@ -217,7 +276,7 @@ func checkSize(key []byte) ([]byte, error) {
 	return key, nil
 }
 
-func (k *Keys) get(ctx context.Context, pk string) (map[string]types.AttributeValue, error) {
+func (k *reads) get(ctx context.Context, pk string) (map[string]types.AttributeValue, error) {
 	out, err := k.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &k.table, Key: keyOf(pk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return nil, awserr.Read("get", err)
@@ -226,7 +285,7 @@ func (k *Keys) get(ctx context.Context, pk string) (map[string]types.AttributeVa
 }
 
 // Erasure implements personal.Keys.
-func (k *Keys) Erasure(ctx context.Context, s personal.Subject) (personal.Erasure, bool, error) {
+func (k *reads) Erasure(ctx context.Context, s personal.Subject) (personal.Erasure, bool, error) {
 	if err := s.Validate(); err != nil {
 		return personal.Erasure{}, false, err
 	}
@@ -414,8 +473,8 @@ func (k *Keys) Register(ctx context.Context, s personal.Subject, field, value st
 }
 
 // Subjects implements personal.Keys.
-func (k *Keys) Subjects(ctx context.Context, tenant, field, value string) ([]string, error) {
-	index, err := k.indexKey(ctx, tenant, false)
+func (k *reads) Subjects(ctx context.Context, tenant, field, value string) ([]string, error) {
+	index, err := k.indexKey(ctx, tenant)
 	if err != nil || index == nil {
 		// No index key: nothing was ever registered in the tenant.
 		return nil, err
@@ -437,38 +496,49 @@ func (k *Keys) Subjects(ctx context.Context, tenant, field, value string) ([]str
 // and there is none (nil, without an error, when there is none and create
 // is false). A key read is kept: none is ever changed or erased.
 func (k *Keys) indexKey(ctx context.Context, tenant string, create bool) ([]byte, error) {
+	key, err := k.reads.indexKey(ctx, tenant)
+	if key == nil && err == nil && create {
+		if key, err = k.makeIndexKey(ctx, tenant, map[string]string{"tenant": tenant}, func() ([]byte, error) { return k.readIndexKey(ctx, tenant) }); key != nil {
+			k.mu.Lock()
+			k.index[tenant] = key
+			k.mu.Unlock()
+		}
+	}
+	return key, err
+}
+
+// indexKey returns the tenant's index key, nil (without an error) when it
+// has none. A key read is kept: none is ever changed or erased.
+func (k *reads) indexKey(ctx context.Context, tenant string) ([]byte, error) {
 	k.mu.Lock()
 	key, ok := k.index[tenant]
 	k.mu.Unlock()
 	if ok {
 		return key, nil
 	}
-	ec := map[string]string{"tenant": tenant}
-	read := func() ([]byte, error) {
-		item, err := k.get(ctx, indexPK(tenant))
-		if err != nil {
-			return nil, fmt.Errorf("index key of %s: %w", tenant, err)
-		}
-		wrapped, ok := item[attrKey].(*types.AttributeValueMemberB)
-		if !ok {
-			return nil, nil
-		}
-		key, err := k.unwrap(ctx, wrapped.Value, ec)
-		if err != nil {
-			return nil, fmt.Errorf("index key of %s: %w", tenant, err)
-		}
-		return key, nil
-	}
-	key, err := read()
-	if key == nil && err == nil && create {
-		key, err = k.makeIndexKey(ctx, tenant, ec, read)
-	}
+	key, err := k.readIndexKey(ctx, tenant)
 	if key != nil {
 		k.mu.Lock()
 		k.index[tenant] = key
 		k.mu.Unlock()
 	}
 	return key, err
+}
+
+func (k *reads) readIndexKey(ctx context.Context, tenant string) ([]byte, error) {
+	item, err := k.get(ctx, indexPK(tenant))
+	if err != nil {
+		return nil, fmt.Errorf("index key of %s: %w", tenant, err)
+	}
+	wrapped, ok := item[attrKey].(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, nil
+	}
+	key, err := k.unwrap(ctx, wrapped.Value, map[string]string{"tenant": tenant})
+	if err != nil {
+		return nil, fmt.Errorf("index key of %s: %w", tenant, err)
+	}
+	return key, nil
 }
 
 func (k *Keys) makeIndexKey(ctx context.Context, tenant string, ec map[string]string, read func() ([]byte, error)) ([]byte, error) {

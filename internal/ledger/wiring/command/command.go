@@ -14,6 +14,7 @@ import (
 	"annals/internal/ledger/commandapi"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/wiring/eventsdb"
+	"annals/internal/ledger/wiring/keysdb"
 )
 
 // ID is the function's logical id in template.yaml.
@@ -22,14 +23,14 @@ const ID = "CommandFunction"
 // Manifest is what the function reads and may do; template.yaml is held to
 // it exactly.
 var Manifest = wiring.Manifest{
-	Env: slices.Concat(eventsdb.Vars, env.HTTPAuth),
-	Grants: []wiring.Grant{
+	Env: slices.Concat(eventsdb.Vars, keysdb.Vars, env.HTTPAuth),
+	Grants: append([]wiring.Grant{
 		// Load (Query), the conditional append (PutItem), and the guarded
 		// one that holds an Idempotency-Key (TransactWriteItems, which IAM
 		// authorizes as the PutItem of each of its items). A write that
 		// fails its condition returns the item in its place: no read-back.
 		{Resource: "EventsTable", Actions: []string{"dynamodb:PutItem", "dynamodb:Query"}},
-	},
+	}, keysdb.WriterGrants...),
 }
 
 // cacheBytes bounds the states an instance keeps: some 25,000 accounts, a
@@ -47,6 +48,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	store := eventsdb.FromEnv(v, db, eventstore.WithCache(eventstore.NewCache(cacheBytes)))
 	h := commandapi.New(commandapi.Config{
 		Store:   store,
+		Vault:   keysdb.Writer(v, cfg),
 		Auth:    env.Auth(v),
 		Now:     time.Now,
 		NewID:   wiring.NewID,

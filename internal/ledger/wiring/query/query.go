@@ -12,6 +12,7 @@ import (
 	"annals/internal/ledger/queryapi"
 	"annals/internal/ledger/views"
 	"annals/internal/ledger/wiring/eventsdb"
+	"annals/internal/ledger/wiring/keysdb"
 )
 
 // ID is the function's logical id in template.yaml.
@@ -29,6 +30,8 @@ var Manifest = func() wiring.Manifest {
 		m.Env = append(m.Env, wiring.Var{Name: v.Env, Ref: v.Table})
 		m.Grants = append(m.Grants, v.QueryGrants...)
 	}
+	m.Env = append(m.Env, keysdb.Vars...)
+	m.Grants = append(m.Grants, keysdb.ReaderGrants...)
 	m.Env = append(m.Env, env.HTTPAuth...)
 	return m
 }()
@@ -54,6 +57,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	log := v.Logger()
 	h := queryapi.New(queryapi.Config{
 		Store:    eventsdb.FromEnv(v, db),
+		Vault:    keysdb.Reader(v, cfg),
 		Accounts: views.NewDynamoAccounts(readOnly, tables[views.AccountsView]),
 		History:  views.NewDynamoHistory(readOnly, tables[views.HistoryView]),
 		// Ended transfers from the view, pending ones from their streams.
