@@ -11,7 +11,7 @@ import (
 // Cache keeps the keys a function used for a while, so that a warm
 // function opens and seals without asking the store (and KMS) each time.
 // An erasure therefore reaches a warm function that holds the key within
-// the cache's life (docs/operations.md, "Erasure"); the function that
+// the cache's life (docs/operations.md, "Personal data and erasure"); the function that
 // erases forgets the key at once.
 type Cache struct {
 	Keys
@@ -33,8 +33,10 @@ type cached struct {
 	until  time.Time
 }
 
-// DefaultCacheTTL is how long a function keeps a key.
-const DefaultCacheTTL = time.Minute
+// DefaultCacheTTL is how long a function keeps a key: an erasure reaches
+// every warm instance within it, and a busy subject costs an instance one
+// key read (a GetItem and a KMS Decrypt) per period.
+const DefaultCacheTTL = 10 * time.Second
 
 // NewCache returns the key store with a cache of at most size keys, each
 // kept for ttl by the clock now.

@@ -3,12 +3,13 @@ package account
 import (
 	"fmt"
 
-	"annals/internal/kit/personal"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"annals/internal/kit/personal"
 )
 
 // maxTextBytes bounds free text (owner, reference, ids): enough for any real

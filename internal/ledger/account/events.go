@@ -35,9 +35,9 @@ const (
 // subject erases them. A version-1 event has the account's own id for a
 // subject, and its owner in the clear.
 type AccountOpened struct {
-	AccountID      string   `json:"accountId"`
-	DataSubject    string   `json:"dataSubject"`
-	Owner          string   `json:"owner"`
+	AccountID   string `json:"accountId"`
+	DataSubject string `json:"dataSubject"`
+	Owner       string `json:"owner"`
 	// OwnerIndex is the owner's blind index under the subject's key, what
 	// lookups by owner find the account by; it reveals nothing once the
 	// subject is erased. Empty before owners were sealed.

@@ -22,7 +22,9 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 			t.Parallel()
 			eventsTable := awstest.Table(t, db, "EventsTable")
 			seedDemo(t, eventstore.New(dynamostore.New(db, eventsTable)))
-			fn := lambdatest.Start(t, bootstrap, map[string]string{"EVENTS_TABLE": eventsTable})
+			env := awstest.PersonalData(t)
+			env["EVENTS_TABLE"] = eventsTable
+			fn := lambdatest.Start(t, bootstrap, env)
 			checkPayloadResponse(t, name, lambdatest.Call[events.APIGatewayV2HTTPResponse](t, fn, raw))
 		})
 	}

@@ -20,7 +20,7 @@ type erased struct {
 }
 
 // erase deletes a data subject's key, after which every sealed copy of
-// their personal data reads as erased (docs/operations.md, "Erasure").
+// their personal data reads as erased (docs/operations.md, "Personal data and erasure").
 // It is idempotent: erasing again answers the first erasure's record. It
 // takes no body (or an empty object) and no Idempotency-Key: a repeat is
 // harmless by itself.

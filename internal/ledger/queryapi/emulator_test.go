@@ -21,7 +21,8 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
 	// Every view of the registry gets a table of its own.
-	env := map[string]string{"EVENTS_TABLE": eventsTable}
+	env := awstest.PersonalData(t)
+	env["EVENTS_TABLE"] = eventsTable
 	tables := map[string]string{}
 	for _, v := range views.All {
 		tables[v.Name] = awstest.Table(t, db, v.Table)

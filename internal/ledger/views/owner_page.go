@@ -46,7 +46,9 @@ func (m *MemoryAccounts) AccountsOfOwnerPage(_ context.Context, tenant, owner, a
 	if limit < 1 || owner == "" {
 		return nil, nil
 	}
-	out := m.rows.where(func(r AccountRow) bool { return r.Tenant == tenant && OwnerIndexOf(r.State) == owner && r.AccountID > after })
+	out := m.rows.where(func(r AccountRow) bool {
+		return r.Tenant == tenant && OwnerIndexOf(r.State) == owner && r.AccountID > after
+	})
 	slices.SortFunc(out, func(a, b AccountRow) int { return strings.Compare(a.AccountID, b.AccountID) })
 	if len(out) > limit {
 		out = out[:limit]

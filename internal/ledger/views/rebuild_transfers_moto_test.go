@@ -145,7 +145,7 @@ func TestRebuildTransfersEqualsTheLiveViewAndTheFold(t *testing.T) {
 	}
 	// A transfer whose debit does not decode: quarantined at 2.
 	poisoned := s.request(t, "tr-poison", src.stream.ID, dst.stream.ID, 5)
-	s.commit(t, poisoned, eventstore.NewEvent{Type: transfer.TypeDebited, SchemaVersion: 2, Data: json.RawMessage(`{}`)})
+	s.commit(t, poisoned, eventstore.NewEvent{Type: transfer.TypeDebited, SchemaVersion: transfer.SchemaVersion + 1, Data: json.RawMessage(`{}`)})
 	wantPending["tr-poison"] = true
 
 	target := views.NewTransfers(s.freshTransfers, s.events, s.dead, s.log)

@@ -131,7 +131,8 @@ func TestStatementPayloadsThroughTheBuiltFunction(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "QueryFunction")
 	db := awstest.DynamoDB(t)
-	env := map[string]string{"EVENTS_TABLE": awstest.Table(t, db, "EventsTable")}
+	env := awstest.PersonalData(t)
+	env["EVENTS_TABLE"] = awstest.Table(t, db, "EventsTable")
 	for _, v := range views.All {
 		env[v.Env] = awstest.Table(t, db, v.Table)
 	}

@@ -46,3 +46,14 @@ func KMSOver(t testing.TB, w *Wire, attempts int) *kms.Client {
 		o.Retryer = retry.NewStandard(FastRetries(attempts))
 	})
 }
+
+// PersonalData returns the environment of a function that seals or opens
+// personal data: a subjects' keys table and a KMS key of this test's own.
+func PersonalData(t testing.TB) map[string]string {
+	t.Helper()
+	db := DynamoDB(t)
+	return map[string]string{
+		"SUBJECT_KEYS_TABLE": Table(t, db, "SubjectKeysTable"),
+		"PERSONAL_DATA_KEY":  Key(t, KMS(t), "PersonalDataKey"),
+	}
+}

@@ -157,7 +157,9 @@ func (r *Reader) Erase(context.Context, personal.Subject, string, time.Time) (pe
 }
 
 // Register implements personal.Keys: ErrReadOnly.
-func (r *Reader) Register(context.Context, personal.Subject, string, string) error { return ErrReadOnly }
+func (r *Reader) Register(context.Context, personal.Subject, string, string) error {
+	return ErrReadOnly
+}
 
 // key is Key without making one.
 func (k *reads) key(ctx context.Context, s personal.Subject) ([]byte, error) {
