@@ -424,8 +424,10 @@ func (r *run) checkTrails(trails []*trail) {
 			continue
 		}
 		opened, ok := t.items[0].event.(account.AccountOpened)
-		want := account.AccountOpened{AccountID: t.account.id, Owner: t.account.owner, Currency: currency, OverdraftLimit: t.account.overdraft}
-		if !ok || opened != want {
+		// The soak's accounts are their own data subjects; the owner's
+		// blind index is opaque, and only has to be there.
+		want := account.AccountOpened{AccountID: t.account.id, DataSubject: t.account.id, Owner: t.account.owner, OwnerIndex: opened.OwnerIndex, Currency: currency, OverdraftLimit: t.account.overdraft}
+		if !ok || opened != want || opened.OwnerIndex == "" {
 			bad(t.items[0], "%+v, want %+v", t.items[0].event, want)
 		}
 		if !slices.Contains(t.account.open.corrs(), t.items[0].CorrelationID) {
