@@ -41,6 +41,7 @@ var pipelineFunctions = []string{"FanoutFunction", "ProjectorFunction"}
 // views in their tables, the projector's dead-letter queue.
 type pipeline struct {
 	tenant  string
+	vault   *personal.Vault
 	cmd     *commandapi.Handler
 	events  *eventstore.Store // the events table, as the projector reads it
 	view    *views.DynamoAccounts
@@ -81,8 +82,9 @@ func newPipeline(t *testing.T) *pipeline {
 	p.history = views.NewDynamoHistory(viewDB, p.tables[views.HistoryView])
 
 	newID := func() string { return uuid.Must(uuid.NewV7()).String() }
+	p.vault = personal.NewVault(personal.NewMemoryKeys())
 	p.cmd = commandapi.New(commandapi.Config{
-		Vault: personal.NewVault(personal.NewMemoryKeys()),
+		Vault: p.vault,
 		Store: eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithIDs(newID), eventstore.WithLogger(log)),
 		Now:   time.Now,
 		NewID: newID,
@@ -357,8 +359,16 @@ func runPipeline(t *testing.T, seed uint64) {
 	commits := 0
 	for i, tr := range truths {
 		a := accounts[slices.IndexFunc(accounts, func(a *client) bool { return a.id == tr.stream.ID })]
-		if fmt.Sprintf("%+v", tr.state()) != fmt.Sprintf("%+v", a.model) || tr.head() != a.version {
-			t.Errorf("stream %d (%s) folds to %+v at %d; the answers said %+v at %d", i, tr.stream, tr.state(), tr.head(), a.model, a.version)
+		// The answers hold the owner in the clear, the events sealed, with
+		// the owner's blind index, which no answer names.
+		state := tr.state()
+		owner, err := p.vault.Open(t.Context(), p.tenant, state.Owner)
+		if err != nil || !personal.IsSealed(state.Owner) || state.OwnerIndex == "" {
+			t.Errorf("stream %d (%s) holds owner %q (index %q), want it sealed and indexed: %v", i, tr.stream, state.Owner, state.OwnerIndex, err)
+		}
+		state.Owner, state.OwnerIndex = owner, ""
+		if fmt.Sprintf("%+v", state) != fmt.Sprintf("%+v", a.model) || tr.head() != a.version {
+			t.Errorf("stream %d (%s) folds to %+v at %d; the answers said %+v at %d", i, tr.stream, state, tr.head(), a.model, a.version)
 		}
 		seen := map[string]bool{}
 		for _, e := range tr.events {

@@ -26,10 +26,16 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		}
 	}](t, "QueryFunction")
 	wantEnv := map[string]any{
-		"EVENTS_TABLE": awstest.Ref("EventsTable"),
-		"TENANT_CLAIM": awstest.Ref("TenantClaim"),
+		"EVENTS_TABLE":       awstest.Ref("EventsTable"),
+		"TENANT_CLAIM":       awstest.Ref("TenantClaim"),
+		"SUBJECT_KEYS_TABLE": awstest.Ref("SubjectKeysTable"),
+		"PERSONAL_DATA_KEY":  awstest.Ref("PersonalDataKey"),
 	}
-	want := []awstest.Grant{{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")}}
+	want := []awstest.Grant{
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
+		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.GetAtt("SubjectKeysTable", "Arn")},
+		{Actions: []string{"kms:Decrypt"}, Resource: awstest.GetAtt("PersonalDataKey", "Arn")},
+	}
 	for _, v := range views.All {
 		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
 		for _, g := range v.QueryGrants {
@@ -40,7 +46,8 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	for _, g := range grants {
 		for _, a := range g.Actions {
 			// Reads only: no write of any kind, anywhere.
-			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
+			// (kms:Decrypt unwraps a key to read personal data with.)
+			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt"}, a) {
 				t.Errorf("action %s is not a read", a)
 			}
 		}
