@@ -8,9 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
@@ -199,16 +197,11 @@ func (c cli) archiveStore(ctx context.Context, table, bucket string) (*eventstor
 	if err != nil {
 		return nil, nil, fmt.Errorf("aws config: %w", err)
 	}
-	objects := c.archiveObjects(cfg, bucket)
+	objects, err := s3archive.New(cfg, bucket)
+	if err != nil {
+		return nil, nil, err
+	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := eventsdb.Store(dynamodb.NewFromConfig(cfg), table, snapshotEvery, log, eventstore.WithArchive(objects))
 	return store, objects, nil
-}
-
-// archiveObjects is the archive bucket.
-func (c cli) archiveObjects(cfg aws.Config, bucket string) *s3archive.Bucket {
-	return s3archive.New(s3.NewFromConfig(cfg, func(o *s3.Options) {
-		// A local S3 (moto) serves buckets by path, not by host name.
-		o.UsePathStyle = aws.ToString(cfg.BaseEndpoint) != "" || c.getenv("AWS_ENDPOINT_URL") != "" || c.getenv("AWS_ENDPOINT_URL_S3") != ""
-	}), bucket)
 }

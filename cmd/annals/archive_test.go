@@ -8,7 +8,6 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
@@ -20,9 +19,9 @@ import (
 func TestArchiveCommand(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, s3 := awstest.DynamoDB(t), awstest.S3(t)
-	table, bucket := awstest.Table(t, db, "EventsTable"), awstest.Bucket(t, s3, "archive")
-	objects := s3archive.New(s3, bucket)
+	db := awstest.DynamoDB(t)
+	table, objects := awstest.Table(t, db, "EventsTable"), awstest.ArchiveBucket(t, "archive")
+	bucket := objects.Bucket()
 	clock := testclock.New(testclock.Start, time.Minute)
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithClock(clock.Now), eventstore.WithArchive(objects))
 	c := app.NewCommands(store, 0)

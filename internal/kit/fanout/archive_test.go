@@ -10,7 +10,6 @@ import (
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/localaws/awstest"
 )
 
@@ -19,7 +18,7 @@ import (
 // filter, and dropped by the handler all the same.
 func TestArchivalNeverReachesTheEventsStream(t *testing.T) {
 	t.Parallel()
-	db, s3 := awstest.DynamoDB(t), awstest.S3(t)
+	db := awstest.DynamoDB(t)
 	table := awstest.Table(t, db, "EventsTable")
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithSnapshotEvery(3))
 	ctx := t.Context()
@@ -33,7 +32,7 @@ func TestArchivalNeverReachesTheEventsStream(t *testing.T) {
 		head = c.Head
 	}
 	inserted := len(tableStreamEvent(t, db, table).Records)
-	a, err := store.Archive(ctx, s, s3archive.New(s3, awstest.Bucket(t, s3, "archive")))
+	a, err := store.Archive(ctx, s, awstest.ArchiveBucket(t, "archive"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"annals/internal/kit/eventstore/s3archive"
 )
 
 // S3 returns a client for the local S3 (moto), addressing buckets by path
@@ -17,6 +19,18 @@ func S3(t testing.TB) *s3.Client {
 		// moto sends no checksums back, which the SDK would log on every read.
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
+}
+
+// ArchiveBucket creates a bucket for this test alone, as Bucket does, and
+// returns it as the event store's archive objects, reached the way the
+// functions and the CLI reach theirs.
+func ArchiveBucket(t testing.TB, prefix string) *s3archive.Bucket {
+	t.Helper()
+	b, err := s3archive.New(Config(t, "S3"), Bucket(t, S3(t), prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // Bucket creates a bucket for this test alone and deletes it, with its
