@@ -90,7 +90,7 @@ flags:
 	accounts := app.NewAccounts(store)
 	closed := account.AccountClosed{}.EventType()
 	for cursor := (*eventstore.ScanCursor)(nil); ; {
-		page, err := store.ScanCommits(ctx, eventstore.CommitScan{Cursor: cursor})
+		page, err := store.ScanCommits(ctx, eventstore.CommitScan{Cursor: cursor, SkipArchives: true})
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ flags:
 			if err != nil {
 				return fmt.Errorf("archive: load %s: %w", last.Stream, err)
 			}
-			if cur.State.Status != account.StatusClosed || cur.Head.Version() != last.Version {
+			if cur.Head.Archived() || cur.State.Status != account.StatusClosed || cur.Head.Version() != last.Version {
 				continue
 			}
 			candidates.Add(1)

@@ -13,9 +13,10 @@ import (
 	"annals/internal/localaws/awstest"
 )
 
-// Archiving a stream removes its items and writes its marker: the table's
-// stream records of both are kept off the fan-out by the event source's
-// filter, and dropped by the handler all the same.
+// Archiving a stream removes its snapshots, replaces its commits by
+// placeholders and writes its marker: the table's stream records of all
+// of them are kept off the fan-out by the event source's filter, and
+// dropped by the handler all the same.
 func TestArchivalNeverReachesTheEventsStream(t *testing.T) {
 	t.Parallel()
 	db := awstest.DynamoDB(t)
@@ -42,8 +43,10 @@ func TestArchivalNeverReachesTheEventsStream(t *testing.T) {
 	for _, r := range archival.Records {
 		counts[r.EventName]++
 	}
-	if counts["INSERT"] != 1 || counts["REMOVE"] != a.Removed || len(archival.Records) != a.Removed+1 {
-		t.Fatalf("archival made records %v; want the marker's INSERT and %d REMOVEs", counts, a.Removed)
+	// The marker is inserted, the snapshots removed, every commit's item
+	// replaced by its placeholder.
+	if counts["INSERT"] != 1 || counts["REMOVE"] != a.Snapshots || counts["MODIFY"] != a.Commits || len(archival.Records) != a.Removed+1 {
+		t.Fatalf("archival made records %v; want the marker's INSERT, %d REMOVEs and %d MODIFYs", counts, a.Snapshots, a.Commits)
 	}
 
 	p := awstest.TemplateFunction[struct {
