@@ -10,14 +10,12 @@ import (
 )
 
 func TestDynamoDBBackendContract(t *testing.T) {
-	t.Parallel()
 	db := awstest.DynamoDB(t)
 	// A table per test: the suite's scans read the whole table.
 	storetest.Run(t, func(t *testing.T) eventstore.Backend { return dynamostore.New(db, awstest.Table(t, db, "EventsTable")) })
 }
 
 func TestDynamoDBBackendArchive(t *testing.T) {
-	t.Parallel()
 	db := awstest.DynamoDB(t)
 	storetest.RunArchive(t,
 		func(t *testing.T) eventstore.Backend { return dynamostore.New(db, awstest.Table(t, db, "EventsTable")) },
