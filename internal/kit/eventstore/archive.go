@@ -96,15 +96,19 @@ const (
 	attrArchiveBucket = "ab"
 	attrArchiveKey    = "ak"
 	attrArchiveSum    = "as"
+	attrArchivedAt    = "aa"
 )
 
 // Archived says where a stream's archive is.
 type Archived struct {
-	Stream    StreamID
-	Bucket    string
-	Key       string
-	SHA256    string // of the object's body, hex
-	Last      int64  // the stream's last version
+	Stream StreamID
+	Bucket string
+	Key    string
+	SHA256 string // of the object's body, hex
+	Last   int64  // the stream's last version
+	// At is when the archival began (wrote the marker); zero for an
+	// archive made before markers kept it.
+	At        time.Time
 	Commits   int
 	Snapshots int
 	// Removed is how many items this call took out of the table: the
@@ -327,6 +331,9 @@ type marker struct {
 	sum            string
 	recordedAt     time.Time
 	foldKey, state string
+	// at is when the archival wrote it; zero for a marker written before
+	// markers kept it.
+	at time.Time
 }
 
 func (m marker) item() Item {
@@ -337,6 +344,9 @@ func (m marker) item() Item {
 	}
 	if m.state != "" {
 		it[attrFoldKey], it[attrState] = s(m.foldKey), s(m.state)
+	}
+	if !m.at.IsZero() {
+		it[attrArchivedAt] = s(m.at.UTC().Format(timeLayout))
 	}
 	return it
 }
@@ -367,6 +377,13 @@ func decodeMarker(stream StreamID, it Item) (marker, error) {
 	m.recordedAt, errs[4] = timeAttr(it, attrRecordedAt)
 	if err := errors.Join(errs[:]...); err != nil {
 		return m, fmt.Errorf("archive marker of %s: %w", stream, err)
+	}
+	if _, ok := it[attrArchivedAt]; ok {
+		at, err := timeAttr(it, attrArchivedAt)
+		if err != nil {
+			return m, fmt.Errorf("archive marker of %s: %w", stream, err)
+		}
+		m.at = at
 	}
 	return m, nil
 }
@@ -496,7 +513,7 @@ func (s *Store) Archive(ctx context.Context, stream StreamID, objects ArchiveObj
 		}
 		m = &marker{
 			stream: stream, last: head.last(), bucket: objects.Bucket(), key: key, sum: sum,
-			recordedAt: head.recordedAt, foldKey: head.foldKey, state: string(head.state),
+			recordedAt: head.recordedAt, foldKey: head.foldKey, state: string(head.state), at: s.now().UTC(),
 		}
 		if err := s.backend.Write(ctx, []Write{{Item: m.item(), MustNotExist: true}}, ""); err != nil {
 			var cf *ConditionFailedError
@@ -511,7 +528,7 @@ func (s *Store) Archive(ctx context.Context, stream StreamID, objects ArchiveObj
 		commits, snapshots = len(cs), len(sns)
 	}
 	removed, err := s.removeArchived(ctx, bw, stream)
-	a := Archived{Stream: stream, Bucket: m.bucket, Key: m.key, SHA256: m.sum, Last: m.last, Commits: commits, Snapshots: snapshots, Removed: removed}
+	a := Archived{Stream: stream, Bucket: m.bucket, Key: m.key, SHA256: m.sum, Last: m.last, At: m.at, Commits: commits, Snapshots: snapshots, Removed: removed}
 	if err != nil {
 		return a, fmt.Errorf("archive %s: %w", stream, err)
 	}
@@ -729,7 +746,7 @@ func (s *Store) ArchiveOf(ctx context.Context, stream StreamID) (Archived, bool,
 	if err != nil || m == nil {
 		return Archived{}, false, err
 	}
-	return Archived{Stream: stream, Bucket: m.bucket, Key: m.key, SHA256: m.sum, Last: m.last}, true, nil
+	return Archived{Stream: stream, Bucket: m.bucket, Key: m.key, SHA256: m.sum, Last: m.last, At: m.at}, true, nil
 }
 
 // errInArchive is what a read of the table meets in an archived stream:

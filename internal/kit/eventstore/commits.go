@@ -31,6 +31,11 @@ type CommitScan struct {
 	// otherwise read from their archives (the store needs WithArchive),
 	// and lists the streams in the page's Archived instead.
 	SkipArchives bool
+	// Eventual reads eventually consistent pages, at half the read units:
+	// a commit written in the last second may be missing from them. For a
+	// scan that looks for what changes no more (closed accounts), not for
+	// one that must see every commit (a rebuild).
+	Eventual bool
 	// Cursor goes on from a previous page; nil starts the segment.
 	Cursor *ScanCursor
 }
@@ -113,8 +118,9 @@ type CommitScanPage struct {
 	Next *ScanCursor
 }
 
-// ScanCommits reads one page (one Scan request of up to 1 MB, consistent)
-// of a segment of the events table and returns the commits on it. The scan
+// ScanCommits reads one page (one Scan request of up to 1 MB, consistent
+// unless Eventual) of a segment of the events table and returns the
+// commits on it. The scan
 // reads every item, snapshots and guards included, and keeps the commits
 // and the archived streams' items; a page may hold none and still have a
 // Next.
@@ -129,7 +135,7 @@ func (s *Store) ScanCommits(ctx context.Context, sc CommitScan) (CommitScanPage,
 		return CommitScanPage{}, fmt.Errorf("%w: scan segment %d of %d", ErrInvalid, sc.Segment, sc.Segments)
 	}
 	q := Scan{
-		Segment: int32(sc.Segment), Segments: int32(sc.Segments), Consistent: true,
+		Segment: int32(sc.Segment), Segments: int32(sc.Segments), Consistent: !sc.Eventual,
 		Filter: []Match{{Name: attrKind, Op: MatchOneOf, Values: []string{kindCommit, kindArchived}}},
 	}
 	if !sc.Since.IsZero() {

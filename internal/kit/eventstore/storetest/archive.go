@@ -693,6 +693,13 @@ func testScanArchives(t *testing.T, nb NewBackend, no NewObjects) {
 		if err != nil {
 			t.Fatalf("%d segments, skipping archives: %v", segments, err)
 		}
+		// Nothing is written meanwhile: eventually consistent pages read
+		// the same, at half the price.
+		m := &eventstore.Meter{}
+		p, err := f.store.ScanCommits(eventstore.WithMeter(ctx(t), m), eventstore.CommitScan{SkipArchives: true, Eventual: true})
+		if err != nil || p.Scanned == 0 || m.Usage().ReadUnits != 0.5 {
+			t.Errorf("an eventually consistent page: %d items, %v read units, %v; want half a unit", p.Scanned, m.Usage().ReadUnits, err)
+		}
 		for _, s := range []eventstore.StreamID{live, restored, beforePlaceholders} {
 			if g := CommitVersions(got[s]) + " " + commitIDs(got[s]); g != want[s] {
 				t.Errorf("%d segments, skipping archives: %s scans as %s, want %s", segments, s, g, want[s])
