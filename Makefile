@@ -135,6 +135,10 @@ schemathesis-path: ## print Schemathesis's path (for ANNALS_SCHEMATHESIS)
 LAMBDA_ARCH ?= arm64
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 
+.PHONY: build-ArchiverFunction
+build-ArchiverFunction:
+	$(call lambda_build,archiver)
+
 .PHONY: build-CommandFunction
 build-CommandFunction:
 	$(call lambda_build,command)

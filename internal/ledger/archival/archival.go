@@ -33,7 +33,12 @@ type Config struct {
 	// Until is when the run stops taking up accounts (the zero time for
 	// never): what it did not reach, the next run does.
 	Until time.Time
-	// Now is the clock for Until; time.Now when nil.
+	// FinishAfter: an archival found half done is finished when it began
+	// at least this long ago (DefaultFinishAfter when zero). A younger one
+	// may be under way in another process, or be a restore under way,
+	// which finishing it would cross.
+	FinishAfter time.Duration
+	// Now is the clock for Until and FinishAfter; time.Now when nil.
 	Now func() time.Time
 	// Log gets a line per account archived and per account that failed.
 	Log *slog.Logger
@@ -42,6 +47,10 @@ type Config struct {
 	// Scanned, if set, is told of each page's items read.
 	Scanned func(items int)
 }
+
+// DefaultFinishAfter is Config.FinishAfter when zero: an archival or a
+// restore takes seconds.
+const DefaultFinishAfter = time.Hour
 
 // Result is what a run did.
 type Result struct {
@@ -93,11 +102,16 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.FinishAfter == 0 {
+		c.FinishAfter = DefaultFinishAfter
+	}
 	accounts := app.NewAccounts(c.Store)
 	closed := account.AccountClosed{}.EventType()
 	var res Result
 	for cursor := c.From; ; {
-		page, err := c.Store.ScanCommits(ctx, eventstore.CommitScan{Cursor: cursor, SkipArchives: true})
+		// Eventually consistent: a closed account's commits are long
+		// written, and the scan reads the whole table at half the price.
+		page, err := c.Store.ScanCommits(ctx, eventstore.CommitScan{Cursor: cursor, SkipArchives: true, Eventual: true})
 		if err != nil {
 			return res, fmt.Errorf("archival: %w", err)
 		}
@@ -169,15 +183,25 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 }
 
-// archive archives one account if it is closed and its close is its head
-// (nothing came after it), and finishes an archival that stopped half
-// way. It reports whether it archived.
+// archive archives one account if it is closed (a closed account takes
+// no more commits), and finishes an archival that stopped half way long
+// enough ago. It reports whether it archived.
 func archive(ctx context.Context, c Config, accounts *app.Accounts, stream eventstore.StreamID) (eventstore.Archived, bool, error) {
 	cur, err := accounts.Load(ctx, stream)
 	if err != nil {
 		return eventstore.Archived{}, false, fmt.Errorf("load: %w", err)
 	}
-	if !cur.Head.Archived() && cur.State.Status != account.StatusClosed {
+	switch {
+	case cur.Head.Archived():
+		a, ok, err := c.Store.ArchiveOf(ctx, stream)
+		if err != nil || !ok {
+			return a, false, err
+		}
+		if !a.At.IsZero() && c.Now().Sub(a.At) < c.FinishAfter {
+			c.Log.InfoContext(ctx, "archival under way, left to it", "stream", stream.Key(), "began", a.At.Format(time.RFC3339))
+			return a, false, nil
+		}
+	case cur.State.Status != account.StatusClosed:
 		return eventstore.Archived{}, false, nil
 	}
 	a, err := c.Store.Archive(ctx, stream, c.Objects)

@@ -185,6 +185,13 @@ func TestFailuresAreTriedAgain(t *testing.T) {
 		}
 	}
 	w.backend.failBatches.Store(0)
+	// Half done a moment ago (by the store's clock): perhaps under way
+	// elsewhere, or a restore; left alone.
+	marker, _, _ := w.store.ArchiveOf(t.Context(), a)
+	res = w.run(archival.Config{ClosedBefore: cut, Now: func() time.Time { return marker.At.Add(time.Minute) }})
+	if res.Finished != 0 || len(res.Failed) != 0 {
+		t.Fatalf("a run a minute after the archivals began = %+v; want them left alone", res)
+	}
 	res = w.run(archival.Config{ClosedBefore: cut})
 	if res.Finished != 2 || len(res.Failed) != 0 || res.Err() != nil {
 		t.Fatalf("the next run = %+v; want both archivals finished", res)
