@@ -18,9 +18,6 @@ import (
 	"annals/internal/ledger/wiring/eventsdb"
 )
 
-// archiveBucketEnv names the bucket of the streams' archives.
-const archiveBucketEnv = "ARCHIVE_BUCKET"
-
 const archiveUsage = `usage:
   annals archive --closed-before T [--max N] [flags]
   annals archive restore STREAM [flags]
@@ -69,7 +66,7 @@ flags:
 	if *limit < 0 {
 		return usagef("archive: --max %d is not a count", *limit)
 	}
-	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": archiveBucketEnv}, "events-table", "bucket"); err != nil {
+	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": env.ArchiveBucket}, "events-table", "bucket"); err != nil {
 		return err
 	}
 	store, objects, err := c.archiveStore(ctx, *table, *bucket)
@@ -133,7 +130,7 @@ flags:
 	if err != nil {
 		return usagef("archive restore: %v", err)
 	}
-	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": archiveBucketEnv}, "events-table", "bucket"); err != nil {
+	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": env.ArchiveBucket}, "events-table", "bucket"); err != nil {
 		return err
 	}
 	store, objects, err := c.archiveStore(ctx, *table, *bucket)
@@ -156,7 +153,7 @@ func (c cli) archiveFlags(fs interface {
 	String(name, value, usage string) *string
 }) (table, bucket *string) {
 	table = fs.String("events-table", c.envDefault(env.EventsTable), "the events table (default $EVENTS_TABLE)")
-	bucket = fs.String("bucket", c.envDefault(archiveBucketEnv), "the archive bucket (default $"+archiveBucketEnv+")")
+	bucket = fs.String("bucket", c.envDefault(env.ArchiveBucket), "the archive bucket (default $"+env.ArchiveBucket+")")
 	return table, bucket
 }
 

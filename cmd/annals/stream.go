@@ -97,7 +97,7 @@ flags:
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var opts []eventstore.Option
-	if b := c.envDefault(archiveBucketEnv); b != "" {
+	if b := c.envDefault(env.ArchiveBucket); b != "" {
 		// An archived stream shows from its archive.
 		objects, err := s3archive.New(cfg, b)
 		if err != nil {
