@@ -117,6 +117,7 @@ bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and again
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/processapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/pipelinetest/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/ledger/stacktest/
+	$(GO) test -run '^$$' -bench Storage -benchtime=3x -count=1 ./internal/ledger/archival/
 	ANNALS_RIE=$(RIE) $(GO) test -run '^$$' -bench ColdStart -benchtime=1x -count=1 ./internal/ledger/functions/
 
 .PHONY: rie-path
