@@ -21,7 +21,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	eventsTable := awstest.Table(t, db, "EventsTable")
 	// Every view of the registry gets a table of its own.
-	env := map[string]string{"EVENTS_TABLE": eventsTable}
+	env := map[string]string{"EVENTS_TABLE": eventsTable, "ARCHIVE_BUCKET": awstest.ArchiveBucket(t, "archive").Bucket()}
 	tables := map[string]string{}
 	for _, v := range views.All {
 		tables[v.Name] = awstest.Table(t, db, v.Table)

@@ -26,10 +26,15 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		}
 	}](t, "QueryFunction")
 	wantEnv := map[string]any{
-		"EVENTS_TABLE": awstest.Ref("EventsTable"),
-		"TENANT_CLAIM": awstest.Ref("TenantClaim"),
+		"EVENTS_TABLE":   awstest.Ref("EventsTable"),
+		"TENANT_CLAIM":   awstest.Ref("TenantClaim"),
+		"ARCHIVE_BUCKET": awstest.Ref("ArchiveBucket"),
 	}
-	want := []awstest.Grant{{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")}}
+	want := []awstest.Grant{
+		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
+		// An archived account's history, from its archive.
+		{Actions: []string{"s3:GetObject"}, Resource: map[string]any{"Fn::Sub": "${ArchiveBucket.Arn}/*"}},
+	}
 	for _, v := range views.All {
 		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
 		for _, g := range v.QueryGrants {
@@ -40,7 +45,7 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 	for _, g := range grants {
 		for _, a := range g.Actions {
 			// Reads only: no write of any kind, anywhere.
-			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem"}, a) {
+			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem", "s3:GetObject"}, a) {
 				t.Errorf("action %s is not a read", a)
 			}
 		}

@@ -130,7 +130,7 @@ func TestStatementPayloadsThroughTheBuiltFunction(t *testing.T) {
 	t.Parallel()
 	bootstrap := lambdatest.Build(t, "QueryFunction")
 	db := awstest.DynamoDB(t)
-	env := map[string]string{"EVENTS_TABLE": awstest.Table(t, db, "EventsTable")}
+	env := map[string]string{"EVENTS_TABLE": awstest.Table(t, db, "EventsTable"), "ARCHIVE_BUCKET": awstest.ArchiveBucket(t, "archive").Bucket()}
 	for _, v := range views.All {
 		env[v.Env] = awstest.Table(t, db, v.Table)
 	}
