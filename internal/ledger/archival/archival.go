@@ -143,7 +143,8 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			}
 		}
 		for _, stream := range todo {
-			if !c.Until.IsZero() && !c.Now().Before(c.Until) {
+			now := c.Now()
+			if !c.Until.IsZero() && !now.Before(c.Until) {
 				return stop("time")
 			}
 			if c.Max > 0 && res.Archived+res.Finished >= c.Max {
@@ -152,7 +153,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			a, ok, err := archive(ctx, c, accounts, stream)
+			a, ok, err := archive(ctx, c, accounts, stream, now)
 			switch {
 			case err != nil:
 				res.Failed = append(res.Failed, Failure{Stream: stream, Err: err})
@@ -186,7 +187,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 // archive archives one account if it is closed (a closed account takes
 // no more commits), and finishes an archival that stopped half way long
 // enough ago. It reports whether it archived.
-func archive(ctx context.Context, c Config, accounts *app.Accounts, stream eventstore.StreamID) (eventstore.Archived, bool, error) {
+func archive(ctx context.Context, c Config, accounts *app.Accounts, stream eventstore.StreamID, now time.Time) (eventstore.Archived, bool, error) {
 	cur, err := accounts.Load(ctx, stream)
 	if err != nil {
 		return eventstore.Archived{}, false, fmt.Errorf("load: %w", err)
@@ -197,7 +198,7 @@ func archive(ctx context.Context, c Config, accounts *app.Accounts, stream event
 		if err != nil || !ok {
 			return a, false, err
 		}
-		if !a.At.IsZero() && c.Now().Sub(a.At) < c.FinishAfter {
+		if !a.At.IsZero() && now.Sub(a.At) < c.FinishAfter {
 			c.Log.InfoContext(ctx, "archival under way, left to it", "stream", stream.Key(), "began", a.At.Format(time.RFC3339))
 			return a, false, nil
 		}
