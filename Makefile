@@ -118,6 +118,7 @@ bench: $(MOTO_VENV)/.installed $(RIE) ## run the benchmarks (in memory and again
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/processapi/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=50x -count=1 ./internal/ledger/pipelinetest/
 	tools/with-moto $(MOTO_PYTHON) $(GO) test -run '^$$' -bench . -benchtime=300x -count=1 ./internal/ledger/stacktest/
+	$(GO) test -run '^$$' -bench Storage -benchtime=3x -count=1 ./internal/ledger/archival/
 	ANNALS_RIE=$(RIE) $(GO) test -run '^$$' -bench ColdStart -benchtime=1x -count=1 ./internal/ledger/functions/
 
 .PHONY: rie-path
@@ -135,6 +136,10 @@ schemathesis-path: ## print Schemathesis's path (for ANNALS_SCHEMATHESIS)
 # exactly what ships, compiled for the machine they run on.
 LAMBDA_ARCH ?= arm64
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags "-s -w" -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
+
+.PHONY: build-ArchiverFunction
+build-ArchiverFunction:
+	$(call lambda_build,archiver)
 
 .PHONY: build-CommandFunction
 build-CommandFunction:

@@ -8,21 +8,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/s3archive"
-	"annals/internal/ledger/account"
-	"annals/internal/ledger/app"
+	"annals/internal/ledger/archival"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/wiring/eventsdb"
 )
-
-// archiveBucketEnv names the bucket of the streams' archives.
-const archiveBucketEnv = "ARCHIVE_BUCKET"
 
 const archiveUsage = `usage:
   annals archive --closed-before T [--max N] [flags]
@@ -72,62 +66,41 @@ flags:
 	if *limit < 0 {
 		return usagef("archive: --max %d is not a count", *limit)
 	}
-	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": archiveBucketEnv}, "events-table", "bucket"); err != nil {
+	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": env.ArchiveBucket}, "events-table", "bucket"); err != nil {
 		return err
 	}
 	store, objects, err := c.archiveStore(ctx, *table, *bucket)
 	if err != nil {
 		return err
 	}
-	var scanned, candidates, archived, events atomic.Int64
+	var scanned, archived, events atomic.Int64
 	p := c.startStatus(func(elapsed time.Duration, bar bool) string {
-		text := fmt.Sprintf("archive: %d items scanned, %d closed before %s, %d archived (%d events), %s",
-			scanned.Load(), candidates.Load(), t.UTC().Format(time.RFC3339), archived.Load(), events.Load(), elapsed.Round(time.Second))
+		text := fmt.Sprintf("archive: %d items scanned, %d archived (%d events), %s",
+			scanned.Load(), archived.Load(), events.Load(), elapsed.Round(time.Second))
 		if bar {
 			return fmt.Sprintf("%-100s", text)
 		}
 		return text
 	})
-	defer p.stop()
-	accounts := app.NewAccounts(store)
-	closed := account.AccountClosed{}.EventType()
-	for cursor := (*eventstore.ScanCursor)(nil); ; {
-		page, err := store.ScanCommits(ctx, eventstore.CommitScan{Cursor: cursor})
-		if err != nil {
-			return err
-		}
-		scanned.Add(int64(page.Scanned))
-		for _, commit := range page.Commits {
-			last := commit[len(commit)-1]
-			if last.Stream.Category != app.AccountCategory || last.Type != closed || !last.RecordedAt.Before(t) {
-				continue
-			}
-			// The close is the last event an account takes; its state says
-			// so, and that nothing came after.
-			cur, err := accounts.Load(ctx, last.Stream)
-			if err != nil {
-				return fmt.Errorf("archive: load %s: %w", last.Stream, err)
-			}
-			if cur.State.Status != account.StatusClosed || cur.Head.Version() != last.Version {
-				continue
-			}
-			candidates.Add(1)
-			a, err := store.Archive(ctx, last.Stream, objects)
-			if err != nil {
-				return fmt.Errorf("archive: %w", err)
-			}
+	res, err := archival.Run(ctx, archival.Config{
+		Store: store, Objects: objects, ClosedBefore: t, Max: *limit,
+		Scanned: func(n int) { scanned.Add(int64(n)) },
+		Archived: func(a eventstore.Archived) {
 			archived.Add(1)
 			events.Add(a.Last)
-			fmt.Fprintf(c.stdout, "%s\t%d events\ts3://%s/%s\n", last.Stream, a.Last, a.Bucket, a.Key)
-			if *limit > 0 && archived.Load() >= int64(*limit) {
-				return nil
-			}
-		}
-		if page.Next == nil {
-			return nil
-		}
-		cursor = page.Next
+			fmt.Fprintf(c.stdout, "%s\t%d events\ts3://%s/%s\n", a.Stream, a.Last, a.Bucket, a.Key)
+		},
+	})
+	p.stop()
+	fmt.Fprintf(c.stderr, "archive: %d items scanned, %d closed before %s, %d archived (%d events), %d half-done archivals finished, %d failed\n",
+		res.Scanned, res.Candidates, t.UTC().Format(time.RFC3339), res.Archived, res.Events, res.Finished, len(res.Failed))
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
 	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("archive: %d account(s) not archived (run it again to retry them): %w", len(res.Failed), err)
+	}
+	return nil
 }
 
 // archiveRestore brings one stream back from its archive.
@@ -157,7 +130,7 @@ flags:
 	if err != nil {
 		return usagef("archive restore: %v", err)
 	}
-	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": archiveBucketEnv}, "events-table", "bucket"); err != nil {
+	if err := required(fs, map[string]string{"events-table": env.EventsTable, "bucket": env.ArchiveBucket}, "events-table", "bucket"); err != nil {
 		return err
 	}
 	store, objects, err := c.archiveStore(ctx, *table, *bucket)
@@ -180,7 +153,7 @@ func (c cli) archiveFlags(fs interface {
 	String(name, value, usage string) *string
 }) (table, bucket *string) {
 	table = fs.String("events-table", c.envDefault(env.EventsTable), "the events table (default $EVENTS_TABLE)")
-	bucket = fs.String("bucket", c.envDefault(archiveBucketEnv), "the archive bucket (default $"+archiveBucketEnv+")")
+	bucket = fs.String("bucket", c.envDefault(env.ArchiveBucket), "the archive bucket (default $"+env.ArchiveBucket+")")
 	return table, bucket
 }
 
@@ -199,16 +172,11 @@ func (c cli) archiveStore(ctx context.Context, table, bucket string) (*eventstor
 	if err != nil {
 		return nil, nil, fmt.Errorf("aws config: %w", err)
 	}
-	objects := c.archiveObjects(cfg, bucket)
+	objects, err := s3archive.New(cfg, bucket)
+	if err != nil {
+		return nil, nil, err
+	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store := eventsdb.Store(dynamodb.NewFromConfig(cfg), table, snapshotEvery, log, eventstore.WithArchive(objects))
 	return store, objects, nil
-}
-
-// archiveObjects is the archive bucket.
-func (c cli) archiveObjects(cfg aws.Config, bucket string) *s3archive.Bucket {
-	return s3archive.New(s3.NewFromConfig(cfg, func(o *s3.Options) {
-		// A local S3 (moto) serves buckets by path, not by host name.
-		o.UsePathStyle = aws.ToString(cfg.BaseEndpoint) != "" || c.getenv("AWS_ENDPOINT_URL") != "" || c.getenv("AWS_ENDPOINT_URL_S3") != ""
-	}), bucket)
 }

@@ -2,17 +2,19 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
-	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/kit/personal"
+	"annals/internal/kit/projection"
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/views"
 	"annals/internal/localaws/awstest"
 )
 
@@ -21,9 +23,9 @@ import (
 func TestArchiveCommand(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, s3 := awstest.DynamoDB(t), awstest.S3(t)
-	table, bucket := awstest.Table(t, db, "EventsTable"), awstest.Bucket(t, s3, "archive")
-	objects := s3archive.New(s3, bucket)
+	db := awstest.DynamoDB(t)
+	table, objects := awstest.Table(t, db, "EventsTable"), awstest.ArchiveBucket(t, "archive")
+	bucket := objects.Bucket()
 	clock := testclock.New(testclock.Start, time.Minute)
 	store := eventstore.New(dynamostore.New(db, table), eventstore.WithClock(clock.Now), eventstore.WithArchive(objects))
 	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
@@ -99,4 +101,51 @@ func TestArchiveCommand(t *testing.T) {
 	if code, _, stderr := runCLI(t, map[string]string{"EVENTS_TABLE": table}, "archive", "--closed-before", cut.Format(time.RFC3339)); code != exitUsage || !strings.Contains(stderr, "bucket") {
 		t.Errorf("archive without a bucket: exit %d, %s; want a usage error naming it", code, stderr)
 	}
+}
+
+// A rebuild of a view after accounts were archived reads them from the
+// bucket and gives the live view back; without the bucket it stops and
+// says so, rather than drop them.
+func TestRebuildWithArchivedAccounts(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := awstest.DynamoDB(t)
+	eventsTable, live := awstest.Table(t, db, "EventsTable"), awstest.Table(t, db, "HistoryTable")
+	objects := awstest.ArchiveBucket(t, "archive")
+	store := eventstore.New(dynamostore.New(db, eventsTable), eventstore.WithArchive(objects))
+	c := app.NewCommands(store, personal.NewVault(personal.NewMemoryKeys()), 0)
+	spec, _ := views.Named("history")
+	view := spec.New(db, live, store, projection.NewDeadLetters(&projection.LetterBox{}), slog.New(slog.DiscardHandler))
+	for _, id := range []string{"kept", "gone-1", "gone-2"} {
+		cmds := []account.Command{account.Open{AccountID: id, Owner: "ann", Currency: "EUR"}, account.Deposit{Amount: 9}}
+		if id != "kept" {
+			cmds = append(cmds, account.Withdraw{Amount: 9}, account.Close{})
+		}
+		for _, cmd := range cmds {
+			if _, err := c.Execute(ctx, app.AccountCommand{Tenant: "acme", AccountID: id, Command: cmd}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, _ := app.AccountStream("acme", id)
+		p, err := store.Read(ctx, s, 1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := view.Apply(ctx, p.Events); err != nil {
+			t.Fatal(err)
+		}
+		if id != "kept" {
+			if _, err := store.Archive(ctx, s, objects); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	env := map[string]string{"EVENTS_TABLE": eventsTable, "HISTORY_TABLE": live}
+	code, _, stderr := runCLI(t, env, "rebuild", "history", "--table", freshName(t, db), "--verify")
+	if code != exitFailed || !strings.Contains(stderr, "--bucket or ARCHIVE_BUCKET") {
+		t.Errorf("rebuild without the bucket: exit %d, %s; want a failure naming the bucket", code, stderr)
+	}
+	env["ARCHIVE_BUCKET"] = objects.Bucket()
+	stdout, _ := runOK(t, env, "rebuild", "history", "--table", freshName(t, db), "--verify")
+	checkContains(t, "the rebuild's summary", stdout, "streams      3\n", "3 stream(s), 3 equal, 0 lagging, 0 different")
 }

@@ -17,9 +17,11 @@ import (
 
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
 	"annals/internal/kit/sqsqueue"
+	"annals/internal/ledger/env"
 	"annals/internal/ledger/views"
 	"annals/internal/ledger/wiring/eventsdb"
 	"annals/internal/localaws/samtemplate"
@@ -47,6 +49,7 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	maxPasses := fs.Int("max-passes", rebuild.DefaultMaxPasses, "the most scan passes while writes keep coming")
 	dlq := fs.String("dead-letter-queue", "", "send the dead letters of streams the rebuild quarantines to this queue URL (default: list them in the summary only)")
 	verify := fs.Bool("verify", false, "afterwards, compare every stream of the fresh table with the live table and with the events")
+	bucket := fs.String("bucket", c.envDefault(env.ArchiveBucket), "the archive bucket, from which archived accounts are read into the view (default $"+env.ArchiveBucket+")")
 	templatePath := fs.String("template", "", "template.yaml holding the view's table definition (default: the one at the root of the module holding the working directory)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -114,7 +117,15 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	events := eventsdb.Store(db, *eventsTable, eventstore.DefaultSnapshotEvery, log)
+	var opts []eventstore.Option
+	if *bucket != "" {
+		objects, err := s3archive.New(cfg, *bucket)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, eventstore.WithArchive(objects))
+	}
+	events := eventsdb.Store(db, *eventsTable, eventstore.DefaultSnapshotEvery, log, opts...)
 	letters := &projection.LetterBox{}
 	if *dlq != "" {
 		letters.Next = sqsqueue.New(sqs.NewFromConfig(cfg), *dlq)
@@ -133,6 +144,9 @@ func (c cli) rebuild(ctx context.Context, args []string) error {
 	res, err := r.Run(ctx)
 	bar.stop()
 	c.summary(view, *fresh, res, meter.Usage(), letters.Letters())
+	if errors.Is(err, eventstore.ErrArchived) && *bucket == "" {
+		return fmt.Errorf("rebuild the %s view into %s: %w (archived accounts are read from the archive bucket: --bucket or %s)", view, *fresh, err, env.ArchiveBucket)
+	}
 	if err != nil {
 		return fmt.Errorf("rebuild the %s view into %s: %w", view, *fresh, err)
 	}

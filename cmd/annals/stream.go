@@ -15,6 +15,7 @@ import (
 
 	"annals/internal/kit/awsconfig/defaultchain"
 	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/ledger/app"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/wiring/eventsdb"
@@ -96,9 +97,13 @@ flags:
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var opts []eventstore.Option
-	if b := c.envDefault(archiveBucketEnv); b != "" {
+	if b := c.envDefault(env.ArchiveBucket); b != "" {
 		// An archived stream shows from its archive.
-		opts = append(opts, eventstore.WithArchive(c.archiveObjects(cfg, b)))
+		objects, err := s3archive.New(cfg, b)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, eventstore.WithArchive(objects))
 	}
 	store := eventsdb.Store(dynamodb.NewFromConfig(cfg), *eventsTable, snapshotEvery, log, opts...)
 

@@ -10,10 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,7 @@ func run() error {
 	tenant := flag.String("tenant", "local", "the tenant every request acts for")
 	actor := flag.String("actor", "local-user", "the actor every request acts as")
 	logPath := flag.String("log", ".local/annals.log", "file receiving the functions' JSON logs")
+	envPath := flag.String("env", ".local/env", "file receiving the variables that point the operator's tool (cmd/annals) at this stack, for `. .local/env`")
 	every := flag.Duration("status", 2*time.Second, "how often the status is printed (0: never)")
 	flag.Parse()
 
@@ -94,10 +97,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  docs      %s   (the contract: %s)\n  explorer  %s%s\n  status    %s%s\n  journey   %s%sCORRELATION_ID   (a command's path, from the logs)\n  logs      %s\n  AWS       %s\n\n",
+	if err := writeEnv(*envPath, stack.Environment()); err != nil {
+		_ = stack.Close()
+		return err
+	}
+	defer os.Remove(*envPath)
+	fmt.Printf("annals is up in %s\n\n  API       %s   (tenant %q, actor %q; no token needed)\n  docs      %s   (the contract: %s)\n  explorer  %s%s\n  status    %s%s\n  journey   %s%sCORRELATION_ID   (a command's path, from the logs)\n  logs      %s\n  AWS       %s\n  CLI       . %s && go run ./cmd/annals ...   (the tables, queues, stream and bucket above)\n\n",
 		time.Since(started).Round(time.Millisecond), stack.URL, *tenant, *actor,
 		stack.URL+localstack.DocsPath, stack.URL+localstack.DocumentPath, stack.URL, explorer.Path,
-		stack.URL, localstack.StatusPath, stack.URL, journey.Path, *logPath, os.Getenv("AWS_ENDPOINT_URL"))
+		stack.URL, localstack.StatusPath, stack.URL, journey.Path, *logPath, os.Getenv("AWS_ENDPOINT_URL"), *envPath)
 	fmt.Printf("  try       curl -s -X POST %s/accounts -H 'content-type: application/json' -d '{\"owner\":\"alice\",\"currency\":\"EUR\"}'\n\nCtrl-C stops everything.\n\n", stack.URL)
 
 	var tick <-chan time.Time
@@ -123,6 +131,23 @@ func run() error {
 			}
 		}
 	}
+}
+
+// writeEnv writes the stack's variables, and the AWS endpoint and
+// credentials it runs against, as shell exports.
+func writeEnv(path string, vars map[string]string) error {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		vars[k] = os.Getenv(k)
+	}
+	var b strings.Builder
+	b.WriteString("# The variables of this `make local`, for the operator's tool: . " + path + "\n")
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(vars[k], "'", `'\''`))
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 func printStatus(w io.Writer, lines []string) {

@@ -94,12 +94,14 @@ type Scan struct {
 }
 
 // Match accepts the items whose string attribute Name compares with Value
-// as Op says. Strings compare as DynamoDB compares them, byte by byte in
-// UTF-8; an item without the attribute does not match.
+// (with MatchOneOf, with Values) as Op says. Strings compare as DynamoDB
+// compares them, byte by byte in UTF-8; an item without the attribute
+// does not match.
 type Match struct {
-	Name  string
-	Op    MatchOp
-	Value string
+	Name   string
+	Op     MatchOp
+	Value  string
+	Values []string
 }
 
 // MatchOp is how a Match compares.
@@ -108,7 +110,11 @@ type MatchOp int
 const (
 	MatchEqual   MatchOp = iota + 1 // attribute = value
 	MatchAtLeast                    // attribute >= value
+	MatchOneOf                      // attribute IN (values), at most 100 of them
 )
+
+// maxOneOf is the most values DynamoDB's IN takes.
+const maxOneOf = 100
 
 // ScanPage is one page of a scan: the items the filter kept, how many were
 // read, and the key to continue after, nil at the end.

@@ -578,6 +578,9 @@ func (a *Aggregate[S]) replayFrom(ctx context.Context, stream StreamID, b bound,
 		var commits []commit
 		past := false
 		for _, it := range p.Items {
+			if kindOf(it) == kindArchived {
+				return r, fmt.Errorf("load %s from %d: %w", stream, r.version+1, errInArchive)
+			}
 			if kindOf(it) != kindCommit {
 				continue
 			}

@@ -32,5 +32,9 @@ func (h Head) Version() int64 { return h.version }
 // IsNew reports whether the head is that of a stream not yet written.
 func (h Head) IsNew() bool { return h.version == 0 }
 
+// Archived reports whether the stream was archived: it takes no commits
+// until it is restored.
+func (h Head) Archived() bool { return h.archived }
+
 // RecordedAt is when the last event was recorded (zero for a new stream).
 func (h Head) RecordedAt() time.Time { return h.recordedAt }

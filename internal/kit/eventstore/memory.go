@@ -205,7 +205,7 @@ func (m *MemoryBackend) Scan(ctx context.Context, sc Scan) (ScanPage, error) {
 		return ScanPage{}, fmt.Errorf("%w: segment %d of %d", ErrInvalid, sc.Segment, sc.Segments)
 	}
 	for _, f := range sc.Filter {
-		if f.Name == "" || f.Op != MatchEqual && f.Op != MatchAtLeast {
+		if !validMatch(f) {
 			return ScanPage{}, fmt.Errorf("%w: filter %+v", ErrInvalid, f)
 		}
 	}
@@ -312,9 +312,24 @@ func matches(it Item, filter []Match) bool {
 			if v.Value < f.Value {
 				return false
 			}
+		case MatchOneOf:
+			if !slices.Contains(f.Values, v.Value) {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// validMatch is what DynamoDB accepts of a filter term.
+func validMatch(f Match) bool {
+	switch f.Op {
+	case MatchEqual, MatchAtLeast:
+		return f.Name != ""
+	case MatchOneOf:
+		return f.Name != "" && len(f.Values) > 0 && len(f.Values) <= maxOneOf
+	}
+	return false
 }
 
 // ItemCount implements ItemCounter, exactly.
@@ -377,22 +392,24 @@ func copyValue(v types.AttributeValue) types.AttributeValue {
 	return v
 }
 
-// Delete implements Deleter.
-func (m *MemoryBackend) Delete(ctx context.Context, keys []Item) error {
+// WriteBatch implements BatchWriter: the puts and deletes all apply, as
+// DynamoDB applies a BatchWriteItem that leaves nothing unprocessed.
+func (m *MemoryBackend) WriteBatch(ctx context.Context, puts, dels []Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(keys) == 0 || len(keys) > MaxDeleteBatch {
-		return fmt.Errorf("%w: %d keys to delete", ErrInvalid, len(keys))
+	if err := CheckBatch(puts, dels); err != nil {
+		return err
 	}
-	Record(ctx, "BatchWriteItem", 0, float64(len(keys)))
+	Record(ctx, "BatchWriteItem", 0, BatchUnits(puts, dels))
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, k := range keys {
-		pk, sk, err := itemKey(k)
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
-		}
+	for _, it := range puts {
+		pk, sk, _ := itemKey(it)
+		m.put(pk, sk, copyItem(it))
+	}
+	for _, k := range dels {
+		pk, sk, _ := itemKey(k)
 		if i, old := m.find(pk, sk); old != nil {
 			m.partitions[pk] = slices.Delete(m.partitions[pk], i, i+1)
 		}

@@ -14,5 +14,6 @@ func TestMemoryBackendContract(t *testing.T) {
 func TestMemoryBackendArchive(t *testing.T) {
 	storetest.RunArchive(t,
 		func(*testing.T) eventstore.Backend { return eventstore.NewMemoryBackend() },
-		func(*testing.T) eventstore.ArchiveObjects { return eventstore.NewMemoryObjects("archive") })
+		func(*testing.T) eventstore.ArchiveObjects { return eventstore.NewMemoryObjects("archive") },
+		storetest.Exhaustive)
 }

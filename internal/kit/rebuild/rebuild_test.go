@@ -14,6 +14,7 @@ import (
 	"annals/internal/kit/projection"
 	"annals/internal/kit/projection/notebooktest"
 	"annals/internal/kit/rebuild"
+	"annals/internal/localaws/awstest"
 )
 
 // checkRows asserts that the fresh table holds, for every notebook, the
@@ -339,3 +340,43 @@ func (r *recording) Apply(_ context.Context, evs []eventstore.Event) error {
 }
 
 var _ rebuild.View = (*projection.Projection[[]string])(nil)
+
+// A rebuild after notebooks were archived gives the same view: their
+// commits come from their archives, where the scan meets them.
+func TestRebuildFindsArchivedStreams(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b eventstore.Backend, meter *rebuild.Meter) {
+		var objects eventstore.ArchiveObjects = eventstore.NewMemoryObjects("archive")
+		if meter != nil {
+			objects = awstest.ArchiveBucket(t, "archive")
+		}
+		w := newWorld(b, eventstore.WithArchive(objects))
+		poisoned := w.workload(t, 9)
+		archived := []eventstore.StreamID{poisoned, notebooktest.Notebook(t, "nb03"), notebooktest.Notebook(t, "nb07")}
+		for _, s := range archived {
+			if _, err := w.store.Archive(t.Context(), s, objects); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fresh := newTable()
+		res, err := rebuild.New(rebuild.Config{Events: w.store, View: newView(fresh, w.store), Category: notebooktest.Category, Segments: 2}).Run(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRows(t, w, fresh)
+		for _, s := range archived {
+			got, _ := fresh.Get(s)
+			live, _ := w.live.Get(s)
+			if !slices.Equal(got.State, live.State) || got.Pos.Version != live.Pos.Version || (got.Pos.Quarantine == nil) != (live.Pos.Quarantine == nil) {
+				t.Errorf("archived %s rebuilt as %+v, live %+v", s, got, live)
+			}
+		}
+		if res.Streams != len(w.notebooks()) {
+			t.Errorf("the rebuild saw %d streams, there are %d notebooks", res.Streams, len(w.notebooks()))
+		}
+		// Without the archives, the rebuild stops rather than drop them.
+		_, err = rebuild.New(rebuild.Config{Events: eventstore.New(b), View: newView(newTable(), w.store), Category: notebooktest.Category}).Run(t.Context())
+		if !errors.Is(err, eventstore.ErrArchived) {
+			t.Errorf("a rebuild that cannot read the archives: %v, want ErrArchived", err)
+		}
+	})
+}

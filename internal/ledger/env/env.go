@@ -23,6 +23,14 @@ const (
 	TenantClaim     = "TENANT_CLAIM"
 	LocalTenant     = "LOCAL_TENANT"
 	LocalActor      = "LOCAL_ACTOR"
+	// ArchiveBucket is the bucket of the closed accounts' archives.
+	ArchiveBucket = "ARCHIVE_BUCKET"
+	// ArchiveAfterDays is how long after its close an account is
+	// archived (the template's ArchiveAfterDays).
+	ArchiveAfterDays = "ARCHIVE_AFTER_DAYS"
+	// ArchiveScanEveryDays is how often the archiver scans the events
+	// table (the template's ArchiveScanEveryDays).
+	ArchiveScanEveryDays = "ARCHIVE_SCAN_EVERY_DAYS"
 )
 
 // MetricsNamespace is where the functions' metrics go in CloudWatch

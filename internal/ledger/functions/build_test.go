@@ -92,11 +92,16 @@ var defaultChain = []string{
 // browser that tests them: no function links them.
 var localOnly = []string{"annals/internal/localaws/", "annals/internal/ledger/explorer", "github.com/chromedp/"}
 
-// A function links the SDK clients of the services its manifest grants it
-// and no other, and not the default configuration: each client is a few
-// hundred kilobytes of binary and of start-up work, so wiring that pulled
-// in another function's client, or the default credential chain, would
-// cost every cold start. Nor does it link what only runs locally.
+// ownClients are the project's own clients of an AWS service, which a
+// function may link in place of the SDK's (docs/adr/0010), by service.
+var ownClients = map[string]string{"annals/internal/kit/eventstore/s3archive": "s3"}
+
+// A function links the SDK clients (or the project's own, ownClients) of
+// the services its manifest grants it and no other, and not the default
+// configuration: each client is a few hundred kilobytes of binary and of
+// start-up work, so wiring that pulled in another function's client, or
+// the default credential chain, would cost every cold start. Nor does it
+// link what only runs locally.
 func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 	const sdk = "github.com/aws/aws-sdk-go-v2/service/"
 	for _, id := range templateFunctions(t) {
@@ -123,6 +128,13 @@ func TestFunctionsLinkOnlyTheClientsTheyAreGranted(t *testing.T) {
 			}
 			if slices.ContainsFunc(localOnly, func(p string) bool { return strings.HasPrefix(pkg, p) }) {
 				t.Errorf("%s links %s, which only the local stack and the tests use", id, pkg)
+				continue
+			}
+			if service, ok := ownClients[pkg]; ok {
+				own = append(own, service)
+				if !granted[service] {
+					t.Errorf("%s links %s, a client of %s, which its manifest grants no action of", id, pkg, service)
+				}
 				continue
 			}
 			service, ok := strings.CutPrefix(pkg, sdk)

@@ -8,6 +8,7 @@ package functions
 import (
 	"annals/internal/kit/awsconfig"
 	"annals/internal/kit/wiring"
+	"annals/internal/ledger/wiring/archiver"
 	"annals/internal/ledger/wiring/command"
 	"annals/internal/ledger/wiring/fanout"
 	"annals/internal/ledger/wiring/projector"
@@ -28,6 +29,7 @@ type Function struct {
 
 // All lists every function.
 var All = []Function{
+	{ID: archiver.ID, Dir: "archiver", Manifest: archiver.Manifest, Wire: archiver.Wire},
 	{ID: command.ID, Dir: "command", Manifest: command.Manifest, Wire: command.Wire},
 	{ID: fanout.ID, Dir: "fanout", Manifest: fanout.Manifest, Wire: fanout.Wire},
 	{ID: projector.ID, Dir: "projector", Manifest: projector.Manifest, Wire: projector.Wire},

@@ -36,6 +36,11 @@ func TestEveryFunctionIsWiredThroughItsManifest(t *testing.T) {
 			vals[v.Name] = "x"
 		}
 		vals[env.SnapshotEvery] = "50"
+		for _, days := range []string{env.ArchiveAfterDays, env.ArchiveScanEveryDays} {
+			if _, ok := vals[days]; ok {
+				vals[days] = "30"
+			}
+		}
 		env := awsconfig.NewEnv(vals, slog.New(slog.DiscardHandler))
 		h, err := functions.Wires()[id](context.Background(), env, aws.Config{Region: "us-east-1"})
 		if err != nil || h == nil {

@@ -23,6 +23,7 @@ func TestPayloadsThroughTheBuiltFunction(t *testing.T) {
 	// Every view of the registry gets a table of its own.
 	env := awstest.PersonalData(t)
 	env["EVENTS_TABLE"] = eventsTable
+	env["ARCHIVE_BUCKET"] = awstest.ArchiveBucket(t, "archive").Bucket()
 	tables := map[string]string{}
 	for _, v := range views.All {
 		tables[v.Name] = awstest.Table(t, db, v.Table)

@@ -30,11 +30,14 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		"TENANT_CLAIM":       awstest.Ref("TenantClaim"),
 		"SUBJECT_KEYS_TABLE": awstest.Ref("SubjectKeysTable"),
 		"PERSONAL_DATA_KEY":  awstest.Ref("PersonalDataKey"),
+		"ARCHIVE_BUCKET":     awstest.Ref("ArchiveBucket"),
 	}
 	want := []awstest.Grant{
 		{Actions: []string{"dynamodb:Query"}, Resource: awstest.GetAtt("EventsTable", "Arn")},
 		{Actions: []string{"dynamodb:GetItem"}, Resource: awstest.GetAtt("SubjectKeysTable", "Arn")},
 		{Actions: []string{"kms:Decrypt"}, Resource: awstest.GetAtt("PersonalDataKey", "Arn")},
+		// An archived account's history, from its archive.
+		{Actions: []string{"s3:GetObject"}, Resource: map[string]any{"Fn::Sub": "${ArchiveBucket.Arn}/*"}},
 	}
 	for _, v := range views.All {
 		wantEnv[v.Env] = awstest.ViewTableRef(v.Table)
@@ -47,7 +50,7 @@ func TestTemplateWiresTheQueryFunction(t *testing.T) {
 		for _, a := range g.Actions {
 			// Reads only: no write of any kind, anywhere.
 			// (kms:Decrypt unwraps a key to read personal data with.)
-			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt"}, a) {
+			if !slices.Contains([]string{"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt", "s3:GetObject"}, a) {
 				t.Errorf("action %s is not a read", a)
 			}
 		}

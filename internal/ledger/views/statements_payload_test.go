@@ -133,6 +133,7 @@ func TestStatementPayloadsThroughTheBuiltFunction(t *testing.T) {
 	db := awstest.DynamoDB(t)
 	env := awstest.PersonalData(t)
 	env["EVENTS_TABLE"] = awstest.Table(t, db, "EventsTable")
+	env["ARCHIVE_BUCKET"] = awstest.ArchiveBucket(t, "archive").Bucket()
 	for _, v := range views.All {
 		env[v.Env] = awstest.Table(t, db, v.Table)
 	}

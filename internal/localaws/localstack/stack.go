@@ -1,6 +1,6 @@
 // Package localstack runs the whole application on one machine, from
-// template.yaml: it creates every table, stream and queue the template
-// declares on the local AWS servers, hosts every function in this process
+// template.yaml: it creates every table, stream, queue and bucket the
+// template declares on the local AWS servers, hosts every function in this process
 // through the same wiring the Lambdas start with, runs the template's
 // stream event sources, and serves the template's HTTP routes as API
 // Gateway would.
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -77,6 +79,9 @@ type Stack struct {
 
 	runner   *localsources.Runner
 	sources  []samtemplate.EventSource
+	invokers map[string]Invoke
+	timeouts map[string]time.Duration
+	envs     map[string]map[string]string
 	sqs      *sqs.Client
 	dynamodb *dynamodb.Client
 	views    map[string]string
@@ -115,6 +120,8 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 		Kinesis:  kinesis.NewFromConfig(c.AWS),
 		SQS:      sqs.NewFromConfig(c.AWS),
 		KMS:      kms.NewFromConfig(c.AWS),
+		// The local S3 serves buckets by path, not by host name.
+		S3: s3.NewFromConfig(c.AWS, func(o *s3.Options) { o.UsePathStyle = true }),
 	}
 	names, err := provision.All(ctx, clients, tpl, c.AWS.Region, c.Prefix)
 	if err != nil {
@@ -123,6 +130,7 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 
 	invokers := map[string]Invoke{}
 	timeouts := map[string]time.Duration{}
+	envs := map[string]map[string]string{}
 	for _, fn := range tpl.Functions() {
 		wire := c.Functions[fn]
 		if wire == nil {
@@ -132,6 +140,7 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 		if err != nil {
 			return nil, err
 		}
+		envs[fn] = maps.Clone(env)
 		env["LOCAL_TENANT"], env["LOCAL_ACTOR"] = c.Tenant, c.Actor
 		h, err := awsconfig.Build(ctx, wire, awsconfig.NewEnv(env, c.Log.With("function", fn)), c.AWS)
 		if err != nil {
@@ -179,6 +188,9 @@ func start(ctx context.Context, c Config, ln net.Listener) (*Stack, error) {
 	s := &Stack{
 		URL:      "http://" + ln.Addr().String(),
 		Names:    names,
+		invokers: invokers,
+		timeouts: timeouts,
+		envs:     envs,
 		runner:   runner,
 		sources:  sources,
 		sqs:      clients.SQS,
@@ -244,6 +256,41 @@ func timeout(tpl *samtemplate.Template, fn string) time.Duration {
 		n = 3 // Lambda's default
 	}
 	return time.Duration(n) * time.Second
+}
+
+// Invoke runs one function of the stack with an event, within its
+// timeout, as Lambda's Invoke would: what a scheduled function's schedule
+// does on AWS, which the local stack does not run.
+func (s *Stack) Invoke(ctx context.Context, function string, payload []byte) ([]byte, error) {
+	invoke := s.invokers[function]
+	if invoke == nil {
+		return nil, fmt.Errorf("localstack: no function %s", function)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeouts[function])
+	defer cancel()
+	return invoke(ctx, payload)
+}
+
+// Environment is what the stack's functions read from their environment,
+// all together: every table, stream, queue and bucket by the variable
+// that names it, and the template's settings. The operator's tool reads
+// the same variables (docs/operations.md), so these point it at the
+// local stack. A variable two functions set differently is left out.
+func (s *Stack) Environment() map[string]string {
+	out := map[string]string{}
+	conflicts := map[string]bool{}
+	for _, env := range s.envs {
+		for k, v := range env {
+			if old, ok := out[k]; ok && old != v {
+				conflicts[k] = true
+			}
+			out[k] = v
+		}
+	}
+	for k := range conflicts {
+		delete(out, k)
+	}
+	return out
 }
 
 // Err reports a part of the stack that stopped on its own.

@@ -1,5 +1,5 @@
-// Package provision creates the tables, streams, queues and keys template.yaml
-// declares, under names of the caller's choosing, on whatever endpoint the
+// Package provision creates the tables, streams, queues, buckets and keys
+// template.yaml declares, under names of the caller's choosing, on whatever endpoint the
 // SDK is configured for: tests create theirs per test, the local stack
 // creates the whole set once.
 package provision
@@ -7,7 +7,9 @@ package provision
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +17,7 @@ import (
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"annals/internal/localaws/samtemplate"
@@ -111,12 +114,56 @@ func Key(ctx context.Context, c *kms.Client, tpl *samtemplate.Template, logicalI
 	return id, arn, nil
 }
 
+// Bucket creates the S3 bucket declared under logicalID, named name
+// (BucketName, which S3 requires be lowercase), with the versioning,
+// public access block and default encryption the template gives it. The
+// bucket's policy is not applied: the template's only allows TLS, which
+// the local servers do not speak.
+func Bucket(ctx context.Context, c *s3.Client, tpl *samtemplate.Template, logicalID, name string) error {
+	b, err := tpl.Bucket(logicalID, name)
+	if err != nil {
+		return err
+	}
+	if _, err := c.CreateBucket(ctx, b.Create); err != nil {
+		return fmt.Errorf("create bucket %s (%s): %w", name, logicalID, err)
+	}
+	if b.Versioning != nil {
+		if _, err := c.PutBucketVersioning(ctx, b.Versioning); err != nil {
+			return fmt.Errorf("versioning of bucket %s: %w", name, err)
+		}
+	}
+	if b.PublicAccessBlock != nil {
+		if _, err := c.PutPublicAccessBlock(ctx, b.PublicAccessBlock); err != nil {
+			return fmt.Errorf("public access block of bucket %s: %w", name, err)
+		}
+	}
+	if b.Encryption != nil {
+		if _, err := c.PutBucketEncryption(ctx, b.Encryption); err != nil {
+			return fmt.Errorf("encryption of bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// BucketName makes a bucket name S3 takes of a name: lowercase letters,
+// digits and hyphens, at most 63 of them.
+func BucketName(name string) string {
+	name = strings.Trim(unsafeBucket.ReplaceAllString(strings.ToLower(name), "-"), "-")
+	if len(name) > 63 {
+		name = strings.Trim(name[len(name)-63:], "-")
+	}
+	return name
+}
+
+var unsafeBucket = regexp.MustCompile(`[^a-z0-9-]+`)
+
 // Clients are the SDK clients All creates resources with.
 type Clients struct {
 	DynamoDB *dynamodb.Client
 	Kinesis  *kinesis.Client
 	SQS      *sqs.Client
 	KMS      *kms.Client
+	S3       *s3.Client
 }
 
 // Names are where All created a template's resources. It resolves the
@@ -128,6 +175,7 @@ type Names struct {
 	Streams   map[string]string // logical id -> stream name
 	Queues    map[string]string // logical id -> queue name
 	QueueURLs map[string]string // logical id -> queue URL
+	Buckets   map[string]string // logical id -> bucket name
 	// TableStreams maps the logical id of a table with a stream to the
 	// stream's ARN.
 	TableStreams map[string]string
@@ -140,7 +188,7 @@ type Names struct {
 // event sources.
 func (n *Names) Physical() map[string]string {
 	out := map[string]string{}
-	for _, m := range []map[string]string{n.Tables, n.Streams, n.Queues} {
+	for _, m := range []map[string]string{n.Tables, n.Streams, n.Queues, n.Buckets} {
 		for id, name := range m {
 			out[id] = name
 		}
@@ -148,10 +196,10 @@ func (n *Names) Physical() map[string]string {
 	return out
 }
 
-// Ref is a table's or stream's name, a queue's URL, a key's id or an
-// alias's name.
+// Ref is a table's, stream's or bucket's name, a queue's URL, a key's id
+// or an alias's name.
 func (n *Names) Ref(id string) (string, bool) {
-	for _, m := range []map[string]string{n.Tables, n.Streams, n.QueueURLs, n.Keys, n.Aliases} {
+	for _, m := range []map[string]string{n.Tables, n.Streams, n.QueueURLs, n.Buckets, n.Keys, n.Aliases} {
 		if s, ok := m[id]; ok {
 			return s, true
 		}
@@ -159,8 +207,8 @@ func (n *Names) Ref(id string) (string, bool) {
 	return "", false
 }
 
-// GetAtt answers Arn (tables, streams, queues, keys), StreamArn (tables
-// with a stream) and QueueName.
+// GetAtt answers Arn (tables, streams, queues, buckets, keys), StreamArn
+// (tables with a stream) and QueueName.
 func (n *Names) GetAtt(id, att string) (string, bool) {
 	switch att {
 	case "Arn":
@@ -176,6 +224,9 @@ func (n *Names) GetAtt(id, att string) (string, bool) {
 		if s, ok := n.KeyARNs[id]; ok {
 			return s, true
 		}
+		if s, ok := n.Buckets[id]; ok {
+			return "arn:aws:s3:::" + s, true
+		}
 	case "StreamArn":
 		s, ok := n.TableStreams[id]
 		return s, ok
@@ -189,12 +240,13 @@ func (n *Names) GetAtt(id, att string) (string, bool) {
 // localAccount is the account id local servers answer with.
 const localAccount = "123456789012"
 
-// All creates every table, Kinesis stream, queue and KMS key of the
-// template, each named prefix-LogicalId (keys have no names), and the
-// keys' aliases, for a stack called prefix; it returns their names.
+// All creates every table, Kinesis stream, queue, bucket and KMS key of
+// the template, each named prefix-LogicalId (a bucket's lowercase, keys
+// have no names), and the keys' aliases, for a stack called prefix; it
+// returns their names.
 func All(ctx context.Context, c Clients, tpl *samtemplate.Template, region, prefix string) (*Names, error) {
 	n := &Names{Region: region, Account: localAccount, Tables: map[string]string{}, Streams: map[string]string{},
-		Queues: map[string]string{}, QueueURLs: map[string]string{}, TableStreams: map[string]string{},
+		Queues: map[string]string{}, QueueURLs: map[string]string{}, Buckets: map[string]string{}, TableStreams: map[string]string{},
 		Keys: map[string]string{}, KeyARNs: map[string]string{}, Aliases: map[string]string{}}
 	var aliases []string
 	ids := make([]string, 0, len(tpl.Resources))
@@ -236,6 +288,12 @@ func All(ctx context.Context, c Clients, tpl *samtemplate.Template, region, pref
 			n.Keys[id], n.KeyARNs[id] = keyID, arn
 		case "AWS::KMS::Alias":
 			aliases = append(aliases, id) // once their keys exist
+		case "AWS::S3::Bucket":
+			name := BucketName(name)
+			if err := Bucket(ctx, c.S3, tpl, id, name); err != nil {
+				return nil, err
+			}
+			n.Buckets[id] = name
 		}
 	}
 	for _, id := range aliases {

@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -205,8 +207,12 @@ func (b *Backend) Get(ctx context.Context, pk string, sk eventstore.SortKey) (ev
 	return out.Item, nil
 }
 
-// maxSegments is DynamoDB's limit on TotalSegments.
-const maxSegments = 1_000_000
+// maxSegments is DynamoDB's limit on TotalSegments, maxOneOf on the
+// values of an IN.
+const (
+	maxSegments = 1_000_000
+	maxOneOf    = 100
+)
 
 // Scan implements eventstore.Backend. The client must have Scan.
 func (b *Backend) Scan(ctx context.Context, sc eventstore.Scan) (eventstore.ScanPage, error) {
@@ -239,16 +245,27 @@ func (b *Backend) Scan(ctx context.Context, sc eventstore.Scan) (eventstore.Scan
 		in.ExpressionAttributeValues = map[string]types.AttributeValue{}
 		for i, f := range sc.Filter {
 			name, value := fmt.Sprintf("#f%d", i), fmt.Sprintf(":f%d", i)
+			in.ExpressionAttributeNames[name] = f.Name
 			switch f.Op {
 			case eventstore.MatchEqual:
 				conds[i] = name + " = " + value
+				in.ExpressionAttributeValues[value] = &types.AttributeValueMemberS{Value: f.Value}
 			case eventstore.MatchAtLeast:
 				conds[i] = name + " >= " + value
+				in.ExpressionAttributeValues[value] = &types.AttributeValueMemberS{Value: f.Value}
+			case eventstore.MatchOneOf:
+				if len(f.Values) == 0 || len(f.Values) > maxOneOf {
+					return eventstore.ScanPage{}, fmt.Errorf("%w: filter %+v", eventstore.ErrInvalid, f)
+				}
+				values := make([]string, len(f.Values))
+				for j, v := range f.Values {
+					values[j] = fmt.Sprintf("%s_%d", value, j)
+					in.ExpressionAttributeValues[values[j]] = &types.AttributeValueMemberS{Value: v}
+				}
+				conds[i] = name + " IN (" + strings.Join(values, ", ") + ")"
 			default:
 				return eventstore.ScanPage{}, fmt.Errorf("%w: filter %+v", eventstore.ErrInvalid, f)
 			}
-			in.ExpressionAttributeNames[name] = f.Name
-			in.ExpressionAttributeValues[value] = &types.AttributeValueMemberS{Value: f.Value}
 		}
 		in.FilterExpression = aws.String(strings.Join(conds, " AND "))
 	}
@@ -292,34 +309,60 @@ type batchAPI interface {
 	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
-// Delete implements eventstore.Deleter with one BatchWriteItem, sending
-// again what DynamoDB leaves unprocessed. The client must have
-// BatchWriteItem.
-func (b *Backend) Delete(ctx context.Context, keys []eventstore.Item) error {
+// batchAttempts bounds the BatchWriteItem requests of one WriteBatch:
+// DynamoDB leaves unprocessed what it could not write for capacity (it
+// throttles the items, not the request), and asks for them to be sent
+// again after a backoff. With batchBackoff's delays, the eight attempts
+// take about two seconds at most.
+const batchAttempts = 8
+
+// batchBackoff is the delay before the attempt after attempt (from 0):
+// exponential from 25 ms, at most a second, less up to half at random.
+func batchBackoff(attempt int) time.Duration {
+	d := min(25*time.Millisecond<<attempt, time.Second)
+	return d/2 + rand.N(d/2+1)
+}
+
+// WriteBatch implements eventstore.BatchWriter with BatchWriteItem,
+// sending again, after a backoff, what DynamoDB leaves unprocessed, up to
+// batchAttempts requests in all; what is still unprocessed then is
+// eventstore.ErrThrottled. The client must have BatchWriteItem.
+func (b *Backend) WriteBatch(ctx context.Context, puts, dels []eventstore.Item) error {
 	db, ok := b.db.(batchAPI)
 	if !ok {
-		return fmt.Errorf("delete from %s: the DynamoDB client %T has no BatchWriteItem", b.table, b.db)
+		return fmt.Errorf("write a batch to %s: the DynamoDB client %T has no BatchWriteItem", b.table, b.db)
 	}
-	if len(keys) == 0 || len(keys) > eventstore.MaxDeleteBatch {
-		return fmt.Errorf("%w: %d keys to delete", eventstore.ErrInvalid, len(keys))
+	if err := eventstore.CheckBatch(puts, dels); err != nil {
+		return err
 	}
-	reqs := make([]types.WriteRequest, len(keys))
-	for i, k := range keys {
-		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: eventstore.KeyOf(k)}}
+	reqs := make([]types.WriteRequest, 0, len(puts)+len(dels))
+	for _, it := range puts {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
 	}
+	for _, k := range dels {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: eventstore.KeyOf(k)}})
+	}
+	units := eventstore.BatchUnits(puts, dels)
 	pending := map[string][]types.WriteRequest{b.table: reqs}
-	for len(pending[b.table]) > 0 {
+	for attempt := 0; ; attempt++ {
 		out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: pending})
-		eventstore.Record(ctx, "BatchWriteItem", 0, float64(len(pending[b.table])))
+		eventstore.Record(ctx, "BatchWriteItem", 0, units*float64(len(pending[b.table]))/float64(len(reqs)))
 		if err != nil {
-			return awserr.Read("delete from "+b.table, err)
+			return awserr.Write("write a batch to "+b.table, err)
 		}
 		pending = out.UnprocessedItems
-		if len(pending[b.table]) > 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		left := len(pending[b.table])
+		if left == 0 {
+			return nil
+		}
+		if attempt+1 == batchAttempts {
+			return fmt.Errorf("write a batch to %s: %d of %d writes still unprocessed after %d requests: %w",
+				b.table, left, len(reqs), batchAttempts, eventstore.ErrThrottled)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("write a batch to %s: %d of %d writes unprocessed: %w", b.table, left, len(reqs), ctx.Err())
+		case <-time.After(batchBackoff(attempt)):
 		}
 	}
-	return nil
 }

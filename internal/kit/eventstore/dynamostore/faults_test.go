@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"annals/internal/kit/eventstore"
 	"annals/internal/kit/eventstore/dynamostore"
@@ -185,4 +188,123 @@ func TestACommitInAnotherTransactionsHandsIsResent(t *testing.T) {
 		t.Errorf("%d TransactWriteItems requests, want 2", got)
 	}
 	assertVersions(t, store, stream, 1)
+}
+
+// placeholders are items of the events table's shape for a batch.
+func placeholders(n int) []eventstore.Item {
+	var out []eventstore.Item
+	for i := range n {
+		out = append(out, eventstore.Item{
+			"pk":   &types.AttributeValueMemberS{Value: "t1#test#batch"},
+			"sk":   &types.AttributeValueMemberN{Value: strconv.Itoa(i + 1)},
+			"kind": &types.AttributeValueMemberS{Value: "archived"},
+		})
+	}
+	return out
+}
+
+// unprocessed is DynamoDB's answer to a BatchWriteItem that wrote none of
+// its puts: every one of them is handed back, to send again.
+func unprocessed(t *testing.T, table string, puts []eventstore.Item) *awstest.Fault {
+	t.Helper()
+	reqs := make([]types.WriteRequest, len(puts))
+	for i, it := range puts {
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: it}}
+	}
+	var j []map[string]any
+	for _, r := range reqs {
+		item := map[string]any{}
+		for k, v := range r.PutRequest.Item {
+			switch v := v.(type) {
+			case *types.AttributeValueMemberS:
+				item[k] = map[string]string{"S": v.Value}
+			case *types.AttributeValueMemberN:
+				item[k] = map[string]string{"N": v.Value}
+			}
+		}
+		j = append(j, map[string]any{"PutRequest": map[string]any{"Item": item}})
+	}
+	body, err := json.Marshal(map[string]any{"UnprocessedItems": map[string]any{table: j}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &awstest.Fault{Status: http.StatusOK, Body: string(body)}
+}
+
+func batchBackend(t *testing.T, w *awstest.Wire) (*dynamostore.Backend, string) {
+	t.Helper()
+	table := awstest.Table(t, awstest.DynamoDB(t), "EventsTable")
+	return dynamostore.New(awstest.DynamoDBOver(t, w, 3), table), table
+}
+
+func countItems(t *testing.T, b *dynamostore.Backend) int {
+	t.Helper()
+	p, err := b.Query(t.Context(), eventstore.Query{PK: "t1#test#batch", Consistent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(p.Items)
+}
+
+// What DynamoDB leaves unprocessed is sent again after a backoff until
+// it is written.
+func TestUnprocessedBatchWritesAreSentAgain(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	b, table := batchBackend(t, w)
+	puts := placeholders(5)
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "BatchWriteItem" && n <= 2 {
+			return unprocessed(t, table, puts)
+		}
+		return nil
+	}
+	start := time.Now()
+	if err := b.WriteBatch(t.Context(), puts, nil); err != nil {
+		t.Fatalf("a batch left unprocessed twice: %v", err)
+	}
+	if got := w.Counts()["BatchWriteItem"]; got != 3 {
+		t.Errorf("%d BatchWriteItem requests, want 3 (twice unprocessed, then written)", got)
+	}
+	if n := countItems(t, b); n != 5 {
+		t.Errorf("%d items written, want 5", n)
+	}
+	// Two backoffs of at least half of 25 and 50 ms.
+	if d := time.Since(start); d < 37*time.Millisecond {
+		t.Errorf("sent again after %v: no backoff", d)
+	}
+}
+
+// A batch that stays unprocessed is given up after a bounded number of
+// requests, as throttled.
+func TestABatchThatStaysUnprocessedIsThrottled(t *testing.T) {
+	t.Parallel()
+	w := awstest.NewWire()
+	b, table := batchBackend(t, w)
+	puts := placeholders(3)
+	w.Inject = func(op string, n int) *awstest.Fault {
+		if op == "BatchWriteItem" {
+			return unprocessed(t, table, puts)
+		}
+		return nil
+	}
+	start := time.Now()
+	err := b.WriteBatch(t.Context(), puts, nil)
+	if !errors.Is(err, eventstore.ErrThrottled) {
+		t.Fatalf("a batch never processed: %v, want ErrThrottled", err)
+	}
+	if got := w.Counts()["BatchWriteItem"]; got != 8 {
+		t.Errorf("%d BatchWriteItem requests, want 8", got)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %v, want within a few seconds", d)
+	}
+	if n := countItems(t, b); n != 0 {
+		t.Errorf("%d items written by requests the server never saw", n)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Millisecond)
+	defer cancel()
+	if err := b.WriteBatch(ctx, puts, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a batch unprocessed until its deadline: %v, want the deadline", err)
+	}
 }

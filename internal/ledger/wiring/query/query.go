@@ -3,10 +3,13 @@ package query
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"annals/internal/kit/eventstore"
+	"annals/internal/kit/eventstore/s3archive"
 	"annals/internal/kit/wiring"
 	"annals/internal/ledger/env"
 	"annals/internal/ledger/queryapi"
@@ -23,8 +26,12 @@ const ID = "QueryFunction"
 // template.yaml is held to it exactly.
 var Manifest = func() wiring.Manifest {
 	m := wiring.Manifest{
-		Env:    eventsdb.Vars,
-		Grants: []wiring.Grant{{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}}},
+		Env: slices.Concat(eventsdb.Vars, []wiring.Var{{Name: env.ArchiveBucket, Ref: "ArchiveBucket"}}),
+		Grants: []wiring.Grant{
+			{Resource: "EventsTable", Actions: []string{"dynamodb:Query"}},
+			// An archived account's audit trail and time travel.
+			{Resource: "ArchiveBucket", Suffix: "/*", Actions: []string{"s3:GetObject"}},
+		},
 	}
 	for _, v := range views.All {
 		m.Env = append(m.Env, wiring.Var{Name: v.Env, Ref: v.Table})
@@ -40,11 +47,16 @@ var Manifest = func() wiring.Manifest {
 var Wire = wiring.Function(ID, Manifest, build)
 
 // build reads the query tables through a read-only, metered client, and
-// the events table for time travel and the audit trail. Each view of the
-// registry's table is read from its variable; the routes views serve of
-// their own come with them.
+// the events table for time travel and the audit trail, an archived
+// account's from the archive bucket. Each view of the registry's table is
+// read from its variable; the routes views serve of their own come with
+// them.
 func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	db := dynamodb.NewFromConfig(cfg)
+	archive, err := s3archive.New(cfg, v.Required(env.ArchiveBucket))
+	if err != nil {
+		return nil, err
+	}
 	readOnly := queryapi.ReadOnlyDynamoDB{DB: db}
 	tables := map[string]string{}
 	var routes []views.Route
@@ -56,7 +68,7 @@ func build(_ context.Context, v *wiring.Vars, cfg aws.Config) (any, error) {
 	}
 	log := v.Logger()
 	h := queryapi.New(queryapi.Config{
-		Store:    eventsdb.FromEnv(v, db),
+		Store:    eventsdb.FromEnv(v, db, eventstore.WithArchive(archive)),
 		Vault:    keysdb.Reader(v, cfg),
 		Accounts: views.NewDynamoAccounts(readOnly, tables[views.AccountsView]),
 		History:  views.NewDynamoHistory(readOnly, tables[views.HistoryView]),
