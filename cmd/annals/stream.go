@@ -11,6 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"annals/internal/kit/personal"
+	"annals/internal/kit/personal/dynamokeys"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"annals/internal/kit/awsconfig/defaultchain"
@@ -45,7 +50,9 @@ schema version, occurred and recorded times, command, correlation,
 causation and actor, and the state they fold into: at the head, right
 after version N, or as recorded at time T (the events shown stop there
 too). Account and transfer streams fold with the ledger's own aggregates.
-With $ARCHIVE_BUCKET set, an archived stream shows from its archive.
+With $ARCHIVE_BUCKET set, an archived stream shows from its archive. With
+$SUBJECT_KEYS_TABLE and $PERSONAL_DATA_KEY set, personal data shows in the
+clear, or as [erased] once its data subject is; without them, sealed.
 
 flags:
 `)
@@ -125,6 +132,12 @@ flags:
 	if stateErr == nil {
 		shown.State = &shownState{Version: state.Version, RecordedAt: state.RecordedAt.UTC(), Value: state.Value}
 	}
+	if table, key := c.envDefault(env.SubjectKeys), c.envDefault(env.PersonalDataKey); table != "" && key != "" {
+		vault := personal.NewVault(dynamokeys.NewReader(dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg), table, key))
+		if err := shown.open(ctx, vault, stream.Tenant); err != nil {
+			return fmt.Errorf("stream show %s: %w", stream, err)
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
@@ -188,6 +201,28 @@ type shownState struct {
 	Version    int64     `json:"version"`
 	RecordedAt time.Time `json:"recordedAt"`
 	Value      any       `json:"value"`
+}
+
+// open shows the personal data the events and the state hold: in the
+// clear, or erased.
+func (s *shownStream) open(ctx context.Context, vault *personal.Vault, tenant string) error {
+	for i := range s.Events {
+		data, err := vault.OpenJSON(ctx, tenant, s.Events[i].Data)
+		if err != nil {
+			return err
+		}
+		s.Events[i].Data = data
+	}
+	if s.State == nil {
+		return nil
+	}
+	raw, err := json.Marshal(s.State.Value)
+	if err != nil {
+		return err
+	}
+	opened, err := vault.OpenJSON(ctx, tenant, raw)
+	s.State.Value = json.RawMessage(opened)
+	return err
 }
 
 func showEvent(e eventstore.Event) shownEvent {
