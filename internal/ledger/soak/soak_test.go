@@ -146,7 +146,7 @@ func TestTrailChecks(t *testing.T) {
 		return &item{Version: v, Type: e.EventType(), CorrelationID: "c", event: e, account: acc}
 	}
 	good := []*item{
-		ev(1, account.AccountOpened{AccountID: "a", Owner: "o", Currency: currency, OverdraftLimit: 100}),
+		ev(1, account.AccountOpened{AccountID: "a", DataSubject: "a", Owner: "o", OwnerIndex: "i", Currency: currency, OverdraftLimit: 100}),
 		ev(2, account.MoneyDeposited{Amount: 50, BalanceAfter: 50}),
 		ev(3, account.MoneyWithdrawn{Amount: 150, BalanceAfter: -100}),
 	}
@@ -160,6 +160,7 @@ func TestTrailChecks(t *testing.T) {
 		{"below the overdraft", append(good[:3:3], ev(4, account.MoneyWithdrawn{Amount: 1, BalanceAfter: -101})), "below the overdraft limit 100"},
 		{"after the close", append(good[:3:3], ev(4, account.AccountClosed{}), ev(5, account.MoneyDeposited{Amount: 100, BalanceAfter: 0})), "after the account closed"},
 		{"another account's open", []*item{ev(1, account.AccountOpened{AccountID: "b", Owner: "o", Currency: currency, OverdraftLimit: 100})}, "want {AccountID:a"},
+		{"an open without the owner's index", []*item{ev(1, account.AccountOpened{AccountID: "a", DataSubject: "a", Owner: "o", Currency: currency, OverdraftLimit: 100})}, "want {AccountID:a"},
 	} {
 		r := newRun(Config{})
 		r.checkTrails([]*trail{{account: acc, items: tc.items}})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -74,6 +75,7 @@ func config(f *fakeS3, region string, sources ...any) aws.Config {
 // host for a name with dots, and a configured endpoint with the bucket in
 // the path, unless configured endpoints are ignored.
 func TestEndpoints(t *testing.T) {
+	withoutEndpointVariables(t)
 	t.Setenv("AWS_ENDPOINT_URL", "")
 	t.Setenv("AWS_ENDPOINT_URL_S3", "")
 	for _, c := range []struct {
@@ -117,6 +119,7 @@ func TestEndpoints(t *testing.T) {
 // checksum and its type, and every request signed with the payload's
 // hash.
 func TestRequests(t *testing.T) {
+	withoutEndpointVariables(t)
 	f := &fakeS3{}
 	b, err := New(config(f, "us-east-1", endpoints{"S3": "http://s3.local"}), "b")
 	if err != nil {
@@ -153,6 +156,7 @@ func TestRequests(t *testing.T) {
 // throttle is sent again and, if it lasts, classified as the SDK's errors
 // are; a refusal is neither sent again nor anything but itself.
 func TestErrors(t *testing.T) {
+	withoutEndpointVariables(t)
 	doc := func(code string) string {
 		return `<?xml version="1.0" encoding="UTF-8"?><Error><Code>` + code + `</Code><Message>it &amp; that</Message></Error>`
 	}
@@ -196,4 +200,14 @@ func isAccessDenied(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == "AccessDenied" && e.Status == 403 &&
 		!errors.Is(err, eventstore.ErrUnavailable) && !errors.Is(err, eventstore.ErrThrottled)
+}
+
+// withoutEndpointVariables runs the test as if the environment named no
+// endpoint: the tests run under a local AWS whose AWS_ENDPOINT_URL would
+// otherwise take precedence over what each case configures.
+func withoutEndpointVariables(t *testing.T) {
+	for _, v := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} {
+		t.Setenv(v, "") // restored when the test ends
+		os.Unsetenv(v)
+	}
 }
