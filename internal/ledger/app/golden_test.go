@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"regexp"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"annals/internal/kit/testclock"
 	"annals/internal/ledger/account"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/app/goldentest"
 	"annals/internal/ledger/transfer"
 )
 
@@ -91,18 +91,6 @@ func TestWriteGoldenV1(t *testing.T) {
 }
 
 // readGoldenV1 loads the golden items into a memory table.
-func readGoldenV1(t *testing.T) *eventstore.MemoryBackend {
-	t.Helper()
-	raw, err := os.ReadFile(goldenV1Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := storetest.LoadItemsJSON(t.Context(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // goldenStatesPath holds what the code of schema version 1 folded the
 // golden streams into, at every version of each.
@@ -148,9 +136,9 @@ func goldenStates(t *testing.T, store *eventstore.Store) []byte {
 // lifted by the fold's Decode alone, they fold alike.
 func TestGoldenV1FoldsToTheSameStates(t *testing.T) {
 	quiet := eventstore.WithLogger(slog.New(slog.DiscardHandler))
-	store := eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet, eventstore.WithUpcaster(app.Schemas.Upcaster()))
-	got := withoutLiftedDefaults(goldenStates(t, store))
-	if alone := withoutLiftedDefaults(goldenStates(t, eventstore.New(readGoldenV1(t), eventstore.WithSnapshotEvery(4), quiet))); !bytes.Equal(alone, got) {
+	store := eventstore.New(goldentest.Items(t), eventstore.WithSnapshotEvery(4), quiet, eventstore.WithUpcaster(app.Schemas.Upcaster()))
+	got := goldentest.WithoutLiftedDefaults(goldenStates(t, store))
+	if alone := goldentest.WithoutLiftedDefaults(goldenStates(t, eventstore.New(goldentest.Items(t), eventstore.WithSnapshotEvery(4), quiet))); !bytes.Equal(alone, got) {
 		t.Errorf("folded by Decode alone:\n%s\nthrough the store:\n%s", alone, got)
 	}
 	if *writeGolden {
@@ -180,7 +168,7 @@ func TestSchemasDeclareEveryType(t *testing.T) {
 			t.Errorf("%s declared at %d (%v)", typ, got, ok)
 		}
 	}
-	store := eventstore.New(readGoldenV1(t), eventstore.WithUpcaster(app.Schemas.Upcaster()))
+	store := eventstore.New(goldentest.Items(t), eventstore.WithUpcaster(app.Schemas.Upcaster()))
 	for _, s := range []struct{ category, id string }{{app.AccountCategory, goldenFrom}, {app.AccountCategory, goldenTo}, {app.TransferCategory, goldenTr}} {
 		stream, _ := eventstore.NewStreamID(goldenTenant, s.category, s.id)
 		p, err := store.Read(t.Context(), stream, 1, 100)
@@ -193,23 +181,4 @@ func TestSchemasDeclareEveryType(t *testing.T) {
 			}
 		}
 	}
-}
-
-// liftedDefault matches the data subject that the lift of a version-1
-// opening states (the account's own id) right after the account id, as
-// the golden files are indented.
-var liftedDefault = regexp.MustCompile(`("accountId": "([^"]*)",)\s*"dataSubject": "([^"]*)",`)
-
-// withoutLiftedDefaults drops from folded golden states what version 2 of
-// AccountOpened added with its stated default: the code that wrote the
-// golden items had no data subjects. A subject other than the default is
-// kept, and so fails the comparison.
-func withoutLiftedDefaults(b []byte) []byte {
-	return liftedDefault.ReplaceAllFunc(b, func(m []byte) []byte {
-		g := liftedDefault.FindSubmatch(m)
-		if !bytes.Equal(g[2], g[3]) {
-			return m
-		}
-		return g[1]
-	})
 }

@@ -7,26 +7,22 @@ import (
 	"flag"
 	"log/slog"
 	"os"
-	"regexp"
 	"testing"
 
 	"annals/internal/kit/eventstore"
-	"annals/internal/kit/eventstore/storetest"
 	"annals/internal/kit/projection"
 	"annals/internal/kit/rebuild"
 	"annals/internal/ledger/app"
+	"annals/internal/ledger/app/goldentest"
 	"annals/internal/ledger/views"
 )
 
 var writeGolden = flag.Bool("write-golden-v1", false,
 	"write "+goldenViewsPath+" from the code as it is: only ever done by the code that wrote version-1 events")
 
-// The golden items are the ledger's: written once by the code of schema
-// version 1 (internal/ledger/app's golden test), never rewritten.
-const (
-	goldenItemsPath = "../app/testdata/golden-v1/items.json"
-	goldenViewsPath = "testdata/golden-v1/views.json"
-)
+// goldenViewsPath holds what the code of schema version 1 rebuilt the
+// ledger's golden items (goldentest) into.
+const goldenViewsPath = "testdata/golden-v1/views.json"
 
 // droppedLetters counts dead letters: a golden stream never makes one.
 type droppedLetters struct{ n int }
@@ -36,14 +32,7 @@ func (d *droppedLetters) Send(context.Context, string) error { d.n++; return nil
 // The golden items of schema version 1 rebuild every view into what the
 // code that wrote them rebuilt them into.
 func TestGoldenV1RebuildsTheSameViews(t *testing.T) {
-	raw, err := os.ReadFile(goldenItemsPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	backend, err := storetest.LoadItemsJSON(t.Context(), raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	backend := goldentest.Items(t)
 	log := slog.New(slog.DiscardHandler)
 	store := eventstore.New(backend, eventstore.WithLogger(log))
 	letters := &droppedLetters{}
@@ -91,7 +80,7 @@ func TestGoldenV1RebuildsTheSameViews(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out = withoutLiftedDefaults(append(out, '\n'))
+	out = goldentest.WithoutLiftedDefaults(append(out, '\n'))
 	if *writeGolden {
 		if err := os.WriteFile(goldenViewsPath, out, 0o644); err != nil {
 			t.Fatal(err)
@@ -104,23 +93,4 @@ func TestGoldenV1RebuildsTheSameViews(t *testing.T) {
 	if !bytes.Equal(out, want) {
 		t.Errorf("the golden streams rebuild into\n%s\nwant\n%s", out, want)
 	}
-}
-
-// liftedDefault matches the data subject that the lift of a version-1
-// opening states (the account's own id) right after the account id, as
-// the golden files are indented.
-var liftedDefault = regexp.MustCompile(`("accountId": "([^"]*)",)\s*"dataSubject": "([^"]*)",`)
-
-// withoutLiftedDefaults drops from folded golden states what version 2 of
-// AccountOpened added with its stated default: the code that wrote the
-// golden items had no data subjects. A subject other than the default is
-// kept, and so fails the comparison.
-func withoutLiftedDefaults(b []byte) []byte {
-	return liftedDefault.ReplaceAllFunc(b, func(m []byte) []byte {
-		g := liftedDefault.FindSubmatch(m)
-		if !bytes.Equal(g[2], g[3]) {
-			return m
-		}
-		return g[1]
-	})
 }
