@@ -24,6 +24,11 @@ const sealPrefix = "pd1:"
 
 var b64 = base64.RawURLEncoding
 
+// ErrUnopenable: a value that looks sealed does not open, whatever the key
+// store says: malformed, changed, or sealed with no key of this store's.
+// It is never shown as what it may have been.
+var ErrUnopenable = errors.New("not a value sealed by this store")
+
 // Vault seals and opens personal fields with the keys of a key store.
 type Vault struct {
 	keys Keys
@@ -91,23 +96,26 @@ func (v *Vault) Open(ctx context.Context, tenant, value string) (string, error) 
 	id, body, ok := strings.Cut(rest, ":")
 	s := Subject{Tenant: tenant, ID: id}
 	if !ok || s.Validate() != nil {
-		return "", errors.New("open a sealed value: malformed")
+		return "", fmt.Errorf("open a sealed value: %w", ErrUnopenable)
 	}
 	sealed, err := b64.DecodeString(body)
 	if err != nil {
-		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
+		return "", fmt.Errorf("open a value sealed for %s: %w: %v", s, ErrUnopenable, err)
 	}
 	if b64.EncodeToString(sealed) != body {
 		// The decoder skips line breaks and ignores the last character's
 		// spare bits: only the one spelling Seal wrote opens, so that a
 		// value changed in any way never reads as the original.
-		return "", fmt.Errorf("open a value sealed for %s: not in canonical form", s)
+		return "", fmt.Errorf("open a value sealed for %s: %w: not in canonical form", s, ErrUnopenable)
 	}
 	key, err := v.keys.Key(ctx, s, false)
-	if errors.Is(err, ErrErased) {
+	switch {
+	case errors.Is(err, ErrErased):
 		return ErasedText, nil
-	}
-	if err != nil {
+	case errors.Is(err, ErrNoKey):
+		// Never sealed here: no key was made for the subject it names.
+		return "", fmt.Errorf("open a value sealed for %s: %w: %w", s, ErrUnopenable, err)
+	case err != nil:
 		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
 	}
 	aead, err := newAEAD(key)
@@ -115,11 +123,11 @@ func (v *Vault) Open(ctx context.Context, tenant, value string) (string, error) 
 		return "", err
 	}
 	if len(sealed) < aead.NonceSize()+aead.Overhead() {
-		return "", fmt.Errorf("open a value sealed for %s: too short", s)
+		return "", fmt.Errorf("open a value sealed for %s: %w: too short", s, ErrUnopenable)
 	}
 	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], associated(s))
 	if err != nil {
-		return "", fmt.Errorf("open a value sealed for %s: %w", s, err)
+		return "", fmt.Errorf("open a value sealed for %s: %w: %v", s, ErrUnopenable, err)
 	}
 	return string(plain), nil
 }
@@ -178,18 +186,19 @@ func (v *Vault) OpenJSON(ctx context.Context, tenant string, doc []byte) ([]byte
 		n := bytes.IndexByte(doc[start:], '"')
 		// A quote inside a string is escaped, and a sealed value holds no
 		// escapes: what is not a whole string of its alphabet is text that
-		// only looks like one, and stays.
-		if n < 0 || escaped(doc, at) || !sealedAlphabet(string(doc[start:start+n])) {
-			next := bytes.Index(doc[start:], marker)
-			if next < 0 {
-				break
-			}
-			out.Write(doc[:start+next])
-			doc, at = doc[start+next:], 0
+		// only looks like one. So is a value that does not open as one
+		// (a correlation id a client chose, say): it holds nothing the
+		// store sealed. Both are shown as they are.
+		opened, err := "", ErrUnopenable
+		if n >= 0 && !escaped(doc, at) && sealedAlphabet(string(doc[start:start+n])) {
+			opened, err = v.Open(ctx, tenant, string(doc[start:start+n]))
+		}
+		if errors.Is(err, ErrUnopenable) {
+			out.Write(doc[:start])
+			doc = doc[start:]
+			at = bytes.Index(doc, marker)
 			continue
 		}
-		end := start + n
-		opened, err := v.Open(ctx, tenant, string(doc[start:end]))
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +208,7 @@ func (v *Vault) OpenJSON(ctx context.Context, tenant string, doc []byte) ([]byte
 		}
 		out.Write(doc[:at])
 		out.Write(quoted)
-		doc = doc[end+1:]
+		doc = doc[start+n+1:]
 		at = bytes.Index(doc, marker)
 	}
 	out.Write(doc)
